@@ -1,0 +1,3 @@
+from vindex.cli import cli
+
+cli(prog_name="vindex")

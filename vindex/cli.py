@@ -1,0 +1,170 @@
+"""The `vindex` command: parses options, calls the library, formats what comes back."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from typing import Callable
+
+import click
+
+from vindex import __version__
+from vindex.errors import VindexError
+
+
+class VindexGroup(click.Group):
+    """Turns library errors into one line on stderr and a non-zero exit, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except VindexError as error:
+            click.echo(f"Error: {error}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("Interrupted: what was finished is saved; run the command again to carry on.", err=True)
+            sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as error:  # an unexpected failure still gets one readable line
+            if os.environ.get("VINDEX_DEBUG"):
+                raise
+            message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            click.echo(f"Error: {type(error).__name__}: {message} (set VINDEX_DEBUG=1 for details)", err=True)
+            sys.exit(1)
+
+
+def db_option(command: Callable) -> Callable:
+    return click.option(
+        "--db", "db", metavar="PATH", envvar="VINDEX_DB", show_envvar=True,
+        help="Index location (a folder or LanceDB URI). Default: a .vindex folder found from here upward.",
+    )(command)
+
+
+def json_option(command: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(command)
+
+
+def quiet_option(command: Callable) -> Callable:
+    return click.option("-q", "--quiet", is_flag=True, help="No progress bar.")(command)
+
+
+def device_options(command: Callable) -> Callable:
+    command = click.option(
+        "--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
+        help="Weights precision: auto is bf16 on CPUs with bf16 support (checked against fp32), fp16 on CUDA.",
+    )(command)
+    return click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, mps.")(command)
+
+
+def model_options(command: Callable) -> Callable:
+    for decorator in reversed(
+        [
+            click.option("--model", default=None, help="open_clip model name. Default: ViT-B-32 (or the index's)."),
+            click.option("--pretrained", default=None, help="open_clip pretrained tag, e.g. laion2b_s34b_b79k."),
+            click.option(
+                "--checkpoint", type=click.Path(dir_okay=False), default=None,
+                help="Local weights file for --model (offline use).",
+            ),
+        ]
+    ):
+        command = decorator(command)
+    return command
+
+
+def print_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def progress_bar(quiet: bool):
+    """A rich progress bar on stderr, or nothing when quiet or not a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=console, disable=quiet or not console.is_terminal, transient=False,
+    )
+    tasks: dict[str, int] = {}
+
+    def hook(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total)
+        progress.update(tasks[stage], completed=done, total=total)
+
+    return progress, hook
+
+
+@click.group(cls=VindexGroup)
+@click.version_option(__version__, prog_name="vindex")
+def cli() -> None:
+    """Index folders of videos with CLIP, then search, cluster and organise them."""
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=str))
+@db_option
+@model_options
+@device_options
+@click.option("--frames", type=click.IntRange(min=1), default=None, help="Frames per video (default 5, or the index's).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Frames per model call.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Decoder threads (default: CPU count).")
+@click.option("--reembed", is_flag=True, help="Drop all vectors and embed everything again (e.g. with a new model).")
+@quiet_option
+@json_option
+def add(folder, db, model, pretrained, checkpoint, device, precision, frames, batch_size, workers, reembed, quiet, as_json):
+    """Index (or re-index) the videos under FOLDER.
+
+    Unchanged files are skipped, renamed files keep their vectors, changed files are
+    re-embedded and deleted files leave the index.
+    """
+    from vindex.embedding import ModelSpec
+    from vindex.index import Index
+
+    spec = ModelSpec(model, pretrained, checkpoint) if (model or pretrained or checkpoint) else None
+    if spec and not spec.name:
+        spec = ModelSpec("ViT-B-32", pretrained, checkpoint)
+    index = Index(db, device=device, precision=precision)
+    progress, hook = progress_bar(quiet or as_json)
+    with progress:
+        summary = index.add(folder, model=spec, frames=frames, reembed=reembed, batch_size=batch_size,
+                            workers=workers, progress=hook)
+    if as_json:
+        print_json(summary.as_dict())
+        return
+    for failure in summary.failed:
+        click.echo(f"warning: skipped {failure.path}: {failure.reason}", err=True)
+    click.echo(
+        f"{summary.added} added, {summary.reembedded} re-embedded, {summary.renamed} renamed, "
+        f"{summary.unchanged} unchanged, {summary.removed} removed, {len(summary.failed)} failed "
+        f"in {summary.seconds:.1f} s ({summary.embedded} videos, {summary.frames} frames embedded)"
+    )
+    click.echo(f"index: {summary.db}")
+
+
+@cli.command()
+@db_option
+@json_option
+def info(db, as_json):
+    """What the index holds: videos, frames, channels, model, location, size."""
+    from vindex.index import Index
+
+    facts = Index(db).info()
+    if as_json:
+        print_json(facts.as_dict())
+        return
+    size = f"{facts.size_bytes / 2**20:.1f} MiB" if facts.size_bytes is not None else "n/a"
+    for label, value in [
+        ("index", facts.db), ("root", facts.root), ("videos", facts.videos), ("frames", facts.frames),
+        ("model", f"{facts.model} ({facts.weights})" if facts.model else None), ("vector dim", facts.dim),
+        ("frames/video", facts.frames_per_video), ("schema", facts.schema_version), ("size on disk", size),
+    ]:
+        click.echo(f"{label:>13}: {value if value is not None else '-'}")
+    if facts.channels:
+        click.echo(f"{'channels':>13}: {len(facts.channels)}")
+        width = max(len(name or '(root)') for name in facts.channels)
+        for name, count in facts.channels.items():
+            click.echo(f"{'':>15}{(name or '(root)'):<{width}}  {count}")

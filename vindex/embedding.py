@@ -1,0 +1,207 @@
+"""CLIP image and text embeddings through open_clip.
+
+torch and open_clip are imported inside the functions that need them so that `vindex --help`
+and every command that only reads the index start fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vindex.errors import VindexError
+
+DEFAULT_MODEL = "ViT-B-32"
+DEFAULT_PRETRAINED = {"ViT-B-32": "laion2b_s34b_b79k"}
+TINY_MODEL = "vindex-tiny"
+TINY_SEED = 0
+MODEL_CONFIG_DIR = Path(__file__).parent / "models"
+# The lowest cosine between bf16 and fp32 embeddings of a probe batch that we accept before
+# running a model in bf16 on the CPU.
+BF16_MIN_COSINE = 0.999
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which weights make the vectors: an open_clip model name plus a pretrained tag or a local file."""
+
+    name: str = DEFAULT_MODEL
+    pretrained: str | None = None
+    checkpoint: str | None = None
+
+    def resolved(self) -> "ModelSpec":
+        """Fill in the default pretrained tag, so the spec names exactly one set of weights."""
+        if self.checkpoint or self.pretrained or self.name == TINY_MODEL:
+            return self
+        return ModelSpec(self.name, DEFAULT_PRETRAINED.get(self.name) or _first_pretrained_tag(self.name))
+
+    @property
+    def weights(self) -> str:
+        """What the index records as the weights' identity."""
+        if self.checkpoint:
+            return f"checkpoint:xxh3:{checkpoint_digest(self.checkpoint)}"
+        if self.pretrained:
+            return self.pretrained
+        return f"random-init-seed-{TINY_SEED}"
+
+
+def _first_pretrained_tag(name: str) -> str | None:
+    import open_clip
+
+    tags = open_clip.list_pretrained_tags_by_model(name)
+    return tags[0] if tags else None
+
+
+def checkpoint_digest(path: str) -> str:
+    from vindex.scanning import hash_file
+
+    return hash_file(path)[:16]
+
+
+def register_tiny_model() -> None:
+    """Make `vindex-tiny` (a 2-layer ViT/text transformer, 512-d output) known to open_clip."""
+    import open_clip
+
+    if TINY_MODEL not in open_clip.list_models():
+        open_clip.add_model_config(MODEL_CONFIG_DIR / f"{TINY_MODEL}.json")
+
+
+def pick_device(device: str | None) -> str:
+    import torch
+
+    if device and device != "auto":
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+class Embedder:
+    """A loaded CLIP model: images and texts in, L2-normalised float32 vectors out."""
+
+    def __init__(self, spec: ModelSpec, device: str | None = None, precision: str = "auto"):
+        import torch
+
+        torch.set_flush_denormal(True)  # denormals made random weights 100x slower on this CPU
+        self.spec = spec.resolved()
+        self.device = pick_device(device)
+        self.model = _load_model(self.spec, self.device)
+        self.image_size = _image_size(self.model)
+        self.mean = np.asarray(self.model.visual.image_mean, dtype=np.float32)
+        self.std = np.asarray(self.model.visual.image_std, dtype=np.float32)
+        self.dim = int(self.model.visual.output_dim)
+        self.precision = self._choose_precision(precision)
+        self._tokenizer = None
+
+    def _choose_precision(self, precision: str) -> str:
+        import torch
+
+        if precision == "auto":
+            if self.device == "cuda":
+                precision = "fp16"
+            elif self.device == "cpu" and cpu_has_bf16():
+                precision = "bf16"
+            else:
+                precision = "fp32"
+        if precision == "fp32":
+            return precision
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        if dtype is None:
+            raise VindexError(f"unknown precision {precision!r}: use auto, fp32, bf16 or fp16")
+        probe = np.random.default_rng(0).integers(0, 256, (2, self.image_size, self.image_size, 3), dtype=np.uint8)
+        reference = self.embed_images(probe)
+        self.model.visual.to(dtype)
+        cosine = float(np.min(np.sum(reference * self.embed_images(probe), axis=1)))
+        if cosine < BF16_MIN_COSINE:
+            logging.getLogger(__name__).warning("%s gave cosine %.4f against fp32; using fp32", precision, cosine)
+            self.model.visual.float()
+            return "fp32"
+        return precision
+
+    def _pixels(self, images: np.ndarray):
+        import torch
+
+        tensor = torch.from_numpy(images).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+        mean = torch.from_numpy(self.mean).to(self.device).view(1, 3, 1, 1)
+        std = torch.from_numpy(self.std).to(self.device).view(1, 3, 1, 1)
+        dtype = next(self.model.visual.parameters()).dtype
+        return ((tensor - mean) / std).to(dtype)
+
+    def embed_images(self, images: np.ndarray) -> np.ndarray:
+        """(n, size, size, 3) uint8 RGB frames → (n, dim) L2-normalised float32 vectors."""
+        import torch
+
+        with torch.inference_mode():
+            features = self.model.encode_image(self._pixels(images)).float()
+            features = torch.nn.functional.normalize(features, dim=-1)
+        return features.cpu().numpy()
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        """Texts → (n, dim) L2-normalised float32 vectors through the same model's text tower."""
+        import torch
+
+        with torch.inference_mode():
+            tokens = self.tokenizer(texts).to(self.device)
+            features = self.model.encode_text(tokens).float()
+            features = torch.nn.functional.normalize(features, dim=-1)
+        return features.cpu().numpy()
+
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            import open_clip
+
+            self._tokenizer = open_clip.get_tokenizer(self.spec.name)
+        return self._tokenizer
+
+    @property
+    def context_length(self) -> int:
+        return int(getattr(self.tokenizer, "context_length", 77))
+
+
+def _image_size(model) -> int:
+    size = model.visual.image_size
+    return int(size[0] if isinstance(size, (tuple, list)) else size)
+
+
+def _load_model(spec: ModelSpec, device: str):
+    import open_clip
+    import torch
+
+    register_tiny_model()
+    if spec.name not in open_clip.list_models():
+        raise VindexError(f"unknown model {spec.name!r}; `vindex models` lists the ones open_clip knows")
+    if spec.checkpoint and not os.path.isfile(spec.checkpoint):
+        raise VindexError(f"checkpoint file not found: {spec.checkpoint}")
+    weights = spec.checkpoint or spec.pretrained
+    root_logger = logging.getLogger()
+    level = root_logger.level
+    root_logger.setLevel(logging.ERROR)  # open_clip warns "initialized randomly" for vindex-tiny
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(TINY_SEED)
+            model = open_clip.create_model(spec.name, pretrained=weights, device=device)
+    except Exception as error:  # open_clip raises bare RuntimeError/OSError/HF errors for missing weights
+        what = f"{spec.name} with {spec.checkpoint or spec.pretrained}"
+        raise VindexError(
+            f"could not load {what}: {str(error).splitlines()[0][:160]} "
+            "(weights download on first use; offline, pass --checkpoint FILE)"
+        ) from None
+    finally:
+        root_logger.setLevel(level)
+    model.eval()
+    return model

@@ -1,0 +1,126 @@
+"""`Index`: the library's front door. The CLI is a thin layer over this class."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from vindex.embedding import Embedder, ModelSpec
+from vindex.errors import VindexError
+from vindex.indexing import DEFAULT_BATCH_SIZE, AddSummary, ProgressHook, add_folder, check_folder, ensure_root
+from vindex.store import Store, resolve_db
+
+DEFAULT_FRAMES = 5
+
+
+@dataclass
+class IndexInfo:
+    db: str
+    root: str | None
+    videos: int
+    frames: int
+    channels: dict[str, int]
+    model: str | None
+    weights: str | None
+    dim: int | None
+    frames_per_video: int | None
+    schema_version: int | None
+    size_bytes: int | None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class Index:
+    """A searchable, clusterable index of a folder of videos, stored in LanceDB.
+
+    >>> index = Index("/tmp/my.vindex")            # or Index() for --db/$VINDEX_DB/.vindex lookup
+    >>> index.add("channels", model=ModelSpec("vindex-tiny"))
+    """
+
+    def __init__(self, db: str | None = None, device: str | None = None, precision: str = "auto"):
+        self._db = db
+        self.device = device
+        self.precision = precision
+        self._store: Store | None = None
+        self._embedder: Embedder | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(resolve_db(self._db))
+        return self._store
+
+    @property
+    def meta(self) -> dict:
+        return self.store.meta
+
+    def model_spec(self) -> ModelSpec:
+        """The model that made the index's vectors, as recorded in its metadata."""
+        meta = self.meta
+        if "model" not in meta:
+            raise VindexError(f"the index at {self.store.uri} holds no videos yet: run `vindex add FOLDER` first")
+        return ModelSpec(meta["model"], meta.get("pretrained"), meta.get("checkpoint"))
+
+    def embedder(self, spec: ModelSpec | None = None) -> Embedder:
+        if self._embedder is None:
+            self._embedder = Embedder(spec or self.model_spec(), self.device, self.precision)
+        return self._embedder
+
+    def add(
+        self,
+        folder: str | Path,
+        model: ModelSpec | None = None,
+        frames: int | None = None,
+        reembed: bool = False,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        workers: int | None = None,
+        progress: ProgressHook | None = None,
+    ) -> AddSummary:
+        """Index new and changed videos under `folder`, follow renames, drop deleted files."""
+        folder = check_folder(Path(folder))
+        if self._store is None:
+            self._store = Store(resolve_db(self._db, folder), create=True)
+        store = self._store
+        meta = store.meta
+        spec = (model or (self.model_spec() if "model" in meta else ModelSpec())).resolved()
+        frames = frames or meta.get("frames_per_video") or DEFAULT_FRAMES
+        if frames < 1:
+            raise VindexError("--frames must be at least 1")
+        if "model" in meta and not reembed:
+            recorded = (meta["model"], meta["weights"], meta["frames_per_video"])
+            wanted = (spec.name, spec.weights, frames)
+            if recorded != wanted:
+                raise VindexError(
+                    f"the index was built with {recorded[0]} ({recorded[1]}, {recorded[2]} frames per video), "
+                    f"not {wanted[0]} ({wanted[1]}, {wanted[2]} frames): add --reembed to rebuild it, "
+                    "or use a new --db"
+                )
+        root, folder = ensure_root(store, folder)
+        if reembed:
+            store.drop_vectors()
+
+        def load() -> Embedder:
+            embedder = self.embedder(spec)
+            if store.videos is None or "model" not in store.meta:
+                store.initialise(
+                    embedder.dim, model=spec.name, pretrained=spec.pretrained, checkpoint=spec.checkpoint,
+                    weights=spec.weights, frames_per_video=frames, root=str(root),
+                )
+            return embedder
+
+        return add_folder(store, root, folder, load, frames, batch_size, workers, progress)
+
+    def info(self) -> IndexInfo:
+        store = self.store
+        meta = store.meta
+        channels: dict[str, int] = {}
+        if store.videos is not None:
+            for channel in store.catalog(["channel"]).column("channel").to_pylist():
+                channels[channel] = channels.get(channel, 0) + 1
+        return IndexInfo(
+            db=store.uri, root=meta.get("root"), videos=sum(channels.values()), frames=store.count_frames(),
+            channels=dict(sorted(channels.items())), model=meta.get("model"), weights=meta.get("weights"),
+            dim=meta.get("dim"), frames_per_video=meta.get("frames_per_video"),
+            schema_version=meta.get("schema_version"), size_bytes=store.size_on_disk(),
+        )

@@ -1,0 +1,95 @@
+"""Find video files under a root and fingerprint them.
+
+Only `os.scandir` is used, so an unchanged file costs a single `stat` (which `scandir`
+already returns on Linux without an extra system call).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import xxhash
+
+VIDEO_EXTENSIONS = frozenset(
+    {
+        ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv",
+        ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".3gp", ".ogv", ".gif",
+    }
+)
+HASH_CHUNK_BYTES = 4 << 20
+
+
+@dataclass(frozen=True)
+class VideoFile:
+    """A video file found under the root, as `stat` saw it."""
+
+    path: str  # relative to the root, always with "/" separators
+    abs_path: str
+    size: int
+    mtime_ns: int
+
+    @property
+    def channel(self) -> str:
+        return channel_of(self.path)
+
+
+def channel_of(relative_path: str) -> str:
+    """The channel is the first folder under the root; files directly in the root have none."""
+    head, sep, _ = relative_path.partition("/")
+    return head if sep else ""
+
+
+def is_video_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS
+
+
+def scan(root: Path, subdir: Path | None = None) -> Iterator[VideoFile]:
+    """Yield every video file under `subdir` (default: `root`), paths relative to `root`.
+
+    Hidden files and folders (such as `.vindex` or `.DS_Store`) are skipped. Symlinks are
+    followed only when they resolve to a file inside the root, so a link can never pull files
+    from outside the collection in, and folder links cannot create loops.
+    """
+    root = root.resolve()
+    start = (subdir or root).resolve()
+    stack = [start]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                    continue
+                if not is_video_name(entry.name):
+                    continue
+                if entry.is_symlink():
+                    target = Path(os.path.realpath(entry.path))
+                    if not target.is_file() or not target.is_relative_to(root):
+                        continue
+                    info = target.stat()
+                elif entry.is_file(follow_symlinks=False):
+                    info = entry.stat(follow_symlinks=False)
+                else:
+                    continue
+            except OSError:
+                continue
+            relative = Path(entry.path).relative_to(root).as_posix()
+            yield VideoFile(relative, entry.path, info.st_size, info.st_mtime_ns)
+
+
+def hash_file(path: str) -> str:
+    """xxh3-128 of the whole content: fast enough (~10 GB/s) that no sampling shortcut is needed."""
+    digest = xxhash.xxh3_128()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()

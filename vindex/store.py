@@ -1,0 +1,253 @@
+"""The LanceDB tables that hold the index.
+
+`videos`: one row per file (path relative to the indexed root, stat fingerprint, content hash,
+media metadata, the mean-pooled vector, cluster columns). `frames`: one row per embedded frame.
+`meta`: key → JSON value (schema version, model, weights, vector size, frames per video, root).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from vindex.errors import VindexError
+
+SCHEMA_VERSION = 1
+INDEX_FOLDER = ".vindex"
+VIDEOS, FRAMES, META = "videos", "frames", "meta"
+# Ids go into SQL `IN (...)` lists; this keeps each statement a reasonable size.
+ID_CHUNK = 1000
+CATALOG_COLUMNS = ["id", "path", "size", "mtime_ns", "content_hash", "num_frames"]
+
+
+def video_schema(dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("path", pa.string(), nullable=False),
+            pa.field("channel", pa.string()),
+            pa.field("size", pa.int64()),
+            pa.field("mtime_ns", pa.int64()),
+            pa.field("content_hash", pa.string()),
+            pa.field("duration", pa.float64()),
+            pa.field("fps", pa.float64()),
+            pa.field("width", pa.int32()),
+            pa.field("height", pa.int32()),
+            pa.field("frame_count", pa.int64()),
+            pa.field("num_frames", pa.int32()),
+            pa.field("vector", pa.list_(pa.float32(), dim)),
+            pa.field("indexed_at", pa.timestamp("us", tz="UTC")),
+            pa.field("cluster", pa.int32()),
+            pa.field("cluster_probability", pa.float32()),
+            pa.field("x", pa.float32()),
+            pa.field("y", pa.float32()),
+        ]
+    )
+
+
+def frame_schema(dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("video_id", pa.string(), nullable=False),
+            pa.field("frame_index", pa.int32()),
+            pa.field("timestamp", pa.float64()),
+            pa.field("vector", pa.list_(pa.float32(), dim)),
+        ]
+    )
+
+
+def resolve_db(db: str | None, root: Path | None = None) -> str:
+    """Where the index lives: `--db`, else $VINDEX_DB, else a `.vindex` folder found from the
+    working directory upward, else (when adding) a new `.vindex` beside the scanned folder."""
+    if db:
+        return _expand(db)
+    if os.environ.get("VINDEX_DB"):
+        return _expand(os.environ["VINDEX_DB"])
+    for folder in [Path.cwd(), *Path.cwd().parents]:
+        if (folder / INDEX_FOLDER).is_dir():
+            return str(folder / INDEX_FOLDER)
+    if root is not None:
+        return str(root.resolve().parent / INDEX_FOLDER)
+    raise VindexError("no index found here: run `vindex add FOLDER` first, or pass --db PATH (or set VINDEX_DB)")
+
+
+def _expand(uri: str) -> str:
+    return uri if "://" in uri else str(Path(uri).expanduser().absolute())
+
+
+def sql_list(values: Iterable[str]) -> str:
+    return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
+
+
+def chunked(items: list, size: int = ID_CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Store:
+    """The index's tables at one LanceDB URI (a local folder or any URI LanceDB accepts)."""
+
+    def __init__(self, uri: str, create: bool = False):
+        # Lance's Rust logger otherwise prints WARN lines (e.g. "No existing dataset") on stderr.
+        os.environ.setdefault("LANCE_LOG", "error")
+        os.environ.setdefault("LANCEDB_LOG", "error")
+        import lancedb
+
+        self.uri = uri
+        local = "://" not in uri
+        if local and Path(uri).exists() and not Path(uri).is_dir():
+            raise VindexError(f"{uri} is not an index folder (it is a file)")
+        if local and not create and not Path(uri).is_dir():
+            raise VindexError(f"no index at {uri}: run `vindex add FOLDER` first, or pass --db PATH")
+        try:
+            if local:
+                Path(uri).mkdir(parents=True, exist_ok=True)
+            self.db = lancedb.connect(uri)
+            names = set(self.db.list_tables().tables)
+        except VindexError:
+            raise
+        except Exception as error:
+            raise VindexError(f"cannot open the index at {uri}: {str(error).splitlines()[0][:160]}") from None
+        self._meta = self._read_meta() if META in names else {}
+        self.videos = self.db.open_table(VIDEOS) if VIDEOS in names else None
+        self.frames = self.db.open_table(FRAMES) if FRAMES in names else None
+
+    # -- metadata -----------------------------------------------------------------------------
+    def _read_meta(self) -> dict:
+        table = self.db.open_table(META).to_arrow().to_pylist()
+        return {row["key"]: json.loads(row["value"]) for row in table}
+
+    @property
+    def meta(self) -> dict:
+        return dict(self._meta)
+
+    def set_meta(self, **items) -> None:
+        self._meta.update(items)
+        rows = pa.table({"key": list(self._meta), "value": [json.dumps(v) for v in self._meta.values()]})
+        self.db.create_table(META, data=rows, mode="overwrite")
+
+    @property
+    def is_empty(self) -> bool:
+        return self.videos is None or self.videos.count_rows() == 0
+
+    def initialise(self, dim: int, **meta) -> None:
+        """Create empty tables for vectors of size `dim` and record what made them."""
+        if self._meta.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+            raise VindexError(
+                f"index schema version {self._meta['schema_version']} is not {SCHEMA_VERSION}: "
+                "re-create it with a new --db"
+            )
+        self.videos = self.db.create_table(VIDEOS, schema=video_schema(dim), exist_ok=True)
+        self.frames = self.db.create_table(FRAMES, schema=frame_schema(dim), exist_ok=True)
+        self.set_meta(schema_version=SCHEMA_VERSION, dim=dim, **meta)
+
+    def drop_vectors(self) -> None:
+        """Forget every video, frame and what made them (for --reembed with another model)."""
+        for name in (VIDEOS, FRAMES, META):
+            if name in self.db.list_tables().tables:
+                self.db.drop_table(name)
+        self.videos = self.frames = None
+        self._meta = {}
+
+    # -- reading ------------------------------------------------------------------------------
+    def require_videos(self):
+        if self.is_empty:
+            raise VindexError(f"the index at {self.uri} holds no videos: run `vindex add FOLDER` first")
+        return self.videos
+
+    def catalog(self, columns: list[str] = CATALOG_COLUMNS) -> pa.Table:
+        """Every video row without its vector: cheap enough to hold for 100,000s of videos."""
+        if self.videos is None:
+            return video_schema(self._meta.get("dim", 1)).empty_table().select(columns)
+        return self.videos.search().select(columns).limit(None).to_arrow()
+
+    def videos_by_id(self, ids: list[str], columns: list[str] | None = None) -> pa.Table:
+        parts = []
+        for chunk in chunked(ids):
+            query = self.videos.search().where(f"id IN ({sql_list(chunk)})")
+            if columns:
+                query = query.select(columns)
+            parts.append(query.limit(None).to_arrow())
+        return pa.concat_tables(parts) if parts else self.videos.schema.empty_table()
+
+    def frames_by_video(self, ids: list[str]) -> pa.Table:
+        parts = [
+            self.frames.search().where(f"video_id IN ({sql_list(chunk)})").limit(None).to_arrow()
+            for chunk in chunked(ids)
+        ]
+        return pa.concat_tables(parts) if parts else self.frames.schema.empty_table()
+
+    # -- writing ------------------------------------------------------------------------------
+    def write(self, videos: pa.Table, frames: pa.Table | None) -> None:
+        """Replace the frames of these videos, then upsert the video rows.
+
+        Frames go first: a video row is only written once its frames are, so a run killed in
+        between leaves frames without a row, which the next run overwrites (ids are
+        deterministic) or `sweep_orphan_frames` removes.
+        """
+        if frames is not None:
+            ids = videos.column("id").to_pylist()
+            for chunk in chunked(ids):
+                self.frames.delete(f"video_id IN ({sql_list(chunk)})")
+            if frames.num_rows:
+                self.frames.add(frames.cast(self.frames.schema))
+        self.upsert_videos(videos)
+
+    def upsert_videos(self, videos: pa.Table) -> None:
+        if not videos.num_rows:
+            return
+        result = (
+            self.videos.merge_insert("id")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute(videos.select(self.videos.schema.names).cast(self.videos.schema))
+        )
+        # LanceDB has reported merges that silently touch nothing; never let that pass quietly.
+        if result.num_updated_rows + result.num_inserted_rows != videos.num_rows:
+            raise VindexError(
+                f"index write incomplete: {videos.num_rows} rows sent, "
+                f"{result.num_updated_rows} updated, {result.num_inserted_rows} inserted"
+            )
+
+    def delete_videos(self, ids: list[str]) -> None:
+        for chunk in chunked(ids):
+            self.frames.delete(f"video_id IN ({sql_list(chunk)})")
+            self.videos.delete(f"id IN ({sql_list(chunk)})")
+
+    def sweep_orphan_frames(self) -> int:
+        """Remove frames whose video row was never written (a run killed between the two writes)."""
+        expected = pc.sum(self.catalog(["num_frames"]).column("num_frames")).as_py() or 0
+        if self.frames.count_rows() == expected:
+            return 0
+        known = set(self.catalog(["id"]).column("id").to_pylist())
+        stored = set(self.frames.search().select(["video_id"]).limit(None).to_arrow().column("video_id").to_pylist())
+        orphans = sorted(stored - known)
+        for chunk in chunked(orphans):
+            self.frames.delete(f"video_id IN ({sql_list(chunk)})")
+        return len(orphans)
+
+    def optimize(self) -> None:
+        """Compact the many small fragments and versions that batched writes leave behind."""
+        from datetime import timedelta
+
+        with warnings.catch_warnings():
+            # Dropping old versions at once is safe for a single-user index and keeps it small.
+            warnings.filterwarnings("ignore", message=".*removes every version.*")
+            for table in (self.videos, self.frames):
+                if table is not None:
+                    table.optimize(cleanup_older_than=timedelta(0))
+
+    # -- facts --------------------------------------------------------------------------------
+    def size_on_disk(self) -> int | None:
+        if "://" in self.uri:
+            return None
+        return sum(f.stat().st_size for f in Path(self.uri).rglob("*") if f.is_file())
+
+    def count_frames(self) -> int:
+        return 0 if self.frames is None else self.frames.count_rows()
