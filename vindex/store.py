@@ -20,7 +20,7 @@ from vindex.errors import VindexError
 
 SCHEMA_VERSION = 1
 INDEX_FOLDER = ".vindex"
-VIDEOS, FRAMES, META = "videos", "frames", "meta"
+VIDEOS, FRAMES, META, CLUSTERS = "videos", "frames", "meta", "clusters"
 # Ids go into SQL `IN (...)` lists; this keeps each statement a reasonable size.
 ID_CHUNK = 1000
 CATALOG_COLUMNS = ["id", "path", "size", "mtime_ns", "content_hash", "num_frames"]
@@ -58,6 +58,22 @@ def frame_schema(dim: int) -> pa.Schema:
             pa.field("frame_index", pa.int32()),
             pa.field("timestamp", pa.float64()),
             pa.field("vector", pa.list_(pa.float32(), dim)),
+        ]
+    )
+
+
+def cluster_schema(dim: int) -> pa.Schema:
+    """One row per cluster of the latest `vindex cluster` run (noise is not a cluster)."""
+    return pa.schema(
+        [
+            pa.field("id", pa.int32(), nullable=False),
+            pa.field("name", pa.string()),
+            pa.field("size", pa.int32()),
+            pa.field("centroid", pa.list_(pa.float32(), dim)),
+            pa.field("exemplars", pa.list_(pa.string())),  # video ids, closest to the centroid first
+            pa.field("mean_probability", pa.float32()),
+            pa.field("params", pa.string()),  # JSON: the options and model of the run
+            pa.field("created_at", pa.timestamp("us", tz="UTC")),
         ]
     )
 
@@ -117,6 +133,7 @@ class Store:
         self._meta = self._read_meta() if META in names else {}
         self.videos = self.db.open_table(VIDEOS) if VIDEOS in names else None
         self.frames = self.db.open_table(FRAMES) if FRAMES in names else None
+        self.clusters = self.db.open_table(CLUSTERS) if CLUSTERS in names else None
 
     # -- metadata -----------------------------------------------------------------------------
     def _read_meta(self) -> dict:
@@ -149,10 +166,10 @@ class Store:
 
     def drop_vectors(self) -> None:
         """Forget every video, frame and what made them (for --reembed with another model)."""
-        for name in (VIDEOS, FRAMES, META):
+        for name in (VIDEOS, FRAMES, META, CLUSTERS):
             if name in self.db.list_tables().tables:
                 self.db.drop_table(name)
-        self.videos = self.frames = None
+        self.videos = self.frames = self.clusters = None
         self._meta = {}
 
     # -- reading ------------------------------------------------------------------------------
@@ -248,6 +265,13 @@ class Store:
         if "://" in self.uri:
             return None
         return sum(f.stat().st_size for f in Path(self.uri).rglob("*") if f.is_file())
+
+    def cluster_names(self) -> dict[int, str]:
+        """Cluster id → name from the latest clustering run (empty before any)."""
+        if self.clusters is None:
+            return {}
+        rows = self.clusters.search().select(["id", "name"]).limit(None).to_arrow().to_pylist()
+        return {row["id"]: row["name"] for row in rows}
 
     def count_frames(self) -> int:
         return 0 if self.frames is None else self.frames.count_rows()

@@ -1,0 +1,56 @@
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vindex.cli import cli
+from vindex.demo import make_corpus
+
+TINY = ["--model", "vindex-tiny"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_index(tmp_path, monkeypatch):
+    """Every test gets its own index location and a working directory with no `.vindex` above it."""
+    db = tmp_path / "index.vindex"
+    monkeypatch.setenv("VINDEX_DB", str(db))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return db
+
+
+@pytest.fixture(scope="session")
+def corpus_template(tmp_path_factory) -> Path:
+    """4 channels x 6 short videos with a distinct look per channel, made once per session."""
+    root = tmp_path_factory.mktemp("corpus") / "channels"
+    make_corpus(root, channels=4, videos_per_channel=6, seed=0, size=(96, 72), seconds=(1.0, 2.0), fps=10)
+    return root
+
+
+@pytest.fixture
+def corpus(corpus_template, tmp_path) -> Path:
+    """A private, writable copy of the session corpus."""
+    root = tmp_path / "channels"
+    shutil.copytree(corpus_template, root)
+    return root
+
+
+@pytest.fixture
+def run():
+    """Invoke the CLI in-process; fails the test on an unexpected exception."""
+
+    def invoke(*args: str, expect: int = 0):
+        result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+        assert result.exit_code == expect, result.output
+        return result
+
+    return invoke
+
+
+@pytest.fixture
+def indexed(corpus, run):
+    """The private corpus, indexed with the tiny model."""
+    run("add", corpus, *TINY, "-q")
+    return corpus
