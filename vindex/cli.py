@@ -112,10 +112,15 @@ def cli() -> None:
 @click.option("--frames", type=click.IntRange(min=1), default=None, help="Frames per video (default 5, or the index's).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Frames per model call.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Decoder threads (default: CPU count).")
+@click.option(
+    "--commit-every", type=click.IntRange(min=1), default=256, show_default=True,
+    help="Videos per database write: a crash loses at most this much work.",
+)
 @click.option("--reembed", is_flag=True, help="Drop all vectors and embed everything again (e.g. with a new model).")
 @quiet_option
 @json_option
-def add(folder, db, model, pretrained, checkpoint, device, precision, frames, batch_size, workers, reembed, quiet, as_json):
+def add(folder, db, model, pretrained, checkpoint, device, precision, frames, batch_size, workers, commit_every,
+        reembed, quiet, as_json):
     """Index (or re-index) the videos under FOLDER.
 
     Unchanged files are skipped, renamed files keep their vectors, changed files are
@@ -131,7 +136,7 @@ def add(folder, db, model, pretrained, checkpoint, device, precision, frames, ba
     progress, hook = progress_bar(quiet or as_json)
     with progress:
         summary = index.add(folder, model=spec, frames=frames, reembed=reembed, batch_size=batch_size,
-                            workers=workers, progress=hook)
+                            workers=workers, progress=hook, commit_every=commit_every)
     if as_json:
         print_json(summary.as_dict())
         return

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from vindex.embedding import Embedder, ModelSpec
 from vindex.errors import VindexError
-from vindex.indexing import DEFAULT_BATCH_SIZE, AddSummary, ProgressHook, add_folder, check_folder, ensure_root
+from vindex.indexing import DEFAULT_BATCH_SIZE, WRITE_EVERY_VIDEOS, AddSummary, ProgressHook, add_folder, check_folder, ensure_root
 from vindex.store import Store, resolve_db
 
 DEFAULT_FRAMES = 5
@@ -76,6 +76,7 @@ class Index:
         batch_size: int = DEFAULT_BATCH_SIZE,
         workers: int | None = None,
         progress: ProgressHook | None = None,
+        commit_every: int = WRITE_EVERY_VIDEOS,
     ) -> AddSummary:
         """Index new and changed videos under `folder`, follow renames, drop deleted files."""
         folder = check_folder(Path(folder))
@@ -109,7 +110,7 @@ class Index:
                 )
             return embedder
 
-        return add_folder(store, root, folder, load, frames, batch_size, workers, progress)
+        return add_folder(store, root, folder, load, frames, batch_size, workers, progress, commit_every)
 
     def info(self) -> IndexInfo:
         store = self.store

@@ -28,7 +28,7 @@ from vindex.store import Store
 
 # (stage, done, total): the CLI draws it as a progress bar; the library never prints.
 ProgressHook = Callable[[str, int, int], None]
-WRITE_EVERY_VIDEOS = 256
+WRITE_EVERY_VIDEOS = 256  # rows per write for renames/copies, and the default commit size
 DEFAULT_BATCH_SIZE = 64
 
 
@@ -277,17 +277,18 @@ def rows_for(job: EmbedJob, decoded: DecodedVideo, vectors: np.ndarray) -> tuple
 
 
 class BatchWriter:
-    """Collects rows and writes them every WRITE_EVERY_VIDEOS videos, and once more at the end."""
+    """Collects rows and writes them every `commit_every` videos, and once more at the end."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, commit_every: int = WRITE_EVERY_VIDEOS):
         self.store = store
+        self.commit_every = commit_every
         self.videos: list[dict] = []
         self.frames: list[dict] = []
 
     def add(self, videos: list[dict], frames: list[dict]) -> None:
         self.videos.extend(videos)
         self.frames.extend(frames)
-        if len(self.videos) >= WRITE_EVERY_VIDEOS:
+        if len(self.videos) >= self.commit_every:
             self.flush()
 
     def flush(self) -> None:
@@ -300,8 +301,8 @@ class BatchWriter:
 
 
 def run_jobs(store: Store, jobs: list[EmbedJob], embedder, frames_per_video: int, batch_size: int,
-             workers: int, summary: AddSummary, progress: ProgressHook | None) -> None:
-    writer = BatchWriter(store)
+             workers: int, summary: AddSummary, progress: ProgressHook | None, commit_every: int) -> None:
+    writer = BatchWriter(store, commit_every)
     failed_before = len(summary.failed)
     try:
         for done, (job, decoded, vectors) in enumerate(
@@ -329,6 +330,7 @@ def add_folder(
     batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int | None = None,
     progress: ProgressHook | None = None,
+    commit_every: int = WRITE_EVERY_VIDEOS,
 ) -> AddSummary:
     """Bring the index in line with the videos under `subdir` (a folder inside `root`)."""
     started = time.perf_counter()
@@ -347,7 +349,7 @@ def add_folder(
     if changes.jobs:
         embedder = load_embedder()
         run_jobs(store, changes.jobs, embedder, frames_per_video, batch_size,
-                 workers or os.cpu_count() or 1, summary, progress)
+                 workers or os.cpu_count() or 1, summary, progress, commit_every)
     store.delete_videos(changes.removed)
     summary.removed = len(changes.removed)
     if changes.jobs or changes.copies or changes.removed or changes.renamed or changes.touched:

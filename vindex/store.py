@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
+from datetime import timedelta
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -23,6 +23,7 @@ INDEX_FOLDER = ".vindex"
 VIDEOS, FRAMES, META, CLUSTERS = "videos", "frames", "meta", "clusters"
 # Ids go into SQL `IN (...)` lists; this keeps each statement a reasonable size.
 ID_CHUNK = 1000
+OLD_VERSION_GRACE = timedelta(minutes=1)
 CATALOG_COLUMNS = ["id", "path", "size", "mtime_ns", "content_hash", "num_frames"]
 
 
@@ -124,7 +125,8 @@ class Store:
         try:
             if local:
                 Path(uri).mkdir(parents=True, exist_ok=True)
-            self.db = lancedb.connect(uri)
+            # Always read the latest version: another Index (or process) may have written since.
+            self.db = lancedb.connect(uri, read_consistency_interval=timedelta(0))
             names = set(self.db.list_tables().tables)
         except VindexError:
             raise
@@ -251,14 +253,11 @@ class Store:
 
     def optimize(self) -> None:
         """Compact the many small fragments and versions that batched writes leave behind."""
-        from datetime import timedelta
-
-        with warnings.catch_warnings():
-            # Dropping old versions at once is safe for a single-user index and keeps it small.
-            warnings.filterwarnings("ignore", message=".*removes every version.*")
-            for table in (self.videos, self.frames):
-                if table is not None:
-                    table.optimize(cleanup_older_than=timedelta(0))
+        for table in (self.videos, self.frames):
+            if table is not None:
+                # Versions younger than this may still be read by another process (a query running
+                # during an add); older ones are dropped.
+                table.optimize(cleanup_older_than=OLD_VERSION_GRACE)
 
     # -- facts --------------------------------------------------------------------------------
     def size_on_disk(self) -> int | None:

@@ -1,0 +1,51 @@
+import json
+import subprocess
+import sys
+
+import click
+
+from vindex.cli import cli
+
+
+def all_commands(group: click.Group, prefix: str = ""):
+    for name, command in group.commands.items():
+        yield f"{prefix}{name}", command
+        if isinstance(command, click.Group):
+            yield from all_commands(command, f"{prefix}{name} ")
+
+
+def test_every_command_has_help_text(run):
+    commands = dict(all_commands(cli))
+    assert {"add", "info"} <= commands.keys()
+    for name, command in commands.items():
+        assert command.help and len(command.help.strip()) > 20, f"{name} has no help text"
+        for parameter in command.params:
+            if isinstance(parameter, click.Option):
+                assert parameter.help, f"{name} {parameter.opts} has no help text"
+        assert "Usage:" in run(*name.split(), "--help").output
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = (
+        "import sys; from click.testing import CliRunner; from vindex.cli import cli; "
+        "CliRunner().invoke(cli, ['--help']); "
+        "print(','.join(m for m in ('torch', 'open_clip', 'lancedb', 'umap', 'hdbscan', 'matplotlib') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == ""
+
+
+def test_python_dash_m_works():
+    result = subprocess.run([sys.executable, "-m", "vindex", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and "vindex" in result.stdout
+
+
+def test_add_json_summary_and_info(indexed, run):
+    summary = json.loads(run("add", indexed, "--json").output)
+    assert summary["unchanged"] == 24 and summary["failed"] == [] and summary["seconds"] >= 0
+    facts = json.loads(run("info", "--json").output)
+    assert facts["videos"] == 24 and facts["model"] == "vindex-tiny" and facts["dim"] == 512
+    assert facts["channels"] == {"00_stripes": 6, "01_checker": 6, "02_rings": 6, "03_gradient": 6}
+    assert facts["size_bytes"] > 0
+    human = run("info").output
+    assert "videos: 24" in human and "00_stripes" in human
