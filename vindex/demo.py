@@ -123,9 +123,12 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=20, help="videos per channel")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seconds", default="2,6", help="min,max length in seconds")
+    parser.add_argument("--size", default="320x240", help="typical WIDTHxHEIGHT (each video varies by ±25%%)")
+    parser.add_argument("--fps", type=float, default=24)
     args = parser.parse_args()
     low, high = (float(v) for v in args.seconds.split(","))
-    paths = make_corpus(args.out, args.channels, args.videos, args.seed, size=(320, 240), seconds=(low, high), fps=24)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    paths = make_corpus(args.out, args.channels, args.videos, args.seed, (width, height), (low, high), args.fps)
     print(f"wrote {len(paths)} videos in {args.channels} channels under {args.out}")
 
 

@@ -18,6 +18,9 @@ from vindex.errors import DecodeError
 # Below this length one sequential pass is cheaper than one seek per frame: each seek decodes
 # from the previous keyframe anyway, and short clips have few keyframes (docs/decisions.md).
 SEQUENTIAL_MAX_SECONDS = 30.0
+# How far before a target every frame is decoded again; beyond this, non-reference frames are
+# skipped. It covers the decoder's reordering delay (a few frames) with room to spare.
+SKIP_MARGIN_SECONDS = 0.5
 # Formats with no duration in their headers, for which FFmpeg estimates one from the bitrate
 # (15% off on a test MPEG-1 file): their packets are scanned instead.
 GUESSED_DURATION_FORMATS = frozenset({"mpeg", "mpegts", "mpegvideo", "h264", "hevc", "m4v"})
@@ -41,9 +44,11 @@ def target_times(start: float, duration: float, count: int) -> list[float]:
     return [start + duration * (i + 0.5) / count for i in range(count)]
 
 
-def read_frames(path: str, count: int, size: int) -> DecodedVideo:
+def read_frames(path: str, count: int, size: int, threaded: bool = False) -> DecodedVideo:
     """Decode `count` frames evenly spaced through the video at `path`.
 
+    `threaded` lets FFmpeg decode one video on several cores: right for a single video, but
+    slower than one thread per video when several videos are decoded side by side.
     Raises DecodeError (with a short reason) for anything that is not a decodable video.
     Very short videos give fewer than `count` frames, never duplicates.
     """
@@ -58,7 +63,8 @@ def read_frames(path: str, count: int, size: int) -> DecodedVideo:
             if not container.streams.video:
                 raise DecodeError("no video stream")
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
+            if threaded:
+                stream.thread_type = "AUTO"
             return _decode(container, stream, count, size)
     except DecodeError:
         raise
@@ -133,6 +139,7 @@ def _sequential(container, stream, targets: list[float]) -> list:
     wanted = iter(sorted(targets))
     target = next(wanted)
     previous = None
+    context = stream.codec_context
     for frame in container.decode(stream):
         time = _frame_time(frame, stream.time_base)
         while target is not None and time > target:
@@ -141,6 +148,8 @@ def _sequential(container, stream, targets: list[float]) -> list:
         if target is None:
             break
         previous = frame
+        # Frames no other frame refers to (most B-frames) need not be decoded far from a target.
+        context.skip_frame = "NONREF" if time < target - SKIP_MARGIN_SECONDS else "DEFAULT"
     if target is not None and previous is not None:
         # The stated duration outlasts the frames: the last frame stands in for the rest.
         _keep(picked, previous)

@@ -1,0 +1,146 @@
+#!/usr/bin/env python
+"""Benchmark `vindex add`: decode-only, model-only, end to end, peak RSS, and unchanged re-runs.
+
+    python scripts/bench_add.py                      # 60 videos of 10 s at ~360p, ViT-B-32 (random weights)
+    python scripts/bench_add.py --videos 24 --model vindex-tiny --unchanged 10000
+
+Weights cannot be downloaded everywhere, so the model's architecture is initialised randomly
+and saved as a checkpoint that `add --checkpoint` loads: speed does not depend on the values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vindex.demo import make_corpus
+from vindex.embedding import Embedder, ModelSpec
+from vindex.indexing import EmbedJob, decode_ahead
+from vindex.scanning import scan
+
+
+def build_corpus(folder: Path, videos: int) -> Path:
+    root = folder / "channels"
+    if not root.is_dir():
+        print(f"making {videos} videos of 10 s at about 640x360, 30 fps in {root} ...", flush=True)
+        make_corpus(root, channels=6, videos_per_channel=max(1, videos // 6), seed=0, size=(640, 360),
+                    seconds=(10, 10), fps=30)
+    return root
+
+
+def model_spec(name: str, folder: Path) -> ModelSpec:
+    if name == "vindex-tiny":
+        return ModelSpec(name)
+    checkpoint = folder / f"{name}-random.pt"
+    if not checkpoint.exists():
+        import open_clip
+        import torch
+
+        torch.save(open_clip.create_model(name, pretrained=None).state_dict(), checkpoint)
+    return ModelSpec(name, checkpoint=str(checkpoint))
+
+
+def decode_only(root: Path, frames: int, size: int, workers: int) -> float:
+    jobs = [EmbedJob("", [f], [""], [False]) for f in scan(root)]
+    started = time.perf_counter()
+    for _ in decode_ahead(jobs, frames, size, workers):
+        pass
+    return len(jobs) / (time.perf_counter() - started)
+
+
+def model_only(embedder: Embedder, batch_size: int, seconds: float = 5.0) -> float:
+    images = np.random.default_rng(0).integers(0, 256, (batch_size, embedder.image_size, embedder.image_size, 3), np.uint8)
+    embedder.embed_images(images)  # warm-up
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        embedder.embed_images(images)
+        count += batch_size
+    return count / (time.perf_counter() - started)
+
+
+def vindex_add(root: Path, db: Path, spec: ModelSpec, frames: int, batch_size: int, extra: list[str]) -> tuple[dict, float]:
+    command = [sys.executable, "-m", "vindex", "add", str(root), "--db", str(db), "--model", spec.name,
+               "--frames", str(frames), "--batch-size", str(batch_size), "--json", "-q", *extra]
+    if spec.checkpoint:
+        command += ["--checkpoint", spec.checkpoint]
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if result.returncode:
+        sys.exit(f"vindex add failed: {result.stderr.strip()}")
+    return json.loads(result.stdout), wall
+
+
+def link_farm(root: Path, folder: Path, count: int) -> Path:
+    """`count` hard links to the corpus videos in 100 channels: a large collection that costs no disk."""
+    farm = folder / f"farm{count}" / "channels"
+    if farm.is_dir():
+        return farm
+    sources = sorted(f.abs_path for f in scan(root))
+    for number in range(count):
+        target = farm / f"channel_{number % 100:03d}" / f"video_{number:06d}.mp4"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(sources[number % len(sources)], target)
+    return farm
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", type=Path, default=Path("/tmp/vindex-bench"), help="corpus and index go here")
+    parser.add_argument("--videos", type=int, default=60)
+    parser.add_argument("--model", default="ViT-B-32")
+    parser.add_argument("--frames", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--unchanged", type=int, default=10000, help="size of the unchanged re-run test (0: skip)")
+    parser.add_argument("--engine", default="local", help="passed to `vindex add --engine` when not local")
+    args = parser.parse_args()
+    args.folder.mkdir(parents=True, exist_ok=True)
+    root = build_corpus(args.folder, args.videos)
+    videos = sum(1 for _ in scan(root))
+    spec = model_spec(args.model, args.folder)
+    workers = os.cpu_count() or 1
+    embedder = Embedder(spec, precision=args.precision)
+    extra = [] if args.engine == "local" else ["--engine", args.engine]
+    extra += ["--precision", args.precision]
+
+    decode_rate = decode_only(root, args.frames, embedder.image_size, workers)
+    image_rate = model_only(embedder, args.batch_size)
+    model_rate = image_rate / args.frames
+    db = args.folder / f"index-{args.model}-{args.engine}"
+    subprocess.run(["rm", "-rf", str(db)], check=True)
+    summary, wall = vindex_add(root, db, spec, args.frames, args.batch_size, extra)
+    peak_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    rerun, rerun_wall = vindex_add(root, db, spec, args.frames, args.batch_size, extra)
+    end_to_end = summary["embedded"] / summary["seconds"]
+    slower = min(decode_rate, model_rate)
+
+    print(f"\ncorpus: {videos} videos under {root}; {args.frames} frames/video; {workers} CPUs")
+    print(f"model: {args.model}, precision {embedder.precision}, batch {args.batch_size}, device {embedder.device}")
+    print(f"decode only      : {decode_rate:7.2f} videos/s ({workers} decoder threads)")
+    print(f"model only       : {image_rate:7.1f} images/s = {model_rate:.2f} videos/s at {args.frames} frames")
+    print(f"add end to end   : {end_to_end:7.2f} videos/s ({summary['embedded']} videos in {summary['seconds']:.1f} s, "
+          f"{wall:.1f} s with start-up) = {end_to_end / slower:.0%} of the slower stage")
+    print(f"peak RSS of add  : {peak_rss:7.0f} MiB")
+    print(f"unchanged re-run : {rerun['seconds']:7.2f} s in add, {rerun_wall:.2f} s for the whole command "
+          f"({rerun['unchanged']} unchanged)")
+    if args.unchanged:
+        farm = link_farm(root, args.folder, args.unchanged)
+        farm_db = args.folder / f"index-farm{args.unchanged}"
+        subprocess.run(["rm", "-rf", str(farm_db)], check=True)
+        first, first_wall = vindex_add(farm, farm_db, spec, args.frames, args.batch_size, extra)
+        again, again_wall = vindex_add(farm, farm_db, spec, args.frames, args.batch_size, extra)
+        print(f"{args.unchanged} files ({first['embedded']} distinct): first add {first_wall:.1f} s; "
+              f"unchanged re-run {again['seconds']:.2f} s in add, {again_wall:.2f} s for the whole command")
+
+
+if __name__ == "__main__":
+    main()
