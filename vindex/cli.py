@@ -130,8 +130,6 @@ def add(folder, db, model, pretrained, checkpoint, device, precision, frames, ba
     from vindex.index import Index
 
     spec = ModelSpec(model, pretrained, checkpoint) if (model or pretrained or checkpoint) else None
-    if spec and not spec.name:
-        spec = ModelSpec("ViT-B-32", pretrained, checkpoint)
     index = Index(db, device=device, precision=precision)
     progress, hook = progress_bar(quiet or as_json)
     with progress:

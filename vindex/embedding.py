@@ -29,7 +29,7 @@ BF16_MIN_COSINE = 0.999
 class ModelSpec:
     """Which weights make the vectors: an open_clip model name plus a pretrained tag or a local file."""
 
-    name: str = DEFAULT_MODEL
+    name: str | None = DEFAULT_MODEL
     pretrained: str | None = None
     checkpoint: str | None = None
 

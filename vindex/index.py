@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from vindex.embedding import Embedder, ModelSpec
+from vindex.embedding import DEFAULT_MODEL, Embedder, ModelSpec
 from vindex.errors import VindexError
 from vindex.indexing import DEFAULT_BATCH_SIZE, WRITE_EVERY_VIDEOS, AddSummary, ProgressHook, add_folder, check_folder, ensure_root
 from vindex.store import Store, resolve_db
@@ -84,7 +84,11 @@ class Index:
             self._store = Store(resolve_db(self._db, folder), create=True)
         store = self._store
         meta = store.meta
-        spec = (model or (self.model_spec() if "model" in meta else ModelSpec())).resolved()
+        if model is None:
+            model = self.model_spec() if "model" in meta else ModelSpec()
+        elif not model.name:  # --pretrained/--checkpoint alone: for the index's model, or the default
+            model = ModelSpec(meta.get("model", DEFAULT_MODEL), model.pretrained, model.checkpoint)
+        spec = model.resolved()
         frames = frames or meta.get("frames_per_video") or DEFAULT_FRAMES
         if frames < 1:
             raise VindexError("--frames must be at least 1")
