@@ -386,3 +386,15 @@ def test_kill_9_mid_run_then_rerun_finishes_without_duplicates(corpus, tmp_path)
     index = Index()
     assert index.store.videos.count_rows() == 84
     assert_consistent(index)
+
+
+def test_file_replaced_by_another_reuses_its_vectors(indexed, counting):
+    index = Index()
+    before = rows_by_path(index)
+    os.replace(indexed / "00_stripes" / "stripes_001.mp4", indexed / "00_stripes" / "stripes_000.mp4")
+    summary = index.add(indexed)
+    assert (summary.reembedded, summary.removed, summary.embedded) == (1, 1, 0)
+    after = rows_by_path(index)
+    assert np.array_equal(after["00_stripes/stripes_000.mp4"]["vector"], before["00_stripes/stripes_001.mp4"]["vector"])
+    assert "00_stripes/stripes_001.mp4" not in after
+    assert_consistent(index)

@@ -138,13 +138,16 @@ def plan(store: Store, root: Path, subdir: Path, progress: ProgressHook | None =
             result.renamed.append((missing_by_hash[digest].pop()["id"], file))
         else:
             changed = row is not None
-            sources = [r for r in by_hash.get(digest, []) if r["path"] not in missing and r["num_frames"]]
+            # Rows of deleted files count too: they are removed only after copies are made.
+            sources = [r for r in by_hash.get(digest, []) if r["num_frames"]]
             new_id = row["id"] if changed else video_id(file.path, digest, taken)
             if sources:
                 result.copies.append((sources[0]["id"], new_id, file, changed))
             elif digest in new_content:
                 job = new_content[digest]
-                job.files.append(file), job.ids.append(new_id), job.changed.append(changed)
+                job.files.append(file)
+                job.ids.append(new_id)
+                job.changed.append(changed)
             else:
                 new_content[digest] = EmbedJob(digest, [file], [new_id], [changed])
     result.jobs = list(new_content.values())
