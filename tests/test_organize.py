@@ -359,11 +359,16 @@ def test_bad_destinations_are_refused(library, run, tmp_path, isolated_index):
 
 # -- kill -9 ----------------------------------------------------------------------------------
 
-def organize_process(*args, crash: str | None = None) -> subprocess.CompletedProcess:
+def organize_process(*args, crash: str | None = None, batch: int | None = None) -> subprocess.CompletedProcess:
+    """A real `vindex organize` process; `batch` sets how many steps share a journal fsync."""
     env = {k: v for k, v in os.environ.items() if k != CRASH_ENV}
     if crash:
         env[CRASH_ENV] = crash
-    return subprocess.run([sys.executable, "-m", "vindex", "organize", *map(str, args), "-q"],
+    command = [sys.executable, "-m", "vindex"]
+    if batch:
+        command = [sys.executable, "-c", f"import vindex.organizing as o; o.STEP_BATCH = {batch}; "
+                   "from vindex.cli import cli; cli(prog_name='vindex')"]
+    return subprocess.run([*command, "organize", *map(str, args), "-q"],
                           env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -386,24 +391,26 @@ def assert_restored(library: Path, dest: Path, original: dict[str, str], db: Pat
     assert_index_matches_disk(db)
 
 
-# (checkpoint, dest on another filesystem, files in dest when killed, a partial copy left, files in all)
+# (checkpoint, steps per journal batch, dest on another filesystem, files in dest when killed,
+#  a partial copy left, files in all)
 CRASHES = [
-    ("before-transfer:1", False, 0, False, 24),  # journaled, file not touched yet
-    ("after-transfer:7", False, 7, False, 24),  # renamed, not journaled as done
-    ("after-index:1", False, 23, False, 24),  # all moved and indexed, not marked complete
-    ("mid-copy:3", True, 2, True, 24),  # half a copy on the other filesystem
-    ("before-unlink:4", True, 4, False, 25),  # verified copy in place, source not deleted yet
+    ("before-transfer:1", None, False, 0, False, 24),  # all journaled as started, no file touched yet
+    ("after-transfer:7", None, False, 7, False, 24),  # 7 renamed, none journaled as done
+    ("after-transfer:12", 5, False, 12, False, 24),  # 10 done in two batches, 2 renamed in the third
+    ("after-index:1", None, False, 23, False, 24),  # all moved and indexed, not marked complete
+    ("mid-copy:3", None, True, 2, True, 24),  # half a copy on the other filesystem
+    ("before-unlink:4", None, True, 4, False, 25),  # verified copy in place, source not deleted yet
 ]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("finish", ["apply", "undo"])
-@pytest.mark.parametrize("crash,across,in_dest,partial,in_all", CRASHES)
+@pytest.mark.parametrize("crash,batch,across,in_dest,partial,in_all", CRASHES)
 def test_killed_apply_can_be_finished_or_undone(library, run, tmp_path, isolated_index, request,
-                                                crash, across, in_dest, partial, in_all, finish):
+                                                crash, batch, across, in_dest, partial, in_all, finish):
     dest = request.getfixturevalue("foreign_dest") if across else tmp_path / "by_cluster"
     original = relative_layout(library)
-    killed = organize_process("--dest", dest, "--apply", crash=crash)
+    killed = organize_process("--dest", dest, "--apply", crash=crash, batch=batch)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert len(files_under(dest)) == in_dest
     assert bool(list(dest.rglob(f"{PARTIAL_PREFIX}*"))) == partial
@@ -425,7 +432,7 @@ def test_killed_undo_can_be_finished(library, run, tmp_path, isolated_index):
     dest = tmp_path / "by_cluster"
     original = relative_layout(library)
     run("organize", "--dest", dest, "--apply")
-    killed = organize_process("--undo", crash="after-transfer:9")
+    killed = organize_process("--undo", crash="after-transfer:9", batch=4)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert Counter(files_under(library, dest).values()) == Counter(original.values())
     assert "undo was interrupted" in run("organize", "--dest", dest, "--apply", expect=1).output

@@ -172,14 +172,14 @@ def info(db, as_json):
 
 @cli.command()
 @click.option("--dest", type=click.Path(path_type=str), help="Folder to organise into: one sub-folder per cluster.")
-@click.option("--apply", "apply_plan", is_flag=True, help="Do it. Without --apply (or --undo) nothing changes: a preview.")
+@click.option("--apply", "apply_plan", is_flag=True, help="Do it. Without --apply or --undo nothing changes: a preview.")
 @click.option("--copy", is_flag=True, help="Copy the files instead of moving them.")
-@click.option("--link", is_flag=True, help="Hard-link the files instead of moving them (a symlink where that is impossible).")
+@click.option("--link", is_flag=True, help="Hard-link the files instead (a symlink where that is impossible).")
 @click.option(
     "--noise", type=click.Choice(["move", "keep"]), default="move", show_default=True,
     help="Videos in no cluster: move them to DEST/unsorted, or keep them where they are.",
 )
-@click.option("--keep-channel", is_flag=True, help="Keep each video's channel as a sub-folder: DEST/<cluster>/<channel>/.")
+@click.option("--keep-channel", is_flag=True, help="Keep the channel as a sub-folder: DEST/<cluster>/<channel>/.")
 @click.option("--undo", is_flag=True, help="Put the files of the last organize back where they were.")
 @db_option
 @quiet_option

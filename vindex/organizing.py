@@ -45,6 +45,8 @@ PARTIAL_PREFIX = ".vindex-partial-"
 NAME_MAX_BYTES = 255
 SLUG_MAX_BYTES = 100
 INDEX_EVERY = 256
+# Steps journaled together: their "started" events share one fsync, their folders another.
+STEP_BATCH = 128
 RESERVED_NAMES = frozenset(
     {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 )
@@ -325,7 +327,8 @@ def make_plan(store: Store, dest: str | Path, mode: str = "move", noise: str = "
         if problem:
             plan.skipped.append(Skipped(source, problem))
             continue
-        move = Move(row["id"], source, target, target, folder, cluster, row["size"], row["mtime_ns"], row["content_hash"])
+        move = Move(row["id"], source, target, target, folder, cluster,
+                    row["size"], row["mtime_ns"], row["content_hash"])
         if source == target or (mode != "move" and os.path.lexists(target) and already_present(move, target, mode)):
             plan.in_place += 1
             claimed.add(claim_key(target))
@@ -438,8 +441,8 @@ class Journal:
         elif state in ("skipped", "failed", "undo-failed"):
             entry.reason = event["reason"]
 
-    def record(self, **event) -> None:
-        """Append one event and make it durable before the caller takes the step."""
+    def record(self, sync: bool = True, **event) -> None:
+        """Append one event; with `sync`, make it (and all before it) durable before returning."""
         if self._handle is None:
             self._handle = open(self.path, "r+b")
             # A killed run may have left half a line: cut it, so the next line starts clean.
@@ -447,9 +450,14 @@ class Journal:
             self._handle.truncate(data.rfind(b"\n") + 1)
             self._handle.seek(0, os.SEEK_END)
         self._handle.write(json.dumps(event).encode() + b"\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
         self._replay(event)
+        if sync:
+            self.sync()
+
+    def sync(self) -> None:
+        if self._handle is not None:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
 
     def close(self) -> None:
         if self._handle is not None:
@@ -584,23 +592,21 @@ def copy_verified(source: str, target: str, partial: str, content_hash: str | No
 
 
 def transfer(source: str, target: str, mode: str, partial: str, content_hash: str | None) -> str:
-    """Move, copy or link one file; returns how. Never overwrites: FileExistsError if `target` exists."""
+    """Move, copy or link one file; returns how. Never overwrites: FileExistsError if `target`
+    exists. The caller fsyncs the folders of a rename or link; a copy is made durable here,
+    before its source is deleted."""
     if mode == "link":
         try:
             os.link(source, target, follow_symlinks=False)
-            how = "hardlink"
+            return "hardlink"
         except FileExistsError:
             raise
         except OSError:  # another filesystem, or one without hard links
             os.symlink(source, target)
-            how = "symlink"
-        fsync_folder(os.path.dirname(target))
-        return how
+            return "symlink"
     if mode == "move":
         try:
             rename_no_replace(source, target)
-            fsync_folder(os.path.dirname(target))
-            fsync_folder(os.path.dirname(source))
             return "rename"
         except OSError as error:
             if error.errno != errno.EXDEV:
@@ -613,7 +619,6 @@ def transfer(source: str, target: str, mode: str, partial: str, content_hash: st
         except OSError:
             os.unlink(target)  # the verified copy we just made: the file stays where it was
             raise
-        fsync_folder(os.path.dirname(source))
     return "copy"
 
 
@@ -758,7 +763,13 @@ def undo(store: Store, progress: ProgressHook | None = None) -> UndoResult:
 
 
 class Runner:
-    """Takes the steps of one journal, forward (apply) or backward (undo), keeping the index in step."""
+    """Takes the steps of one journal, forward (apply) or backward (undo), keeping the index in step.
+
+    Steps go in batches: the "started" events of a batch are fsynced together before any of
+    its files is touched, the folders it changed are fsynced once after, then its "done"
+    events. A kill anywhere leaves some steps "started"; the next run settles each of them by
+    looking at the disk.
+    """
 
     def __init__(self, store: Store, journal: Journal, progress: ProgressHook | None):
         self.store = store
@@ -768,66 +779,103 @@ class Runner:
         self.progress = progress
         self._taken_ids: set[str] | None = None
 
+    def batches(self, numbers: list[int], stage: str) -> Iterator[list[int]]:
+        for start in range(0, len(numbers), STEP_BATCH):
+            yield numbers[start : start + STEP_BATCH]
+            if self.progress:
+                self.progress(stage, min(start + STEP_BATCH, len(numbers)), len(numbers))
+
+    def finish_batch(self, finished: list[int], folders: set[str], state: str) -> None:
+        """Make the batch's renames durable, then record its steps as finished."""
+        for folder in sorted(folders):
+            with suppress(FileNotFoundError):
+                fsync_folder(folder)
+        for number in finished:
+            entry = self.journal.entries[number]
+            if state == "done":
+                self.journal.record(e=number, state="done", how=entry.how, new_id=self.new_row_id(entry.move),
+                                    sync=False)
+            else:
+                self.journal.record(e=number, state=state, sync=False)
+        self.journal.sync()
+
     # -- forward ------------------------------------------------------------------------------
     def apply(self) -> None:
         entries = self.journal.entries
         claimed = {claim_key(e.move.target) for e in entries}
         # Steps an interrupted run finished may not have reached the index yet.
         unindexed = [e for e in entries if e.state == "done"]
-        for number, entry in enumerate(entries):
-            if entry.state in ("planned", "started"):
-                self.apply_entry(number, entry, claimed)
-                if entry.state == "done":
-                    unindexed.append(entry)
+        todo = [number for number, e in enumerate(entries) if e.state in ("planned", "started")]
+        for batch in self.batches(todo, "organizing"):
+            unindexed += self.apply_batch(batch, claimed)
             if len(unindexed) >= INDEX_EVERY:
                 self.index_applied(unindexed)
                 unindexed = []
-            if self.progress:
-                self.progress("organizing", number + 1, len(entries))
         self.index_applied(unindexed)
         checkpoint("after-index")
         self.store.optimize()
         self.journal.record(run="complete")
 
-    def apply_entry(self, number: int, entry: Entry, claimed: set[str]) -> None:
+    def apply_batch(self, numbers: list[int], claimed: set[str]) -> list[Entry]:
+        entries = self.journal.entries
+        settled, ready = [], []
+        for number in numbers:
+            entry = entries[number]
+            if entry.state == "started":
+                if transfer_finished(entry.move.source, entry.move.target, self.mode):
+                    entry.how = "resumed"
+                    settled.append(number)
+                    continue
+                with suppress(FileNotFoundError):
+                    os.unlink(partial_path(os.path.dirname(entry.move.target), number))
+            if self.choose_target(number, entry, claimed):
+                ready.append(number)
+        self.journal.sync()
+        finished = [number for number in ready if self.take_step(number, entries[number], claimed)]
+        folders = {os.path.dirname(p) for n in finished for p in (entries[n].move.source, entries[n].move.target)}
+        self.finish_batch(settled + finished, folders, "done")
+        return [entries[number] for number in settled + finished]
+
+    def choose_target(self, number: int, entry: Entry, claimed: set[str]) -> bool:
+        """Check the file, pick a free name and journal the step; False when there is nothing to do."""
         move, record = entry.move, self.journal.record
-        if entry.state == "started":
-            if transfer_finished(move.source, move.target, self.mode):
-                record(e=number, state="done", how="resumed", new_id=self.new_row_id(move))
-                return
-            with suppress(FileNotFoundError):
-                os.unlink(partial_path(os.path.dirname(move.target), number))
         problem = source_problem(move.source, move.size, move.mtime_ns)
         if problem:
-            record(e=number, state="skipped", reason=problem)
-            return
+            record(e=number, state="skipped", reason=problem, sync=False)
+            return False
+        claimed.discard(claim_key(move.target))
+        target, present = free_target(move, claimed, self.mode)
+        claimed.add(claim_key(target))
+        if present:
+            record(e=number, state="present", target=target, sync=False)
+            return False
+        problem = self.make_folders(os.path.dirname(target))
+        if problem:
+            record(e=number, state="skipped", reason=problem, sync=False)
+            return False
+        record(e=number, state="started", target=target, sync=False)
+        return True
+
+    def take_step(self, number: int, entry: Entry, claimed: set[str]) -> bool:
+        move, record = entry.move, self.journal.record
         while True:
-            claimed.discard(claim_key(move.target))
-            target, present = free_target(move, claimed, self.mode)
-            claimed.add(claim_key(target))
-            if present:
-                record(e=number, state="present", target=target)
-                return
-            problem = self.make_folders(os.path.dirname(target))
-            if problem:
-                record(e=number, state="skipped", reason=problem)
-                return
-            record(e=number, state="started", target=target)
             checkpoint("before-transfer")
             try:
-                how = transfer(move.source, target, self.mode, partial_path(os.path.dirname(target), number),
-                               move.content_hash)
-            except FileExistsError:
-                continue  # the name was taken since it was checked: take the next one
+                entry.how = transfer(move.source, move.target, self.mode,
+                                     partial_path(os.path.dirname(move.target), number), move.content_hash)
+            except FileExistsError:  # the name was taken since it was checked: journal the next one
+                if not self.choose_target(number, entry, claimed):
+                    return False
+                self.journal.sync()
+                continue
             except CopyMismatch as error:
-                record(e=number, state="skipped", reason=str(error))
-                return
+                record(e=number, state="skipped", reason=str(error), sync=False)
+                return False
             except OSError as error:
-                record(e=number, state="failed", reason=error.strerror or str(error))
-                return
+                record(e=number, state="failed", reason=error.strerror or str(error), sync=False)
+                return False
             checkpoint("after-transfer")
-            record(e=number, state="done", how=how, new_id=self.new_row_id(move))
-            return
+            return True
 
     def make_folders(self, folder: str) -> str | None:
         """Create the missing folders down to `folder`, each journaled first so undo removes it."""
@@ -873,8 +921,9 @@ class Runner:
             if entry.new_id and entry.move.id in sources:
                 with suppress(OSError):
                     info = os.stat(entry.move.target)
-                    path = relative(entry.move.target, self.root)
-                    copies.append((entry.move.id, entry.new_id, VideoFile(path, entry.move.target, info.st_size, info.st_mtime_ns), False))
+                    copy = VideoFile(relative(entry.move.target, self.root), entry.move.target,
+                                     info.st_size, info.st_mtime_ns)
+                    copies.append((entry.move.id, entry.new_id, copy, False))
         apply_copies(self.store, copies)
 
     def locations(self, paths: dict[str, str]) -> dict[str, dict]:
@@ -890,15 +939,13 @@ class Runner:
     def undo(self) -> None:
         entries = self.journal.entries
         sources = {claim_key(e.move.source) for e in entries}
-        for count, number in enumerate(reversed(range(len(entries))), 1):
-            entry = entries[number]
-            if entry.state in ("started", "done", "undo-started", "undo-failed"):
-                if self.mode == "move":
-                    self.undo_move(number, entry, sources)
-                else:
-                    self.undo_copy(number, entry)
-            if self.progress:
-                self.progress("restoring", count, len(entries))
+        todo = [n for n in reversed(range(len(entries)))
+                if entries[n].state in ("started", "done", "undo-started", "undo-failed")]
+        for batch in self.batches(todo, "restoring"):
+            if self.mode == "move":
+                self.undo_moves(batch, sources)
+            else:
+                self.undo_copies(batch)
         for folder in reversed(self.journal.folders):
             with suppress(OSError):  # only folders this run made, and only when empty
                 os.rmdir(folder)
@@ -911,58 +958,95 @@ class Runner:
         self.store.optimize()
         self.journal.record(run="undone")
 
-    def undo_move(self, number: int, entry: Entry, sources: set[str]) -> None:
+    def undo_moves(self, numbers: list[int], sources: set[str]) -> None:
+        entries = self.journal.entries
+        ready = [n for n in numbers if self.needs_restore(n, entries[n]) and self.choose_restore(n, entries[n], sources)]
+        self.journal.sync()
+        finished = [number for number in ready if self.restore(number, entries[number], sources)]
+        folders = {os.path.dirname(p) for n in finished for p in (entries[n].move.target, entries[n].restore)}
+        self.finish_batch(finished, folders, "undone")
+
+    def needs_restore(self, number: int, entry: Entry) -> bool:
+        """Settle what a killed run left in flight; True when the file is still to be moved back."""
         move, record = entry.move, self.journal.record
         if entry.state == "started" and not transfer_finished(move.source, move.target, "move"):
             with suppress(FileNotFoundError):
                 os.unlink(partial_path(os.path.dirname(move.target), number))
-            record(e=number, state="undone")  # it never left its place
-            return
+            record(e=number, state="undone", sync=False)  # it never left its place
+            return False
         if entry.state == "undo-started":
             if transfer_finished(move.target, entry.restore, "move"):
-                record(e=number, state="undone")
-                return
+                record(e=number, state="undone", sync=False)
+                return False
             with suppress(FileNotFoundError):
                 os.unlink(partial_path(os.path.dirname(entry.restore), number))
         if not os.path.lexists(move.target):
-            record(e=number, state="undo-failed", reason=f"not found at {move.target}")
-            return
-        folder, name = os.path.split(move.source)
-        candidate, suffix = move.source, 0
-        while True:
-            while os.path.lexists(candidate) or (suffix and claim_key(candidate) in sources):
-                suffix += 1
-                candidate = os.path.join(folder, numbered(name, suffix))
+            record(e=number, state="undo-failed", reason=f"not found at {move.target}", sync=False)
+            return False
+        return True
+
+    def choose_restore(self, number: int, entry: Entry, sources: set[str]) -> bool:
+        """The original path, or a numbered name beside it when that was taken; journaled."""
+        folder, name = os.path.split(entry.move.source)
+        candidate, suffix = entry.move.source, 0
+        while os.path.lexists(candidate) or (suffix and claim_key(candidate) in sources):
+            suffix += 1
+            candidate = os.path.join(folder, numbered(name, suffix))
+        try:
             os.makedirs(folder, exist_ok=True)  # the user's own folder, if it was removed meanwhile
-            record(e=number, state="undo-started", restore=candidate)
+        except OSError as error:
+            self.journal.record(e=number, state="undo-failed", reason=f"cannot create {folder}: {error.strerror}",
+                                sync=False)
+            return False
+        sources.add(claim_key(candidate))
+        self.journal.record(e=number, state="undo-started", restore=candidate, sync=False)
+        return True
+
+    def restore(self, number: int, entry: Entry, sources: set[str]) -> bool:
+        while True:
             checkpoint("before-transfer")
             try:
-                transfer(move.target, candidate, "move", partial_path(folder, number), None)
+                transfer(entry.move.target, entry.restore, "move",
+                         partial_path(os.path.dirname(entry.restore), number), None)
             except FileExistsError:
+                if not self.choose_restore(number, entry, sources):
+                    return False
+                self.journal.sync()
                 continue
             except (OSError, CopyMismatch) as error:
-                record(e=number, state="undo-failed", reason=getattr(error, "strerror", None) or str(error))
-                return
+                reason = getattr(error, "strerror", None) or str(error)
+                self.journal.record(e=number, state="undo-failed", reason=reason, sync=False)
+                return False
             checkpoint("after-transfer")
-            record(e=number, state="undone")
-            return
+            return True
 
-    def undo_copy(self, number: int, entry: Entry) -> None:
-        """Remove a copy or link, but only while the original is still there with the same bytes."""
-        move, record = entry.move, self.journal.record
-        with suppress(FileNotFoundError):
-            os.unlink(partial_path(os.path.dirname(move.target), number))
-        if not os.path.lexists(move.target):
-            record(e=number, state="undone")
-            return
-        ours = is_link_to(move.source, move.target) if self.mode == "link" else same_content(move.source, move.target)
-        if not ours:
-            if entry.state == "started":  # the step never happened; that file is not ours
-                record(e=number, state="undone")
+    def undo_copies(self, numbers: list[int]) -> None:
+        """Remove copies and links, but only while the original is still there with the same bytes."""
+        entries, record = self.journal.entries, self.journal.record
+        ready = []
+        for number in numbers:
+            move = entries[number].move
+            with suppress(FileNotFoundError):
+                os.unlink(partial_path(os.path.dirname(move.target), number))
+            if not os.path.lexists(move.target):
+                record(e=number, state="undone", sync=False)
+            elif is_link_to(move.source, move.target) if self.mode == "link" else same_content(move.source, move.target):
+                record(e=number, state="undo-started", restore=move.source, sync=False)
+                ready.append(number)
+            elif entries[number].state == "started":  # the step never happened: that file is not ours
+                record(e=number, state="undone", sync=False)
             else:
-                record(e=number, state="undo-failed", reason="kept: the original is gone or differs from it")
-            return
-        record(e=number, state="undo-started", restore=move.source)
-        os.unlink(move.target)
-        fsync_folder(os.path.dirname(move.target))
-        record(e=number, state="undone")
+                record(e=number, state="undo-failed", reason="kept: the original is gone or differs from it",
+                       sync=False)
+        self.journal.sync()
+        finished = []
+        for number in ready:
+            checkpoint("before-transfer")
+            try:
+                os.unlink(entries[number].move.target)
+            except OSError as error:
+                record(e=number, state="undo-failed", reason=error.strerror or str(error), sync=False)
+                continue
+            checkpoint("after-transfer")
+            finished.append(number)
+        self.finish_batch(finished, {os.path.dirname(entries[n].move.target) for n in finished}, "undone")
