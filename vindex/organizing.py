@@ -361,7 +361,7 @@ class Entry:
 
 class Journal:
     """One organize run as JSON lines: a header, the plan (one line per file, then an end
-    marker), then events, each appended and fsynced before the step it announces."""
+    marker), then events; the event announcing a step is on disk (fsynced) before the step."""
 
     def __init__(self, path: Path, header: dict, entries: list[Entry]):
         self.path = path
