@@ -171,3 +171,118 @@ def info(db, as_json):
         width = max(len(name or '(root)') for name in facts.channels)
         for name, count in facts.channels.items():
             click.echo(f"{'':>15}{(name or '(root)'):<{width}}  {count}")
+
+
+@cli.command()
+@click.option("--dest", type=click.Path(path_type=str), help="Folder to organise into: one sub-folder per cluster.")
+@click.option("--apply", "apply_plan", is_flag=True, help="Do it. Without --apply or --undo nothing changes: a preview.")
+@click.option("--copy", is_flag=True, help="Copy the files instead of moving them.")
+@click.option("--link", is_flag=True, help="Hard-link the files instead (a symlink where that is impossible).")
+@click.option(
+    "--noise", type=click.Choice(["move", "keep"]), default="move", show_default=True,
+    help="Videos in no cluster: move them to DEST/unsorted, or keep them where they are.",
+)
+@click.option("--keep-channel", is_flag=True, help="Keep the channel as a sub-folder: DEST/<cluster>/<channel>/.")
+@click.option("--undo", is_flag=True, help="Put the files of the last organize back where they were.")
+@db_option
+@quiet_option
+@json_option
+def organize(dest, apply_plan, copy, link, noise, keep_channel, undo, db, quiet, as_json):
+    """Preview, apply or undo a reorganisation into one folder per cluster.
+
+    Folders are named <id>-<name> after the clusters of the last `vindex cluster` run. Moves
+    are journaled in the index folder and never overwrite a file: if a run is interrupted, run
+    it again to finish, or --undo. The index follows the moved files; nothing is re-embedded.
+    """
+    from vindex.index import Index
+
+    if undo and (apply_plan or copy or link or keep_channel):
+        raise click.UsageError("--undo takes no --apply, --copy, --link or --keep-channel")
+    if copy and link:
+        raise click.UsageError("choose one of --copy and --link")
+    index = Index(db)
+    progress, hook = progress_bar(quiet or as_json)
+    if undo:
+        with progress:
+            done = index.organize_undo(progress=hook)
+        if dest and os.path.realpath(dest) != done.dest:
+            click.echo(f"note: the organize undone was into {done.dest}", err=True)
+        _print_undo(done, as_json)
+        return
+    if not dest:
+        raise click.UsageError("--dest is required (or --undo)")
+    mode = "copy" if copy else "link" if link else "move"
+    if not apply_plan:
+        _print_plan(index.organize_plan(dest, mode, noise, keep_channel), as_json)
+        return
+    with progress:
+        result = index.organize_apply(dest, mode, noise, keep_channel, progress=hook)
+    _print_organized(result, as_json)
+
+
+VERBS = {"move": ("move", "moved"), "copy": ("copy", "copied"), "link": ("link", "linked")}
+
+
+def _print_plan(plan, as_json: bool) -> None:
+    if as_json:
+        print_json(plan.as_dict())
+        return
+    verb = VERBS[plan.mode][0]
+    click.echo(
+        f"Preview: {verb} {len(plan.moves)} videos into {plan.dest} "
+        f"({plan.in_place} already there, {plan.left} left in place, {len(plan.skipped)} skipped)"
+    )
+    folders = plan.folders()
+    if folders:
+        width = max(len(f.folder) for f in folders)
+        click.echo(f"{'cluster':>7}  {'folder':<{width}}  {'files':>5}  samples")
+        for folder in folders:
+            label = "noise" if folder.cluster < 0 else str(folder.cluster)
+            click.echo(f"{label:>7}  {folder.folder:<{width}}  {folder.files:>5}  {', '.join(folder.samples)}")
+    suffixed = [m for m in plan.moves if m.suffixed]
+    if suffixed:
+        click.echo(f"{len(suffixed)} will take a numbered name, theirs being taken:")
+        for move in suffixed:
+            click.echo(f"  {move.source} -> {move.target}")
+    for skipped in plan.skipped:
+        click.echo(f"skip {skipped.path}: {skipped.reason}")
+    click.echo("Nothing was changed: add --apply to do it." if plan.moves else "Nothing to do.")
+
+
+def _print_organized(result, as_json: bool) -> None:
+    if as_json:
+        print_json(result.as_dict())
+        return
+    for skipped in result.skipped:
+        click.echo(f"warning: skipped {skipped.path}: {skipped.reason}", err=True)
+    for failed in result.failed:
+        click.echo(f"warning: failed {failed.path}: {failed.reason}", err=True)
+    finished = "finished the interrupted organize: " if result.resumed else ""
+    click.echo(
+        f"{finished}{VERBS[result.mode][1]} {result.moved} videos into {result.dest} "
+        f"({result.in_place} already there, {result.left} left in place, {len(result.skipped)} skipped, "
+        f"{len(result.failed)} failed) in {result.seconds:.1f} s"
+    )
+    if result.suffixed:
+        click.echo(f"{len(result.suffixed)} took a numbered name, theirs being taken:")
+        for item in result.suffixed:
+            click.echo(f"  {item['source']} -> {item['target']}")
+    if result.journal:
+        click.echo(f"journal: {result.journal} (undo with `vindex organize --undo`)")
+
+
+def _print_undo(result, as_json: bool) -> None:
+    if as_json:
+        print_json(result.as_dict())
+        return
+    for failed in result.failed:
+        click.echo(f"warning: not restored {failed.path}: {failed.reason}", err=True)
+    what = "removed" if result.mode != "move" else "restored"
+    click.echo(
+        f"{what} {result.restored} videos of the organize into {result.dest}, "
+        f"{result.folders_removed} empty folders removed, {len(result.failed)} failed, in {result.seconds:.1f} s"
+    )
+    if result.suffixed:
+        click.echo(f"{len(result.suffixed)} restored under a numbered name, the original being taken:")
+        for item in result.suffixed:
+            click.echo(f"  {item['from']} -> {item['to']}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from vindex import organizing
 from vindex.embedding import DEFAULT_MODEL, Embedder, ModelSpec
 from vindex.errors import VindexError
 from vindex.indexing import DEFAULT_BATCH_SIZE, WRITE_EVERY_VIDEOS, AddSummary, ProgressHook, add_folder, check_folder, ensure_root
@@ -102,6 +103,7 @@ class Index:
                     "or use a new --db"
                 )
         root, folder = ensure_root(store, folder)
+        organizing.refuse_if_interrupted(store)
         if reembed:
             store.drop_vectors()
 
@@ -129,3 +131,18 @@ class Index:
             dim=meta.get("dim"), frames_per_video=meta.get("frames_per_video"),
             schema_version=meta.get("schema_version"), size_bytes=store.size_on_disk(),
         )
+
+    def organize_plan(self, dest: str | Path, mode: str = "move", noise: str = "move",
+                      keep_channel: bool = False) -> organizing.OrganizePlan:
+        """Where `organize_apply` would put each clustered video (mode: move, copy or link). Changes nothing."""
+        return organizing.preview(self.store, dest, mode, noise, keep_channel)
+
+    def organize_apply(self, dest: str | Path, mode: str = "move", noise: str = "move", keep_channel: bool = False,
+                       progress: ProgressHook | None = None) -> organizing.OrganizeResult:
+        """Move (copy, link) the videos into one folder per cluster under `dest`, journaled; the
+        index follows moved files. Finishes an interrupted run into the same `dest` instead."""
+        return organizing.apply(self.store, dest, mode, noise, keep_channel, progress)
+
+    def organize_undo(self, progress: ProgressHook | None = None) -> organizing.UndoResult:
+        """Put back the files of the latest organize not undone yet; the index follows them back."""
+        return organizing.undo(self.store, progress)

@@ -23,7 +23,7 @@ import xxhash
 
 from vindex.errors import DecodeError, VindexError
 from vindex.frames import DecodedVideo, read_frames
-from vindex.scanning import VIDEO_EXTENSIONS, VideoFile, hash_file, scan
+from vindex.scanning import VIDEO_EXTENSIONS, VideoFile, hash_file, is_outside_root, scan
 from vindex.store import Store
 
 # (stage, done, total): the CLI draws it as a progress bar; the library never prints.
@@ -104,7 +104,11 @@ def plan(store: Store, root: Path, subdir: Path, progress: ProgressHook | None =
     taken = {row["id"] for row in catalog}
     prefix = subdir_prefix(root, subdir)
     seen = {f.path for f in files}
-    missing = {row["path"]: row for row in catalog if row["path"].startswith(prefix) and row["path"] not in seen}
+    # Files organised out of the root are not scanned here, so they are never "missing".
+    missing = {
+        row["path"]: row for row in catalog
+        if row["path"].startswith(prefix) and not is_outside_root(row["path"]) and row["path"] not in seen
+    }
 
     known_failures = store.meta.get("failed", {})
     to_hash = []
@@ -168,11 +172,8 @@ def _stat_update(rows: list[dict], files: list[VideoFile]) -> list[dict]:
 
 def apply_moves(store: Store, moves: list[tuple[str, VideoFile]]) -> None:
     """Point existing rows at a new path/stat without touching their vectors."""
-    for start in range(0, len(moves), WRITE_EVERY_VIDEOS):
-        batch = moves[start : start + WRITE_EVERY_VIDEOS]
-        by_id = {video: file for video, file in batch}
-        rows = store.videos_by_id(list(by_id)).to_pylist()
-        store.upsert_videos(pa.Table.from_pylist(_stat_update(rows, [by_id[r["id"]] for r in rows]), store.videos.schema))
+    changes = {video: dict(path=f.path, channel=f.channel, size=f.size, mtime_ns=f.mtime_ns) for video, f in moves}
+    store.update_rows(changes, WRITE_EVERY_VIDEOS)
 
 
 def apply_copies(store: Store, copies: list[tuple[str, str, VideoFile, bool]]) -> None:

@@ -42,6 +42,11 @@ def channel_of(relative_path: str) -> str:
     return head if sep else ""
 
 
+def is_outside_root(relative_path: str) -> bool:
+    """Rows of files that `vindex organize` moved out of the root keep a path like "../x/y.mp4"."""
+    return relative_path == ".." or relative_path.startswith("../")
+
+
 def is_video_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS
 

@@ -234,6 +234,22 @@ class Store:
                 f"{result.num_updated_rows} updated, {result.num_inserted_rows} inserted"
             )
 
+    def update_rows(self, changes: dict[str, dict], batch: int = 256) -> int:
+        """Set some columns (a new path and stat, say) of existing video rows, keeping their vectors.
+
+        `changes` maps a video id to {column: value}. LanceDB updates by merging whole rows, so
+        each row is read and written back with its vector as stored: nothing is re-embedded.
+        Ids no longer in the index are ignored; returns how many rows were updated.
+        """
+        updated = 0
+        for chunk in chunked(list(changes), batch):
+            rows = self.videos_by_id(chunk).to_pylist()
+            for row in rows:
+                row.update(changes[row["id"]])
+            self.upsert_videos(pa.Table.from_pylist(rows, self.videos.schema))
+            updated += len(rows)
+        return updated
+
     def delete_videos(self, ids: list[str]) -> None:
         for chunk in chunked(ids):
             self.frames.delete(f"video_id IN ({sql_list(chunk)})")
