@@ -168,8 +168,8 @@ def draw_picture(clustering: Clustering, path: Path) -> Path:
     shown = clustering.in_run & np.all(np.isfinite(clustering.xy), axis=1)
     count = int(shown.sum())
     # Dots shrink and fade as their number grows, so 700 and 100,000 points both read.
-    size = float(np.clip(12000 / max(count, 1), 0.15, 40))
-    alpha = float(np.clip(1.2 - 0.16 * np.log10(max(count, 1)), 0.35, 0.9))
+    size = float(np.clip(25000 / max(count, 1), 0.7, 40))
+    alpha = float(np.clip(1.3 - 0.16 * np.log10(max(count, 1)), 0.5, 0.9))
     figure, axes = plt.subplots(figsize=(12, 9), dpi=150)
     xy, labels = clustering.xy, clustering.labels
     noise = shown & (labels == NOISE)
@@ -185,9 +185,11 @@ def draw_picture(clustering: Clustering, path: Path) -> Path:
         rows = shown & (labels == row["id"])
         if not rows.any():
             continue
+        # Just above the cluster's central mass, so the label does not hide a compact cluster's dots.
+        anchor = (np.median(xy[rows, 0]), np.percentile(xy[rows, 1], 80))
         text = axes.annotate(
-            f"{row['id']} · {_short(row['name'])}\n{int(rows.sum())} videos", np.median(xy[rows], axis=0),
-            xytext=(0, 0), textcoords="offset points", ha="center", va="center", fontsize=font,
+            f"{row['id']} · {_short(row['name'])}\n{int(rows.sum())} videos", anchor,
+            xytext=(0, 4), textcoords="offset points", ha="center", va="bottom", fontsize=font,
             fontweight="bold", color="#1a1a1a", linespacing=1.1,
         )
         text.set_path_effects([effects.withStroke(linewidth=2.5, foreground="white", alpha=0.9)])
@@ -215,7 +217,7 @@ def _untangle(texts: list, figure, rounds: int = 80) -> None:
         return  # beyond a few hundred labels overlap is unavoidable and the pairwise pass too slow
     renderer = figure.canvas.get_renderer()
     points_per_pixel = 72 / figure.dpi
-    offsets = np.zeros(len(texts))
+    offsets = np.array([text.xyann[1] for text in texts], dtype=float)
     for _ in range(rounds):
         boxes = [text.get_window_extent(renderer).expanded(1.04, 1.1) for text in texts]
         moved = False
