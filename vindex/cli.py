@@ -217,6 +217,9 @@ def cluster(db, min_size, min_samples, neighbors, components, metric, seed, chan
                f"in {run.seconds.get('total', 0):.1f} s")
     if run.unassigned:
         click.echo(f"{run.unassigned} videos of other channels left unassigned")
+    if quiet:  # otherwise they were shown as they happened
+        for note in run.notes:
+            click.echo(f"note: {note}")
     print_cluster_table([dict(c.__dict__) for c in run.clusters])
 
 

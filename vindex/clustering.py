@@ -34,18 +34,29 @@ DEFAULT_NEIGHBORS = 15
 DEFAULT_COMPONENTS = 5
 DEFAULT_SEED = 42
 METRICS = ("cosine", "euclidean")
-# UMAP's own default is 500 epochs up to 10,000 points and 200 above; 200 gives the same clusters
-# (ARI against planted labels in scripts/bench_cluster.py) at 40 % of the time.
+# UMAP's own default is 500 epochs up to 10,000 points and 200 above. 200 gave the same clusters
+# (ARI against planted labels, scripts/bench_cluster.py --compare) at 40 % of the time; past
+# EPOCHS_FULL_UNTIL vectors the epochs shrink with 1/sqrt(n), down to 100 at 100,000, which keeps
+# the layouts (80 % of the time) within the 100k target at the same ARI.
 EPOCHS = 200
+MIN_EPOCHS = 100
+EPOCHS_FULL_UNTIL = 25_000
 # Below this many vectors the exact neighbour search costs less than compiling pynndescent.
 EXACT_NEIGHBOURS_MAX = 20_000
 # A new cluster keeps an old cluster's id when their members (among videos in both runs) have a
 # Jaccard overlap of at least this: most of each is the other.
 KEEP_ID_OVERLAP = 0.5
+# The 5-D and 2-D layouts run side by side (each single-threaded and seeded, so reproducible).
+LAYOUT_THREADS = 2
 # How many member ids the clusters table keeps as exemplars (closest to the centroid first).
 EXEMPLARS = 12
 
 Status = Callable[[str], None]
+
+
+def layout_epochs(count: int) -> int:
+    """UMAP optimisation epochs for `count` vectors (see EPOCHS)."""
+    return int(np.clip(round(EPOCHS * np.sqrt(EPOCHS_FULL_UNTIL / max(count, 1))), MIN_EPOCHS, EPOCHS))
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,7 @@ class Grouping:
     method: str  # "umap+hdbscan", "hdbscan" (UMAP skipped), "identical" or "too-few"
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    epochs: int | None = None  # UMAP optimisation epochs, when UMAP ran
 
     @property
     def num_clusters(self) -> int:
@@ -107,12 +119,15 @@ def group_vectors(vectors: np.ndarray, params: ClusterParams, status: Status | N
         vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     unique, inverse = _unique_rows(vectors)
     copies = len(vectors) - len(unique)
+    copies_note = f"{copies} videos share their vector with another (identical copies): each vector is clustered once"
     if copies:
-        say(f"{copies} videos share their vector with another (identical copies): each vector is clustered once")
+        say(copies_note)
     if len(unique) == 1:
         grouping = _identical(len(vectors), params, say)
     else:
         grouping = _group_unique(unique, params, say)
+    if copies:
+        grouping.notes.insert(0, copies_note)
     grouping.labels = grouping.labels[inverse]
     grouping.probabilities = grouping.probabilities[inverse]
     grouping.xy = grouping.xy[inverse]
@@ -186,8 +201,8 @@ def _umap_hdbscan(points: np.ndarray, params: ClusterParams, say: Status) -> Gro
     started = time.perf_counter()
     say(f"UMAP {points.shape[1]} → {params.components} dims for clustering"
         + (", and → 2 for the picture" if params.components != 2 else "")
-        + f" ({len(points)} vectors, {EPOCHS} epochs, seed {params.seed})")
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="vindex-umap") as pool:
+        + f" ({len(points)} vectors, {layout_epochs(len(points))} epochs, seed {params.seed})")
+    with ThreadPoolExecutor(max_workers=LAYOUT_THREADS, thread_name_prefix="vindex-umap") as pool:
         # Clustering wants tight clumps (min_dist 0); the picture reads better with some spread.
         embedding_job = pool.submit(_umap_layout, umap, points, neighbours, params, params.components, 0.0)
         picture_job = pool.submit(_umap_layout, umap, points, neighbours, params, 2, 0.1) \
@@ -201,7 +216,8 @@ def _umap_hdbscan(points: np.ndarray, params: ClusterParams, say: Status) -> Gro
         f"min samples {params.min_samples or params.min_size}")
     labels, probabilities = run_hdbscan(embedding, params)
     seconds["hdbscan"] = time.perf_counter() - started
-    return Grouping(labels, probabilities, xy.astype(np.float32), "umap+hdbscan", [], seconds)
+    return Grouping(labels, probabilities, xy.astype(np.float32), "umap+hdbscan", [], seconds,
+                    layout_epochs(len(points)))
 
 
 def run_hdbscan(points: np.ndarray, params: ClusterParams) -> tuple[np.ndarray, np.ndarray]:
@@ -293,7 +309,7 @@ def _umap_layout(umap, points, neighbours, params: ClusterParams, dims: int, min
     indices, distances = neighbours
     model = umap.UMAP(
         n_neighbors=indices.shape[1], n_components=dims, metric=params.metric, min_dist=min_dist,
-        n_epochs=EPOCHS, random_state=params.seed, n_jobs=1, low_memory=True,
+        n_epochs=layout_epochs(len(points)), random_state=params.seed, n_jobs=1, low_memory=True,
         precomputed_knn=(indices, distances),
     )
     with warnings.catch_warnings():
@@ -318,7 +334,7 @@ def _prepare_umap(say: Status, dim: int, needs_pynndescent: bool = False):
         return _PREPARED["umap"]
     first_time = not _compiled_marker().exists()
     if first_time:
-        say("compiling UMAP's numba kernels: first run on this machine only, about 30-60 s (cached afterwards)")
+        say("compiling UMAP's numba kernels: first run on this machine only, about 20-60 s (cached afterwards)")
     elif needs_pynndescent:
         say("compiling pynndescent's neighbour search (about 10 s, once per process)")
     with warnings.catch_warnings():
@@ -356,9 +372,12 @@ def _layouts_without_gil(layouts) -> None:
     copy = types.FunctionType(original.__code__, original.__globals__, original.__name__,
                               original.__defaults__, original.__closure__)
     copy.__qualname__ = "vindex_nogil_" + original.__qualname__
-    layouts._nb_optimize_layout_euclidean_single_epoch = numba.njit(
-        copy, fastmath=True, parallel=False, nogil=True, cache=True,
-    )
+    compiled = numba.njit(copy, fastmath=True, parallel=False, nogil=True)
+    try:
+        compiled.enable_caching()
+    except Exception:  # no writable cache location: it still works, compiled once per process
+        pass
+    layouts._nb_optimize_layout_euclidean_single_epoch = compiled
 
 
 def _enable_numba_cache(packages: tuple[str, ...]) -> None:
@@ -545,7 +564,7 @@ def cluster_index(store, load_embedder: Callable, params: ClusterParams, vocabul
 
     meta = store.meta
     run_params = dict(params.as_dict(), model=meta.get("model"), weights=meta.get("weights"),
-                      method=grouping.method, epochs=EPOCHS if grouping.method == "umap+hdbscan" else None)
+                      method=grouping.method, epochs=grouping.epochs)
     now = _utc_now()
     position = {video: i for i, video in enumerate(run_ids)}
     rows = len(catalog)
