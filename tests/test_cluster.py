@@ -2,7 +2,6 @@
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -12,9 +11,7 @@ from sklearn.metrics import adjusted_rand_score
 from tests.conftest import TINY
 from vindex.clustering import ClusterParams, by_size, carry_ids, group_vectors
 from vindex.demo import make_corpus
-from vindex.embedding import ModelSpec
 from vindex.errors import VindexError
-from vindex.index import Index
 from vindex.naming import contrast_names, load_vocabulary
 from vindex.store import Store, vectors_of
 
@@ -26,31 +23,15 @@ MIN_ARI = 0.9
 SMALL = ["--min-size", "4", "--neighbors", "8"]
 
 
-@pytest.fixture(scope="module")
-def indexed_template(tmp_path_factory):
-    """The 4 x 6 corpus indexed once for this module (each test copies the index folder)."""
-    root = tmp_path_factory.mktemp("cluster") / "channels"
-    make_corpus(root, channels=4, videos_per_channel=6, seed=0, size=(96, 72), seconds=(1.0, 2.0), fps=10)
-    db = root.parent / "template.vindex"
-    Index(str(db)).add(root, model=ModelSpec("vindex-tiny"))
-    return db
-
-
-@pytest.fixture
-def index_db(indexed_template, isolated_index):
-    shutil.copytree(indexed_template, isolated_index)
-    return isolated_index
-
-
 def stored(db) -> dict[str, dict]:
     table = Store(str(db)).catalog(["path", "channel", "cluster", "cluster_probability", "x", "y"])
     return {row["path"]: row for row in table.to_pylist()}
 
 
-def test_cluster_finds_the_channels_and_writes_every_row(index_db, run):
+def test_cluster_finds_the_channels_and_writes_every_row(indexed_copy, run):
     result = run("cluster", *SMALL, "--json")
     report = json.loads(result.output)
-    rows = stored(index_db)
+    rows = stored(indexed_copy)
     assert len(rows) == 24 and all(row["cluster"] is not None for row in rows.values())
     channels = [row["channel"] for row in rows.values()]
     labels = [row["cluster"] for row in rows.values()]
@@ -58,16 +39,16 @@ def test_cluster_finds_the_channels_and_writes_every_row(index_db, run):
     assert report["num_clusters"] == 4 and report["noise"] == 0
     assert all(row["x"] is not None and row["y"] is not None for row in rows.values())
     assert all(0.0 <= row["cluster_probability"] <= 1.0 for row in rows.values())
-    clusters = Store(str(index_db)).cluster_rows()
+    clusters = Store(str(indexed_copy)).cluster_rows()
     assert sorted(c["size"] for c in clusters) == [6, 6, 6, 6]
-    path_of = {row["id"]: row["path"] for row in Store(str(index_db)).catalog(["id", "path"]).to_pylist()}
+    path_of = {row["id"]: row["path"] for row in Store(str(indexed_copy)).catalog(["id", "path"]).to_pylist()}
     for cluster in clusters:  # exemplars are members of their own cluster
         assert {rows[path_of[v]]["cluster"] for v in cluster["exemplars"]} == {cluster["id"]}
         assert json.loads(cluster["params"])["min_size"] == 4
 
 
-def test_labels_follow_their_videos_whatever_the_insertion_order(index_db, tmp_path, run):
-    source = Store(str(index_db))
+def test_labels_follow_their_videos_whatever_the_insertion_order(indexed_copy, tmp_path, run):
+    source = Store(str(indexed_copy))
     videos = source.videos.to_arrow()
     frames = source.frames.to_arrow()
     shuffled = Store(str(tmp_path / "shuffled.vindex"), create=True)
@@ -83,29 +64,29 @@ def test_labels_follow_their_videos_whatever_the_insertion_order(index_db, tmp_p
 
     run("cluster", *SMALL, "-q")
     run("cluster", *SMALL, "-q", "--db", tmp_path / "shuffled.vindex")
-    original, reordered = stored(index_db), stored(tmp_path / "shuffled.vindex")
+    original, reordered = stored(indexed_copy), stored(tmp_path / "shuffled.vindex")
     assert {p: r["cluster"] for p, r in original.items()} == {p: r["cluster"] for p, r in reordered.items()}
     assert {p: r["x"] for p, r in original.items()} == {p: r["x"] for p, r in reordered.items()}
 
 
-def test_ids_stay_when_clustering_again(index_db, run):
+def test_ids_stay_when_clustering_again(indexed_copy, run):
     run("cluster", *SMALL, "-q")
-    store = Store(str(index_db))
+    store = Store(str(indexed_copy))
     # Give the stored clusters other ids, as an earlier run with other results could have left them.
     renumber = {0: 7, 1: 3, 2: 12, 3: 5}
     labels = store.catalog(["id", "cluster", "cluster_probability", "x", "y"])
     moved = [renumber[c] for c in labels.column("cluster").to_pylist()]
     store.write_cluster_labels(labels.set_column(1, "cluster", pa.array(moved, pa.int32())))
-    expected = {path: row["cluster"] for path, row in stored(index_db).items()}
+    expected = {path: row["cluster"] for path, row in stored(indexed_copy).items()}
 
     run("cluster", *SMALL, "-q")
-    assert {path: row["cluster"] for path, row in stored(index_db).items()} == expected
-    names = Store(str(index_db)).cluster_names()
+    assert {path: row["cluster"] for path, row in stored(indexed_copy).items()} == expected
+    names = Store(str(indexed_copy)).cluster_names()
     assert sorted(names) == [3, 5, 7, 12]
     # Another seed moves everything in UMAP space; the groups and so their ids stay.
     run("cluster", *SMALL, "-q", "--seed", "7")
-    assert {path: row["cluster"] for path, row in stored(index_db).items()} == expected
-    assert Store(str(index_db)).cluster_names() == names
+    assert {path: row["cluster"] for path, row in stored(indexed_copy).items()} == expected
+    assert Store(str(indexed_copy)).cluster_names() == names
 
 
 def test_new_videos_stay_unassigned_until_the_next_run(indexed, isolated_index, run, tmp_path):
@@ -129,10 +110,10 @@ def test_new_videos_stay_unassigned_until_the_next_run(indexed, isolated_index, 
     assert stored(isolated_index)[new_path]["cluster"] is not None
 
 
-def test_names_come_from_the_vocabulary(index_db, run, tmp_path):
+def test_names_come_from_the_vocabulary(indexed_copy, run, tmp_path):
     run("cluster", *SMALL, "-q")
     vocabulary = set(load_vocabulary())
-    names = Store(str(index_db)).cluster_names()
+    names = Store(str(indexed_copy)).cluster_names()
     assert len(names) == 4 and len(set(names.values())) == 4
     for name in names.values():
         terms = name.split(", ")
@@ -142,7 +123,7 @@ def test_names_come_from_the_vocabulary(index_db, run, tmp_path):
     custom.write_text("# colours\nred things\ngreen things\nblue things\nyellow things\nstripes\nrings\n")
     run("cluster", *SMALL, "-q", "--vocabulary", custom)
     allowed = set(load_vocabulary(custom))
-    assert all(set(name.split(", ")) <= allowed for name in Store(str(index_db)).cluster_names().values())
+    assert all(set(name.split(", ")) <= allowed for name in Store(str(indexed_copy)).cluster_names().values())
 
 
 def test_contrast_prefers_the_distinctive_term_to_the_common_one():
@@ -156,7 +137,7 @@ def test_contrast_prefers_the_distinctive_term_to_the_common_one():
     assert names == ["a cat", "a car"]
 
 
-def test_bad_vocabulary_is_one_clear_line(index_db, run, tmp_path):
+def test_bad_vocabulary_is_one_clear_line(indexed_copy, run, tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("cats, dogs\n")
     result = run("cluster", "--vocabulary", bad, expect=1)
@@ -165,17 +146,17 @@ def test_bad_vocabulary_is_one_clear_line(index_db, run, tmp_path):
     assert "cannot read the vocabulary" in result.output
 
 
-def test_channel_subset_leaves_the_others_unassigned(index_db, run):
-    channel = sorted({row["channel"] for row in stored(index_db).values()})[1]
+def test_channel_subset_leaves_the_others_unassigned(indexed_copy, run):
+    channel = sorted({row["channel"] for row in stored(indexed_copy).values()})[1]
     report = json.loads(run("cluster", "--min-size", "2", "--channel", channel, "--json").output)
     assert report["videos"] == 6 and report["unassigned"] == 18
-    rows = stored(index_db).values()
+    rows = stored(indexed_copy).values()
     assert all((row["cluster"] is not None) == (row["channel"] == channel) for row in rows)
     result = run("cluster", "--channel", "no such channel", expect=1)
     assert "no channel named" in result.output
 
 
-def test_show_lists_members_and_noise(index_db, run):
+def test_show_lists_members_and_noise(indexed_copy, run):
     run("cluster", *SMALL, "-q")
     overview = run("show").output
     assert "id" in overview and "channels" in overview
@@ -191,7 +172,7 @@ def test_show_lists_members_and_noise(index_db, run):
     assert "not a cluster id" in run("show", "abc", expect=1).output
 
 
-def test_before_any_clustering_show_and_report_say_what_to_do(index_db, run):
+def test_before_any_clustering_show_and_report_say_what_to_do(indexed_copy, run):
     assert "run `vindex cluster` first" in run("show", expect=1).output
     assert "run `vindex cluster` first" in run("report", expect=1).output
 
@@ -206,12 +187,12 @@ def test_one_video(run, tmp_path):
     assert [row["cluster"] for row in stored(tmp_path / "index.vindex").values()] == [-1]
 
 
-def test_fewer_videos_than_min_size_or_neighbours(index_db, run):
+def test_fewer_videos_than_min_size_or_neighbours(indexed_copy, run):
     result = run("cluster", "--min-size", "30")
     assert "fewer than --min-size 30" in result.output and "0 clusters and 24 noise" in result.output
     result = run("cluster", "--min-size", "4", "--neighbors", "40")
     assert "UMAP skipped" in result.output
-    rows = stored(index_db).values()
+    rows = stored(indexed_copy).values()
     assert adjusted_rand_score([r["channel"] for r in rows], [r["cluster"] for r in rows]) >= MIN_ARI
 
 

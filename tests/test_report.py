@@ -5,36 +5,23 @@ import re
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from matplotlib.colors import rgb_to_hsv, to_rgb
 from PIL import Image
 
-from vindex.embedding import ModelSpec
-from vindex.index import Index
-from vindex.demo import make_corpus
 from vindex.report import Clustering, cluster_colour, draw_picture
+from vindex.store import Store
 
 CLUSTER = ["cluster", "--min-size", "4", "--neighbors", "8", "-q"]
 
 
-@pytest.fixture(scope="module")
-def clustered_template(tmp_path_factory):
-    """The 4 x 6 corpus, indexed and clustered once for this module."""
-    root = tmp_path_factory.mktemp("report") / "channels"
-    make_corpus(root, channels=4, videos_per_channel=6, seed=0, size=(96, 72), seconds=(1.0, 2.0), fps=10)
-    db = root.parent / "template.vindex"
-    index = Index(str(db))
-    index.add(root, model=ModelSpec("vindex-tiny"))
-    return db
-
-
 @pytest.fixture
-def clustered(clustered_template, isolated_index, run):
-    shutil.copytree(clustered_template, isolated_index)
+def clustered(indexed_copy, run):
     run(*CLUSTER)
-    return isolated_index
+    return indexed_copy
 
 
 def test_analysis_json_keeps_the_seed_shape(clustered, run, tmp_path):
@@ -133,10 +120,7 @@ def test_gallery_survives_a_missing_video(clustered, run, tmp_path):
     root = json.loads(run("info", "--json").output)["root"]
     copy = tmp_path / "moved"
     shutil.copytree(root, copy)  # the module's corpus is shared: break a private copy instead
-    from vindex.store import Store
-
-    store = Store(str(clustered))
-    store.set_meta(root=str(copy))
+    Store(str(clustered)).set_meta(root=str(copy))
     victim = sorted(p for p in copy.rglob("*") if p.is_file())[0]
     victim.unlink()
     run("report", "--out", tmp_path / "out", "--thumbnails", "24", "--no-picture")
@@ -148,6 +132,4 @@ def test_gallery_survives_a_missing_video(clustered, run, tmp_path):
 def test_report_writes_into_the_current_folder_by_default(clustered, run):
     result = run("report", "--no-gallery")
     assert "cluster_analysis.json" in result.output
-    from pathlib import Path
-
     assert Path("cluster_analysis.json").is_file() and Path("video_clusters_visualization.png").is_file()
