@@ -620,7 +620,7 @@ def _names(store, load_embedder: Callable, terms: list[str], summaries: list[Clu
     key = naming.vocabulary_key(f"{meta.get('model')}:{meta.get('weights')}", terms)
     cached = store.cached_terms(key)
     if cached is not None:
-        term_vectors, scale = cached[1], float(meta.get("terms_scale", 100.0))
+        _, term_vectors, scale = cached
     else:
         say(f"embedding {len(terms)} vocabulary terms with {meta.get('model')} (once per index and vocabulary)")
         try:
@@ -631,8 +631,7 @@ def _names(store, load_embedder: Callable, terms: list[str], summaries: list[Clu
             say(note)
             return fallback
         term_vectors, scale = naming.embed_terms(embedder, terms), naming.logit_scale(embedder)
-        store.cache_terms(key, terms, term_vectors)
-        store.set_meta(terms_scale=scale)
+        store.cache_terms(key, terms, term_vectors, scale)
     say(f"naming {len(summaries)} clusters from {len(terms)} vocabulary terms")
     slot = {s.id: i for i, s in enumerate(summaries)}
     positions_of = {video: slot.get(int(cluster), -1) for video, cluster in zip(run_ids, ids)}

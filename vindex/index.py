@@ -142,7 +142,8 @@ class Index:
         return cluster_index(self.store, self.embedder, params or ClusterParams(), vocabulary, status)
 
     def clusters(self) -> list[dict]:
-        """The stored clusters of the latest `cluster` run: id, name, size, exemplars, mean probability."""
+        """The latest `cluster` run's clusters, largest first, then the noise (id -1): id, name, size,
+        mean probability and videos per channel."""
         from vindex.report import cluster_overview
 
         return cluster_overview(self.store)

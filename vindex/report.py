@@ -140,8 +140,17 @@ def analysis(clustering: Clustering) -> dict:
         ),
         clusters=clusters,
         noise=dict(size=len(noise), channel_distribution=clustering.channel_counts(noise),
-                   sample_videos=sorted(clustering.paths[i] for i in noise)[:SAMPLE_VIDEOS]),
+                   sample_videos=spread_pick(sorted(clustering.paths[i] for i in noise), SAMPLE_VIDEOS)),
     )
+
+
+def spread_pick(items: list, count: int) -> list:
+    """`count` items spread evenly from first to last (all of them if there are fewer)."""
+    if count <= 0:
+        return []
+    if len(items) <= count:
+        return list(items)
+    return [items[i] for i in np.linspace(0, len(items) - 1, count).round().astype(int)]
 
 
 # -- the picture --------------------------------------------------------------------------------------
@@ -246,7 +255,7 @@ def exemplar_frames(store, clustering: Clustering, per_cluster: int) -> dict[int
     """For each cluster (and the noise, -1): (video id, timestamp) of the frames to show.
 
     A cluster shows its exemplars, each at its frame closest to the cluster's centroid; the noise
-    shows its first videos in path order, each at its middle frame.
+    shows videos spread evenly through it in path order (so across channels), each at its middle frame.
     """
     from vindex.store import vectors_of
 
@@ -257,7 +266,7 @@ def exemplar_frames(store, clustering: Clustering, per_cluster: int) -> dict[int
         if row.get("centroid") is not None:
             centroids[row["id"]] = np.asarray(row["centroid"], dtype=np.float32)
     noise = clustering.members(NOISE)
-    chosen[NOISE] = [clustering.ids[i] for i in sorted(noise, key=lambda i: clustering.paths[i])[:per_cluster]]
+    chosen[NOISE] = [clustering.ids[i] for i in spread_pick(sorted(noise, key=lambda i: clustering.paths[i]), per_cluster)]
     wanted = sorted({video for videos in chosen.values() for video in videos})
     frames = store.frames_by_video(wanted) if wanted else None
     by_video: dict[str, list[tuple[float, np.ndarray]]] = {}
@@ -327,7 +336,7 @@ def gallery_html(clustering: Clustering, frames: dict[int, list[tuple[str, float
             image = images.get((video, timestamp))
             caption = f"{escape(path)}<br><span class=p>p = {probability_of.get(video, 0.0):.2f} · {timestamp:.1f} s</span>"
             if image:
-                body = f'<img src="{image}" alt="{escape(path)}" loading="lazy">'
+                body = f'<img src="{image}" alt="{escape(path)}">'
             else:
                 body = '<div class="missing">file not readable</div>'
             items.append(f"<figure>{body}<figcaption>{caption}</figcaption></figure>")

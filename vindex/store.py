@@ -314,18 +314,19 @@ class Store:
         rows = self.clusters.search().select(columns).limit(None).to_arrow().to_pylist()
         return sorted(rows, key=lambda row: (-row["size"], row["id"]))
 
-    def cached_terms(self, key: str) -> tuple[list[str], np.ndarray] | None:
-        """The vocabulary's text vectors stored under `key` (model + vocabulary digest), if any."""
+    def cached_terms(self, key: str) -> tuple[list[str], np.ndarray, float] | None:
+        """The vocabulary's terms, text vectors and the model's logit scale stored under `key`
+        (a digest of model and vocabulary), if any."""
         if self._meta.get("terms_key") != key or TERMS not in self.db.list_tables().tables:
             return None
         table = self.db.open_table(TERMS).to_arrow()
-        return table.column("term").to_pylist(), vectors_of(table.column("vector"))
+        return table.column("term").to_pylist(), vectors_of(table.column("vector")), float(self._meta["terms_scale"])
 
-    def cache_terms(self, key: str, terms: list[str], vectors: np.ndarray) -> None:
+    def cache_terms(self, key: str, terms: list[str], vectors: np.ndarray, scale: float) -> None:
         dim = vectors.shape[1]
         table = pa.table({
             "term": pa.array(terms, pa.string()),
             "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), pa.float32()), dim),
         })
         self.db.create_table(TERMS, data=table, mode="overwrite")
-        self.set_meta(terms_key=key)
+        self.set_meta(terms_key=key, terms_scale=scale)
