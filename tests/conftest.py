@@ -54,3 +54,24 @@ def indexed(corpus, run):
     """The private corpus, indexed with the tiny model."""
     run("add", corpus, *TINY, "-q")
     return corpus
+
+
+@pytest.fixture(scope="session")
+def indexed_template(corpus_template, tmp_path_factory) -> Path:
+    """The session corpus indexed once with the tiny model. Read-only: tests use `indexed_copy`."""
+    from vindex.embedding import ModelSpec
+    from vindex.index import Index
+
+    db = tmp_path_factory.mktemp("indexed") / "index.vindex"
+    Index(str(db)).add(corpus_template, model=ModelSpec("vindex-tiny"))
+    return db
+
+
+@pytest.fixture
+def indexed_copy(indexed_template, isolated_index) -> Path:
+    """A private copy of the indexed session corpus at this test's VINDEX_DB, without re-indexing.
+
+    The videos themselves are shared with other tests: copy them before changing any.
+    """
+    shutil.copytree(indexed_template, isolated_index)
+    return isolated_index

@@ -286,3 +286,127 @@ def _print_undo(result, as_json: bool) -> None:
         click.echo(f"{len(result.suffixed)} restored under a numbered name, the original being taken:")
         for item in result.suffixed:
             click.echo(f"  {item['from']} -> {item['to']}")
+
+
+def status_printer(quiet: bool) -> Callable[[str], None] | None:
+    """Progress lines on stderr, so stdout stays clean for the result (or --json)."""
+    if quiet:
+        return None
+    return lambda message: click.echo(f"  {message}", err=True)
+
+
+@cli.command()
+@db_option
+@click.option("--min-size", type=click.IntRange(min=2), default=10, show_default=True,
+              help="Smallest group that counts as a cluster (HDBSCAN min_cluster_size).")
+@click.option("--min-samples", type=click.IntRange(min=1), default=None,
+              help="How conservative HDBSCAN is: higher means more noise. Default: --min-size.")
+@click.option("--neighbors", type=click.IntRange(min=2), default=15, show_default=True,
+              help="UMAP n_neighbors: larger favours the big picture over local detail.")
+@click.option("--components", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Dimensions UMAP reduces the vectors to before HDBSCAN.")
+@click.option("--metric", type=click.Choice(["cosine", "euclidean"]), default="cosine", show_default=True,
+              help="Distance between video vectors.")
+@click.option("--seed", type=int, default=42, show_default=True,
+              help="Random seed: the same index and options give the same clusters.")
+@click.option("--channel", default=None, help="Cluster only this channel's videos (the others are left unassigned).")
+@click.option("--vocabulary", type=click.Path(dir_okay=False), default=None,
+              help="Text file of naming terms, one per line. Default: the built-in vocabulary.")
+@quiet_option
+@json_option
+def cluster(db, min_size, min_samples, neighbors, components, metric, seed, channel, vocabulary, quiet, as_json):
+    """Group the indexed videos: UMAP, then HDBSCAN; name each group and store the labels.
+
+    Writes back into the index: each video's cluster (-1 = noise), probability and x/y map
+    position, and a clusters table (id, name, size, centroid, exemplars). Clusters that match
+    the previous run's keep their ids. Videos added later stay unassigned until the next run.
+    """
+    from vindex.clustering import ClusterParams
+    from vindex.index import Index
+
+    params = ClusterParams(min_size=min_size, min_samples=min_samples, neighbors=neighbors, components=components,
+                           metric=metric, seed=seed, channel=channel)
+    run = Index(db).cluster(params, vocabulary=vocabulary, status=status_printer(quiet or as_json))
+    if as_json:
+        print_json(run.as_dict())
+        return
+    share = f" ({100 * run.noise / run.videos:.0f} %)" if run.videos else ""
+    click.echo(f"{len(run.clusters)} clusters and {run.noise} noise videos{share} among {run.videos} videos "
+               f"in {run.seconds.get('total', 0):.1f} s")
+    if run.unassigned:
+        click.echo(f"{run.unassigned} videos of other channels left unassigned")
+    if quiet:  # otherwise they were shown as they happened
+        for note in run.notes:
+            click.echo(f"note: {note}")
+    print_cluster_table([dict(c.__dict__) for c in run.clusters])
+
+
+def print_cluster_table(rows: list[dict]) -> None:
+    if not rows:
+        return
+    width = max(4, max(len(str(row["name"])) for row in rows))
+    click.echo(f"{'id':>4}  {'size':>6}  {'prob':>5}  {'name':<{width}}  channels")
+    for row in rows:
+        channels = ", ".join(f"{name} {count}" for name, count in list(row["channels"].items())[:3])
+        more = len(row["channels"]) - 3
+        channels += f", +{more} more" if more > 0 else ""
+        click.echo(f"{row['id']:>4}  {row['size']:>6}  {row['mean_probability']:>5.2f}  {row['name']:<{width}}  {channels}")
+
+
+@cli.command()
+@db_option
+@click.option("--out", "out", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Folder for cluster_analysis.json, video_clusters_visualization.png and clusters.html.")
+@click.option("--thumbnails", type=click.IntRange(min=0), default=8, show_default=True,
+              help="Exemplar frames per cluster in the gallery.")
+@click.option("--no-picture", is_flag=True, help="Skip the PNG map.")
+@click.option("--no-gallery", is_flag=True, help="Skip the HTML gallery (no video decoding).")
+@quiet_option
+@json_option
+def report(db, out, thumbnails, no_picture, no_gallery, quiet, as_json):
+    """Write the latest clustering out: JSON summary, a PNG map and an HTML gallery of thumbnails."""
+    from vindex.index import Index
+
+    written = Index(db).report(out, thumbnails=thumbnails, picture=not no_picture, gallery=not no_gallery,
+                               status=status_printer(quiet or as_json))
+    if as_json:
+        print_json({"files": [str(path) for path in written]})
+        return
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+@cli.command()
+@click.argument("cluster_id", required=False, metavar="[ID]")
+@db_option
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Videos to list (0 = all).")
+@json_option
+def show(cluster_id, db, limit, as_json):
+    """List the clusters, or the videos of cluster ID (`noise` for the unclustered), most typical first."""
+    from vindex.index import Index
+
+    index = Index(db)
+    if cluster_id is None:
+        overview = index.clusters()
+        if as_json:
+            print_json(overview)
+        else:
+            print_cluster_table(overview)
+        return
+    wanted = cluster_id.strip().lower()
+    if wanted not in ("noise", "-1") and not wanted.isdigit():
+        raise VindexError(f"{cluster_id!r} is not a cluster id: pass a number, or `noise`")
+    found = index.cluster_members(-1 if wanted in ("noise", "-1") else int(wanted))
+    shown = found["videos"] if limit == 0 else found["videos"][:limit]
+    if as_json:
+        print_json(dict(found, videos=shown))
+        return
+    title = "noise" if found["id"] == -1 else f"cluster {found['id']}: {found['name']}"
+    click.echo(f"{title} · {found['size']} videos · mean probability {found['mean_probability']:.2f}")
+    channels = ", ".join(f"{name} {count}" for name, count in found["channels"].items())
+    click.echo(f"channels: {channels or '-'}")
+    for video in shown:
+        click.echo(f"  {video['probability']:.2f}  {video['path']}")
+    if len(shown) < found["size"]:
+        click.echo(f"  … and {found['size'] - len(shown)} more (--limit 0 lists all)")

@@ -215,3 +215,45 @@ def _to_square_rgb(frame, size: int) -> np.ndarray:
     h, w = rgb.shape[:2]
     top, left = (h - size) // 2, (w - size) // 2
     return np.ascontiguousarray(rgb[top : top + size, left : left + size])
+
+
+def read_thumbnail(path: str, timestamp: float, width: int = 192) -> np.ndarray:
+    """The frame shown at `timestamp` seconds (from the video's start), `width` pixels wide, upright.
+
+    Raises DecodeError when the file cannot be read as a video.
+    """
+    import av
+
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            if not container.streams.video:
+                raise DecodeError("no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            time_base = stream.time_base or Fraction(1, 1_000_000)
+            start = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
+            target = start + max(0.0, timestamp)
+            container.seek(int(target / time_base), stream=stream, backward=True, any_frame=False)
+            chosen = None
+            for frame in container.decode(stream):
+                chosen = frame
+                if _frame_time(frame, time_base) >= target - 1e-3:
+                    break
+            if chosen is None:
+                raise DecodeError("no decodable video frames")
+            return _to_width_rgb(chosen, width)
+    except DecodeError:
+        raise
+    except (av.FFmpegError, OSError, ValueError, RuntimeError, MemoryError, UnicodeDecodeError) as error:
+        raise DecodeError(_reason(error)) from None
+
+
+def _to_width_rgb(frame, width: int) -> np.ndarray:
+    rotation = (getattr(frame, "rotation", 0) or 0) % 360
+    shown_width, shown_height = (frame.height, frame.width) if rotation in (90, 270) else (frame.width, frame.height)
+    height = max(2, round(shown_height * width / max(shown_width, 1)))
+    size = (height, width) if rotation in (90, 270) else (width, height)
+    rgb = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="BICUBIC").to_ndarray()
+    if rotation:
+        rgb = np.rot90(rgb, k=rotation // 90)
+    return np.ascontiguousarray(rgb)

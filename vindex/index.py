@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from vindex import organizing
 from vindex.embedding import DEFAULT_MODEL, Embedder, ModelSpec
 from vindex.errors import VindexError
 from vindex.indexing import DEFAULT_BATCH_SIZE, WRITE_EVERY_VIDEOS, AddSummary, ProgressHook, add_folder, check_folder, ensure_root
 from vindex.store import Store, resolve_db
+
+if TYPE_CHECKING:
+    from vindex.clustering import ClusterParams, ClusterRun
 
 DEFAULT_FRAMES = 5
 
@@ -146,3 +150,36 @@ class Index:
     def organize_undo(self, progress: ProgressHook | None = None) -> organizing.UndoResult:
         """Put back the files of the latest organize not undone yet; the index follows them back."""
         return organizing.undo(self.store, progress)
+
+    # -- clusters -----------------------------------------------------------------------------
+    def cluster(self, params: "ClusterParams | None" = None, vocabulary: str | Path | None = None,
+                status: Callable[[str], None] | None = None) -> "ClusterRun":
+        """Group the videos (UMAP + HDBSCAN), name the groups, and store labels, x/y and a clusters table.
+
+        >>> run = Index().cluster(ClusterParams(min_size=5))
+        >>> [(c.id, c.name, c.size) for c in run.clusters]
+        """
+        from vindex.clustering import ClusterParams, cluster_index
+
+        return cluster_index(self.store, self.embedder, params or ClusterParams(), vocabulary, status)
+
+    def clusters(self) -> list[dict]:
+        """The latest `cluster` run's clusters, largest first, then the noise (id -1): id, name, size,
+        mean probability and videos per channel."""
+        from vindex.report import cluster_overview
+
+        return cluster_overview(self.store)
+
+    def cluster_members(self, cluster: int) -> dict:
+        """One cluster (or -1, the noise) with its videos, most typical first."""
+        from vindex.report import members
+
+        return members(self.store, cluster)
+
+    def report(self, out: str | Path = ".", thumbnails: int = 8, picture: bool = True, gallery: bool = True,
+               status: Callable[[str], None] | None = None) -> list[Path]:
+        """Write cluster_analysis.json, video_clusters_visualization.png and clusters.html into `out`."""
+        from vindex.report import write_report
+
+        return write_report(self.store, Path(out), thumbnails=thumbnails, picture=picture, gallery=gallery,
+                            status=status)

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -21,6 +22,7 @@ from vindex.errors import VindexError
 SCHEMA_VERSION = 1
 INDEX_FOLDER = ".vindex"
 VIDEOS, FRAMES, META, CLUSTERS = "videos", "frames", "meta", "clusters"
+TERMS = "terms"  # the cluster-naming vocabulary's text vectors, cached per model and vocabulary
 # Ids go into SQL `IN (...)` lists; this keeps each statement a reasonable size.
 ID_CHUNK = 1000
 OLD_VERSION_GRACE = timedelta(minutes=1)
@@ -77,6 +79,14 @@ def cluster_schema(dim: int) -> pa.Schema:
             pa.field("created_at", pa.timestamp("us", tz="UTC")),
         ]
     )
+
+
+def vectors_of(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A fixed-size-list vector column as an (n, dim) float32 array, without a Python loop."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks else pa.array([], column.type)
+    dim = column.type.list_size
+    return column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, dim)
 
 
 def resolve_db(db: str | None, root: Path | None = None) -> str:
@@ -290,3 +300,48 @@ class Store:
 
     def count_frames(self) -> int:
         return 0 if self.frames is None else self.frames.count_rows()
+
+    # -- clusters -----------------------------------------------------------------------------
+    def write_cluster_labels(self, labels: pa.Table) -> None:
+        """Set `cluster`, `cluster_probability`, `x`, `y` of the rows named by `labels["id"]`.
+
+        Only those four columns are sent, so vectors and file facts are never rewritten.
+        """
+        columns = ["id", "cluster", "cluster_probability", "x", "y"]
+        schema = pa.schema([self.videos.schema.field(name) for name in columns])
+        result = self.videos.merge_insert("id").when_matched_update_all().execute(labels.select(columns).cast(schema))
+        if result.num_updated_rows != labels.num_rows:
+            raise VindexError(
+                f"cluster labels incompletely written: {labels.num_rows} rows sent, {result.num_updated_rows} updated "
+                "(was the index changed meanwhile? run `vindex cluster` again)"
+            )
+
+    def write_clusters(self, rows: list[dict]) -> None:
+        """Replace the clusters table with the latest run's clusters."""
+        schema = cluster_schema(self._meta["dim"])
+        self.clusters = self.db.create_table(CLUSTERS, data=pa.Table.from_pylist(rows, schema), mode="overwrite")
+
+    def cluster_rows(self) -> list[dict]:
+        """The latest run's clusters (without centroids), largest first."""
+        if self.clusters is None:
+            return []
+        columns = [name for name in self.clusters.schema.names if name != "centroid"]
+        rows = self.clusters.search().select(columns).limit(None).to_arrow().to_pylist()
+        return sorted(rows, key=lambda row: (-row["size"], row["id"]))
+
+    def cached_terms(self, key: str) -> tuple[list[str], np.ndarray, float] | None:
+        """The vocabulary's terms, text vectors and the model's logit scale stored under `key`
+        (a digest of model and vocabulary), if any."""
+        if self._meta.get("terms_key") != key or TERMS not in self.db.list_tables().tables:
+            return None
+        table = self.db.open_table(TERMS).to_arrow()
+        return table.column("term").to_pylist(), vectors_of(table.column("vector")), float(self._meta["terms_scale"])
+
+    def cache_terms(self, key: str, terms: list[str], vectors: np.ndarray, scale: float) -> None:
+        dim = vectors.shape[1]
+        table = pa.table({
+            "term": pa.array(terms, pa.string()),
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), pa.float32()), dim),
+        })
+        self.db.create_table(TERMS, data=table, mode="overwrite")
+        self.set_meta(terms_key=key, terms_scale=scale)

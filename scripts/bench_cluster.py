@@ -1,0 +1,187 @@
+#!/usr/bin/env python
+"""Benchmark `vindex cluster`'s core (UMAP 512 → 5 + HDBSCAN, plus the 2-D picture layout) on synthetic
+512-d vectors with planted clusters, and report the adjusted Rand index against the planted labels.
+
+    python scripts/bench_cluster.py                        # 10,000 and 100,000 vectors (a few minutes)
+    python scripts/bench_cluster.py --sizes 2000,5000      # a quick check
+    python scripts/bench_cluster.py --compare              # also the alternatives the defaults were chosen over
+
+Printed per size: seconds for nearest neighbours, the two UMAP layouts, HDBSCAN, and the total (wall
+and CPU), the ARI on planted members and the share of them called noise. The JIT cost is measured apart,
+in fresh processes: with an empty numba cache (the first run on a machine) and with a warm one (every
+later process). Targets on a 2-core box: 10k <= 10 s, 100k <= 60 s, JIT excluded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from vindex import clustering  # noqa: E402
+from vindex.clustering import ClusterParams, group_vectors  # noqa: E402
+
+
+def planted(count: int, clusters: int, seed: int = 0, noise_share: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors around `clusters` centres with Zipf-like sizes, plus scattered noise (label -1).
+
+    Like CLIP embeddings, every vector shares a common direction, so unrelated videos still have
+    cosine ≈ 0.45, clusters of one family ≈ 0.6 and members of a cluster ≈ 0.75.
+    """
+    rng = np.random.default_rng(seed)
+    dim = 512
+    common = rng.normal(size=dim)
+    common /= np.linalg.norm(common)
+    # Clusters come in families of three sharing a theme (say, three kinds of city footage).
+    themes = rng.normal(size=(max(1, clusters // 3), dim)) / np.sqrt(dim)
+    centres = 0.6 * themes[np.arange(clusters) % len(themes)] + 0.8 * rng.normal(size=(clusters, dim)) / np.sqrt(dim)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    weights = 1.0 / np.arange(1, clusters + 1) ** 0.7
+    labels = rng.choice(clusters, size=count, p=weights / weights.sum())
+    labels[rng.random(count) < noise_share] = -1
+    spread = np.where(labels >= 0, 0.025, 0.05)[:, None]
+    anchor = np.where(labels[:, None] >= 0, centres[np.maximum(labels, 0)], rng.normal(size=(count, dim)) / np.sqrt(dim))
+    vectors = 0.75 * common + 0.66 * anchor + spread * rng.normal(size=(count, dim))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors.astype(np.float32), labels
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def jit_in_fresh_process(cache: Path, pynndescent: bool) -> float:
+    """Seconds a new process spends importing UMAP and compiling/loading its kernels."""
+    code = (
+        "import time; t = time.perf_counter();"
+        "from vindex.clustering import _prepare_umap;"
+        f"_prepare_umap(lambda m: None, 512, needs_pynndescent={pynndescent});"
+        "print(time.perf_counter() - t)"
+    )
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache / "numba"), XDG_CACHE_HOME=str(cache / "xdg"),
+               PYTHONPATH=str(Path(__file__).resolve().parent.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def ari(planted_labels: np.ndarray, found: np.ndarray) -> tuple[float, float]:
+    from sklearn.metrics import adjusted_rand_score
+
+    members = planted_labels >= 0
+    return adjusted_rand_score(planted_labels[members], found[members]), float(np.mean(found[members] < 0))
+
+
+def run(count: int, clusters: int, params: ClusterParams) -> dict:
+    vectors, labels = planted(count, clusters)
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    grouping = group_vectors(vectors, params)
+    wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+    score, noise = ari(labels, grouping.labels)
+    absorbed = float(np.mean(grouping.labels[labels < 0] >= 0)) if np.any(labels < 0) else 0.0
+    seconds = {k: round(v, 2) for k, v in grouping.seconds.items()}
+    jit = seconds.pop("jit", 0.0)
+    return dict(n=count, planted=clusters, found=grouping.num_clusters, epochs=grouping.epochs, seconds=seconds,
+                jit_in_run=jit,
+                total_wall=round(wall - jit, 2), total_cpu=round(cpu, 2), ari=round(score, 4), member_noise=round(noise, 4),
+                planted_noise_clustered=round(absorbed, 4))
+
+
+def compare(count: int, clusters: int, params: ClusterParams) -> list[dict]:
+    """The alternatives: layouts one after the other, UMAP's 500 epochs, fast_hdbscan, pynndescent."""
+    rows = []
+    vectors, labels = planted(count, clusters)
+
+    def timed(label: str, **changes) -> None:
+        saved = {name: getattr(clustering, name) for name in changes}
+        for name, value in changes.items():
+            setattr(clustering, name, value)
+        try:
+            started, cpu = time.perf_counter(), cpu_seconds()
+            grouping = group_vectors(vectors, params)
+            elapsed = time.perf_counter() - started - grouping.seconds.get("jit", 0.0)
+            cpu = cpu_seconds() - cpu
+        finally:
+            for name, value in saved.items():
+                setattr(clustering, name, value)
+        score, noise = ari(labels, grouping.labels)
+        rows.append(dict(variant=label, n=count, wall=round(elapsed, 2), cpu=round(cpu, 2), ari=round(score, 4),
+                         member_noise=round(noise, 4),
+                         seconds={k: round(v, 2) for k, v in grouping.seconds.items() if k != "jit"}))
+
+    timed("default")
+    timed("layouts one after the other", LAYOUT_THREADS=1)
+    timed("500 epochs (UMAP's default up to 10k)", EPOCHS=500)
+    timed("100 epochs (what 100k gets)", EPOCHS=100)
+    timed("pynndescent neighbours", EXACT_NEIGHBOURS_MAX=0)
+
+    import fast_hdbscan
+
+    def fast(points, p):
+        model = fast_hdbscan.HDBSCAN(min_cluster_size=p.min_size, min_samples=p.min_samples or p.min_size).fit(points)
+        return clustering.by_size(model.labels_.astype(np.int32)), model.probabilities_.astype(np.float32)
+
+    fast(np.random.default_rng(0).normal(size=(200, 5)), params)  # compile before timing
+    timed("fast_hdbscan instead of hdbscan", run_hdbscan=fast)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated vector counts")
+    parser.add_argument("--clusters", type=int, default=30, help="planted clusters")
+    parser.add_argument("--compare", action="store_true", help="also time the alternatives on the smallest size")
+    parser.add_argument("--no-jit", action="store_true", help="skip the fresh-process JIT measurements")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    params = ClusterParams()
+    results: dict = {"cpus": os.cpu_count(), "params": params.as_dict()}
+
+    if not args.no_jit:
+        with tempfile.TemporaryDirectory() as cache:
+            results["jit_first_run_s"] = round(jit_in_fresh_process(Path(cache), False), 1)
+            results["jit_later_process_s"] = round(jit_in_fresh_process(Path(cache), False), 1)
+            if max(sizes) > clustering.EXACT_NEIGHBOURS_MAX:
+                results["jit_pynndescent_later_process_s"] = round(jit_in_fresh_process(Path(cache), True), 1)
+        if not args.json:
+            print(f"JIT, fresh process: {results['jit_first_run_s']} s with an empty numba cache (first run), "
+                  f"{results['jit_later_process_s']} s with a warm one"
+                  + (f", {results['jit_pynndescent_later_process_s']} s with pynndescent (above "
+                     f"{clustering.EXACT_NEIGHBOURS_MAX} vectors)" if "jit_pynndescent_later_process_s" in results else ""))
+
+    # Warm this process up, so the sizes below measure clustering only.
+    clustering._prepare_umap(lambda m: None, 512, needs_pynndescent=max(sizes) > clustering.EXACT_NEIGHBOURS_MAX)
+    results["runs"] = []
+    for count in sizes:
+        row = run(count, args.clusters, params)
+        results["runs"].append(row)
+        if not args.json:
+            s = row["seconds"]
+            print(f"{count:>7} vectors, {row['epochs']} epochs: {row['total_wall']:6.1f} s wall, {row['total_cpu']:6.1f} s CPU "
+                  f"(neighbours {s.get('neighbours', 0)}, UMAP 5-D + 2-D {s.get('umap', 0)}, HDBSCAN {s.get('hdbscan', 0)}) "
+                  f"ARI {row['ari']:.3f}, {row['found']} clusters for {row['planted']} planted, "
+                  f"{100 * row['member_noise']:.1f} % of members called noise, "
+                  f"{100 * row['planted_noise_clustered']:.0f} % of planted noise put in a cluster", flush=True)
+    if args.compare:
+        results["compare"] = compare(min(sizes), args.clusters, params)
+        if not args.json:
+            for row in results["compare"]:
+                print(f"  {row['variant']:<40} {row['wall']:6.1f} s wall {row['cpu']:6.1f} s CPU  ARI {row['ari']:.3f}  "
+                      f"{row['seconds']}")
+    if args.json:
+        print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
