@@ -15,3 +15,13 @@ echo "== vindex add channels (again: nothing to do)"
 vindex add channels
 echo "== vindex info"
 vindex info
+echo "== vindex cluster --min-size 5"
+vindex cluster --min-size 5
+echo "== vindex report --out report"
+vindex report --out report
+echo "== vindex show 0"
+vindex show 0 | head -15
+echo "== vindex organize --dest by_cluster (a preview: nothing moves without --apply)"
+vindex organize --dest by_cluster
+echo
+echo "Open demo/report/clusters.html and demo/report/video_clusters_visualization.png to look at the clusters."
