@@ -39,7 +39,7 @@ from vindex.embedding import ModelSpec  # noqa: E402
 from vindex.index import Index  # noqa: E402
 from vindex.indexing import mean_vector  # noqa: E402
 from vindex.search import Probe, search  # noqa: E402
-from vindex.store import Store  # noqa: E402
+from vindex.store import ANN_TEXT_PROBE_SHARE, Store  # noqa: E402
 
 GROWTH_CHECKPOINTS = (200, 400, 1000, 2000, 4000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000)
 WRITE_BATCH = 5000
@@ -186,7 +186,8 @@ def main() -> None:
     parser.add_argument("--model", choices=["ViT-B-32", "vindex-tiny"], default="ViT-B-32")
     parser.add_argument("--out", type=Path, default=Path("/tmp/vindex-bench-search"))
     parser.add_argument("--reuse", action="store_true", help="reuse the index left by a previous run of the same size")
-    parser.add_argument("--sweep", default="", help="shares of partitions to probe, e.g. 0.05,0.1,0.2: recall and latency of each")
+    parser.add_argument("--rebuild-ann", action="store_true", help="with --reuse: retrain the ANN indexes")
+    parser.add_argument("--sweep", default="", help="shares of partitions to probe (e.g. 0.05,0.1,0.2): recall and latency")
     args = parser.parse_args()
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -196,12 +197,12 @@ def main() -> None:
         build(args, db, root, spec)
     store = Store(str(db))
     started = time.perf_counter()
-    built = store.ensure_search_indexes()
+    built = store.ensure_search_indexes(rebuild=args.rebuild_ann)
     for index in built:
         print(f"{index['type']} on {index['table']}: {index['rows']:,} rows, {index['partitions']} partitions, "
               f"built in {index['seconds']:.1f} s")
-    print(f"ANN indexes ready in {time.perf_counter() - started:.1f} s; nprobes frames={store.nprobes('frames')}, "
-          f"videos={store.nprobes('videos')}")
+    print(f"ANN indexes ready in {time.perf_counter() - started:.1f} s; partitions read per query of frames: "
+          f"{store.nprobes('frames', ANN_TEXT_PROBE_SHARE)} for text, {store.nprobes('frames')} for a video")
 
     data = Synthetic(args.videos, args.dim, stream=1)
     texts = [Probe("text", v[None], v, "text") for v in data.text_probes(args.queries)]
@@ -217,7 +218,8 @@ def main() -> None:
     print(f"  query, by video, text embedding excluded: {median_ms(lambda p: search(store, p, 'video', 10), texts):7.1f} ms")
     print(f"  query, by frame, one channel:             "
           f"{median_ms(lambda p: search(store, p, 'frame', 10, ONE_CHANNEL), texts):7.1f} ms")
-    print(f"  query, by frame, exhaustive (no ANN):    {median_ms(lambda p: search(store, p, 'frame', 10, exact=True), texts[:5]):7.1f} ms")
+    exhaustive = median_ms(lambda p: search(store, p, "frame", 10, exact=True), texts[:5])
+    print(f"  query, by frame, exhaustive (no ANN):     {exhaustive:7.1f} ms")
     index = Index(str(db))
     words = ["a cat on a sofa", "neon abstract", "city at night", "a red car", "people dancing"]
     index.query(words[0])  # loads the model
@@ -238,10 +240,9 @@ def main() -> None:
     if args.sweep:
         default = store.nprobes
         for share in [float(n) for n in args.sweep.split(",")]:
-            partitions = {name: store.meta["ann"][name]["partitions"] for name in store.meta.get("ann", {})}
-            store.nprobes = lambda name, share=share: max(1, round(partitions.get(name, 1) * share))
+            store.nprobes = lambda name, _, kept_rows=None, share=share: default(name, share, kept_rows)
             latency = median_ms(lambda p: search(store, p, "frame", 10), texts)
-            print(f"  probing {share:.0%} ({store.nprobes('frames')} frame partitions): query {latency:.1f} ms, "
+            print(f"  probing {share:.0%} ({store.nprobes('frames', share)} frame partitions): query {latency:.1f} ms, "
                   f"recall@10 {recalls()}")
         store.nprobes = default
 

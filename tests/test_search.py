@@ -202,9 +202,9 @@ def test_filters_go_into_the_lancedb_query(library, monkeypatch):
     calls = []
     original = Store.nearest
 
-    def spy(self, table_name, vectors, limit, columns, where=None, min_score=None, exact=False, narrow=False):
+    def spy(self, table_name, vectors, limit, columns, where=None, min_score=None, *rest):
         calls.append((table_name, limit, where, min_score))
-        return original(self, table_name, vectors, limit, columns, where, min_score, exact, narrow)
+        return original(self, table_name, vectors, limit, columns, where, min_score, *rest)
 
     monkeypatch.setattr(Store, "nearest", spy)
     result = Index(str(db)).query("stripes", limit=2, channels=["beta"], min_score=-1.0)

@@ -282,7 +282,8 @@ def dupes(threshold, channels, db, as_json):
         click.echo(f"no near-duplicates at threshold {threshold}", err=True)
         return
     for number, group in enumerate(groups, 1):
-        click.echo(f"group {number}: {len(group.videos)} videos, {human_size(group.reclaimable_bytes)} in all but the first")
+        click.echo(f"group {number}: {len(group.videos)} videos, "
+                   f"{human_size(group.reclaimable_bytes)} in all but the first")
         click.echo(f"  {'score':>6}  {'length':>7}  {'pixels':>9}  {'size':>9}  path")
         for video in group.videos:
             pixels = f"{video.width}x{video.height}" if video.width else "-"

@@ -33,9 +33,12 @@ DISTANCE = "dot"
 # gets an IVF_FLAT index: it keeps full vectors (exact scores, no refine step) and trains in
 # seconds, where IVF_PQ needed refining to reach the recall target and HNSW took minutes to build.
 ANN_MIN_ROWS = 20_000
-# Partitions read per query: this share of the sqrt(rows) partitions, and never fewer than hold
-# ANN_MIN_ROWS rows (reading that many is cheap, as above), which keeps recall high on small tables.
-ANN_PROBE_SHARE = 0.25
+# Partitions read per query, as a share of the sqrt(rows) partitions (never fewer than hold
+# ANN_MIN_ROWS rows, cheap to read as above). Vectors of a video are like the indexed ones and
+# find their neighbours in the nearest partitions; a text vector lies apart from every image
+# vector (CLIP's modality gap), so its nearest partitions are a poorer guide and it reads more.
+ANN_PROBE_SHARE = 0.1
+ANN_TEXT_PROBE_SHARE = 0.7
 # An index trained on a table that has since grown this much is retrained, so partitions stay even.
 ANN_RETRAIN_GROWTH = 2.0
 
@@ -300,15 +303,18 @@ class Store:
         where: str | None = None,
         min_score: float | None = None,
         exact: bool = False,
-        narrow: bool = False,
+        kept_rows: int | None = None,
+        probe_share: float = ANN_PROBE_SHARE,
     ) -> pa.Table:
         """The `limit` rows of `table_name` nearest to each of `vectors` ((n, dim), unit length).
 
         Returns `columns` plus `query_index` (which vector a row answers) and `score` (cosine),
         best first per query. `where` is applied before the search (a prefilter) and `min_score`
         becomes a distance range, so both narrow what LanceDB reads instead of trimming its
-        answer. `narrow` says the prefilter keeps few rows (a channel), so more partitions may be
-        read to fill `limit`. `exact` bypasses any vector index (the ground truth for recall).
+        answer. `kept_rows` says how many rows a selective prefilter (a channel) keeps: few
+        enough are searched exhaustively, more with more partitions. `probe_share` is the share
+        of partitions read (ANN_TEXT_PROBE_SHARE for text). `exact` bypasses any vector index
+        (the ground truth for recall measurements).
         """
         table = {VIDEOS: self.videos, FRAMES: self.frames}[table_name]
         query = table.search(vectors[0] if len(vectors) == 1 else list(vectors), vector_column_name="vector")
@@ -318,25 +324,25 @@ class Store:
         if min_score is not None:
             # The bound is exclusive; the epsilon keeps a score equal to min_score in.
             query = query.distance_range(upper_bound=1.0 - min_score + 1e-6)
-        if exact:
+        if exact or (kept_rows is not None and kept_rows <= ANN_MIN_ROWS):
+            # Exhaustive over the rows the prefilter keeps: exact, and cheap below the threshold.
             query = query.bypass_vector_index()
-        elif narrow:
-            # maximum 0 = no limit; it costs as much as reading every partition, so only when needed.
-            query = query.minimum_nprobes(self.nprobes(table_name)).maximum_nprobes(0)
         else:
-            query = query.nprobes(self.nprobes(table_name))
+            query = query.nprobes(self.nprobes(table_name, probe_share, kept_rows))
         found = query.limit(limit).select([*columns, "_distance"]).to_arrow()
         if "query_index" not in found.column_names:
             found = found.append_column("query_index", pa.array(np.zeros(found.num_rows, np.int32)))
         score = pc.subtract(pa.scalar(1.0, pa.float32()), found.column("_distance"))
         return found.append_column("score", score).drop_columns(["_distance"])
 
-    def nprobes(self, table_name: str) -> int:
-        """How many IVF partitions a query of this table reads (see ANN_PROBE_SHARE)."""
+    def nprobes(self, table_name: str, share: float = ANN_PROBE_SHARE, kept_rows: int | None = None) -> int:
+        """How many IVF partitions a query reads: `share` of them, at least ANN_MIN_ROWS rows'
+        worth, and more in proportion when a prefilter keeps only `kept_rows` rows, so that as
+        many rows passing it are compared as there would be without a filter."""
         trained = self._meta.get("ann", {}).get(table_name, {})
         partitions, rows = trained.get("partitions") or 1, trained.get("rows") or 1
-        share = max(ANN_PROBE_SHARE, min(1.0, ANN_MIN_ROWS / rows))
-        return max(1, math.ceil(partitions * share))
+        share = max(share, ANN_MIN_ROWS / rows) * rows / min(kept_rows or rows, rows)
+        return max(1, min(partitions, math.ceil(partitions * share)))
 
     def vector_indexes(self) -> dict[str, dict]:
         """Table name → facts about its vector index (type, indexed and unindexed rows)."""
