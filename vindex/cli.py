@@ -226,10 +226,10 @@ def print_hits(result, as_json: bool, bare_paths: bool) -> None:
 @device_options
 @json_option
 def query(text, limit, channels, min_score, by, bare_paths, db, device, precision, as_json):
-    """Find videos matching TEXT (e.g. "neon abstract"), best first.
+    """Find videos matching a text such as "neon abstract", best first.
 
-    The text goes through the text tower of the model that built the index. Each result
-    shows the moment (timestamp of the frame) that matched best.
+    TEXT goes through the text tower of the model that built the index. Each result shows
+    the moment (timestamp of the frame) that matched best.
     """
     from vindex.index import Index
 
