@@ -410,3 +410,160 @@ def show(cluster_id, db, limit, as_json):
         click.echo(f"  {video['probability']:.2f}  {video['path']}")
     if len(shown) < found["size"]:
         click.echo(f"  … and {found['size'] - len(shown)} more (--limit 0 lists all)")
+
+def search_options(command: Callable) -> Callable:
+    """Options shared by `query` and `similar`."""
+    for decorator in reversed(
+        [
+            click.option("-n", "--limit", type=click.IntRange(min=1), default=10, show_default=True,
+                         help="How many videos to return."),
+            click.option("--channel", "channels", multiple=True, metavar="NAME",
+                         help="Only videos in this channel (repeat for several)."),
+            click.option("--min-score", type=click.FloatRange(-1.0, 1.0), default=None,
+                         help="Only results at least this similar (cosine, -1 to 1)."),
+            click.option("--by", type=click.Choice(["frame", "video"]), default="frame", show_default=True,
+                         help="Rank a video by its best-matching frame, or by its mean-pooled vector."),
+            click.option("--paths", "bare_paths", is_flag=True,
+                         help="Print only the matching files, one per line (for piping)."),
+        ]
+    ):
+        command = decorator(command)
+    return command
+
+
+def format_moment(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}:{rest:04.1f}"
+
+
+def print_hits(result, as_json: bool, bare_paths: bool) -> None:
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        print_json(result.as_dict())
+        return
+    if bare_paths:
+        for hit in result:
+            click.echo(hit.file)
+        return
+    if not result.hits:
+        click.echo("no matching videos", err=True)
+        return
+    width = max(len("channel"), *(len(hit.channel or "(root)") for hit in result))
+    click.echo(f"{'rank':>4}  {'score':>6}  {'moment':>7}  {'channel':<{width}}  path")
+    for hit in result:
+        click.echo(
+            f"{hit.rank:>4}  {hit.score:>6.3f}  {format_moment(hit.timestamp):>7}  "
+            f"{(hit.channel or '(root)'):<{width}}  {hit.path}"
+        )
+
+
+@cli.command()
+@click.argument("text")
+@search_options
+@db_option
+@device_options
+@json_option
+def query(text, limit, channels, min_score, by, bare_paths, db, device, precision, as_json):
+    """Find videos matching a text such as "neon abstract", best first.
+
+    TEXT goes through the text tower of the model that built the index. Each result shows
+    the moment (timestamp of the frame) that matched best.
+    """
+    from vindex.index import Index
+
+    result = Index(db, device=device, precision=precision).query(
+        text, limit=limit, by=by, channels=channels, min_score=min_score
+    )
+    print_hits(result, as_json, bare_paths)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=str))
+@search_options
+@click.option("--include-self", is_flag=True, help="Keep FILE itself and its identical copies in the results.")
+@db_option
+@device_options
+@json_option
+def similar(file, limit, channels, min_score, by, bare_paths, include_self, db, device, precision, as_json):
+    """Find videos like FILE, a video on disk, indexed or not.
+
+    An indexed file (same path, or same content anywhere) uses its stored vectors; any other
+    file is decoded and embedded with the index's model, without being added.
+    """
+    from vindex.index import Index
+
+    result = Index(db, device=device, precision=precision).similar(
+        file, limit=limit, by=by, channels=channels, min_score=min_score, include_self=include_self
+    )
+    print_hits(result, as_json, bare_paths)
+
+
+@cli.command()
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.95, show_default=True,
+              help="How similar (cosine of matching frames) two videos must be to count as duplicates.")
+@click.option("--channel", "channels", multiple=True, metavar="NAME", help="Only videos in this channel (repeatable).")
+@db_option
+@json_option
+def dupes(threshold, channels, db, as_json):
+    """List groups of near-duplicate videos: re-encodes, resizes, crops, trims and copies.
+
+    In each group the longest (then largest) file comes first; the others show their
+    similarity to it. Groups that free the most space come first.
+    """
+    from vindex.index import Index
+
+    groups = Index(db).duplicates(threshold=threshold, channels=channels)
+    if as_json:
+        print_json([group.as_dict() for group in groups])
+        return
+    if not groups:
+        click.echo(f"no near-duplicates at threshold {threshold}", err=True)
+        return
+    for number, group in enumerate(groups, 1):
+        click.echo(f"group {number}: {len(group.videos)} videos, "
+                   f"{human_size(group.reclaimable_bytes)} in all but the first")
+        click.echo(f"  {'score':>6}  {'length':>7}  {'pixels':>9}  {'size':>9}  path")
+        for video in group.videos:
+            pixels = f"{video.width}x{video.height}" if video.width else "-"
+            click.echo(
+                f"  {video.score:>6.3f}  {format_moment(video.duration):>7}  {pixels:>9}  "
+                f"{human_size(video.size or 0):>9}  {video.path}"
+            )
+
+
+def human_size(size: float) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+@cli.command()
+@click.option("--rebuild", is_flag=True, help="Retrain existing ANN indexes from scratch.")
+@db_option
+@json_option
+def optimize(rebuild, db, as_json):
+    """Compact the index and build the ANN indexes its size calls for.
+
+    `vindex add` does this on its own; run it after large changes, or with --rebuild to
+    retrain the vector indexes.
+    """
+    from vindex.index import Index
+
+    summary = Index(db).optimize(rebuild=rebuild)
+    if as_json:
+        print_json(summary.as_dict())
+        return
+    for built in summary.built:
+        click.echo(f"built {built['type']} on {built['table']}: {built['rows']} rows, "
+                   f"{built['partitions']} partitions in {built['seconds']:.1f} s")
+    for table in ("videos", "frames"):
+        facts = summary.vector_indexes.get(table)
+        state = (f"{facts['type']} ({facts['indexed_rows']} indexed, {facts['unindexed_rows']} not yet)" if facts
+                 else "brute force (small enough)")
+        click.echo(f"{table:>7}: {state}")
+    click.echo(f"optimized {summary.db} in {summary.seconds:.1f} s")

@@ -10,6 +10,10 @@ from vindex import organizing
 from vindex.embedding import DEFAULT_MODEL, Embedder, ModelSpec
 from vindex.errors import VindexError
 from vindex.indexing import DEFAULT_BATCH_SIZE, WRITE_EVERY_VIDEOS, AddSummary, ProgressHook, add_folder, check_folder, ensure_root
+from vindex.search import (
+    DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_LIMIT, DuplicateGroup, SearchResult, find_duplicates, search, text_probe,
+    video_probe,
+)
 from vindex.store import Store, resolve_db
 
 if TYPE_CHECKING:
@@ -31,6 +35,19 @@ class IndexInfo:
     frames_per_video: int | None
     schema_version: int | None
     size_bytes: int | None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class OptimizeSummary:
+    db: str
+    videos: int
+    frames: int
+    built: list[dict]  # one per vector index (re)built: table, type, rows, partitions, seconds
+    vector_indexes: dict[str, dict]  # table → type, indexed and unindexed rows, rows at training
+    seconds: float
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -120,7 +137,10 @@ class Index:
                 )
             return embedder
 
-        return add_folder(store, root, folder, load, frames, batch_size, workers, progress, commit_every)
+        summary = add_folder(store, root, folder, load, frames, batch_size, workers, progress, commit_every)
+        if not store.is_empty:
+            store.ensure_search_indexes()
+        return summary
 
     def info(self) -> IndexInfo:
         store = self.store
@@ -183,3 +203,65 @@ class Index:
 
         return write_report(self.store, Path(out), thumbnails=thumbnails, picture=picture, gallery=gallery,
                             status=status)
+
+    def query(
+        self,
+        text: str,
+        limit: int = DEFAULT_LIMIT,
+        by: str = "frame",
+        channels: tuple[str, ...] | list[str] = (),
+        min_score: float | None = None,
+    ) -> SearchResult:
+        """Videos matching a text, through the text tower of the model that built the index.
+
+        `by="frame"` (the default) ranks a video by its best-matching frame, `by="video"` by
+        its mean-pooled vector.
+        """
+        self.store.require_videos()
+        if self._embedder is None and self.precision == "auto":
+            # Only the text tower runs, and precision only changes the image tower: skip the
+            # bf16 fidelity check that "auto" makes (two image-tower passes on every cold query).
+            self._embedder = Embedder(self.model_spec(), self.device, "fp32")
+        probe, warnings = text_probe(self.embedder(), text)
+        hits = search(self.store, probe, by, limit, tuple(channels), min_score)
+        return SearchResult(probe.label, by, hits, probe.source, warnings)
+
+    def similar(
+        self,
+        path: str | Path,
+        limit: int = DEFAULT_LIMIT,
+        by: str = "frame",
+        channels: tuple[str, ...] | list[str] = (),
+        min_score: float | None = None,
+        include_self: bool = False,
+    ) -> SearchResult:
+        """Videos like the file at `path`, indexed or not (an unindexed file is embedded, not added).
+
+        The file itself and its identical copies are left out unless `include_self`.
+        """
+        store = self.store
+        store.require_videos()
+        probe = video_probe(store, path, self.embedder, include_self)
+        hits = search(store, probe, by, limit, tuple(channels), min_score)
+        return SearchResult(probe.label, by, hits, probe.source)
+
+    def duplicates(
+        self, threshold: float = DEFAULT_DUPLICATE_THRESHOLD, channels: tuple[str, ...] | list[str] = ()
+    ) -> list[DuplicateGroup]:
+        """Groups of near-duplicate videos (re-encodes, resizes, crops, trims, identical copies)."""
+        return find_duplicates(self.store, threshold, tuple(channels))
+
+    def optimize(self, rebuild: bool = False) -> OptimizeSummary:
+        """Compact the tables and build (or, with `rebuild`, retrain) the ANN indexes that the
+        collection's size calls for."""
+        import time
+
+        started = time.perf_counter()
+        store = self.store
+        store.require_videos()
+        store.optimize()
+        built = store.ensure_search_indexes(rebuild=rebuild)
+        return OptimizeSummary(
+            db=store.uri, videos=store.videos.count_rows(), frames=store.count_frames(), built=built,
+            vector_indexes=store.vector_indexes(), seconds=round(time.perf_counter() - started, 3),
+        )
