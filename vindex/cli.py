@@ -117,10 +117,18 @@ def cli() -> None:
     help="Videos per database write: a crash loses at most this much work.",
 )
 @click.option("--reembed", is_flag=True, help="Drop all vectors and embed everything again (e.g. with a new model).")
+@click.option(
+    "--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+    help="Where to decode and embed: this process, or Ray Data (pip install 'vindex[ray]').",
+)
+@click.option(
+    "--address", metavar="ADDR", default=None,
+    help="Ray cluster to use with --engine ray (host:port, ray://host:port or auto). Default: start a local Ray.",
+)
 @quiet_option
 @json_option
 def add(folder, db, model, pretrained, checkpoint, device, precision, frames, batch_size, workers, commit_every,
-        reembed, quiet, as_json):
+        reembed, engine, address, quiet, as_json):
     """Index (or re-index) the videos under FOLDER.
 
     Unchanged files are skipped, renamed files keep their vectors, changed files are
@@ -134,7 +142,8 @@ def add(folder, db, model, pretrained, checkpoint, device, precision, frames, ba
     progress, hook = progress_bar(quiet or as_json)
     with progress:
         summary = index.add(folder, model=spec, frames=frames, reembed=reembed, batch_size=batch_size,
-                            workers=workers, progress=hook, commit_every=commit_every)
+                            workers=workers, progress=hook, commit_every=commit_every, engine=engine,
+                            address=address)
     if as_json:
         print_json(summary.as_dict())
         return

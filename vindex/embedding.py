@@ -182,11 +182,7 @@ def _load_model(spec: ModelSpec, device: str):
     import open_clip
     import torch
 
-    register_tiny_model()
-    if spec.name not in open_clip.list_models():
-        raise VindexError(f"unknown model {spec.name!r}; `vindex models` lists the ones open_clip knows")
-    if spec.checkpoint and not os.path.isfile(spec.checkpoint):
-        raise VindexError(f"checkpoint file not found: {spec.checkpoint}")
+    check_model(spec)
     weights = spec.checkpoint or spec.pretrained
     root_logger = logging.getLogger()
     level = root_logger.level
@@ -205,3 +201,37 @@ def _load_model(spec: ModelSpec, device: str):
         root_logger.setLevel(level)
     model.eval()
     return model
+
+
+def check_model(spec: ModelSpec) -> None:
+    """The errors a user can fix before any weights are read: an unknown name, a missing file."""
+    import open_clip
+
+    register_tiny_model()
+    if spec.name not in open_clip.list_models():
+        raise VindexError(f"unknown model {spec.name!r}; `vindex models` lists the ones open_clip knows")
+    if spec.checkpoint and not os.path.isfile(spec.checkpoint):
+        raise VindexError(f"checkpoint file not found: {spec.checkpoint}")
+    tags = open_clip.list_pretrained_tags_by_model(spec.name)
+    if spec.pretrained and spec.pretrained not in tags and not os.path.isfile(spec.pretrained):
+        known = ", ".join(tags) if tags else "none (use --checkpoint FILE)"
+        raise VindexError(f"unknown pretrained tag {spec.pretrained!r} for {spec.name}; known tags: {known}")
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """What a driver that does not run the model needs to know about it."""
+
+    spec: ModelSpec
+    dim: int
+    image_size: int
+
+
+def model_shape(spec: ModelSpec) -> ModelShape:
+    """The vector size and input size from the model's config, without loading its weights."""
+    import open_clip
+
+    check_model(spec)
+    config = open_clip.get_model_config(spec.name)
+    size = config["vision_cfg"]["image_size"]
+    return ModelShape(spec, int(config["embed_dim"]), int(size[0] if isinstance(size, (tuple, list)) else size))

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from vindex import organizing
-from vindex.embedding import DEFAULT_MODEL, Embedder, ModelSpec
+from vindex.embedding import DEFAULT_MODEL, Embedder, ModelShape, ModelSpec, model_shape
 from vindex.errors import VindexError
-from vindex.indexing import DEFAULT_BATCH_SIZE, WRITE_EVERY_VIDEOS, AddSummary, ProgressHook, add_folder, check_folder, ensure_root
+from vindex.indexing import (
+    DEFAULT_BATCH_SIZE, WRITE_EVERY_VIDEOS, AddSummary, JobRunner, ProgressHook, add_folder, check_folder, ensure_root,
+)
 from vindex.search import (
     DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_LIMIT, DuplicateGroup, SearchResult, find_duplicates, search, text_probe,
     video_probe,
@@ -99,9 +101,14 @@ class Index:
         workers: int | None = None,
         progress: ProgressHook | None = None,
         commit_every: int = WRITE_EVERY_VIDEOS,
+        engine: str = "local",
+        address: str | None = None,
     ) -> AddSummary:
-        """Index new and changed videos under `folder`, follow renames, drop deleted files."""
-        folder = check_folder(Path(folder))
+        """Index new and changed videos under `folder`, follow renames, drop deleted files.
+
+        `engine="ray"` decodes and embeds on Ray (a local instance, or the cluster at `address`).
+        """
+        folder = check_folder(folder)
         if self._store is None:
             self._store = Store(resolve_db(self._db, folder), create=True)
         store = self._store
@@ -125,11 +132,13 @@ class Index:
                 )
         root, folder = ensure_root(store, folder)
         organizing.refuse_if_interrupted(store)
+        runner = job_runner(engine, address, frames, batch_size, commit_every, self.device, self.precision)
         if reembed:
             store.drop_vectors()
 
-        def load() -> Embedder:
-            embedder = self.embedder(spec)
+        def load() -> Embedder | ModelShape:
+            # With Ray the model runs on the workers: the driver needs only its shape.
+            embedder = self.embedder(spec) if runner is None else model_shape(spec)
             if store.videos is None or "model" not in store.meta:
                 store.initialise(
                     embedder.dim, model=spec.name, pretrained=spec.pretrained, checkpoint=spec.checkpoint,
@@ -137,7 +146,7 @@ class Index:
                 )
             return embedder
 
-        summary = add_folder(store, root, folder, load, frames, batch_size, workers, progress, commit_every)
+        summary = add_folder(store, root, folder, load, frames, batch_size, workers, progress, commit_every, runner)
         if not store.is_empty:
             store.ensure_search_indexes()
         return summary
@@ -265,3 +274,17 @@ class Index:
             db=store.uri, videos=store.videos.count_rows(), frames=store.count_frames(), built=built,
             vector_indexes=store.vector_indexes(), seconds=round(time.perf_counter() - started, 3),
         )
+
+
+def job_runner(engine: str, address: str | None, frames: int, batch_size: int, commit_every: int,
+               device: str | None, precision: str) -> JobRunner | None:
+    """The runner for `engine`: None for the local one, checked before any planning work for Ray."""
+    if engine == "local":
+        if address:
+            raise VindexError("--address is for --engine ray")
+        return None
+    if engine == "ray":
+        from vindex.ray_engine import RayRunner
+
+        return RayRunner(address, frames, batch_size, commit_every, device, precision)
+    raise VindexError(f"unknown engine {engine!r}: use local or ray")

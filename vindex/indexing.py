@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -68,6 +68,16 @@ class EmbedJob:
     files: list[VideoFile]
     ids: list[str]
     changed: list[bool]  # per file: True when it replaces older content at the same path
+
+
+class JobRunner(Protocol):
+    """Decodes, embeds and writes the jobs' rows, counting what it did in `summary`.
+
+    `run_jobs` is the local runner; `vindex.ray_engine` runs the same stages on a Ray cluster.
+    """
+
+    def __call__(self, store: Store, jobs: list[EmbedJob], load_embedder: Callable[[], object],
+                 summary: AddSummary, progress: ProgressHook | None) -> None: ...
 
 
 @dataclass
@@ -250,13 +260,25 @@ def embed_jobs(
 
     for job, decoded in decode_ahead(jobs, frames_per_video, embedder.image_size, workers):
         if isinstance(decoded, DecodeError):
-            failures.extend(Failure(f.path, str(decoded)) for f in job.files)
+            failures.extend(job_failures(job, str(decoded)))
             continue
         waiting.append((job, decoded))
         if sum(len(d.images) for _, d in waiting) >= batch_size:
             yield from flush()
     if waiting:
         yield from flush()
+
+
+def job_failures(job: EmbedJob, reason: str) -> list[Failure]:
+    """A job that cannot be decoded fails every file that holds its content."""
+    return [Failure(f.path, reason) for f in job.files]
+
+
+def count_embedded(summary: AddSummary, job: EmbedJob, frames: int) -> None:
+    summary.embedded += 1
+    summary.frames += frames
+    summary.reembedded += sum(job.changed)
+    summary.added += len(job.files) - sum(job.changed)
 
 
 def rows_for(job: EmbedJob, decoded: DecodedVideo, vectors: np.ndarray) -> tuple[list[dict], list[dict]]:
@@ -312,12 +334,8 @@ def run_jobs(store: Store, jobs: list[EmbedJob], embedder, frames_per_video: int
         for done, (job, decoded, vectors) in enumerate(
             embed_jobs(jobs, embedder, frames_per_video, batch_size, workers, summary.failed), 1
         ):
-            videos, frames = rows_for(job, decoded, vectors)
-            writer.add(videos, frames)
-            summary.embedded += 1
-            summary.frames += len(vectors)
-            summary.reembedded += sum(job.changed)
-            summary.added += len(job.files) - sum(job.changed)
+            writer.add(*rows_for(job, decoded, vectors))
+            count_embedded(summary, job, len(vectors))
             if progress:
                 progress("embedding", done + len(summary.failed) - failed_before, len(jobs))
     finally:
@@ -335,8 +353,13 @@ def add_folder(
     workers: int | None = None,
     progress: ProgressHook | None = None,
     commit_every: int = WRITE_EVERY_VIDEOS,
+    runner: JobRunner | None = None,
 ) -> AddSummary:
-    """Bring the index in line with the videos under `subdir` (a folder inside `root`)."""
+    """Bring the index in line with the videos under `subdir` (a folder inside `root`).
+
+    Planning, moves, copies and deletions happen here; `runner` (default: this process, with
+    decoder threads) only decodes and embeds the new content and writes its rows.
+    """
     started = time.perf_counter()
     summary = AddSummary(root=str(root), db=store.uri)
     changes = plan(store, root, subdir, progress)
@@ -350,7 +373,9 @@ def add_folder(
     apply_copies(store, changes.copies)
     summary.added += sum(1 for c in changes.copies if not c[3])
     summary.reembedded += sum(1 for c in changes.copies if c[3])
-    if changes.jobs:
+    if changes.jobs and runner is not None:
+        runner(store, changes.jobs, load_embedder, summary, progress)
+    elif changes.jobs:
         embedder = load_embedder()
         run_jobs(store, changes.jobs, embedder, frames_per_video, batch_size,
                  workers or os.cpu_count() or 1, summary, progress, commit_every)
@@ -383,7 +408,13 @@ def remember_failures(store: Store, prefix: str, failures: list[Failure]) -> Non
         store.set_meta(failed=recorded)
 
 
-def check_folder(folder: Path) -> Path:
+def check_folder(folder: str | Path) -> Path:
+    if "://" in str(folder):
+        raise VindexError(
+            f"cannot index {folder}: source folders on object storage are not supported yet; mount or sync "
+            "the bucket to a local folder (s3fs, rclone) and add that (the index itself may live at --db s3://...)"
+        )
+    folder = Path(folder)
     if not folder.exists():
         raise VindexError(f"no such folder: {folder}")
     if not folder.is_dir():
