@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -124,6 +125,22 @@ def _expand(uri: str) -> str:
     return uri if "://" in uri else str(Path(uri).expanduser().absolute())
 
 
+def storage_reason(error: BaseException) -> str:
+    """The part of a LanceDB/object-store error a user can act on, not the Rust debug dump around it.
+
+    S3-style servers explain themselves in an XML body (<Code>NoSuchBucket</Code>); connection
+    failures end in `message: "Connection refused"`.
+    """
+    text = str(error)
+    code, message = re.search(r"<Code>(.*?)</Code>", text), re.search(r"<Message>(.*?)</Message>", text)
+    if code or message:
+        return ": ".join(m.group(1) for m in (code, message) if m)
+    found = re.findall(r'message: "([^"]+)"', text)
+    if found:
+        return found[-1]
+    return (text.splitlines()[0] if text.strip() else type(error).__name__)[:160]
+
+
 def sql_list(values: Iterable[str]) -> str:
     return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
 
@@ -157,7 +174,7 @@ class Store:
         except VindexError:
             raise
         except Exception as error:
-            raise VindexError(f"cannot open the index at {uri}: {str(error).splitlines()[0][:160]}") from None
+            raise VindexError(f"cannot open the index at {uri}: {storage_reason(error)}") from None
         self._meta = self._read_meta() if META in names else {}
         self.videos = self.db.open_table(VIDEOS) if VIDEOS in names else None
         self.frames = self.db.open_table(FRAMES) if FRAMES in names else None
