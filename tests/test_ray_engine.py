@@ -220,6 +220,8 @@ def test_index_on_s3_round_trip(s3_env, corpus, run, tmp_path, request):
 
     info = json.loads(run("info", "--db", uri, "--json").output)
     assert (info["videos"], info["frames"], info["root"]) == (24, 120, str(corpus.resolve()))
+    found = json.loads(run("query", "stripes", "--db", uri, "-n", "3", "--json").output)
+    assert len(found["hits"]) == 3
 
     (corpus / "01_checker" / sorted(p.name for p in (corpus / "01_checker").iterdir())[0]).unlink()
     again = add_json(run, corpus, "--db", uri)
