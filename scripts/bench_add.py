@@ -122,13 +122,16 @@ def main() -> None:
     rerun, rerun_wall = vindex_add(root, db, spec, args.frames, args.batch_size, extra)
     end_to_end = summary["embedded"] / summary["seconds"]
     slower = min(decode_rate, model_rate)
+    # Both stages need the same cores: at best their CPU times add up.
+    shared = 1 / (1 / decode_rate + 1 / model_rate)
 
     print(f"\ncorpus: {videos} videos under {root}; {args.frames} frames/video; {workers} CPUs")
     print(f"model: {args.model}, precision {embedder.precision}, batch {args.batch_size}, device {embedder.device}")
     print(f"decode only      : {decode_rate:7.2f} videos/s ({workers} decoder threads)")
     print(f"model only       : {image_rate:7.1f} images/s = {model_rate:.2f} videos/s at {args.frames} frames")
     print(f"add end to end   : {end_to_end:7.2f} videos/s ({summary['embedded']} videos in {summary['seconds']:.1f} s, "
-          f"{wall:.1f} s with start-up) = {end_to_end / slower:.0%} of the slower stage")
+          f"{wall:.1f} s with start-up) = {end_to_end / slower:.0%} of the slower stage, "
+          f"{end_to_end / shared:.0%} of {shared:.2f} videos/s (the two stages sharing the CPUs)")
     print(f"peak RSS of add  : {peak_rss:7.0f} MiB")
     print(f"unchanged re-run : {rerun['seconds']:7.2f} s in add, {rerun_wall:.2f} s for the whole command "
           f"({rerun['unchanged']} unchanged)")

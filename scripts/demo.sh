@@ -15,12 +15,16 @@ echo "== vindex add channels (again: nothing to do)"
 vindex add channels
 echo "== vindex info"
 vindex info
+echo "== vindex similar channels/00_stripes/stripes_000.mp4 --limit 5"
+vindex similar channels/00_stripes/stripes_000.mp4 --limit 5
+echo "== vindex query \"neon abstract\" --limit 5   (vindex-tiny knows no words: try it with ViT-B-32)"
+vindex query "neon abstract" --limit 5
 echo "== vindex cluster --min-size 5"
 vindex cluster --min-size 5
 echo "== vindex report --out report"
 vindex report --out report
-echo "== vindex show 0"
-vindex show 0 | head -15
+echo "== vindex show 0 --limit 8"
+vindex show 0 --limit 8
 echo "== vindex organize --dest by_cluster (a preview: nothing moves without --apply)"
 vindex organize --dest by_cluster
 echo

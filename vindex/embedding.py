@@ -227,6 +227,26 @@ class ModelShape:
     image_size: int
 
 
+def image_size_of(spec: ModelSpec) -> int | None:
+    """The model's input size read from its config file, without importing torch or open_clip
+    (which takes seconds), so decoding can start while the model loads. None if not found."""
+    import importlib.util
+    import json
+
+    if spec.name == TINY_MODEL:
+        path = MODEL_CONFIG_DIR / f"{TINY_MODEL}.json"
+    else:
+        package = importlib.util.find_spec("open_clip")
+        if package is None or not package.submodule_search_locations:
+            return None
+        path = Path(package.submodule_search_locations[0]) / "model_configs" / f"{spec.name}.json"
+    try:
+        size = json.loads(path.read_text())["vision_cfg"]["image_size"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return int(size[0] if isinstance(size, (tuple, list)) else size)
+
+
 def model_shape(spec: ModelSpec) -> ModelShape:
     """The vector size and input size from the model's config, without loading its weights."""
     import open_clip

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from vindex import organizing
-from vindex.embedding import DEFAULT_MODEL, Embedder, ModelShape, ModelSpec, model_shape
+from vindex.embedding import DEFAULT_MODEL, Embedder, ModelShape, ModelSpec, image_size_of, model_shape
 from vindex.errors import VindexError
 from vindex.indexing import (
     DEFAULT_BATCH_SIZE, WRITE_EVERY_VIDEOS, AddSummary, JobRunner, ProgressHook, add_folder, check_folder, ensure_root,
@@ -146,7 +146,8 @@ class Index:
                 )
             return embedder
 
-        summary = add_folder(store, root, folder, load, frames, batch_size, workers, progress, commit_every, runner)
+        summary = add_folder(store, root, folder, load, frames, batch_size, workers, progress, commit_every, runner,
+                             image_size_of(spec))
         if not store.is_empty:
             store.ensure_search_indexes()
         return summary

@@ -239,18 +239,23 @@ def mean_vector(frame_vectors: np.ndarray) -> np.ndarray:
 
 def embed_jobs(
     jobs: list[EmbedJob],
-    embedder,
+    embedder: Future,
+    image_size: int,
     frames_per_video: int,
     batch_size: int,
     workers: int,
     failures: list[Failure],
 ) -> Iterator[tuple[EmbedJob, DecodedVideo, np.ndarray]]:
-    """Yield (job, decoded frames, frame vectors), embedding frames of several videos per batch."""
+    """Yield (job, decoded frames, frame vectors), embedding frames of several videos per batch.
+
+    `embedder` may still be loading: decoding starts at once and waits for it at the first batch.
+    """
     waiting: list[tuple[EmbedJob, DecodedVideo]] = []
 
     def flush():
+        model = embedder.result()
         images = np.concatenate([decoded.images for _, decoded in waiting])
-        vectors = np.concatenate([embedder.embed_images(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+        vectors = np.concatenate([model.embed_images(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
         start = 0
         for job, decoded in waiting:
             count = len(decoded.images)
@@ -258,7 +263,7 @@ def embed_jobs(
             start += count
         waiting.clear()
 
-    for job, decoded in decode_ahead(jobs, frames_per_video, embedder.image_size, workers):
+    for job, decoded in decode_ahead(jobs, frames_per_video, image_size, workers):
         if isinstance(decoded, DecodeError):
             failures.extend(job_failures(job, str(decoded)))
             continue
@@ -326,19 +331,26 @@ class BatchWriter:
         self.videos, self.frames = [], []
 
 
-def run_jobs(store: Store, jobs: list[EmbedJob], embedder, frames_per_video: int, batch_size: int,
-             workers: int, summary: AddSummary, progress: ProgressHook | None, commit_every: int) -> None:
+def run_jobs(store: Store, jobs: list[EmbedJob], load_embedder: Callable[[], object], image_size: int | None,
+             frames_per_video: int, batch_size: int, workers: int, summary: AddSummary,
+             progress: ProgressHook | None, commit_every: int) -> None:
+    """Decode, embed and write `jobs` in this process. The model loads (seconds: importing torch
+    alone takes ~3 s) in a thread of its own while the first videos decode."""
     writer = BatchWriter(store, commit_every)
     failed_before = len(summary.failed)
+    loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vindex-model")
+    embedder = loader.submit(load_embedder)
     try:
+        size = image_size or embedder.result().image_size
         for done, (job, decoded, vectors) in enumerate(
-            embed_jobs(jobs, embedder, frames_per_video, batch_size, workers, summary.failed), 1
+            embed_jobs(jobs, embedder, size, frames_per_video, batch_size, workers, summary.failed), 1
         ):
             writer.add(*rows_for(job, decoded, vectors))
             count_embedded(summary, job, len(vectors))
             if progress:
                 progress("embedding", done + len(summary.failed) - failed_before, len(jobs))
     finally:
+        loader.shutdown(wait=True)
         # Also on Ctrl-C: what was embedded is kept, and the next run picks up from there.
         writer.flush()
 
@@ -354,6 +366,7 @@ def add_folder(
     progress: ProgressHook | None = None,
     commit_every: int = WRITE_EVERY_VIDEOS,
     runner: JobRunner | None = None,
+    image_size: int | None = None,
 ) -> AddSummary:
     """Bring the index in line with the videos under `subdir` (a folder inside `root`).
 
@@ -376,8 +389,7 @@ def add_folder(
     if changes.jobs and runner is not None:
         runner(store, changes.jobs, load_embedder, summary, progress)
     elif changes.jobs:
-        embedder = load_embedder()
-        run_jobs(store, changes.jobs, embedder, frames_per_video, batch_size,
+        run_jobs(store, changes.jobs, load_embedder, image_size, frames_per_video, batch_size,
                  workers or os.cpu_count() or 1, summary, progress, commit_every)
     store.delete_videos(changes.removed)
     summary.removed = len(changes.removed)
