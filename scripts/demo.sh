@@ -19,8 +19,8 @@ echo "== vindex similar channels/00_stripes/stripes_000.mp4 --limit 5"
 vindex similar channels/00_stripes/stripes_000.mp4 --limit 5
 echo "== vindex query \"neon abstract\" --limit 5   (vindex-tiny knows no words: try it with ViT-B-32)"
 vindex query "neon abstract" --limit 5
-echo "== vindex cluster --min-size 5"
-vindex cluster --min-size 5
+echo "== vindex cluster --min-size 5 --out report"
+vindex cluster --min-size 5 --out report
 echo "== vindex report --out report"
 vindex report --out report
 echo "== vindex show 0 --limit 8"

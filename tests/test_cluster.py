@@ -246,3 +246,15 @@ def test_by_size_numbers_the_largest_cluster_zero():
 def test_vectors_of_reads_fixed_size_lists():
     column = pa.array([[1.0, 2.0], [3.0, 4.0]], pa.list_(pa.float32(), 2))
     assert vectors_of(pa.chunked_array([column, column])).tolist() == [[1, 2], [3, 4], [1, 2], [3, 4]]
+
+
+def test_cluster_writes_the_json_and_the_map_unless_told_not_to(indexed_copy, run, tmp_path):
+    out = tmp_path / "out"
+    result = json.loads(run("cluster", *SMALL, "--out", out, "--json").output)
+    assert sorted(p.name for p in out.iterdir()) == ["cluster_analysis.json", "video_clusters_visualization.png"]
+    assert len(result["files"]) == 2
+    analysis = json.loads((out / "cluster_analysis.json").read_text())
+    assert analysis["summary"]["total_videos"] == 24
+    bare = tmp_path / "bare"
+    run("cluster", *SMALL, "--out", bare, "--no-report", "-q")
+    assert not bare.exists()

@@ -51,6 +51,13 @@ def quiet_option(command: Callable) -> Callable:
     return click.option("-q", "--quiet", is_flag=True, help="No progress bar.")(command)
 
 
+def out_option(command: Callable) -> Callable:
+    return click.option(
+        "--out", "out", type=click.Path(file_okay=False), default=".", show_default=True,
+        help="Folder for cluster_analysis.json, video_clusters_visualization.png and clusters.html.",
+    )(command)
+
+
 def device_options(command: Callable) -> Callable:
     command = click.option(
         "--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
@@ -321,23 +328,31 @@ def status_printer(quiet: bool) -> Callable[[str], None] | None:
 @click.option("--channel", default=None, help="Cluster only this channel's videos (the others are left unassigned).")
 @click.option("--vocabulary", type=click.Path(dir_okay=False), default=None,
               help="Text file of naming terms, one per line. Default: the built-in vocabulary.")
+@out_option
+@click.option("--no-report", is_flag=True, help="Do not write cluster_analysis.json and the PNG map.")
 @quiet_option
 @json_option
-def cluster(db, min_size, min_samples, neighbors, components, metric, seed, channel, vocabulary, quiet, as_json):
+def cluster(db, min_size, min_samples, neighbors, components, metric, seed, channel, vocabulary, out, no_report,
+            quiet, as_json):
     """Group the indexed videos: UMAP, then HDBSCAN; name each group and store the labels.
 
     Writes back into the index: each video's cluster (-1 = noise), probability and x/y map
     position, and a clusters table (id, name, size, centroid, exemplars). Clusters that match
     the previous run's keep their ids. Videos added later stay unassigned until the next run.
+    Then writes cluster_analysis.json and video_clusters_visualization.png into --out
+    (`vindex report` adds the HTML gallery).
     """
     from vindex.clustering import ClusterParams
     from vindex.index import Index
 
     params = ClusterParams(min_size=min_size, min_samples=min_samples, neighbors=neighbors, components=components,
                            metric=metric, seed=seed, channel=channel)
-    run = Index(db).cluster(params, vocabulary=vocabulary, status=status_printer(quiet or as_json))
+    index = Index(db)
+    status = status_printer(quiet or as_json)
+    run = index.cluster(params, vocabulary=vocabulary, status=status)
+    written = [] if no_report else index.report(out, gallery=False, status=status)
     if as_json:
-        print_json(run.as_dict())
+        print_json({**run.as_dict(), "files": [str(path) for path in written]})
         return
     share = f" ({100 * run.noise / run.videos:.0f} %)" if run.videos else ""
     click.echo(f"{len(run.clusters)} clusters and {run.noise} noise videos{share} among {run.videos} videos "
@@ -348,6 +363,8 @@ def cluster(db, min_size, min_samples, neighbors, components, metric, seed, chan
         for note in run.notes:
             click.echo(f"note: {note}")
     print_cluster_table([dict(c.__dict__) for c in run.clusters])
+    for path in written:
+        click.echo(f"wrote {path}")
 
 
 def print_cluster_table(rows: list[dict]) -> None:
@@ -364,8 +381,7 @@ def print_cluster_table(rows: list[dict]) -> None:
 
 @cli.command()
 @db_option
-@click.option("--out", "out", type=click.Path(file_okay=False), default=".", show_default=True,
-              help="Folder for cluster_analysis.json, video_clusters_visualization.png and clusters.html.")
+@out_option
 @click.option("--thumbnails", type=click.IntRange(min=0), default=8, show_default=True,
               help="Exemplar frames per cluster in the gallery.")
 @click.option("--no-picture", is_flag=True, help="Skip the PNG map.")
