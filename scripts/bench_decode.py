@@ -65,7 +65,7 @@ def main() -> None:
     strategies = {
         "sequential": lambda p: _pyav(p, args.frames, sequential=True),
         "seek each": lambda p: _pyav(p, args.frames, sequential=False),
-        "keyframes (--fast)": lambda p: frames.read_frames(p, args.frames, 224, keyframes_only=True).timestamps,
+        "keyframes (add --fast)": lambda p: frames.read_frames(p, args.frames, 224, keyframes_only=True).timestamps,
     }
     try:
         strategies["opencv seek"] = opencv_seek(args.frames)

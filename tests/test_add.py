@@ -398,3 +398,20 @@ def test_file_replaced_by_another_reuses_its_vectors(indexed, counting):
     assert np.array_equal(after["00_stripes/stripes_000.mp4"]["vector"], before["00_stripes/stripes_001.mp4"]["vector"])
     assert "00_stripes/stripes_001.mp4" not in after
     assert_consistent(index)
+
+
+def test_fast_mode_takes_keyframes_and_records_their_real_times(corpus, run, tmp_path):
+    from vindex.demo import render, theme_for, write_video
+
+    import av
+
+    pictures = render(theme_for(3), 96, 64, 120, np.random.default_rng(2))
+    video = write_video(corpus / "03_gradient" / "long.mp4", pictures, 10)
+    with av.open(str(video)) as container:
+        keyframes = {round(float(p.pts * p.time_base), 3) for p in container.demux(video=0) if p.is_keyframe}
+    run("add", corpus, *TINY, "--fast", "-q")
+    index = Index()
+    frames = frames_of(index, rows_by_path(index)["03_gradient/long.mp4"]["id"])
+    assert 1 <= len(frames) <= 5
+    assert {round(f["timestamp"], 3) for f in frames} <= keyframes
+    assert_consistent(index)

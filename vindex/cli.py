@@ -125,6 +125,10 @@ def cli() -> None:
 )
 @click.option("--reembed", is_flag=True, help="Drop all vectors and embed everything again (e.g. with a new model).")
 @click.option(
+    "--fast", is_flag=True,
+    help="Take the keyframe nearest each target time: several times faster to decode, less evenly spaced.",
+)
+@click.option(
     "--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
     help="Where to decode and embed: this process, or Ray Data (pip install 'vindex[ray]').",
 )
@@ -135,7 +139,7 @@ def cli() -> None:
 @quiet_option
 @json_option
 def add(folder, db, model, pretrained, checkpoint, device, precision, frames, batch_size, workers, commit_every,
-        reembed, engine, address, quiet, as_json):
+        reembed, fast, engine, address, quiet, as_json):
     """Index (or re-index) the videos under FOLDER.
 
     Unchanged files are skipped, renamed files keep their vectors, changed files are
@@ -150,7 +154,7 @@ def add(folder, db, model, pretrained, checkpoint, device, precision, frames, ba
     with progress:
         summary = index.add(folder, model=spec, frames=frames, reembed=reembed, batch_size=batch_size,
                             workers=workers, progress=hook, commit_every=commit_every, engine=engine,
-                            address=address)
+                            address=address, keyframes_only=fast)
     if as_json:
         print_json(summary.as_dict())
         return

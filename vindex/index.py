@@ -103,10 +103,13 @@ class Index:
         commit_every: int = WRITE_EVERY_VIDEOS,
         engine: str = "local",
         address: str | None = None,
+        keyframes_only: bool = False,
     ) -> AddSummary:
         """Index new and changed videos under `folder`, follow renames, drop deleted files.
 
         `engine="ray"` decodes and embeds on Ray (a local instance, or the cluster at `address`).
+        `keyframes_only` takes the keyframe nearest each target time (several times faster to
+        decode; the frames' real timestamps are stored).
         """
         folder = check_folder(folder)
         if self._store is None:
@@ -132,7 +135,8 @@ class Index:
                 )
         root, folder = ensure_root(store, folder)
         organizing.refuse_if_interrupted(store)
-        runner = job_runner(engine, address, frames, batch_size, commit_every, self.device, self.precision)
+        runner = job_runner(engine, address, frames, batch_size, commit_every, self.device, self.precision,
+                            keyframes_only)
         if reembed:
             store.drop_vectors()
 
@@ -147,7 +151,7 @@ class Index:
             return embedder
 
         summary = add_folder(store, root, folder, load, frames, batch_size, workers, progress, commit_every, runner,
-                             image_size_of(spec))
+                             image_size_of(spec), keyframes_only)
         if not store.is_empty:
             store.ensure_search_indexes()
         return summary
@@ -278,7 +282,7 @@ class Index:
 
 
 def job_runner(engine: str, address: str | None, frames: int, batch_size: int, commit_every: int,
-               device: str | None, precision: str) -> JobRunner | None:
+               device: str | None, precision: str, keyframes_only: bool = False) -> JobRunner | None:
     """The runner for `engine`: None for the local one, checked before any planning work for Ray."""
     if engine == "local":
         if address:
@@ -287,5 +291,5 @@ def job_runner(engine: str, address: str | None, frames: int, batch_size: int, c
     if engine == "ray":
         from vindex.ray_engine import RayRunner
 
-        return RayRunner(address, frames, batch_size, commit_every, device, precision)
+        return RayRunner(address, frames, batch_size, commit_every, device, precision, keyframes_only)
     raise VindexError(f"unknown engine {engine!r}: use local or ray")

@@ -202,11 +202,12 @@ def apply_copies(store: Store, copies: list[tuple[str, str, VideoFile, bool]]) -
         store.write(pa.Table.from_pylist(videos, store.videos.schema), pa.Table.from_pylist(frames, store.frames.schema))
 
 
-def _decode_job(job: EmbedJob, frames_per_video: int, size: int) -> DecodedVideo:
-    return read_frames(job.files[0].abs_path, frames_per_video, size)
+def _decode_job(job: EmbedJob, frames_per_video: int, size: int, keyframes_only: bool) -> DecodedVideo:
+    return read_frames(job.files[0].abs_path, frames_per_video, size, keyframes_only=keyframes_only)
 
 
-def decode_ahead(jobs: list[EmbedJob], frames_per_video: int, size: int, workers: int) -> Iterator[tuple[EmbedJob, DecodedVideo | DecodeError]]:
+def decode_ahead(jobs: list[EmbedJob], frames_per_video: int, size: int, workers: int,
+                 keyframes_only: bool = False) -> Iterator[tuple[EmbedJob, DecodedVideo | DecodeError]]:
     """Decode in worker threads, at most a few videos ahead of the consumer, in job order."""
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vindex-decode") as pool:
         pending: list[tuple[EmbedJob, Future]] = []
@@ -214,7 +215,7 @@ def decode_ahead(jobs: list[EmbedJob], frames_per_video: int, size: int, workers
         ahead = max(2, workers * 4)
         try:
             for job in queue:
-                pending.append((job, pool.submit(_decode_job, job, frames_per_video, size)))
+                pending.append((job, pool.submit(_decode_job, job, frames_per_video, size, keyframes_only)))
                 if len(pending) >= ahead:
                     yield _result(*pending.pop(0))
             while pending:
@@ -245,6 +246,7 @@ def embed_jobs(
     batch_size: int,
     workers: int,
     failures: list[Failure],
+    keyframes_only: bool = False,
 ) -> Iterator[tuple[EmbedJob, DecodedVideo, np.ndarray]]:
     """Yield (job, decoded frames, frame vectors), embedding frames of several videos per batch.
 
@@ -263,7 +265,7 @@ def embed_jobs(
             start += count
         waiting.clear()
 
-    for job, decoded in decode_ahead(jobs, frames_per_video, image_size, workers):
+    for job, decoded in decode_ahead(jobs, frames_per_video, image_size, workers, keyframes_only):
         if isinstance(decoded, DecodeError):
             failures.extend(job_failures(job, str(decoded)))
             continue
@@ -333,7 +335,7 @@ class BatchWriter:
 
 def run_jobs(store: Store, jobs: list[EmbedJob], load_embedder: Callable[[], object], image_size: int | None,
              frames_per_video: int, batch_size: int, workers: int, summary: AddSummary,
-             progress: ProgressHook | None, commit_every: int) -> None:
+             progress: ProgressHook | None, commit_every: int, keyframes_only: bool = False) -> None:
     """Decode, embed and write `jobs` in this process. The model loads (seconds: importing torch
     alone takes ~3 s) in a thread of its own while the first videos decode."""
     writer = BatchWriter(store, commit_every)
@@ -343,7 +345,7 @@ def run_jobs(store: Store, jobs: list[EmbedJob], load_embedder: Callable[[], obj
     try:
         size = image_size or embedder.result().image_size
         for done, (job, decoded, vectors) in enumerate(
-            embed_jobs(jobs, embedder, size, frames_per_video, batch_size, workers, summary.failed), 1
+            embed_jobs(jobs, embedder, size, frames_per_video, batch_size, workers, summary.failed, keyframes_only), 1
         ):
             writer.add(*rows_for(job, decoded, vectors))
             count_embedded(summary, job, len(vectors))
@@ -367,6 +369,7 @@ def add_folder(
     commit_every: int = WRITE_EVERY_VIDEOS,
     runner: JobRunner | None = None,
     image_size: int | None = None,
+    keyframes_only: bool = False,
 ) -> AddSummary:
     """Bring the index in line with the videos under `subdir` (a folder inside `root`).
 
@@ -390,7 +393,7 @@ def add_folder(
         runner(store, changes.jobs, load_embedder, summary, progress)
     elif changes.jobs:
         run_jobs(store, changes.jobs, load_embedder, image_size, frames_per_video, batch_size,
-                 workers or os.cpu_count() or 1, summary, progress, commit_every)
+                 workers or os.cpu_count() or 1, summary, progress, commit_every, keyframes_only)
     store.delete_videos(changes.removed)
     summary.removed = len(changes.removed)
     if changes.jobs or changes.copies or changes.removed or changes.renamed or changes.touched:

@@ -79,7 +79,8 @@ class RayRunner:
     """Runs `add`'s embed jobs on Ray: a `JobRunner` for `vindex.indexing.add_folder`."""
 
     def __init__(self, address: str | None, frames_per_video: int, batch_size: int,
-                 commit_every: int = WRITE_EVERY_VIDEOS, device: str | None = None, precision: str = "auto"):
+                 commit_every: int = WRITE_EVERY_VIDEOS, device: str | None = None, precision: str = "auto",
+                 keyframes_only: bool = False):
         self.ray = import_ray()
         if address:
             check_reachable(address)
@@ -89,6 +90,7 @@ class RayRunner:
         self.commit_every = commit_every
         self.device = device
         self.precision = precision
+        self.keyframes_only = keyframes_only
 
     def __call__(self, store: Store, jobs: list[EmbedJob], load_embedder: Callable[[], ModelShape],
                  summary: AddSummary, progress: ProgressHook | None) -> None:
@@ -148,7 +150,8 @@ class RayRunner:
             ray.data.from_items(items, override_num_blocks=blocks)
             .map_batches(
                 decode_videos, batch_size=1, num_cpus=1,
-                fn_kwargs={"frames_per_video": self.frames_per_video, "size": image_size},
+                fn_kwargs={"frames_per_video": self.frames_per_video, "size": image_size,
+                           "keyframes_only": self.keyframes_only},
             )
             .map_batches(
                 EmbedFrames, batch_size=self.batch_size, compute=actors, **actor_resources,
@@ -234,12 +237,13 @@ def root_reason(error: BaseException) -> str:
     return type(error).__name__
 
 
-def decode_videos(batch: dict[str, np.ndarray], frames_per_video: int, size: int) -> dict[str, np.ndarray]:
+def decode_videos(batch: dict[str, np.ndarray], frames_per_video: int, size: int,
+                  keyframes_only: bool = False) -> dict[str, np.ndarray]:
     """Ray Data stage 1 (CPU tasks): each video → one row per frame, or one row with its error."""
     rows = defaultdict(list)
     for job, path in zip(batch["job"], batch["path"]):
         try:
-            decoded = read_frames(str(path), frames_per_video, size)
+            decoded = read_frames(str(path), frames_per_video, size, keyframes_only=keyframes_only)
         except DecodeError as error:
             failed = {"frame": -1, "frames": 0, "timestamp": 0.0, "video": "{}", "error": str(error) or "undecodable"}
             for column, value in dict(failed, job=job, image=np.zeros((size, size, 3), np.uint8)).items():
