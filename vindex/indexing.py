@@ -120,6 +120,18 @@ def plan(store: Store, root: Path, subdir: Path, progress: ProgressHook | None =
         if row["path"].startswith(prefix) and not is_outside_root(row["path"]) and row["path"] not in seen
     }
 
+    if not prefix:
+        # Files `vindex organize` moved out of the root still belong to this index: unchanged if
+        # they are where the index says, with the same stat (one `stat` each, as in the root).
+        for row in catalog:
+            if is_outside_root(row["path"]):
+                try:
+                    info = os.stat(root / row["path"])
+                except OSError:
+                    continue
+                if (info.st_size, info.st_mtime_ns) == (row["size"], row["mtime_ns"]):
+                    result.unchanged += 1
+
     known_failures = store.meta.get("failed", {})
     to_hash = []
     for file in files:
