@@ -72,7 +72,7 @@ def model_options(command: Callable) -> Callable:
             click.option("--model", default=None, help="open_clip model name. Default: ViT-B-32 (or the index's)."),
             click.option("--pretrained", default=None, help="open_clip pretrained tag, e.g. laion2b_s34b_b79k."),
             click.option(
-                "--checkpoint", type=click.Path(dir_okay=False), default=None,
+                "--checkpoint", type=click.Path(dir_okay=False, resolve_path=True), default=None,
                 help="Local weights file for --model (offline use).",
             ),
         ]
