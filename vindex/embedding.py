@@ -23,6 +23,7 @@ MODEL_CONFIG_DIR = Path(__file__).parent / "models"
 # The lowest cosine between bf16 and fp32 embeddings of a probe batch that we accept before
 # running a model in bf16 on the CPU.
 BF16_MIN_COSINE = 0.999
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,22 @@ class Embedder:
         self.mean = np.asarray(self.model.visual.image_mean, dtype=np.float32)
         self.std = np.asarray(self.model.visual.image_std, dtype=np.float32)
         self.dim = int(self.model.visual.output_dim)
-        self.precision = self._choose_precision(precision)
+        if precision not in PRECISIONS:
+            raise VindexError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
+        self._requested_precision = precision
+        self._precision: str | None = None
         self._tokenizer = None
+
+    @property
+    def precision(self) -> str:
+        """The image tower's precision, settled (and checked against fp32) on first use, so a
+        text-only use of the model never pays for the check."""
+        return self._settle_precision()
+
+    def _settle_precision(self) -> str:
+        if self._precision is None:
+            self._precision = self._choose_precision(self._requested_precision)
+        return self._precision
 
     def _choose_precision(self, precision: str) -> str:
         import torch
@@ -119,13 +134,11 @@ class Embedder:
                 precision = "fp32"
         if precision == "fp32":
             return precision
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-        if dtype is None:
-            raise VindexError(f"unknown precision {precision!r}: use auto, fp32, bf16 or fp16")
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
         probe = np.random.default_rng(0).integers(0, 256, (2, self.image_size, self.image_size, 3), dtype=np.uint8)
-        reference = self.embed_images(probe)
+        reference = self._encode_images(probe)
         self.model.visual.to(dtype)
-        cosine = float(np.min(np.sum(reference * self.embed_images(probe), axis=1)))
+        cosine = float(np.min(np.sum(reference * self._encode_images(probe), axis=1)))
         if cosine < BF16_MIN_COSINE:
             logging.getLogger(__name__).warning("%s gave cosine %.4f against fp32; using fp32", precision, cosine)
             self.model.visual.float()
@@ -143,6 +156,10 @@ class Embedder:
 
     def embed_images(self, images: np.ndarray) -> np.ndarray:
         """(n, size, size, 3) uint8 RGB frames → (n, dim) L2-normalised float32 vectors."""
+        self._settle_precision()
+        return self._encode_images(images)
+
+    def _encode_images(self, images: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.inference_mode():

@@ -232,10 +232,6 @@ class Index:
         its mean-pooled vector.
         """
         self.store.require_videos()
-        if self._embedder is None and self.precision == "auto":
-            # Only the text tower runs, and precision only changes the image tower: skip the
-            # bf16 fidelity check that "auto" makes (two image-tower passes on every cold query).
-            self._embedder = Embedder(self.model_spec(), self.device, "fp32")
         probe, warnings = text_probe(self.embedder(), text)
         hits = search(self.store, probe, by, limit, tuple(channels), min_score)
         return SearchResult(probe.label, by, hits, probe.source, warnings)
