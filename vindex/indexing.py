@@ -186,15 +186,14 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _stat_update(rows: list[dict], files: list[VideoFile]) -> list[dict]:
-    for row, file in zip(rows, files):
-        row.update(path=file.path, channel=file.channel, size=file.size, mtime_ns=file.mtime_ns)
-    return rows
+def file_columns(file: VideoFile) -> dict:
+    """The columns of a video row that describe the file on disk rather than its content."""
+    return dict(path=file.path, channel=file.channel, size=file.size, mtime_ns=file.mtime_ns)
 
 
 def apply_moves(store: Store, moves: list[tuple[str, VideoFile]]) -> None:
     """Point existing rows at a new path/stat without touching their vectors."""
-    changes = {video: dict(path=f.path, channel=f.channel, size=f.size, mtime_ns=f.mtime_ns) for video, f in moves}
+    changes = {video: file_columns(file) for video, file in moves}
     store.update_rows(changes, WRITE_EVERY_VIDEOS)
 
 
@@ -208,8 +207,8 @@ def apply_copies(store: Store, copies: list[tuple[str, str, VideoFile, bool]]) -
             source_frames[frame["video_id"]].append(frame)
         videos, frames = [], []
         for source, new_id, file, _ in batch:
-            row = dict(sources[source], id=new_id, indexed_at=_now(), cluster=None, cluster_probability=None, x=None, y=None)
-            videos.extend(_stat_update([row], [file]))
+            videos.append(dict(sources[source], **file_columns(file), id=new_id, indexed_at=_now(),
+                               cluster=None, cluster_probability=None, x=None, y=None))
             frames.extend(dict(f, video_id=new_id) for f in source_frames[source])
         store.write(pa.Table.from_pylist(videos, store.videos.schema), pa.Table.from_pylist(frames, store.frames.schema))
 
@@ -307,9 +306,8 @@ def rows_for(job: EmbedJob, decoded: DecodedVideo, vectors: np.ndarray) -> tuple
     for video, file in zip(job.ids, job.files):
         videos.append(
             dict(
-                id=video, path=file.path, channel=file.channel, size=file.size, mtime_ns=file.mtime_ns,
-                content_hash=job.content_hash, duration=decoded.duration, fps=decoded.fps,
-                width=decoded.width, height=decoded.height, frame_count=decoded.frame_count,
+                id=video, **file_columns(file), content_hash=job.content_hash,
+                duration=decoded.duration, fps=decoded.fps, width=decoded.width, height=decoded.height, frame_count=decoded.frame_count,
                 num_frames=len(vectors), vector=video_vector, indexed_at=now,
                 cluster=None, cluster_probability=None, x=None, y=None,
             )
