@@ -172,7 +172,7 @@ def video_probe(
         return Probe(str(path), vectors, np.asarray(row["vector"], np.float32), "index", sorted(set(exclude)))
     embedder = load_embedder()
     try:
-        decoded = read_frames(str(file), int(store.meta.get("frames_per_video") or 5), embedder.image_size)
+        decoded = read_frames(str(file), int(store.meta.get("frames_per_video") or 5), embedder.image_size, threaded=True)
     except DecodeError as error:
         raise VindexError(f"cannot read {path} as a video: {error}") from None
     vectors = embedder.embed_images(decoded.images)
