@@ -1,5 +1,7 @@
 """Errors a user can act on: the CLI prints their message as one line and exits non-zero."""
 
+from __future__ import annotations
+
 
 class VindexError(Exception):
     """A problem with the user's input or environment, explained in one line."""
@@ -7,3 +9,16 @@ class VindexError(Exception):
 
 class DecodeError(VindexError):
     """A file that cannot be decoded as a video."""
+
+
+def first_line(error: BaseException | str, limit: int = 200) -> str:
+    """The first non-empty line of an error's text (its type's name when it has none), at most `limit` characters."""
+    text = str(error).strip()
+    if not text:
+        return type(error).__name__ if isinstance(error, BaseException) else ""
+    return text.splitlines()[0][:limit]
+
+
+def os_reason(error: BaseException) -> str:
+    """What an OSError says happened ("Permission denied"), without the errno and path around it."""
+    return getattr(error, "strerror", None) or first_line(error)

@@ -1,0 +1,47 @@
+"""Every default a user can change with an option, in one place: the CLI, the library, the Ray
+engine and the benchmark scripts all read them from here, so none is written twice.
+
+Tuning constants that belong to one stage's algorithm (and say why next to their value) stay in
+that stage's module.
+"""
+
+from __future__ import annotations
+
+# -- models -------------------------------------------------------------------------------------
+MODEL = "ViT-B-32"
+PRETRAINED = {"ViT-B-32": "laion2b_s34b_b79k"}  # the tag used when --pretrained is not given
+TINY_MODEL = "vindex-tiny"  # random-weight model shipped with the package: offline demos and tests
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISION = "auto"
+DEVICE = "auto"
+
+# -- add ----------------------------------------------------------------------------------------
+FRAMES_PER_VIDEO = 5
+BATCH_SIZE = 64  # frames per model call
+COMMIT_EVERY = 256  # videos per write: what a crash can lose at most
+ENGINES = ("local", "ray")
+ENGINE = "local"
+
+# -- search -------------------------------------------------------------------------------------
+LIMIT = 10
+RANK_BY = ("frame", "video")
+RANK = "frame"
+DUPLICATE_THRESHOLD = 0.95
+
+# -- clusters -----------------------------------------------------------------------------------
+MIN_CLUSTER_SIZE = 10
+NEIGHBORS = 15
+COMPONENTS = 5
+METRICS = ("cosine", "euclidean")
+METRIC = "cosine"
+SEED = 42
+
+# -- reports ------------------------------------------------------------------------------------
+REPORT_FOLDER = "."
+THUMBNAILS_PER_CLUSTER = 8
+SHOW_LIMIT = 50
+
+# -- organize -----------------------------------------------------------------------------------
+ORGANIZE_MODES = ("move", "copy", "link")
+NOISE_POLICIES = ("move", "keep")
+NOISE_POLICY = "move"
