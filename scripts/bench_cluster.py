@@ -146,7 +146,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     params = ClusterParams()
-    results: dict = {"cpus": os.cpu_count(), "params": params.as_dict()}
+    results: dict = {"cpus": os.cpu_count(), "params": params.to_dict()}
 
     if not args.no_jit:
         with tempfile.TemporaryDirectory() as cache:

@@ -156,7 +156,7 @@ def add(folder, db, model, pretrained, checkpoint, device, precision, frames, ba
                             workers=workers, progress=hook, commit_every=commit_every, engine=engine,
                             address=address, keyframes_only=fast)
     if as_json:
-        print_json(summary.as_dict())
+        print_json(summary.to_dict())
         return
     for failure in summary.failed:
         click.echo(f"warning: skipped {failure.path}: {failure.reason}", err=True)
@@ -177,7 +177,7 @@ def info(db, as_json):
 
     facts = Index(db).info()
     if as_json:
-        print_json(facts.as_dict())
+        print_json(facts.to_dict())
         return
     size = f"{facts.size_bytes / 2**20:.1f} MiB" if facts.size_bytes is not None else "n/a"
     for label, value in [
@@ -245,7 +245,7 @@ VERBS = {"move": ("move", "moved"), "copy": ("copy", "copied"), "link": ("link",
 
 def _print_plan(plan, as_json: bool) -> None:
     if as_json:
-        print_json(plan.as_dict())
+        print_json(plan.to_dict())
         return
     verb = VERBS[plan.mode][0]
     click.echo(
@@ -271,7 +271,7 @@ def _print_plan(plan, as_json: bool) -> None:
 
 def _print_organized(result, as_json: bool) -> None:
     if as_json:
-        print_json(result.as_dict())
+        print_json(result.to_dict())
         return
     for skipped in result.skipped:
         click.echo(f"warning: skipped {skipped.path}: {skipped.reason}", err=True)
@@ -293,7 +293,7 @@ def _print_organized(result, as_json: bool) -> None:
 
 def _print_undo(result, as_json: bool) -> None:
     if as_json:
-        print_json(result.as_dict())
+        print_json(result.to_dict())
         return
     for failed in result.failed:
         click.echo(f"warning: not restored {failed.path}: {failed.reason}", err=True)
@@ -356,7 +356,7 @@ def cluster(db, min_size, min_samples, neighbors, components, metric, seed, chan
     run = index.cluster(params, vocabulary=vocabulary, status=status)
     written = [] if no_report else index.report(out, gallery=False, status=status)
     if as_json:
-        print_json({**run.as_dict(), "files": [str(path) for path in written]})
+        print_json({**run.to_dict(), "files": [str(path) for path in written]})
         return
     share = f" ({100 * run.noise / run.videos:.0f} %)" if run.videos else ""
     click.echo(f"{len(run.clusters)} clusters and {run.noise} noise videos{share} among {run.videos} videos "
@@ -471,7 +471,7 @@ def print_hits(result, as_json: bool, bare_paths: bool) -> None:
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:
-        print_json(result.as_dict())
+        print_json(result.to_dict())
         return
     if bare_paths:
         for hit in result:
@@ -546,7 +546,7 @@ def dupes(threshold, channels, db, as_json):
 
     groups = Index(db).duplicates(threshold=threshold, channels=channels)
     if as_json:
-        print_json([group.as_dict() for group in groups])
+        print_json([group.to_dict() for group in groups])
         return
     if not groups:
         click.echo(f"no near-duplicates at threshold {threshold}", err=True)
@@ -585,7 +585,7 @@ def optimize(rebuild, db, as_json):
 
     summary = Index(db).optimize(rebuild=rebuild)
     if as_json:
-        print_json(summary.as_dict())
+        print_json(summary.to_dict())
         return
     for built in summary.built:
         click.echo(f"built {built['type']} on {built['table']}: {built['rows']} rows, "

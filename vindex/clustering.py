@@ -83,7 +83,7 @@ class ClusterParams:
         if self.metric not in METRICS:
             raise VindexError(f"unknown --metric {self.metric!r}: use one of {', '.join(METRICS)}")
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return asdict(self)
 
 
@@ -522,7 +522,7 @@ class ClusterRun:
     notes: list[str]
     seconds: dict[str, float]
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         data = asdict(self)
         data["num_clusters"] = len(self.clusters)
         return data
@@ -563,7 +563,7 @@ def cluster_index(store, load_embedder: Callable, params: ClusterParams, vocabul
     grouping.seconds["naming"] = time.perf_counter() - naming_started
 
     meta = store.meta
-    run_params = dict(params.as_dict(), model=meta.get("model"), weights=meta.get("weights"),
+    run_params = dict(params.to_dict(), model=meta.get("model"), weights=meta.get("weights"),
                       method=grouping.method, epochs=grouping.epochs)
     now = _utc_now()
     position = {video: i for i, video in enumerate(run_ids)}

@@ -38,7 +38,7 @@ class IndexInfo:
     schema_version: int | None
     size_bytes: int | None
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return dict(self.__dict__)
 
 
@@ -51,7 +51,7 @@ class OptimizeSummary:
     vector_indexes: dict[str, dict]  # table → type, indexed and unindexed rows, rows at training
     seconds: float
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return dict(self.__dict__)
 
 

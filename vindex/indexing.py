@@ -54,7 +54,7 @@ class AddSummary:
     failed: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if k != "failed"}
         data["failed"] = [f.__dict__ for f in self.failed]
         return data

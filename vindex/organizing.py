@@ -190,7 +190,7 @@ class OrganizePlan:
                 summary.samples.append(os.path.basename(move.target))
         return sorted(groups.values(), key=lambda s: (s.cluster < 0, s.cluster))
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return {
             "root": self.root, "dest": self.dest, "mode": self.mode, "noise": self.noise,
             "keep_channel": self.keep_channel, "in_place": self.in_place, "left": self.left,
@@ -659,7 +659,7 @@ class OrganizeResult:
     failed: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return asdict(self)
 
 
@@ -674,7 +674,7 @@ class UndoResult:
     folders_removed: int = 0
     seconds: float = 0.0
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return asdict(self)
 
 

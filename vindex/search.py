@@ -50,7 +50,7 @@ class Hit:
     video_id: str
     file: str  # the path on disk (root joined with `path`)
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return asdict(self)
 
 
@@ -73,9 +73,9 @@ class SearchResult:
     def __getitem__(self, position: int) -> Hit:
         return self.hits[position]
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return dict(query=self.query, by=self.by, source=self.source, warnings=self.warnings,
-                    hits=[hit.as_dict() for hit in self.hits])
+                    hits=[hit.to_dict() for hit in self.hits])
 
 
 @dataclass
@@ -101,7 +101,7 @@ class DuplicateGroup:
     def reclaimable_bytes(self) -> int:
         return sum(video.size or 0 for video in self.videos[1:])
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return dict(reclaimable_bytes=self.reclaimable_bytes, videos=[asdict(video) for video in self.videos])
 
 
