@@ -67,7 +67,8 @@ class Index:
         self.device = device
         self.precision = precision
         self._store: Store | None = None
-        self._embedder: Embedder | None = None
+        # One embedder per (weights, device, precision): loading a model costs seconds.
+        self._embedders: dict[tuple, Embedder] = {}
 
     @property
     def store(self) -> Store:
@@ -87,9 +88,12 @@ class Index:
         return ModelSpec(meta["model"], meta.get("pretrained"), meta.get("checkpoint"))
 
     def embedder(self, spec: ModelSpec | None = None) -> Embedder:
-        if self._embedder is None:
-            self._embedder = Embedder(spec or self.model_spec(), self.device, self.precision)
-        return self._embedder
+        """The embedder for `spec` (default: the index's model) on this Index's device and precision."""
+        spec = (spec or self.model_spec()).resolved()
+        key = (spec, self.device, self.precision)
+        if key not in self._embedders:
+            self._embedders[key] = Embedder(spec, self.device, self.precision)
+        return self._embedders[key]
 
     def add(
         self,
