@@ -45,3 +45,6 @@ SHOW_LIMIT = 50
 ORGANIZE_MODES = ("move", "copy", "link")
 NOISE_POLICIES = ("move", "keep")
 NOISE_POLICY = "move"
+
+# -- where the index lives ----------------------------------------------------------------------
+INDEX_FOLDER = ".vindex"  # found from the working directory upward, or made beside the added folder

@@ -3,12 +3,12 @@
 `videos`: one row per file (path relative to the indexed root, stat fingerprint, content hash,
 media metadata, the mean-pooled vector, cluster columns). `frames`: one row per embedded frame.
 `meta`: key → JSON value (schema version, model, weights, vector size, frames per video, root).
+Their schemas and migrations are in `vindex.schema`; vector search in `vindex.vector_index`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from datetime import timedelta
@@ -19,91 +19,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vindex.errors import VindexError
+from vindex.defaults import INDEX_FOLDER
+from vindex.errors import VindexError, first_line
+from vindex.locations import is_remote
+from vindex.schema import (  # noqa: F401 (vectors_of and cluster_schema are read through the store module too)
+    CLUSTERS, FRAMES, META, SCHEMA_VERSION, TERMS, VIDEOS, check_version, cluster_schema, frame_schema, migrate,
+    vectors_of, video_schema,
+)
+from vindex.vector_index import ANN_PROBE_SHARE, ANN_TEXT_PROBE_SHARE, VectorSearch  # noqa: F401
 
-SCHEMA_VERSION = 1
-INDEX_FOLDER = ".vindex"
-VIDEOS, FRAMES, META, CLUSTERS = "videos", "frames", "meta", "clusters"
-TERMS = "terms"  # the cluster-naming vocabulary's text vectors, cached per model and vocabulary
 # Ids go into SQL `IN (...)` lists; this keeps each statement a reasonable size.
 ID_CHUNK = 1000
 OLD_VERSION_GRACE = timedelta(minutes=1)
 CATALOG_COLUMNS = ["id", "path", "size", "mtime_ns", "content_hash", "num_frames"]
-# Vector search: docs/search.md has the measurements behind these numbers. Vectors are unit
-# length, so LanceDB's "dot" distance is 1 - cosine.
-DISTANCE = "dot"
-# LanceDB's exhaustive search costs a microsecond or more a row, so past this many rows a table
-# gets an IVF_FLAT index: it keeps full vectors (exact scores, no refine step) and trains in
-# seconds, where IVF_PQ needed refining to reach the recall target and HNSW took minutes to build.
-ANN_MIN_ROWS = 20_000
-# Partitions read per query, as a share of the sqrt(rows) partitions (never fewer than hold
-# ANN_MIN_ROWS rows, cheap to read as above). Vectors of a video are like the indexed ones and
-# find their neighbours in the nearest partitions; a text vector lies apart from every image
-# vector (CLIP's modality gap), so its nearest partitions are a poorer guide and it reads more.
-ANN_PROBE_SHARE = 0.1
-ANN_TEXT_PROBE_SHARE = 0.7
-# An index trained on a table that has since grown this much is retrained, so partitions stay even.
-ANN_RETRAIN_GROWTH = 2.0
-
-
-def video_schema(dim: int) -> pa.Schema:
-    return pa.schema(
-        [
-            pa.field("id", pa.string(), nullable=False),
-            pa.field("path", pa.string(), nullable=False),
-            pa.field("channel", pa.string()),
-            pa.field("size", pa.int64()),
-            pa.field("mtime_ns", pa.int64()),
-            pa.field("content_hash", pa.string()),
-            pa.field("duration", pa.float64()),
-            pa.field("fps", pa.float64()),
-            pa.field("width", pa.int32()),
-            pa.field("height", pa.int32()),
-            pa.field("frame_count", pa.int64()),
-            pa.field("num_frames", pa.int32()),
-            pa.field("vector", pa.list_(pa.float32(), dim)),
-            pa.field("indexed_at", pa.timestamp("us", tz="UTC")),
-            pa.field("cluster", pa.int32()),
-            pa.field("cluster_probability", pa.float32()),
-            pa.field("x", pa.float32()),
-            pa.field("y", pa.float32()),
-        ]
-    )
-
-
-def frame_schema(dim: int) -> pa.Schema:
-    return pa.schema(
-        [
-            pa.field("video_id", pa.string(), nullable=False),
-            pa.field("frame_index", pa.int32()),
-            pa.field("timestamp", pa.float64()),
-            pa.field("vector", pa.list_(pa.float32(), dim)),
-        ]
-    )
-
-
-def cluster_schema(dim: int) -> pa.Schema:
-    """One row per cluster of the latest `vindex cluster` run (noise is not a cluster)."""
-    return pa.schema(
-        [
-            pa.field("id", pa.int32(), nullable=False),
-            pa.field("name", pa.string()),
-            pa.field("size", pa.int32()),
-            pa.field("centroid", pa.list_(pa.float32(), dim)),
-            pa.field("exemplars", pa.list_(pa.string())),  # video ids, closest to the centroid first
-            pa.field("mean_probability", pa.float32()),
-            pa.field("params", pa.string()),  # JSON: the options and model of the run
-            pa.field("created_at", pa.timestamp("us", tz="UTC")),
-        ]
-    )
-
-
-def vectors_of(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """A fixed-size-list vector column as an (n, dim) float32 array, without a Python loop."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks else pa.array([], column.type)
-    dim = column.type.list_size
-    return column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, dim)
 
 
 def resolve_db(db: str | None, root: Path | None = None) -> str:
@@ -122,7 +50,7 @@ def resolve_db(db: str | None, root: Path | None = None) -> str:
 
 
 def _expand(uri: str) -> str:
-    return uri if "://" in uri else str(Path(uri).expanduser().absolute())
+    return uri if is_remote(uri) else str(Path(uri).expanduser().absolute())
 
 
 def storage_reason(error: BaseException) -> str:
@@ -138,7 +66,7 @@ def storage_reason(error: BaseException) -> str:
     found = re.findall(r'message: "([^"]+)"', text)
     if found:
         return found[-1]
-    return (text.splitlines()[0] if text.strip() else type(error).__name__)[:160]
+    return first_line(error, 160)
 
 
 def sql_list(values: Iterable[str]) -> str:
@@ -150,7 +78,7 @@ def chunked(items: list, size: int = ID_CHUNK) -> Iterator[list]:
         yield items[start : start + size]
 
 
-class Store:
+class Store(VectorSearch):
     """The index's tables at one LanceDB URI (a local folder or any URI LanceDB accepts)."""
 
     def __init__(self, uri: str, create: bool = False):
@@ -160,7 +88,7 @@ class Store:
         import lancedb
 
         self.uri = uri
-        local = "://" not in uri
+        local = not is_remote(uri)
         if local and Path(uri).exists() and not Path(uri).is_dir():
             raise VindexError(f"{uri} is not an index folder (it is a file)")
         if local and not create and not Path(uri).is_dir():
@@ -179,6 +107,9 @@ class Store:
         self.videos = self.db.open_table(VIDEOS) if VIDEOS in names else None
         self.frames = self.db.open_table(FRAMES) if FRAMES in names else None
         self.clusters = self.db.open_table(CLUSTERS) if CLUSTERS in names else None
+        version = check_version(self._meta.get("schema_version"), uri)
+        # An index made by an older vindex is brought up to date once, on its first open.
+        self.migrated = migrate(self, version) if self._meta else []
 
     # -- metadata -----------------------------------------------------------------------------
     def _read_meta(self) -> dict:
@@ -200,11 +131,6 @@ class Store:
 
     def initialise(self, dim: int, **meta) -> None:
         """Create empty tables for vectors of size `dim` and record what made them."""
-        if self._meta.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
-            raise VindexError(
-                f"index schema version {self._meta['schema_version']} is not {SCHEMA_VERSION}: "
-                "re-create it with a new --db"
-            )
         self.videos = self.db.create_table(VIDEOS, schema=video_schema(dim), exist_ok=True)
         self.frames = self.db.create_table(FRAMES, schema=frame_schema(dim), exist_ok=True)
         self.set_meta(schema_version=SCHEMA_VERSION, dim=dim, **meta)
@@ -320,7 +246,7 @@ class Store:
 
     # -- facts --------------------------------------------------------------------------------
     def size_on_disk(self) -> int | None:
-        if "://" in self.uri:
+        if is_remote(self.uri):
             return None
         return sum(f.stat().st_size for f in Path(self.uri).rglob("*") if f.is_file())
 
@@ -378,108 +304,3 @@ class Store:
         })
         self.db.create_table(TERMS, data=table, mode="overwrite")
         self.set_meta(terms_key=key, terms_scale=scale)
-
-    # -- search -------------------------------------------------------------------------------
-    def nearest(
-        self,
-        table_name: str,
-        vectors: np.ndarray,
-        limit: int,
-        columns: list[str],
-        where: str | None = None,
-        min_score: float | None = None,
-        exact: bool = False,
-        kept_rows: int | None = None,
-        probe_share: float = ANN_PROBE_SHARE,
-    ) -> pa.Table:
-        """The `limit` rows of `table_name` nearest to each of `vectors` ((n, dim), unit length).
-
-        Returns `columns` plus `query_index` (which vector a row answers) and `score` (cosine),
-        best first per query. `where` is applied before the search (a prefilter) and `min_score`
-        becomes a distance range, so both narrow what LanceDB reads instead of trimming its
-        answer. `kept_rows` says how many rows a selective prefilter (a channel) keeps: few
-        enough are searched exhaustively, more with more partitions. `probe_share` is the share
-        of partitions read (ANN_TEXT_PROBE_SHARE for text). `exact` bypasses any vector index
-        (the ground truth for recall measurements).
-        """
-        table = {VIDEOS: self.videos, FRAMES: self.frames}[table_name]
-        query = table.search(vectors[0] if len(vectors) == 1 else list(vectors), vector_column_name="vector")
-        query = query.distance_type(DISTANCE)
-        if where:
-            query = query.where(where, prefilter=True)
-        if min_score is not None:
-            # The bound is exclusive; the epsilon keeps a score equal to min_score in.
-            query = query.distance_range(upper_bound=1.0 - min_score + 1e-6)
-        if exact or (kept_rows is not None and kept_rows <= ANN_MIN_ROWS):
-            # Exhaustive over the rows the prefilter keeps: exact, and cheap below the threshold.
-            query = query.bypass_vector_index()
-        else:
-            query = query.nprobes(self.nprobes(table_name, probe_share, kept_rows))
-        found = query.limit(limit).select([*columns, "_distance"]).to_arrow()
-        if "query_index" not in found.column_names:
-            found = found.append_column("query_index", pa.array(np.zeros(found.num_rows, np.int32)))
-        score = pc.subtract(pa.scalar(1.0, pa.float32()), found.column("_distance"))
-        return found.append_column("score", score).drop_columns(["_distance"])
-
-    def nprobes(self, table_name: str, share: float = ANN_PROBE_SHARE, kept_rows: int | None = None) -> int:
-        """How many IVF partitions a query reads: `share` of them, at least ANN_MIN_ROWS rows'
-        worth, and more in proportion when a prefilter keeps only `kept_rows` rows, so that as
-        many rows passing it are compared as there would be without a filter."""
-        trained = self._meta.get("ann", {}).get(table_name, {})
-        partitions, rows = trained.get("partitions") or 1, trained.get("rows") or 1
-        share = max(share, ANN_MIN_ROWS / rows) * rows / min(kept_rows or rows, rows)
-        return max(1, min(partitions, math.ceil(partitions * share)))
-
-    def vector_indexes(self) -> dict[str, dict]:
-        """Table name → facts about its vector index (type, indexed and unindexed rows)."""
-        facts = {}
-        for name, table in ((VIDEOS, self.videos), (FRAMES, self.frames)):
-            for index in table.list_indices() if table is not None else []:
-                if index.columns == ["vector"]:
-                    facts[name] = {
-                        "type": index.index_type, "indexed_rows": index.num_indexed_rows,
-                        "unindexed_rows": index.num_unindexed_rows,
-                        "trained_rows": self._meta.get("ann", {}).get(name, {}).get("rows"),
-                    }
-        return facts
-
-    def ensure_search_indexes(self, rebuild: bool = False, min_rows: int | None = None) -> list[dict]:
-        """Give each vector table past `min_rows` an IVF_FLAT index (retrained when the table has
-        grown ANN_RETRAIN_GROWTH times since, or when `rebuild`), plus the scalar indexes that make
-        prefilters cheap. Returns what was built, one dict per vector index.
-
-        Rows added after training are folded into the index by `optimize()` (LanceDB searches
-        not-yet-indexed rows exhaustively, so results stay complete either way).
-        """
-        import time
-
-        from lancedb.index import BTree, Bitmap, IvfFlat
-
-        min_rows = ANN_MIN_ROWS if min_rows is None else min_rows
-        self._ensure_scalar_index(self.frames, "video_id", BTree)
-        self._ensure_scalar_index(self.videos, "channel", Bitmap)
-        existing = self.vector_indexes()
-        trained = dict(self._meta.get("ann", {}))
-        built = []
-        for name, table in ((VIDEOS, self.videos), (FRAMES, self.frames)):
-            rows = table.count_rows() if table is not None else 0
-            if rows < min_rows and name not in existing:
-                continue
-            at = trained.get(name, {}).get("rows") or 0
-            if name in existing and not rebuild and rows < at * ANN_RETRAIN_GROWTH:
-                continue
-            partitions = max(1, round(math.sqrt(rows)))
-            started = time.perf_counter()
-            table.create_index(
-                "vector", config=IvfFlat(distance_type=DISTANCE, num_partitions=partitions), replace=True
-            )
-            trained[name] = {"type": "IVF_FLAT", "rows": rows, "partitions": partitions}
-            built.append(dict(table=name, **trained[name], seconds=round(time.perf_counter() - started, 3)))
-        if built:
-            self.set_meta(ann=trained)
-        return built
-
-    @staticmethod
-    def _ensure_scalar_index(table, column: str, kind) -> None:
-        if table is not None and not any(index.columns == [column] for index in table.list_indices()):
-            table.create_index(column, config=kind())

@@ -1,0 +1,117 @@
+"""The shape of an index: its tables' Arrow schemas, the schema version, and the numbered
+migrations that bring an older index up to date when it is opened.
+
+A change to a table's columns bumps SCHEMA_VERSION and adds `MIGRATIONS[old_version]`, a function
+that takes the store at `old_version` and leaves it at `old_version + 1`; tests/test_schema.py runs
+each one on an index written by the previous version.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+import pyarrow as pa
+
+from vindex.errors import VindexError
+
+if TYPE_CHECKING:
+    from vindex.store import Store
+
+SCHEMA_VERSION = 1
+VIDEOS, FRAMES, META, CLUSTERS = "videos", "frames", "meta", "clusters"
+TERMS = "terms"  # the cluster-naming vocabulary's text vectors, cached per model and vocabulary
+
+# from-version -> the function that migrates an index from that version to the next.
+MIGRATIONS: dict[int, Callable[["Store"], None]] = {}
+
+
+def video_schema(dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("path", pa.string(), nullable=False),
+            pa.field("channel", pa.string()),
+            pa.field("size", pa.int64()),
+            pa.field("mtime_ns", pa.int64()),
+            pa.field("content_hash", pa.string()),
+            pa.field("duration", pa.float64()),
+            pa.field("fps", pa.float64()),
+            pa.field("width", pa.int32()),
+            pa.field("height", pa.int32()),
+            pa.field("frame_count", pa.int64()),
+            pa.field("num_frames", pa.int32()),
+            pa.field("vector", pa.list_(pa.float32(), dim)),
+            pa.field("indexed_at", pa.timestamp("us", tz="UTC")),
+            pa.field("cluster", pa.int32()),
+            pa.field("cluster_probability", pa.float32()),
+            pa.field("x", pa.float32()),
+            pa.field("y", pa.float32()),
+        ]
+    )
+
+
+def frame_schema(dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("video_id", pa.string(), nullable=False),
+            pa.field("frame_index", pa.int32()),
+            pa.field("timestamp", pa.float64()),
+            pa.field("vector", pa.list_(pa.float32(), dim)),
+        ]
+    )
+
+
+def cluster_schema(dim: int) -> pa.Schema:
+    """One row per cluster of the latest `vindex cluster` run (noise is not a cluster)."""
+    return pa.schema(
+        [
+            pa.field("id", pa.int32(), nullable=False),
+            pa.field("name", pa.string()),
+            pa.field("size", pa.int32()),
+            pa.field("centroid", pa.list_(pa.float32(), dim)),
+            pa.field("exemplars", pa.list_(pa.string())),  # video ids, closest to the centroid first
+            pa.field("mean_probability", pa.float32()),
+            pa.field("params", pa.string()),  # JSON: the options and model of the run
+            pa.field("created_at", pa.timestamp("us", tz="UTC")),
+        ]
+    )
+
+
+def vectors_of(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A fixed-size-list vector column as an (n, dim) float32 array, without a Python loop."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks else pa.array([], column.type)
+    dim = column.type.list_size
+    return column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, dim)
+
+
+
+
+def check_version(found: int | None, uri: str) -> int:
+    """The index's schema version, refused when it is newer than this vindex knows."""
+    version = SCHEMA_VERSION if found is None else int(found)
+    if version > SCHEMA_VERSION:
+        raise VindexError(
+            f"the index at {uri} has schema version {version}, newer than this vindex understands "
+            f"(version {SCHEMA_VERSION}): upgrade vindex (pip install -U vindex)"
+        )
+    return version
+
+
+def migrate(store: "Store", version: int) -> list[int]:
+    """Run the migrations from `version` up to SCHEMA_VERSION, recording each step; returns the
+    versions migrated from."""
+    done = []
+    while version < SCHEMA_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise VindexError(
+                f"the index at {store.uri} has schema version {version}, which this vindex cannot migrate: "
+                "rebuild it with `vindex add FOLDER --reembed`"
+            )
+        step(store)
+        version += 1
+        store.set_meta(schema_version=version)
+        done.append(version - 1)
+    return done
