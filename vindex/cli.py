@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import sys
 from typing import Callable
 
 import click
 
-from vindex import __version__
-from vindex.errors import VindexError
+from vindex import __version__, defaults
+from vindex.errors import VindexError, first_line
+from vindex.output import (
+    emit, print_add_summary, print_cluster_run, print_cluster_table, print_duplicate_groups, print_hits, print_info,
+    print_json, print_members, print_optimize, print_organized, print_plan, print_undo, print_written, progress_bar,
+    status_printer,
+)
 
 
 class VindexGroup(click.Group):
@@ -31,7 +34,7 @@ class VindexGroup(click.Group):
         except Exception as error:  # an unexpected failure still gets one readable line
             if os.environ.get("VINDEX_DEBUG"):
                 raise
-            message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            message = first_line(error, 1000) if str(error).strip() else ""
             click.echo(f"Error: {type(error).__name__}: {message} (set VINDEX_DEBUG=1 for details)", err=True)
             sys.exit(1)
 
@@ -53,23 +56,24 @@ def quiet_option(command: Callable) -> Callable:
 
 def out_option(command: Callable) -> Callable:
     return click.option(
-        "--out", "out", type=click.Path(file_okay=False), default=".", show_default=True,
+        "--out", "out", type=click.Path(file_okay=False), default=defaults.REPORT_FOLDER, show_default=True,
         help="Folder for cluster_analysis.json, video_clusters_visualization.png and clusters.html.",
     )(command)
 
 
 def device_options(command: Callable) -> Callable:
     command = click.option(
-        "--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
+        "--precision", type=click.Choice(defaults.PRECISIONS), default=defaults.PRECISION, show_default=True,
         help="Weights precision: auto is bf16 on CPUs with bf16 support (checked against fp32), fp16 on CUDA.",
     )(command)
-    return click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, mps.")(command)
+    return click.option("--device", default=defaults.DEVICE, show_default=True, help="auto, cpu, cuda, cuda:1, mps.")(command)
 
 
 def model_options(command: Callable) -> Callable:
     for decorator in reversed(
         [
-            click.option("--model", default=None, help="open_clip model name. Default: ViT-B-32 (or the index's)."),
+            click.option("--model", default=None,
+                         help=f"open_clip model name. Default: {defaults.MODEL} (or the index's)."),
             click.option("--pretrained", default=None, help="open_clip pretrained tag, e.g. laion2b_s34b_b79k."),
             click.option(
                 "--checkpoint", type=click.Path(dir_okay=False, resolve_path=True), default=None,
@@ -79,30 +83,6 @@ def model_options(command: Callable) -> Callable:
     ):
         command = decorator(command)
     return command
-
-
-def print_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
-
-
-def progress_bar(quiet: bool):
-    """A rich progress bar on stderr, or nothing when quiet or not a terminal."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    progress = Progress(
-        TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=console, disable=quiet or not console.is_terminal, transient=False,
-    )
-    tasks: dict[str, int] = {}
-
-    def hook(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = progress.add_task(stage, total=total)
-        progress.update(tasks[stage], completed=done, total=total)
-
-    return progress, hook
 
 
 @click.group(cls=VindexGroup)
@@ -116,11 +96,13 @@ def cli() -> None:
 @db_option
 @model_options
 @device_options
-@click.option("--frames", type=click.IntRange(min=1), default=None, help="Frames per video (default 5, or the index's).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Frames per model call.")
+@click.option("--frames", type=click.IntRange(min=1), default=None,
+              help=f"Frames per video (default {defaults.FRAMES_PER_VIDEO}, or the index's).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=defaults.BATCH_SIZE, show_default=True,
+              help="Frames per model call.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Decoder threads (default: CPU count).")
 @click.option(
-    "--commit-every", type=click.IntRange(min=1), default=256, show_default=True,
+    "--commit-every", type=click.IntRange(min=1), default=defaults.COMMIT_EVERY, show_default=True,
     help="Videos per database write: a crash loses at most this much work.",
 )
 @click.option("--reembed", is_flag=True, help="Drop all vectors and embed everything again (e.g. with a new model).")
@@ -129,7 +111,7 @@ def cli() -> None:
     help="Take the keyframe nearest each target time: several times faster to decode, less evenly spaced.",
 )
 @click.option(
-    "--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+    "--engine", type=click.Choice(defaults.ENGINES), default=defaults.ENGINE, show_default=True,
     help="Where to decode and embed: this process, or Ray Data (pip install 'vindex[ray]').",
 )
 @click.option(
@@ -155,17 +137,7 @@ def add(folder, db, model, pretrained, checkpoint, device, precision, frames, ba
         summary = index.add(folder, model=spec, frames=frames, reembed=reembed, batch_size=batch_size,
                             workers=workers, progress=hook, commit_every=commit_every, engine=engine,
                             address=address, keyframes_only=fast)
-    if as_json:
-        print_json(summary.to_dict())
-        return
-    for failure in summary.failed:
-        click.echo(f"warning: skipped {failure.path}: {failure.reason}", err=True)
-    click.echo(
-        f"{summary.added} added, {summary.reembedded} re-embedded, {summary.renamed} renamed, "
-        f"{summary.unchanged} unchanged, {summary.removed} removed, {len(summary.failed)} failed "
-        f"in {summary.seconds:.1f} s ({summary.embedded} videos, {summary.frames} frames embedded)"
-    )
-    click.echo(f"index: {summary.db}")
+    emit(summary, as_json, print_add_summary)
 
 
 @cli.command()
@@ -175,22 +147,7 @@ def info(db, as_json):
     """What the index holds: videos, frames, channels, model, location, size."""
     from vindex.index import Index
 
-    facts = Index(db).info()
-    if as_json:
-        print_json(facts.to_dict())
-        return
-    size = f"{facts.size_bytes / 2**20:.1f} MiB" if facts.size_bytes is not None else "n/a"
-    for label, value in [
-        ("index", facts.db), ("root", facts.root), ("videos", facts.videos), ("frames", facts.frames),
-        ("model", f"{facts.model} ({facts.weights})" if facts.model else None), ("vector dim", facts.dim),
-        ("frames/video", facts.frames_per_video), ("schema", facts.schema_version), ("size on disk", size),
-    ]:
-        click.echo(f"{label:>13}: {value if value is not None else '-'}")
-    if facts.channels:
-        click.echo(f"{'channels':>13}: {len(facts.channels)}")
-        width = max(len(name or '(root)') for name in facts.channels)
-        for name, count in facts.channels.items():
-            click.echo(f"{'':>15}{(name or '(root)'):<{width}}  {count}")
+    emit(Index(db).info(), as_json, print_info)
 
 
 @cli.command()
@@ -199,7 +156,7 @@ def info(db, as_json):
 @click.option("--copy", is_flag=True, help="Copy the files instead of moving them.")
 @click.option("--link", is_flag=True, help="Hard-link the files instead (a symlink where that is impossible).")
 @click.option(
-    "--noise", type=click.Choice(["move", "keep"]), default="move", show_default=True,
+    "--noise", type=click.Choice(defaults.NOISE_POLICIES), default=defaults.NOISE_POLICY, show_default=True,
     help="Videos in no cluster: move them to DEST/unsorted, or keep them where they are.",
 )
 @click.option("--keep-channel", is_flag=True, help="Keep the channel as a sub-folder: DEST/<cluster>/<channel>/.")
@@ -227,107 +184,32 @@ def organize(dest, apply_plan, copy, link, noise, keep_channel, undo, db, quiet,
             done = index.organize_undo(progress=hook)
         if dest and os.path.realpath(dest) != done.dest:
             click.echo(f"note: the organize undone was into {done.dest}", err=True)
-        _print_undo(done, as_json)
+        emit(done, as_json, print_undo)
         return
     if not dest:
         raise click.UsageError("--dest is required (or --undo)")
     mode = "copy" if copy else "link" if link else "move"
     if not apply_plan:
-        _print_plan(index.organize_plan(dest, mode, noise, keep_channel), as_json)
+        emit(index.organize_plan(dest, mode, noise, keep_channel), as_json, print_plan)
         return
     with progress:
         result = index.organize_apply(dest, mode, noise, keep_channel, progress=hook)
-    _print_organized(result, as_json)
-
-
-VERBS = {"move": ("move", "moved"), "copy": ("copy", "copied"), "link": ("link", "linked")}
-
-
-def _print_plan(plan, as_json: bool) -> None:
-    if as_json:
-        print_json(plan.to_dict())
-        return
-    verb = VERBS[plan.mode][0]
-    click.echo(
-        f"Preview: {verb} {len(plan.moves)} videos into {plan.dest} "
-        f"({plan.in_place} already there, {plan.left} left in place, {len(plan.skipped)} skipped)"
-    )
-    folders = plan.folders()
-    if folders:
-        width = max(len(f.folder) for f in folders)
-        click.echo(f"{'cluster':>7}  {'folder':<{width}}  {'files':>5}  samples")
-        for folder in folders:
-            label = "noise" if folder.cluster < 0 else str(folder.cluster)
-            click.echo(f"{label:>7}  {folder.folder:<{width}}  {folder.files:>5}  {', '.join(folder.samples)}")
-    suffixed = [m for m in plan.moves if m.suffixed]
-    if suffixed:
-        click.echo(f"{len(suffixed)} will take a numbered name, theirs being taken:")
-        for move in suffixed:
-            click.echo(f"  {move.source} -> {move.target}")
-    for skipped in plan.skipped:
-        click.echo(f"skip {skipped.path}: {skipped.reason}")
-    click.echo("Nothing was changed: add --apply to do it." if plan.moves else "Nothing to do.")
-
-
-def _print_organized(result, as_json: bool) -> None:
-    if as_json:
-        print_json(result.to_dict())
-        return
-    for skipped in result.skipped:
-        click.echo(f"warning: skipped {skipped.path}: {skipped.reason}", err=True)
-    for failed in result.failed:
-        click.echo(f"warning: failed {failed.path}: {failed.reason}", err=True)
-    finished = "finished the interrupted organize: " if result.resumed else ""
-    click.echo(
-        f"{finished}{VERBS[result.mode][1]} {result.moved} videos into {result.dest} "
-        f"({result.in_place} already there, {result.left} left in place, {len(result.skipped)} skipped, "
-        f"{len(result.failed)} failed) in {result.seconds:.1f} s"
-    )
-    if result.suffixed:
-        click.echo(f"{len(result.suffixed)} took a numbered name, theirs being taken:")
-        for item in result.suffixed:
-            click.echo(f"  {item['source']} -> {item['target']}")
-    if result.journal:
-        click.echo(f"journal: {result.journal} (undo with `vindex organize --undo`)")
-
-
-def _print_undo(result, as_json: bool) -> None:
-    if as_json:
-        print_json(result.to_dict())
-        return
-    for failed in result.failed:
-        click.echo(f"warning: not restored {failed.path}: {failed.reason}", err=True)
-    what = "removed" if result.mode != "move" else "restored"
-    click.echo(
-        f"{what} {result.restored} videos of the organize into {result.dest}, "
-        f"{result.folders_removed} empty folders removed, {len(result.failed)} failed, in {result.seconds:.1f} s"
-    )
-    if result.suffixed:
-        click.echo(f"{len(result.suffixed)} restored under a numbered name, the original being taken:")
-        for item in result.suffixed:
-            click.echo(f"  {item['from']} -> {item['to']}")
-
-
-def status_printer(quiet: bool) -> Callable[[str], None] | None:
-    """Progress lines on stderr, so stdout stays clean for the result (or --json)."""
-    if quiet:
-        return None
-    return lambda message: click.echo(f"  {message}", err=True)
+    emit(result, as_json, print_organized)
 
 
 @cli.command()
 @db_option
-@click.option("--min-size", type=click.IntRange(min=2), default=10, show_default=True,
+@click.option("--min-size", type=click.IntRange(min=2), default=defaults.MIN_CLUSTER_SIZE, show_default=True,
               help="Smallest group that counts as a cluster (HDBSCAN min_cluster_size).")
 @click.option("--min-samples", type=click.IntRange(min=1), default=None,
               help="How conservative HDBSCAN is: higher means more noise. Default: --min-size.")
-@click.option("--neighbors", type=click.IntRange(min=2), default=15, show_default=True,
+@click.option("--neighbors", type=click.IntRange(min=2), default=defaults.NEIGHBORS, show_default=True,
               help="UMAP n_neighbors: larger favours the big picture over local detail.")
-@click.option("--components", type=click.IntRange(min=1), default=5, show_default=True,
+@click.option("--components", type=click.IntRange(min=1), default=defaults.COMPONENTS, show_default=True,
               help="Dimensions UMAP reduces the vectors to before HDBSCAN.")
-@click.option("--metric", type=click.Choice(["cosine", "euclidean"]), default="cosine", show_default=True,
+@click.option("--metric", type=click.Choice(defaults.METRICS), default=defaults.METRIC, show_default=True,
               help="Distance between video vectors.")
-@click.option("--seed", type=int, default=42, show_default=True,
+@click.option("--seed", type=int, default=defaults.SEED, show_default=True,
               help="Random seed: the same index and options give the same clusters.")
 @click.option("--channel", default=None, help="Cluster only this channel's videos (the others are left unassigned).")
 @click.option("--vocabulary", type=click.Path(dir_okay=False), default=None,
@@ -356,37 +238,16 @@ def cluster(db, min_size, min_samples, neighbors, components, metric, seed, chan
     run = index.cluster(params, vocabulary=vocabulary, status=status)
     written = [] if no_report else index.report(out, gallery=False, status=status)
     if as_json:
-        print_json({**run.to_dict(), "files": [str(path) for path in written]})
+        print_json({**run.to_dict(), "files": written})
         return
-    share = f" ({100 * run.noise / run.videos:.0f} %)" if run.videos else ""
-    click.echo(f"{len(run.clusters)} clusters and {run.noise} noise videos{share} among {run.videos} videos "
-               f"in {run.seconds.get('total', 0):.1f} s")
-    if run.unassigned:
-        click.echo(f"{run.unassigned} videos of other channels left unassigned")
-    if quiet:  # otherwise they were shown as they happened
-        for note in run.notes:
-            click.echo(f"note: {note}")
-    print_cluster_table([dict(c.__dict__) for c in run.clusters])
-    for path in written:
-        click.echo(f"wrote {path}")
-
-
-def print_cluster_table(rows: list[dict]) -> None:
-    if not rows:
-        return
-    width = max(4, max(len(str(row["name"])) for row in rows))
-    click.echo(f"{'id':>4}  {'size':>6}  {'prob':>5}  {'name':<{width}}  channels")
-    for row in rows:
-        channels = ", ".join(f"{name} {count}" for name, count in list(row["channels"].items())[:3])
-        more = len(row["channels"]) - 3
-        channels += f", +{more} more" if more > 0 else ""
-        click.echo(f"{row['id']:>4}  {row['size']:>6}  {row['mean_probability']:>5.2f}  {row['name']:<{width}}  {channels}")
+    print_cluster_run(run, quiet)
+    print_written(written)
 
 
 @cli.command()
 @db_option
 @out_option
-@click.option("--thumbnails", type=click.IntRange(min=0), default=8, show_default=True,
+@click.option("--thumbnails", type=click.IntRange(min=0), default=defaults.THUMBNAILS_PER_CLUSTER, show_default=True,
               help="Exemplar frames per cluster in the gallery.")
 @click.option("--no-picture", is_flag=True, help="Skip the PNG map.")
 @click.option("--no-gallery", is_flag=True, help="Skip the HTML gallery (no video decoding).")
@@ -398,17 +259,13 @@ def report(db, out, thumbnails, no_picture, no_gallery, quiet, as_json):
 
     written = Index(db).report(out, thumbnails=thumbnails, picture=not no_picture, gallery=not no_gallery,
                                status=status_printer(quiet or as_json))
-    if as_json:
-        print_json({"files": [str(path) for path in written]})
-        return
-    for path in written:
-        click.echo(f"wrote {path}")
+    emit({"files": written}, as_json, lambda data: print_written(data["files"]))
 
 
 @cli.command()
 @click.argument("cluster_id", required=False, metavar="[ID]")
 @db_option
-@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+@click.option("--limit", type=click.IntRange(min=0), default=defaults.SHOW_LIMIT, show_default=True,
               help="Videos to list (0 = all).")
 @json_option
 def show(cluster_id, db, limit, as_json):
@@ -417,11 +274,7 @@ def show(cluster_id, db, limit, as_json):
 
     index = Index(db)
     if cluster_id is None:
-        overview = index.clusters()
-        if as_json:
-            print_json(overview)
-        else:
-            print_cluster_table(overview)
+        emit(index.clusters(), as_json, print_cluster_table)
         return
     wanted = cluster_id.strip().lower()
     if wanted not in ("noise", "-1") and not wanted.isdigit():
@@ -431,26 +284,20 @@ def show(cluster_id, db, limit, as_json):
     if as_json:
         print_json(dict(found, videos=shown))
         return
-    title = "noise" if found["id"] == -1 else f"cluster {found['id']}: {found['name']}"
-    click.echo(f"{title} · {found['size']} videos · mean probability {found['mean_probability']:.2f}")
-    channels = ", ".join(f"{name} {count}" for name, count in found["channels"].items())
-    click.echo(f"channels: {channels or '-'}")
-    for video in shown:
-        click.echo(f"  {video['probability']:.2f}  {video['path']}")
-    if len(shown) < found["size"]:
-        click.echo(f"  … and {found['size'] - len(shown)} more (--limit 0 lists all)")
+    print_members(found, shown)
+
 
 def search_options(command: Callable) -> Callable:
     """Options shared by `query` and `similar`."""
     for decorator in reversed(
         [
-            click.option("-n", "--limit", type=click.IntRange(min=1), default=10, show_default=True,
+            click.option("-n", "--limit", type=click.IntRange(min=1), default=defaults.LIMIT, show_default=True,
                          help="How many videos to return."),
             click.option("--channel", "channels", multiple=True, metavar="NAME",
                          help="Only videos in this channel (repeat for several)."),
             click.option("--min-score", type=click.FloatRange(-1.0, 1.0), default=None,
                          help="Only results at least this similar (cosine, -1 to 1)."),
-            click.option("--by", type=click.Choice(["frame", "video"]), default="frame", show_default=True,
+            click.option("--by", type=click.Choice(defaults.RANK_BY), default=defaults.RANK, show_default=True,
                          help="Rank a video by its best-matching frame, or by its mean-pooled vector."),
             click.option("--paths", "bare_paths", is_flag=True,
                          help="Print only the matching files, one per line (for piping)."),
@@ -458,35 +305,6 @@ def search_options(command: Callable) -> Callable:
     ):
         command = decorator(command)
     return command
-
-
-def format_moment(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    minutes, rest = divmod(seconds, 60)
-    return f"{int(minutes)}:{rest:04.1f}"
-
-
-def print_hits(result, as_json: bool, bare_paths: bool) -> None:
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    if as_json:
-        print_json(result.to_dict())
-        return
-    if bare_paths:
-        for hit in result:
-            click.echo(hit.file)
-        return
-    if not result.hits:
-        click.echo("no matching videos", err=True)
-        return
-    width = max(len("channel"), *(len(hit.channel or "(root)") for hit in result))
-    click.echo(f"{'rank':>4}  {'score':>6}  {'moment':>7}  {'channel':<{width}}  path")
-    for hit in result:
-        click.echo(
-            f"{hit.rank:>4}  {hit.score:>6.3f}  {format_moment(hit.timestamp):>7}  "
-            f"{(hit.channel or '(root)'):<{width}}  {hit.path}"
-        )
 
 
 @cli.command()
@@ -531,7 +349,8 @@ def similar(file, limit, channels, min_score, by, bare_paths, include_self, db, 
 
 
 @cli.command()
-@click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.95, show_default=True,
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=defaults.DUPLICATE_THRESHOLD,
+              show_default=True,
               help="How similar (cosine of matching frames) two videos must be to count as duplicates.")
 @click.option("--channel", "channels", multiple=True, metavar="NAME", help="Only videos in this channel (repeatable).")
 @db_option
@@ -545,30 +364,7 @@ def dupes(threshold, channels, db, as_json):
     from vindex.index import Index
 
     groups = Index(db).duplicates(threshold=threshold, channels=channels)
-    if as_json:
-        print_json([group.to_dict() for group in groups])
-        return
-    if not groups:
-        click.echo(f"no near-duplicates at threshold {threshold}", err=True)
-        return
-    for number, group in enumerate(groups, 1):
-        click.echo(f"group {number}: {len(group.videos)} videos, "
-                   f"{human_size(group.reclaimable_bytes)} in all but the first")
-        click.echo(f"  {'score':>6}  {'length':>7}  {'pixels':>9}  {'size':>9}  path")
-        for video in group.videos:
-            pixels = f"{video.width}x{video.height}" if video.width else "-"
-            click.echo(
-                f"  {video.score:>6.3f}  {format_moment(video.duration):>7}  {pixels:>9}  "
-                f"{human_size(video.size or 0):>9}  {video.path}"
-            )
-
-
-def human_size(size: float) -> str:
-    for unit in ("B", "KiB", "MiB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
+    emit(groups, as_json, lambda found: print_duplicate_groups(found, threshold))
 
 
 @cli.command()
@@ -583,16 +379,4 @@ def optimize(rebuild, db, as_json):
     """
     from vindex.index import Index
 
-    summary = Index(db).optimize(rebuild=rebuild)
-    if as_json:
-        print_json(summary.to_dict())
-        return
-    for built in summary.built:
-        click.echo(f"built {built['type']} on {built['table']}: {built['rows']} rows, "
-                   f"{built['partitions']} partitions in {built['seconds']:.1f} s")
-    for table in ("videos", "frames"):
-        facts = summary.vector_indexes.get(table)
-        state = (f"{facts['type']} ({facts['indexed_rows']} indexed, {facts['unindexed_rows']} not yet)" if facts
-                 else "brute force (small enough)")
-        click.echo(f"{table:>7}: {state}")
-    click.echo(f"optimized {summary.db} in {summary.seconds:.1f} s")
+    emit(Index(db).optimize(rebuild=rebuild), as_json, print_optimize)

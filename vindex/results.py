@@ -19,7 +19,7 @@ def plain(value: Any) -> Any:
     """`value` as JSON-ready data: dataclasses, paths, datetimes and numpy scalars/arrays become
     dicts, strings and numbers (NaN becomes None)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        if isinstance(value, Result):
+        if hasattr(value, "to_dict"):
             return value.to_dict()
         return {field.name: plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
     if isinstance(value, dict):

@@ -1,0 +1,261 @@
+"""How the CLI shows results: JSON for scripts (`--json`, the results' own `to_dict()`), human
+tables otherwise, progress on stderr so stdout stays clean."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import click
+
+from vindex.results import ProgressHook, StatusHook, plain
+
+VERBS = {"move": ("move", "moved"), "copy": ("copy", "copied"), "link": ("link", "linked")}
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(plain(data), indent=2, default=str, ensure_ascii=False))
+
+
+def emit(result: Any, as_json: bool, human: Callable[[Any], None]) -> None:
+    """Print `result` as JSON, or hand it to `human` for the table a person reads."""
+    if as_json:
+        print_json(result.to_dict() if hasattr(result, "to_dict") else result)
+    else:
+        human(result)
+
+
+def warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def progress_bar(quiet: bool) -> tuple[Any, ProgressHook]:
+    """A rich progress bar on stderr, or nothing when quiet or not a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=console, disable=quiet or not console.is_terminal, transient=False,
+    )
+    tasks: dict[str, int] = {}
+
+    def hook(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total)
+        progress.update(tasks[stage], completed=done, total=total)
+
+    return progress, hook
+
+
+def status_printer(quiet: bool) -> StatusHook | None:
+    """Progress lines on stderr, so stdout stays clean for the result (or --json)."""
+    if quiet:
+        return None
+    return lambda message: click.echo(f"  {message}", err=True)
+
+
+def count(number: int, noun: str) -> str:
+    """"1 video", "2 videos"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def format_moment(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}:{rest:04.1f}"
+
+
+def human_size(size: float) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+# -- add, info, optimize ------------------------------------------------------------------------
+def print_add_summary(summary) -> None:
+    for failure in summary.failed:
+        warn(f"skipped {failure.path}: {failure.reason}")
+    click.echo(
+        f"{summary.added} added, {summary.reembedded} re-embedded, {summary.renamed} renamed, "
+        f"{summary.unchanged} unchanged, {summary.removed} removed, {len(summary.failed)} failed "
+        f"in {summary.seconds:.1f} s ({summary.embedded} videos, {summary.frames} frames embedded)"
+    )
+    click.echo(f"index: {summary.db}")
+
+
+def print_info(facts) -> None:
+    size = f"{facts.size_bytes / 2**20:.1f} MiB" if facts.size_bytes is not None else "n/a"
+    rows = [
+        ("index", facts.db), ("root", facts.root), ("videos", facts.videos), ("frames", facts.frames),
+        ("model", f"{facts.model} ({facts.weights})" if facts.model else None), ("vector dim", facts.dim),
+        ("frames/video", facts.frames_per_video), ("schema", schema_line(facts.schema_version)),
+        ("size on disk", size),
+    ]
+    for label, value in rows:
+        click.echo(f"{label:>13}: {value if value is not None else '-'}")
+    if facts.channels:
+        click.echo(f"{'channels':>13}: {len(facts.channels)}")
+        width = max(len(name or "(root)") for name in facts.channels)
+        for name, videos in facts.channels.items():
+            click.echo(f"{'':>15}{(name or '(root)'):<{width}}  {videos}")
+
+
+def schema_line(version: int | None) -> str | None:
+    from vindex.schema import SCHEMA_VERSION
+
+    if version is None:
+        return None
+    return f"version {version}" + (" (current)" if version == SCHEMA_VERSION else f" (this vindex writes {SCHEMA_VERSION})")
+
+
+def print_optimize(summary) -> None:
+    for built in summary.built:
+        click.echo(f"built {built['type']} on {built['table']}: {built['rows']} rows, "
+                   f"{built['partitions']} partitions in {built['seconds']:.1f} s")
+    for table in ("videos", "frames"):
+        facts = summary.vector_indexes.get(table)
+        state = (f"{facts['type']} ({facts['indexed_rows']} indexed, {facts['unindexed_rows']} not yet)" if facts
+                 else "brute force (small enough)")
+        click.echo(f"{table:>7}: {state}")
+    click.echo(f"optimized {summary.db} in {summary.seconds:.1f} s")
+
+
+# -- search -------------------------------------------------------------------------------------
+def print_hits(result, as_json: bool, bare_paths: bool) -> None:
+    for message in result.warnings:
+        warn(message)
+    if as_json:
+        print_json(result.to_dict())
+    elif bare_paths:
+        for hit in result:
+            click.echo(hit.file)
+    elif not result.hits:
+        click.echo("no matching videos", err=True)
+    else:
+        width = max(len("channel"), *(len(hit.channel or "(root)") for hit in result))
+        click.echo(f"{'rank':>4}  {'score':>6}  {'moment':>7}  {'channel':<{width}}  path")
+        for hit in result:
+            click.echo(
+                f"{hit.rank:>4}  {hit.score:>6.3f}  {format_moment(hit.timestamp):>7}  "
+                f"{(hit.channel or '(root)'):<{width}}  {hit.path}"
+            )
+
+
+def print_duplicate_groups(groups: list, threshold: float) -> None:
+    if not groups:
+        click.echo(f"no near-duplicates at threshold {threshold}", err=True)
+        return
+    for number, group in enumerate(groups, 1):
+        click.echo(f"group {number}: {count(len(group.videos), 'video')}, "
+                   f"{human_size(group.reclaimable_bytes)} in all but the first")
+        click.echo(f"  {'score':>6}  {'length':>7}  {'pixels':>9}  {'size':>9}  path")
+        for video in group.videos:
+            pixels = f"{video.width}x{video.height}" if video.width else "-"
+            click.echo(
+                f"  {video.score:>6.3f}  {format_moment(video.duration):>7}  {pixels:>9}  "
+                f"{human_size(video.size or 0):>9}  {video.path}"
+            )
+
+
+# -- clusters -----------------------------------------------------------------------------------
+def print_cluster_run(run, quiet: bool) -> None:
+    share = f" ({100 * run.noise / run.videos:.0f} %)" if run.videos else ""
+    click.echo(f"{count(len(run.clusters), 'cluster')} and {count(run.noise, 'noise video')}{share} "
+               f"among {count(run.videos, 'video')} in {run.seconds.get('total', 0):.1f} s")
+    if run.unassigned:
+        click.echo(f"{count(run.unassigned, 'video')} of other channels left unassigned")
+    if quiet:  # otherwise they were shown as they happened
+        for note in run.notes:
+            click.echo(f"note: {note}")
+    print_cluster_table([plain(cluster) for cluster in run.clusters])
+
+
+def print_cluster_table(rows: list[dict]) -> None:
+    if not rows:
+        return
+    width = max(4, max(len(str(row["name"])) for row in rows))
+    click.echo(f"{'id':>4}  {'size':>6}  {'prob':>5}  {'name':<{width}}  channels")
+    for row in rows:
+        channels = ", ".join(f"{name} {videos}" for name, videos in list(row["channels"].items())[:3])
+        more = len(row["channels"]) - 3
+        channels += f", +{more} more" if more > 0 else ""
+        click.echo(f"{row['id']:>4}  {row['size']:>6}  {row['mean_probability']:>5.2f}  {row['name']:<{width}}  {channels}")
+
+
+def print_members(found: dict, shown: list[dict]) -> None:
+    title = "noise" if found["id"] == -1 else f"cluster {found['id']}: {found['name']}"
+    click.echo(f"{title} · {count(found['size'], 'video')} · mean probability {found['mean_probability']:.2f}")
+    channels = ", ".join(f"{name} {videos}" for name, videos in found["channels"].items())
+    click.echo(f"channels: {channels or '-'}")
+    for video in shown:
+        click.echo(f"  {video['probability']:.2f}  {video['path']}")
+    if len(shown) < found["size"]:
+        click.echo(f"  … and {found['size'] - len(shown)} more (--limit 0 lists all)")
+
+
+def print_written(paths: list) -> None:
+    for path in paths:
+        click.echo(f"wrote {path}")
+
+
+# -- organize -----------------------------------------------------------------------------------
+def print_plan(plan) -> None:
+    verb = VERBS[plan.mode][0]
+    click.echo(
+        f"Preview: {verb} {count(len(plan.moves), 'video')} into {plan.dest} "
+        f"({plan.in_place} already there, {plan.left} left in place, {len(plan.skipped)} skipped)"
+    )
+    folders = plan.folders()
+    if folders:
+        width = max(len(f.folder) for f in folders)
+        click.echo(f"{'cluster':>7}  {'folder':<{width}}  {'files':>5}  samples")
+        for folder in folders:
+            label = "noise" if folder.cluster < 0 else str(folder.cluster)
+            click.echo(f"{label:>7}  {folder.folder:<{width}}  {folder.files:>5}  {', '.join(folder.samples)}")
+    suffixed = [m for m in plan.moves if m.suffixed]
+    if suffixed:
+        click.echo(f"{len(suffixed)} will take a numbered name, theirs being taken:")
+        for move in suffixed:
+            click.echo(f"  {move.source} -> {move.target}")
+    for skipped in plan.skipped:
+        click.echo(f"skip {skipped.path}: {skipped.reason}")
+    click.echo("Nothing was changed: add --apply to do it." if plan.moves else "Nothing to do.")
+
+
+def print_organized(result) -> None:
+    for skipped in result.skipped:
+        warn(f"skipped {skipped.path}: {skipped.reason}")
+    for failed in result.failed:
+        warn(f"failed {failed.path}: {failed.reason}")
+    finished = "finished the interrupted organize: " if result.resumed else ""
+    click.echo(
+        f"{finished}{VERBS[result.mode][1]} {count(result.moved, 'video')} into {result.dest} "
+        f"({result.in_place} already there, {result.left} left in place, {len(result.skipped)} skipped, "
+        f"{len(result.failed)} failed) in {result.seconds:.1f} s"
+    )
+    if result.suffixed:
+        click.echo(f"{len(result.suffixed)} took a numbered name, theirs being taken:")
+        for item in result.suffixed:
+            click.echo(f"  {item['source']} -> {item['target']}")
+    if result.journal:
+        click.echo(f"journal: {result.journal} (undo with `vindex organize --undo`)")
+
+
+def print_undo(result) -> None:
+    for failed in result.failed:
+        warn(f"not restored {failed.path}: {failed.reason}")
+    what = "removed" if result.mode != "move" else "restored"
+    click.echo(
+        f"{what} {count(result.restored, 'video')} of the organize into {result.dest}, "
+        f"{count(result.folders_removed, 'empty folder')} removed, {len(result.failed)} failed, "
+        f"in {result.seconds:.1f} s"
+    )
+    if result.suffixed:
+        click.echo(f"{len(result.suffixed)} restored under a numbered name, the original being taken:")
+        for item in result.suffixed:
+            click.echo(f"  {item['from']} -> {item['to']}")
