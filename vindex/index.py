@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from vindex import organizing
+from vindex import defaults, organizing
 from vindex.embedding import DEFAULT_MODEL, Embedder, ModelShape, ModelSpec, image_size_of, model_shape
 from vindex.errors import VindexError
+from vindex.results import Result
 from vindex.indexing import (
     DEFAULT_BATCH_SIZE, WRITE_EVERY_VIDEOS, AddSummary, JobRunner, ProgressHook, add_folder, check_folder, ensure_root,
 )
@@ -21,11 +22,9 @@ from vindex.store import Store, resolve_db
 if TYPE_CHECKING:
     from vindex.clustering import ClusterParams, ClusterRun
 
-DEFAULT_FRAMES = 5
-
 
 @dataclass
-class IndexInfo:
+class IndexInfo(Result):
     db: str
     root: str | None
     videos: int
@@ -38,21 +37,15 @@ class IndexInfo:
     schema_version: int | None
     size_bytes: int | None
 
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
 
 @dataclass
-class OptimizeSummary:
+class OptimizeSummary(Result):
     db: str
     videos: int
     frames: int
     built: list[dict]  # one per vector index (re)built: table, type, rows, partitions, seconds
     vector_indexes: dict[str, dict]  # table → type, indexed and unindexed rows, rows at training
     seconds: float
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
 
 
 class Index:
@@ -125,7 +118,7 @@ class Index:
         elif not model.name:  # --pretrained/--checkpoint alone: for the index's model, or the default
             model = ModelSpec(meta.get("model", DEFAULT_MODEL), model.pretrained, model.checkpoint)
         spec = model.resolved()
-        frames = frames or meta.get("frames_per_video") or DEFAULT_FRAMES
+        frames = frames or meta.get("frames_per_video") or defaults.FRAMES_PER_VIDEO
         if frames < 1:
             raise VindexError("--frames must be at least 1")
         if "model" in meta and not reembed:
