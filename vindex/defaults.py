@@ -48,3 +48,9 @@ NOISE_POLICY = "move"
 
 # -- where the index lives ----------------------------------------------------------------------
 INDEX_FOLDER = ".vindex"  # found from the working directory upward, or made beside the added folder
+
+# -- serve --------------------------------------------------------------------------------------
+SERVE_HOST = "127.0.0.1"  # loopback only: any other address needs a token
+SERVE_PORT = 8765
+SERVE_PAGE_SIZE = 60  # videos (and so thumbnails) per cluster page
+SERVE_THUMBNAIL_CACHE_MIB = 256  # on disk beside the index; the least recently used go first

@@ -69,6 +69,11 @@ class Index:
             self._store = Store(resolve_db(self._db))
         return self._store
 
+    def refresh(self) -> None:
+        """Open the tables and metadata again on next use (another process added or clustered since);
+        the loaded models stay."""
+        self._store = None
+
     @property
     def meta(self) -> dict:
         return self.store.meta
