@@ -1,0 +1,55 @@
+"""The schema version is checked on every open: newer indexes are refused, older ones migrated."""
+
+import json
+
+import pyarrow as pa
+import pytest
+
+from vindex import schema
+from vindex.errors import VindexError
+from vindex.store import Store
+
+
+def set_version(db, version: int) -> None:
+    store = Store(str(db))
+    store.set_meta(schema_version=version)
+
+
+def test_info_shows_the_schema_version(indexed_copy, run):
+    assert "schema: version 1 (current)" in " ".join(run("info").stdout.split())
+    assert json.loads(run("info", "--json").stdout)["schema_version"] == schema.SCHEMA_VERSION
+
+
+def test_a_newer_index_is_refused_with_both_versions(indexed_copy, run):
+    set_version(indexed_copy, schema.SCHEMA_VERSION + 1)
+    result = run("query", "anything", expect=1)
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1
+    assert f"schema version {schema.SCHEMA_VERSION + 1}" in message
+    assert f"version {schema.SCHEMA_VERSION}" in message and "upgrade vindex" in message
+
+
+def test_an_older_index_is_migrated_once_on_open(indexed_copy, monkeypatch):
+    """A v(N) → v(N+1) step that adds a column runs on the first open and is recorded."""
+    calls = []
+
+    def add_note_column(store: Store) -> None:
+        calls.append(store.uri)
+        store.videos.add_columns(pa.field("note", pa.string()))
+
+    current = schema.SCHEMA_VERSION
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(schema.MIGRATIONS, current, add_note_column)
+    store = Store(str(indexed_copy))
+    assert store.migrated == [current]
+    assert store.meta["schema_version"] == current + 1
+    assert "note" in store.videos.schema.names
+    assert store.videos.count_rows() > 0  # rows kept
+    again = Store(str(indexed_copy))
+    assert again.migrated == [] and calls == [str(indexed_copy)]
+
+
+def test_an_index_without_a_migration_path_is_refused_with_the_command(indexed_copy, monkeypatch):
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", schema.SCHEMA_VERSION + 1)
+    with pytest.raises(VindexError, match="--reembed"):
+        Store(str(indexed_copy))
