@@ -8,12 +8,14 @@ for the measurements behind the strategy below.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
-from vindex.errors import DecodeError
+from vindex.errors import DecodeError, os_reason
+from vindex.scanning import open_regular
 
 # Below this length one sequential pass is cheaper than one seek per frame: each seek decodes
 # from the previous keyframe anyway, and short clips have few keyframes (docs/decisions.md).
@@ -24,6 +26,9 @@ SKIP_MARGIN_SECONDS = 0.5
 # Formats with no duration in their headers, for which FFmpeg estimates one from the bitrate
 # (15% off on a test MPEG-1 file): their packets are scanned instead.
 GUESSED_DURATION_FORMATS = frozenset({"mpeg", "mpegts", "mpegvideo", "h264", "hevc", "m4v"})
+# A single read that takes longer than this (a hung network mount) ends the file's decoding.
+READ_TIMEOUT_SECONDS = 30.0
+PROBE_BYTES = 8 << 20  # how much FFmpeg reads, at most, to recognise the format and find the streams
 
 
 @dataclass
@@ -57,10 +62,7 @@ def read_frames(path: str, count: int, size: int, threaded: bool = False, keyfra
     """
     import av
 
-    try:
-        container = av.open(path, metadata_errors="ignore")
-    except (av.FFmpegError, OSError, UnicodeDecodeError) as error:
-        raise DecodeError(_reason(error)) from None
+    container = open_video(path)
     try:
         with container:
             if not container.streams.video:
@@ -75,10 +77,32 @@ def read_frames(path: str, count: int, size: int, threaded: bool = False, keyfra
         raise DecodeError(_reason(error)) from None
 
 
+def open_video(path: str):
+    """A PyAV container for the regular file at `path`.
+
+    A FIFO or a device (`/dev/zero`) is refused before FFmpeg sees it (FFmpeg would read it
+    forever), and a read that stalls (a hung network mount) gives up after READ_TIMEOUT_SECONDS.
+    FFmpeg opens the descriptor that was checked (through /proc on Linux), not the path again.
+    """
+    import av
+
+    try:
+        fd = open_regular(path)
+    except OSError as error:
+        raise DecodeError(os_reason(error)) from None
+    checked = f"/proc/self/fd/{fd}"
+    try:
+        return av.open(checked if os.path.exists(checked) else path, metadata_errors="ignore",
+                       timeout=READ_TIMEOUT_SECONDS, options={"probesize": str(PROBE_BYTES)})
+    except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as error:
+        raise DecodeError(_reason(error)) from None
+    finally:
+        os.close(fd)
+
+
 def _reason(error: BaseException) -> str:
     # FFmpeg errors carry "[Errno N] message: 'path'"; the message alone is what a user needs.
-    text = (getattr(error, "strerror", None) or str(error)).strip() or type(error).__name__
-    return text.splitlines()[0][:200]
+    return os_reason(error)[:200]
 
 
 def _decode(container, stream, count: int, size: int, keyframes_only: bool) -> DecodedVideo:
@@ -225,7 +249,7 @@ def read_thumbnail(path: str, timestamp: float, width: int = 192) -> np.ndarray:
     import av
 
     try:
-        with av.open(path, metadata_errors="ignore") as container:
+        with open_video(path) as container:
             if not container.streams.video:
                 raise DecodeError("no video stream")
             stream = container.streams.video[0]

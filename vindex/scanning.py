@@ -7,6 +7,7 @@ already returns on Linux without an extra system call).
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -91,10 +92,40 @@ def scan(root: Path, subdir: Path | None = None) -> Iterator[VideoFile]:
             yield VideoFile(relative, entry.path, info.st_size, info.st_mtime_ns)
 
 
+class NotRegularFile(OSError):
+    """A FIFO, a device or a folder where a video file was expected: reading it could block or never end."""
+
+
+def open_regular(path: str) -> int:
+    """A read-only descriptor of the regular file at `path`; raises NotRegularFile for anything else.
+
+    O_NONBLOCK makes opening a FIFO return at once instead of waiting for a writer; the check is
+    on the opened descriptor, so the file cannot be swapped between the check and the read.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise NotRegularFile(0, f"not a video file ({kind})", path)
+    return fd
+
+
 def hash_file(path: str) -> str:
-    """xxh3-128 of the whole content: fast enough (~10 GB/s) that no sampling shortcut is needed."""
+    """xxh3-128 of the whole content: fast enough (~10 GB/s) that no sampling shortcut is needed.
+
+    Reads at most the size the file had when opened, so a file that grows while it is read (or a
+    special file posing as one) cannot keep it reading forever.
+    """
     digest = xxhash.xxh3_128()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(HASH_CHUNK_BYTES):
+    fd = open_regular(path)
+    with os.fdopen(fd, "rb") as handle:
+        left = os.fstat(fd).st_size
+        while left > 0 and (chunk := handle.read(min(HASH_CHUNK_BYTES, left))):
             digest.update(chunk)
+            left -= len(chunk)
     return digest.hexdigest()
