@@ -9,8 +9,9 @@ import pytest
 
 from tests.conftest import TINY
 from vindex import Index, ModelSpec
-from vindex import indexing
 from vindex.demo import make_corpus
+from vindex.indexing import pipeline, plan
+from vindex.store import Store
 
 TINY_SPEC = ModelSpec("vindex-tiny")
 
@@ -38,7 +39,7 @@ def assert_consistent(index: Index) -> None:
 def counting(monkeypatch):
     """Counts how often content is hashed and decoded."""
     calls = {"hash": 0, "decode": 0}
-    real_hash, real_decode = indexing.hash_file, indexing.read_frames
+    real_hash, real_decode = plan.hash_file, pipeline.read_frames
 
     def hash_file(path):
         calls["hash"] += 1
@@ -48,8 +49,8 @@ def counting(monkeypatch):
         calls["decode"] += 1
         return real_decode(*args, **kwargs)
 
-    monkeypatch.setattr(indexing, "hash_file", hash_file)
-    monkeypatch.setattr(indexing, "read_frames", read_frames)
+    monkeypatch.setattr(plan, "hash_file", hash_file)
+    monkeypatch.setattr(pipeline, "read_frames", read_frames)
     return calls
 
 
@@ -158,7 +159,7 @@ def test_deleted_files_leave_the_index_only_under_the_added_folder(indexed):
 
 
 def test_run_killed_between_frame_and_video_writes_recovers_without_duplicates(corpus, monkeypatch):
-    real_upsert = indexing.Store.upsert_videos
+    real_upsert = Store.upsert_videos
     writes = {"count": 0}
 
     def dies_on_third_write(self, videos):
@@ -167,10 +168,10 @@ def test_run_killed_between_frame_and_video_writes_recovers_without_duplicates(c
             raise KeyboardInterrupt  # the frames of this batch are written, its video rows never are
         return real_upsert(self, videos)
 
-    monkeypatch.setattr(indexing.Store, "upsert_videos", dies_on_third_write)
+    monkeypatch.setattr(Store, "upsert_videos", dies_on_third_write)
     with pytest.raises(KeyboardInterrupt):
         Index().add(corpus, model=TINY_SPEC, commit_every=5)
-    monkeypatch.setattr(indexing.Store, "upsert_videos", real_upsert)
+    monkeypatch.setattr(Store, "upsert_videos", real_upsert)
     partial = Index()
     assert partial.store.videos.count_rows() == 10
     summary = partial.add(corpus)

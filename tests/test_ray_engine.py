@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import TINY
 from vindex.demo import make_corpus
 from vindex.errors import VindexError
-from vindex.ray_engine import collect_videos, root_reason
+from vindex.indexing.ray_runner import collect_videos, root_reason
 from vindex.store import Store, storage_reason
 
 
@@ -83,13 +83,13 @@ def test_ray_engine_matches_local_engine_and_lists_broken_files(local_ray, corpu
 def test_ray_rerun_sends_out_only_changed_content(local_ray, corpus, run, tmp_path, monkeypatch):
     db = tmp_path / "ray"
     add_json(run, corpus, "--db", db, "--engine", "ray")
-    import vindex.ray_engine
+    import vindex.indexing.ray_runner
 
     def no_ray(*_):
         raise AssertionError("Ray was started for an unchanged folder")
 
     with monkeypatch.context() as patched:
-        patched.setattr(vindex.ray_engine, "ray_session", no_ray)
+        patched.setattr(vindex.indexing.ray_runner, "ray_session", no_ray)
         again = add_json(run, corpus, "--db", db, "--engine", "ray")
     assert (again["unchanged"], again["embedded"], again["added"]) == (24, 0, 0)
 

@@ -9,10 +9,8 @@ from typing import TYPE_CHECKING, Callable
 from vindex import defaults, organizing
 from vindex.embedding import DEFAULT_MODEL, Embedder, ModelShape, ModelSpec, image_size_of, model_shape
 from vindex.errors import VindexError
-from vindex.results import Result
-from vindex.indexing import (
-    DEFAULT_BATCH_SIZE, WRITE_EVERY_VIDEOS, AddSummary, JobRunner, ProgressHook, add_folder, check_folder, ensure_root,
-)
+from vindex.indexing import AddSummary, ModelLoader, RunSettings, add_folder, check_folder, ensure_root, make_runner
+from vindex.results import ProgressHook, Result
 from vindex.search import (
     DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_LIMIT, DuplicateGroup, SearchResult, find_duplicates, search, text_probe,
     video_probe,
@@ -99,11 +97,11 @@ class Index:
         model: ModelSpec | None = None,
         frames: int | None = None,
         reembed: bool = False,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_size: int = defaults.BATCH_SIZE,
         workers: int | None = None,
         progress: ProgressHook | None = None,
-        commit_every: int = WRITE_EVERY_VIDEOS,
-        engine: str = "local",
+        commit_every: int = defaults.COMMIT_EVERY,
+        engine: str = defaults.ENGINE,
         address: str | None = None,
         keyframes_only: bool = False,
     ) -> AddSummary:
@@ -137,23 +135,23 @@ class Index:
                 )
         root, folder = ensure_root(store, folder)
         organizing.refuse_if_interrupted(store)
-        runner = job_runner(engine, address, frames, batch_size, commit_every, self.device, self.precision,
-                            keyframes_only)
+        settings = RunSettings(frames, batch_size, commit_every, workers, keyframes_only, self.device, self.precision)
+        runner = make_runner(engine, settings, address)
         if reembed:
             store.drop_vectors()
 
-        def load() -> Embedder | ModelShape:
-            # With Ray the model runs on the workers: the driver needs only its shape.
-            embedder = self.embedder(spec) if runner is None else model_shape(spec)
+        def recorded(model: Embedder | ModelShape) -> Embedder | ModelShape:
+            # An empty index learns its model when the model is first needed.
             if store.videos is None or "model" not in store.meta:
                 store.initialise(
-                    embedder.dim, model=spec.name, pretrained=spec.pretrained, checkpoint=spec.checkpoint,
+                    model.dim, model=spec.name, pretrained=spec.pretrained, checkpoint=spec.checkpoint,
                     weights=spec.weights, frames_per_video=frames, root=str(root),
                 )
-            return embedder
+            return model
 
-        summary = add_folder(store, root, folder, load, frames, batch_size, workers, progress, commit_every, runner,
-                             image_size_of(spec), keyframes_only)
+        loader = ModelLoader(image_size_of(spec), lambda: recorded(self.embedder(spec)),
+                             lambda: recorded(model_shape(spec)))
+        summary = add_folder(store, root, folder, loader, runner, progress)
         if not store.is_empty:
             store.ensure_search_indexes()
         return summary
@@ -277,17 +275,3 @@ class Index:
             db=store.uri, videos=store.videos.count_rows(), frames=store.count_frames(), built=built,
             vector_indexes=store.vector_indexes(), seconds=round(time.perf_counter() - started, 3),
         )
-
-
-def job_runner(engine: str, address: str | None, frames: int, batch_size: int, commit_every: int,
-               device: str | None, precision: str, keyframes_only: bool = False) -> JobRunner | None:
-    """The runner for `engine`: None for the local one, checked before any planning work for Ray."""
-    if engine == "local":
-        if address:
-            raise VindexError("--address is for --engine ray")
-        return None
-    if engine == "ray":
-        from vindex.ray_engine import RayRunner
-
-        return RayRunner(address, frames, batch_size, commit_every, device, precision, keyframes_only)
-    raise VindexError(f"unknown engine {engine!r}: use local or ray")

@@ -30,7 +30,8 @@ from typing import Iterator
 import xxhash
 
 from vindex.errors import VindexError
-from vindex.indexing import ProgressHook, apply_copies, video_id
+from vindex.indexing import apply_copies, video_id
+from vindex.results import ProgressHook
 from vindex.scanning import HASH_CHUNK_BYTES, VideoFile, hash_file, is_outside_root
 from vindex.store import Store
 

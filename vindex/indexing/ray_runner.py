@@ -1,12 +1,12 @@
 """`vindex add --engine ray`: the decode and embed stages of `add`, run on Ray Data.
 
-The driver plans exactly as the local engine does (`vindex.indexing.plan`), so only content the
+The driver plans exactly as with the local runner (`vindex.indexing.plan`), so only content the
 index has never seen is sent out. Ray Data then runs a dataset of those jobs through decode tasks
 (CPU, `vindex.frames.read_frames`) and an actor pool that holds the CLIP model
 (`vindex.embedding.Embedder`, one GPU per actor where the cluster has GPUs). The vectors stream
-back to the driver, which builds rows with `vindex.indexing.rows_for` and writes them with the
-local engine's `BatchWriter`: the writes stay ordered and upserted exactly as in the local path,
-and at ~10 KB per video they are far from the bottleneck (docs/scaling.md has the arithmetic).
+back to the driver, which writes their rows with `write_outcomes` as the local runner does: the
+writes stay ordered and upserted exactly as in the local path, and at ~10 KB per video they are
+far from the bottleneck (docs/scaling.md has the arithmetic).
 
 Ray is imported inside these functions, so it stays an optional extra (`pip install vindex[ray]`).
 """
@@ -24,16 +24,18 @@ import warnings
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, redirect_stdout
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
 from vindex.embedding import Embedder, ModelShape, ModelSpec
-from vindex.errors import DecodeError, VindexError
+from vindex.errors import DecodeError, VindexError, first_line, os_reason
 from vindex.frames import DecodedVideo, read_frames
-from vindex.indexing import (
-    WRITE_EVERY_VIDEOS, AddSummary, BatchWriter, EmbedJob, ProgressHook, count_embedded, job_failures, rows_for,
-)
+from vindex.indexing.pipeline import Outcome
+from vindex.indexing.plan import EmbedJob
+from vindex.indexing.runners import ModelLoader, RunSettings, write_outcomes
+from vindex.indexing.summary import AddSummary
+from vindex.results import ProgressHook
 from vindex.store import Store
 
 DEFAULT_RAY_PORT = 6379
@@ -71,58 +73,35 @@ def check_reachable(address: str) -> None:
         with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
             pass
     except OSError as error:
-        reason = error.strerror or str(error) or type(error).__name__
-        raise VindexError(f"cannot connect to the Ray cluster at {address}: {reason}") from None
+        raise VindexError(f"cannot connect to the Ray cluster at {address}: {os_reason(error)}") from None
 
 
 class RayRunner:
-    """Runs `add`'s embed jobs on Ray: a `JobRunner` for `vindex.indexing.add_folder`."""
+    """Runs `add`'s embed jobs on Ray (the cluster at `address`, else a local instance): a `JobRunner`."""
 
-    def __init__(self, address: str | None, frames_per_video: int, batch_size: int,
-                 commit_every: int = WRITE_EVERY_VIDEOS, device: str | None = None, precision: str = "auto",
-                 keyframes_only: bool = False):
+    def __init__(self, settings: RunSettings, address: str | None = None):
         self.ray = import_ray()
         if address:
             check_reachable(address)
+        self.settings = settings
         self.address = address
-        self.frames_per_video = frames_per_video
-        self.batch_size = batch_size
-        self.commit_every = commit_every
-        self.device = device
-        self.precision = precision
-        self.keyframes_only = keyframes_only
 
-    def __call__(self, store: Store, jobs: list[EmbedJob], load_embedder: Callable[[], ModelShape],
-                 summary: AddSummary, progress: ProgressHook | None) -> None:
+    def __call__(self, store: Store, jobs: list[EmbedJob], model: ModelLoader, summary: AddSummary,
+                 progress: ProgressHook | None) -> None:
         import_ray(with_data=True)
         with ThreadPoolExecutor(max_workers=1) as pool:
             # Importing open_clip (and torch) takes seconds, and so does starting Ray: overlap them.
             model_code = pool.submit(importlib.import_module, "open_clip")
             with ray_session(self.ray, self.address):
                 model_code.result()
-                self.run(store, jobs, load_embedder(), summary, progress)
+                self.run(store, jobs, model.shape(), summary, progress)
 
     def run(self, store: Store, jobs: list[EmbedJob], model: ModelShape, summary: AddSummary,
             progress: ProgressHook | None) -> None:
         """Stream the jobs through the pipeline; write each video's rows as it comes back."""
         dataset = self.pipeline(jobs, model.spec, model.image_size)
-        writer = BatchWriter(store, self.commit_every)
-        done = 0
-        try:
-            for job_index, video in collect_videos(stream(self.ray, dataset)):
-                job = jobs[job_index]
-                if isinstance(video, str):
-                    summary.failed.extend(job_failures(job, video))
-                else:
-                    decoded, vectors = video
-                    writer.add(*rows_for(job, decoded, vectors))
-                    count_embedded(summary, job, len(vectors))
-                done += 1
-                if progress:
-                    progress("embedding", done, len(jobs))
-        finally:
-            # Also on Ctrl-C or a failed run: what came back is kept for the next run.
-            writer.flush()
+        outcomes = ((jobs[index], outcome) for index, outcome in collect_videos(stream(self.ray, dataset)))
+        write_outcomes(store, jobs, outcomes, self.settings.commit_every, summary, progress)
 
     def pipeline(self, jobs: list[EmbedJob], spec: ModelSpec, image_size: int):
         """jobs → decoded frames (CPU tasks) → vectors (model actors), as a lazy Ray dataset."""
@@ -133,14 +112,15 @@ class RayRunner:
         gpus = int(resources.get("GPU", 0))
         cpus = int(resources.get("CPU", 1))
         blocks = min(len(items), MAX_BLOCKS, max(2 * cpus, math.ceil(len(items) / JOBS_PER_BLOCK)))
-        requested = self.device or "auto"
+        settings = self.settings
+        requested = settings.device or "auto"
         if requested.startswith("cuda") and not gpus:
             raise VindexError(f"--device {requested} but the Ray cluster has no GPUs")
         if gpus and (requested == "auto" or requested.startswith("cuda")):
             # Ray gives each actor its own GPU and shows it to the actor as the only (first) one.
             actor_device, actors, actor_resources = "cuda", pool(size=gpus), {"num_gpus": 1, "num_cpus": 1}
         else:
-            # CPU actors reserve no CPU: like the local engine's inference thread they share the
+            # CPU actors reserve no CPU: like the local runner's inference thread they share the
             # cores with the decode tasks, which keep every core busy while the model waits. (Asking
             # for the decoders' resources would also let Ray Data fuse decoding into these few actors.)
             actor_device = "cpu" if requested == "auto" else requested
@@ -150,12 +130,12 @@ class RayRunner:
             ray.data.from_items(items, override_num_blocks=blocks)
             .map_batches(
                 decode_videos, batch_size=1, num_cpus=1,
-                fn_kwargs={"frames_per_video": self.frames_per_video, "size": image_size,
-                           "keyframes_only": self.keyframes_only},
+                fn_kwargs={"frames_per_video": settings.frames_per_video, "size": image_size,
+                           "keyframes_only": settings.keyframes_only},
             )
             .map_batches(
-                EmbedFrames, batch_size=self.batch_size, compute=actors, **actor_resources,
-                fn_constructor_kwargs={"spec": spec, "device": actor_device, "precision": self.precision},
+                EmbedFrames, batch_size=settings.batch_size, compute=actors, **actor_resources,
+                fn_constructor_kwargs={"spec": spec, "device": actor_device, "precision": settings.precision},
             )
         )
 
@@ -207,11 +187,6 @@ def stream(ray, dataset) -> Iterator[dict[str, np.ndarray]]:
         if type(error).__module__.startswith("ray."):
             raise VindexError(f"the Ray run failed: {root_reason(error)}") from None
         raise
-
-
-def first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return (text.splitlines()[0] if text else type(error).__name__)[:200]
 
 
 def root_reason(error: BaseException) -> str:
@@ -268,7 +243,7 @@ class EmbedFrames:
         if device == "cpu":
             import torch
 
-            # Ray starts workers with one thread; the local engine's model uses the cores too.
+            # Ray starts workers with one thread; the local runner's model uses the cores too.
             torch.set_num_threads(max(1, min(CPUS_PER_CPU_ACTOR, os.cpu_count() or 1)))
         self.embedder = Embedder(spec, device, precision)
 
@@ -284,7 +259,7 @@ class EmbedFrames:
         return batch
 
 
-def collect_videos(batches: Iterator[dict[str, np.ndarray]]) -> Iterator[tuple[int, tuple[DecodedVideo, np.ndarray] | str]]:
+def collect_videos(batches: Iterator[dict[str, np.ndarray]]) -> Iterator[tuple[int, Outcome]]:
     """Reassemble each video from its frame rows, which may arrive in any order and any batch.
 
     Yields (job index, (decoded metadata, frame vectors)) per video, or (job index, reason) for a

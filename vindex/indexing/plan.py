@@ -1,0 +1,135 @@
+"""The sync plan: which files under a folder are unchanged, touched, renamed, copies of indexed
+content, new or changed content to embed, or deleted. Only files whose `stat` changed are hashed."""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vindex.errors import os_reason
+from vindex.indexing.rows import video_id
+from vindex.indexing.summary import Failure
+from vindex.results import ProgressHook
+from vindex.scanning import VideoFile, hash_file, is_outside_root, scan
+from vindex.store import Store
+
+
+@dataclass
+class EmbedJob:
+    """Content to decode and embed once, and every row (path) that receives its vectors."""
+
+    content_hash: str
+    files: list[VideoFile]
+    ids: list[str]
+    changed: list[bool]  # per file: True when it replaces older content at the same path
+
+
+@dataclass
+class SyncPlan:
+    unchanged: int = 0
+    touched: list[tuple[str, VideoFile]] = field(default_factory=list)  # (id, file): same content, new stat
+    renamed: list[tuple[str, VideoFile]] = field(default_factory=list)  # (id, file)
+    copies: list[tuple[str, str, VideoFile, bool]] = field(default_factory=list)  # (source id, new id, file, changed)
+    jobs: list[EmbedJob] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        """No video at all under the folder, indexed or not."""
+        return not (self.unchanged or self.touched or self.renamed or self.copies or self.jobs or self.removed
+                    or self.failed)
+
+    def changes_rows(self) -> bool:
+        return bool(self.jobs or self.copies or self.removed or self.renamed or self.touched)
+
+
+def subdir_prefix(root: Path, subdir: Path) -> str:
+    """The path prefix that the rows of files under `subdir` share ("" for the whole root)."""
+    return "" if subdir == root else subdir.relative_to(root).as_posix() + "/"
+
+
+def plan_sync(store: Store, root: Path, subdir: Path, progress: ProgressHook | None = None) -> SyncPlan:
+    """Compare the folder with the index; hash only files whose `stat` changed or that are new."""
+    result = SyncPlan()
+    files = sorted(scan(root, subdir), key=lambda f: f.path)
+    catalog = store.catalog().to_pylist()
+    by_path = {row["path"]: row for row in catalog}
+    by_hash: dict[str, list[dict]] = defaultdict(list)
+    for row in catalog:
+        by_hash[row["content_hash"]].append(row)
+    taken = {row["id"] for row in catalog}
+    prefix = subdir_prefix(root, subdir)
+    seen = {f.path for f in files}
+    # Files organised out of the root are not scanned here, so they are never "missing".
+    missing = {
+        row["path"]: row for row in catalog
+        if row["path"].startswith(prefix) and not is_outside_root(row["path"]) and row["path"] not in seen
+    }
+    if not prefix:
+        result.unchanged += count_unchanged_outside_root(root, catalog)
+
+    known_failures = store.meta.get("failed", {})
+    to_hash = []
+    for file in files:
+        row = by_path.get(file.path)
+        failure = known_failures.get(file.path)
+        if row and row["size"] == file.size and row["mtime_ns"] == file.mtime_ns and row["num_frames"]:
+            result.unchanged += 1
+        elif failure and failure[:2] == [file.size, file.mtime_ns]:
+            # A broken file that has not changed since it failed is not decoded again.
+            result.failed.append(Failure(file.path, failure[2]))
+        else:
+            to_hash.append(file)
+
+    missing_by_hash: dict[str, list[dict]] = defaultdict(list)
+    for row in missing.values():
+        missing_by_hash[row["content_hash"]].append(row)
+    new_content: dict[str, EmbedJob] = {}
+    for done, file in enumerate(to_hash, 1):
+        if progress:
+            progress("hashing", done, len(to_hash))
+        try:
+            digest = hash_file(file.abs_path)
+        except OSError as error:
+            result.failed.append(Failure(file.path, f"unreadable: {os_reason(error)}"))
+            continue
+        row = by_path.get(file.path)
+        if row and row["content_hash"] == digest and row["num_frames"]:
+            result.touched.append((row["id"], file))
+        elif not row and missing_by_hash.get(digest):
+            result.renamed.append((missing_by_hash[digest].pop()["id"], file))
+        else:
+            changed = row is not None
+            # Rows of deleted files count too: they are removed only after copies are made.
+            sources = [r for r in by_hash.get(digest, []) if r["num_frames"]]
+            new_id = row["id"] if changed else video_id(file.path, digest, taken)
+            if sources:
+                result.copies.append((sources[0]["id"], new_id, file, changed))
+            elif digest in new_content:
+                job = new_content[digest]
+                job.files.append(file)
+                job.ids.append(new_id)
+                job.changed.append(changed)
+            else:
+                new_content[digest] = EmbedJob(digest, [file], [new_id], [changed])
+    result.jobs = list(new_content.values())
+    renamed_ids = {video for video, _ in result.renamed}
+    result.removed = [row["id"] for row in missing.values() if row["id"] not in renamed_ids]
+    return result
+
+
+def count_unchanged_outside_root(root: Path, catalog: list[dict]) -> int:
+    """Files `vindex organize` moved out of the root still belong to this index: unchanged if
+    they are where the index says, with the same stat (one `stat` each, as in the root)."""
+    unchanged = 0
+    for row in catalog:
+        if is_outside_root(row["path"]):
+            try:
+                info = os.stat(root / row["path"])
+            except OSError:
+                continue
+            if (info.st_size, info.st_mtime_ns) == (row["size"], row["mtime_ns"]):
+                unchanged += 1
+    return unchanged

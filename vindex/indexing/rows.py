@@ -1,0 +1,118 @@
+"""Rows of the `videos` and `frames` tables: built from embedded frames, copied from indexed
+content, or moved to a new path, and written in batches so memory stays flat."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import xxhash
+
+from vindex.defaults import COMMIT_EVERY
+from vindex.frames import DecodedVideo
+from vindex.scanning import VideoFile
+from vindex.store import Store
+
+if TYPE_CHECKING:
+    from vindex.indexing.plan import EmbedJob
+
+# A new row belongs to no cluster until the next `vindex cluster`.
+NO_CLUSTER = dict(cluster=None, cluster_probability=None, x=None, y=None)
+
+
+def video_id(path: str, content_hash: str, taken: set[str]) -> str:
+    """Deterministic, so a run killed after writing frames reuses the same id next time."""
+    salt = 0
+    while True:
+        candidate = xxhash.xxh3_64_hexdigest(f"{path}\0{content_hash}\0{salt}".encode())
+        if candidate not in taken:
+            taken.add(candidate)
+            return candidate
+        salt += 1
+
+
+def file_columns(file: VideoFile) -> dict:
+    """The columns of a video row that describe the file on disk rather than its content."""
+    return dict(path=file.path, channel=file.channel, size=file.size, mtime_ns=file.mtime_ns)
+
+
+def mean_vector(frame_vectors: np.ndarray) -> np.ndarray:
+    """Mean of the (unit) frame vectors, normalised again: the video's single vector."""
+    mean = frame_vectors.mean(axis=0)
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def rows_for(job: EmbedJob, decoded: DecodedVideo, vectors: np.ndarray) -> tuple[list[dict], list[dict]]:
+    """The video rows (one per file holding the job's content) and their frame rows."""
+    video_vector = mean_vector(vectors)
+    now = _now()
+    videos, frames = [], []
+    for video, file in zip(job.ids, job.files):
+        videos.append(
+            dict(
+                id=video, **file_columns(file), content_hash=job.content_hash,
+                duration=decoded.duration, fps=decoded.fps, width=decoded.width, height=decoded.height,
+                frame_count=decoded.frame_count, num_frames=len(vectors), vector=video_vector, indexed_at=now,
+                **NO_CLUSTER,
+            )
+        )
+        frames.extend(
+            dict(video_id=video, frame_index=i, timestamp=t, vector=v)
+            for i, (t, v) in enumerate(zip(decoded.timestamps, vectors))
+        )
+    return videos, frames
+
+
+def apply_moves(store: Store, moves: list[tuple[str, VideoFile]]) -> None:
+    """Point existing rows at a new path/stat without touching their vectors."""
+    changes = {video: file_columns(file) for video, file in moves}
+    store.update_rows(changes, COMMIT_EVERY)
+
+
+def apply_copies(store: Store, copies: list[tuple[str, str, VideoFile, bool]]) -> None:
+    """Give files whose content is already indexed their own rows, with the stored vectors.
+
+    `copies` holds (source id, new id, file, changed) tuples, as the sync plan lists them.
+    """
+    for start in range(0, len(copies), COMMIT_EVERY):
+        batch = copies[start : start + COMMIT_EVERY]
+        sources = {r["id"]: r for r in store.videos_by_id(sorted({c[0] for c in batch})).to_pylist()}
+        source_frames = defaultdict(list)
+        for frame in store.frames_by_video(list(sources)).to_pylist():
+            source_frames[frame["video_id"]].append(frame)
+        videos, frames = [], []
+        for source, new_id, file, _ in batch:
+            videos.append(dict(sources[source], **file_columns(file), id=new_id, indexed_at=_now(), **NO_CLUSTER))
+            frames.extend(dict(f, video_id=new_id) for f in source_frames[source])
+        store.write(pa.Table.from_pylist(videos, store.videos.schema), pa.Table.from_pylist(frames, store.frames.schema))
+
+
+class BatchWriter:
+    """Collects rows and writes them every `commit_every` videos, and once more at the end."""
+
+    def __init__(self, store: Store, commit_every: int = COMMIT_EVERY):
+        self.store = store
+        self.commit_every = commit_every
+        self.videos: list[dict] = []
+        self.frames: list[dict] = []
+
+    def add(self, videos: list[dict], frames: list[dict]) -> None:
+        self.videos.extend(videos)
+        self.frames.extend(frames)
+        if len(self.videos) >= self.commit_every:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.videos:
+            self.store.write(
+                pa.Table.from_pylist(self.videos, self.store.videos.schema),
+                pa.Table.from_pylist(self.frames, self.store.frames.schema),
+            )
+        self.videos, self.frames = [], []

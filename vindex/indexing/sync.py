@@ -1,0 +1,89 @@
+"""`add_folder`: bring the index in line with a folder, in the order that keeps it usable at every
+step: plan, moves, copies, new content (through the runner), deletions, then clean-up."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from vindex.errors import VindexError
+from vindex.indexing.plan import plan_sync, subdir_prefix
+from vindex.indexing.rows import apply_copies, apply_moves
+from vindex.indexing.runners import JobRunner, ModelLoader
+from vindex.indexing.summary import AddSummary, Failure
+from vindex.locations import is_remote
+from vindex.results import ProgressHook
+from vindex.scanning import VIDEO_EXTENSIONS
+from vindex.store import Store
+
+
+def add_folder(store: Store, root: Path, subdir: Path, model: ModelLoader, runner: JobRunner,
+               progress: ProgressHook | None = None) -> AddSummary:
+    """Bring the index in line with the videos under `subdir` (a folder inside `root`).
+
+    Planning, moves, copies and deletions happen here; `runner` decodes and embeds the new
+    content and writes its rows.
+    """
+    started = time.perf_counter()
+    summary = AddSummary(root=str(root), db=store.uri)
+    changes = plan_sync(store, root, subdir, progress)
+    if changes.is_empty():
+        raise VindexError(f"no videos found under {subdir} (looked for {', '.join(sorted(VIDEO_EXTENSIONS))})")
+    summary.failed.extend(changes.failed)
+    summary.unchanged = changes.unchanged + len(changes.touched)
+    apply_moves(store, changes.touched + changes.renamed)
+    summary.renamed = len(changes.renamed)
+    apply_copies(store, changes.copies)
+    summary.added += sum(1 for c in changes.copies if not c[3])
+    summary.reembedded += sum(1 for c in changes.copies if c[3])
+    if changes.jobs:
+        runner(store, changes.jobs, model, summary, progress)
+    store.delete_videos(changes.removed)
+    summary.removed = len(changes.removed)
+    if changes.changes_rows():
+        store.sweep_orphan_frames()
+        store.optimize()
+    remember_failures(store, subdir_prefix(root, subdir), summary.failed)
+    summary.seconds = round(time.perf_counter() - started, 3)
+    return summary
+
+
+def remember_failures(store: Store, prefix: str, failures: list[Failure]) -> None:
+    """Record failed files with their stat, so unchanged broken files are not decoded every run."""
+    if not store.meta:
+        return
+    recorded = {path: value for path, value in store.meta.get("failed", {}).items() if not path.startswith(prefix)}
+    for failure in failures:
+        try:
+            info = os.stat(Path(store.meta["root"]) / failure.path)
+        except OSError:
+            continue
+        recorded[failure.path] = [info.st_size, info.st_mtime_ns, failure.reason]
+    if recorded != store.meta.get("failed", {}):
+        store.set_meta(failed=recorded)
+
+
+def check_folder(folder: str | Path) -> Path:
+    """The folder to add, resolved, or a one-line error for what it is not."""
+    if is_remote(folder):
+        raise VindexError(
+            f"cannot index {folder}: source folders on object storage are not supported yet; mount or sync "
+            "the bucket to a local folder (s3fs, rclone) and add that (the index itself may live at --db s3://...)"
+        )
+    folder = Path(folder)
+    if not folder.exists():
+        raise VindexError(f"no such folder: {folder}")
+    if not folder.is_dir():
+        raise VindexError(f"{folder} is a file, not a folder: pass the folder that holds your channels")
+    return folder.resolve()
+
+
+def ensure_root(store: Store, folder: Path) -> tuple[Path, Path]:
+    """The index's root and the folder being added, checked to lie inside it."""
+    root = Path(store.meta.get("root") or folder)
+    if not folder.is_relative_to(root):
+        raise VindexError(
+            f"the index at {store.uri} covers {root}, not {folder}: pass --db for a separate index"
+        )
+    return root, folder
