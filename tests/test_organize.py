@@ -13,7 +13,8 @@ import pyarrow as pa
 import pytest
 
 from vindex import Index, ModelSpec
-from vindex.organizing import CRASH_ENV, PARTIAL_PREFIX, folder_name, safe_name, slug
+from vindex.organizing.fsops import PARTIAL_PREFIX
+from vindex.organizing.names import folder_name, safe_name, slug
 from vindex.scanning import hash_file
 from vindex.store import Store, cluster_schema
 
@@ -359,17 +360,41 @@ def test_bad_destinations_are_refused(library, run, tmp_path, isolated_index):
 
 # -- kill -9 ----------------------------------------------------------------------------------
 
-def organize_process(*args, crash: str | None = None, batch: int | None = None) -> subprocess.CompletedProcess:
-    """A real `vindex organize` process; `batch` sets how many steps share a journal fsync."""
-    env = {k: v for k, v in os.environ.items() if k != CRASH_ENV}
-    if crash:
-        env[CRASH_ENV] = crash
-    command = [sys.executable, "-m", "vindex"]
-    if batch:
-        command = [sys.executable, "-c", f"import vindex.organizing as o; o.STEP_BATCH = {batch}; "
-                   "from vindex.cli import cli; cli(prog_name='vindex')"]
-    return subprocess.run([*command, "organize", *map(str, args), "-q"],
-                          env=env, capture_output=True, text=True, timeout=300)
+# Run in a process of its own: organises (or, without a dest, undoes) through the library with a
+# checkpoint that SIGKILLs the process the COUNTth time it reaches POINT.
+KILLED_RUN = """
+import os, signal, sys
+from vindex import Index, organizing
+from vindex.organizing import runner
+
+point, count, batch, dest = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+if batch:
+    runner.STEP_BATCH = batch
+reached = 0
+
+def crash_at(name):
+    global reached
+    if name == point:
+        reached += 1
+        if reached == count:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+store = Index().store
+if dest:
+    organizing.apply(store, dest, checkpoint=crash_at)
+else:
+    organizing.undo(store, checkpoint=crash_at)
+"""
+
+
+def killed_run(folder: Path, crash: str, dest: Path | None = None, batch: int | None = None) -> subprocess.CompletedProcess:
+    """An organize (or, without `dest`, an undo) in a real process, killed at `crash` ("POINT:COUNT");
+    `batch` sets how many steps share a journal fsync."""
+    script = folder / "killed_run.py"
+    script.write_text(KILLED_RUN)
+    point, _, count = crash.partition(":")
+    command = [sys.executable, str(script), point, count or "1", str(batch or 0), str(dest or "")]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 
 def assert_organized(library: Path, dest: Path, original: dict[str, str], db: Path) -> None:
@@ -410,7 +435,7 @@ def test_killed_apply_can_be_finished_or_undone(library, run, tmp_path, isolated
                                                 crash, batch, across, in_dest, partial, in_all, finish):
     dest = request.getfixturevalue("foreign_dest") if across else tmp_path / "by_cluster"
     original = relative_layout(library)
-    killed = organize_process("--dest", dest, "--apply", crash=crash, batch=batch)
+    killed = killed_run(tmp_path, crash, dest, batch)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert len(files_under(dest)) == in_dest
     assert bool(list(dest.rglob(f"{PARTIAL_PREFIX}*"))) == partial
@@ -432,7 +457,7 @@ def test_killed_undo_can_be_finished(library, run, tmp_path, isolated_index):
     dest = tmp_path / "by_cluster"
     original = relative_layout(library)
     run("organize", "--dest", dest, "--apply")
-    killed = organize_process("--undo", crash="after-transfer:9", batch=4)
+    killed = killed_run(tmp_path, "after-transfer:9", batch=4)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert Counter(files_under(library, dest).values()) == Counter(original.values())
     assert "undo was interrupted" in run("organize", "--dest", dest, "--apply", expect=1).output

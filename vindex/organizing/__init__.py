@@ -1,0 +1,97 @@
+"""`organize`: move (or copy, or link) indexed videos into one folder per cluster, safely.
+
+A plan (`plan`) maps each clustered video to DEST/<id>-<name-slug>/<file name> (`names`).
+Applying it is journaled in the index folder (`journal`): the whole plan is written first, then
+every step is recorded and fsynced before it is taken (`runner`), so a run killed at any point
+can be finished (`--apply` again) or rolled back (`--undo`) with every file present exactly
+once. A move is a rename within a filesystem and copy + verify + delete across filesystems;
+nothing is ever overwritten (`fsops`). The index follows the files: rows get their new path
+and stat, their vectors stay as they are.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from vindex.defaults import NOISE_POLICY, ORGANIZE_MODES
+from vindex.errors import VindexError
+from vindex.locations import is_remote
+from vindex.organizing.fsops import Checkpoint, no_checkpoint
+from vindex.organizing.journal import (
+    UNFINISHED, Journal, interrupted_message, journal_folder, latest_journal, locked, next_journal_path,
+)
+from vindex.organizing.plan import FolderSummary, Move, OrganizePlan, Skipped, make_plan
+from vindex.organizing.runner import OrganizeResult, Runner, UndoResult
+from vindex.results import ProgressHook
+from vindex.store import Store
+
+__all__ = [
+    "Checkpoint", "FolderSummary", "Move", "OrganizePlan", "OrganizeResult", "Skipped", "UndoResult",
+    "apply", "preview", "refuse_if_interrupted", "undo",
+]
+
+
+def refuse_if_interrupted(store: Store) -> None:
+    """Half-organised files must be finished or put back before anything else reads the index
+    (`vindex add` would take files the journal still tracks for missing)."""
+    if is_remote(store.uri):
+        return
+    pending = latest_journal(journal_folder(store), UNFINISHED)
+    if pending is not None:
+        raise VindexError(interrupted_message(pending))
+
+
+def preview(store: Store, dest: str | Path, mode: str = ORGANIZE_MODES[0], noise: str = NOISE_POLICY,
+            keep_channel: bool = False) -> OrganizePlan:
+    refuse_if_interrupted(store)
+    journal_folder(store)  # an index that apply could not journal into is refused up front
+    return make_plan(store, dest, mode, noise, keep_channel)
+
+
+def apply(store: Store, dest: str | Path, mode: str = ORGANIZE_MODES[0], noise: str = NOISE_POLICY,
+          keep_channel: bool = False, progress: ProgressHook | None = None,
+          checkpoint: Checkpoint = no_checkpoint) -> OrganizeResult:
+    """Carry out a new plan, or finish the interrupted one for the same --dest."""
+    started = time.perf_counter()
+    folder = journal_folder(store)
+    with locked(folder):
+        pending = latest_journal(folder, UNFINISHED)
+        if pending is not None:
+            if pending.status == "undoing" or os.path.realpath(os.path.expanduser(str(dest))) != pending.dest:
+                raise VindexError(interrupted_message(pending))
+            result = OrganizeResult(pending.root, pending.dest, pending.mode, resumed=True)
+            journal = pending
+        else:
+            plan = make_plan(store, dest, mode, noise, keep_channel)
+            result = OrganizeResult(plan.root, plan.dest, mode, in_place=plan.in_place, left=plan.left,
+                                    skipped=list(plan.skipped))
+            if not plan.moves:
+                result.seconds = round(time.perf_counter() - started, 3)
+                return result
+            journal = Journal.create(next_journal_path(folder), plan)
+        try:
+            Runner(store, journal, progress, checkpoint).apply()
+        finally:
+            journal.close()
+    result.count(journal)
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def undo(store: Store, progress: ProgressHook | None = None, checkpoint: Checkpoint = no_checkpoint) -> UndoResult:
+    """Put back every file of the latest organize that is not undone yet (or finish an undo)."""
+    started = time.perf_counter()
+    folder = journal_folder(store)
+    with locked(folder):
+        journal = latest_journal(folder, ("applying", "complete", "undoing"))
+        if journal is None:
+            raise VindexError("nothing to undo: no organize has been applied with this index (or all are undone)")
+        try:
+            Runner(store, journal, progress, checkpoint).undo()
+        finally:
+            journal.close()
+    result = UndoResult.of(journal)
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result

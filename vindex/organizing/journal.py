@@ -1,0 +1,199 @@
+"""The journal of one organize run, kept in the index folder: what lets a run killed at any
+point be finished or rolled back. Also where journals live, and the one-run-at-a-time lock."""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from vindex.errors import VindexError
+from vindex.locations import is_remote
+from vindex.organizing.fsops import fsync_folder, rename_no_replace
+from vindex.organizing.plan import Move, OrganizePlan
+from vindex.store import Store
+
+JOURNAL_FOLDER = "organize"
+JOURNAL_VERSION = 1
+UNFINISHED = ("applying", "undoing")
+
+
+@dataclass
+class Entry:
+    """A planned file and the state the journal records for it."""
+
+    move: Move
+    state: str = "planned"  # started, done, present, skipped, failed; undo-started, undone, undo-failed
+    how: str | None = None  # rename, copy, hardlink, symlink
+    restore: str | None = None  # where undo puts the file back; None while nothing was put back
+    new_id: str | None = None  # the index row of a copy or link under the root
+    reason: str | None = None
+
+
+class Journal:
+    """One organize run as JSON lines: a header, the plan (one line per file, then an end
+    marker), then events; the event announcing a step is on disk (fsynced) before the step."""
+
+    def __init__(self, path: Path, header: dict, entries: list[Entry]):
+        self.path = path
+        self.header = header
+        self.entries = entries
+        self.folders: list[str] = []  # folders this run created, in order
+        self.status = "applying"  # applying, complete, undoing, undone
+        self._handle = None
+
+    @property
+    def root(self) -> str:
+        return self.header["root"]
+
+    @property
+    def dest(self) -> str:
+        return self.header["dest"]
+
+    @property
+    def mode(self) -> str:
+        return self.header["mode"]
+
+    @classmethod
+    def create(cls, path: Path, plan: OrganizePlan) -> "Journal":
+        """Write the header and plan to a temporary file and rename it into place: a journal
+        either holds the whole plan or does not exist."""
+        header = {
+            "vindex_organize": JOURNAL_VERSION, "created": datetime.now(timezone.utc).isoformat(),
+            "root": plan.root, "dest": plan.dest, "mode": plan.mode, "noise": plan.noise,
+            "keep_channel": plan.keep_channel,
+        }
+        lines = [header, *({"move": asdict(m)} for m in plan.moves), {"end_of_plan": len(plan.moves)}]
+        temporary = path.with_name(f".{path.name}.tmp")
+        with open(temporary, "wb") as handle:
+            handle.write(b"".join(json.dumps(line).encode() + b"\n" for line in lines))
+            handle.flush()
+            os.fsync(handle.fileno())
+        rename_no_replace(str(temporary), str(path))
+        fsync_folder(str(path.parent))
+        return cls(path, header, [Entry(m) for m in plan.moves])
+
+    @classmethod
+    def load(cls, path: Path) -> "Journal":
+        lines = path.read_bytes().split(b"\n")
+        records = []
+        for number, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                if any(rest.strip() for rest in lines[number + 1 :]):
+                    raise VindexError(f"the organize journal {path} is damaged at line {number + 1}") from None
+                break  # the last write of a killed run, torn: that event never completed
+        if not records or records[0].get("vindex_organize") != JOURNAL_VERSION:
+            raise VindexError(f"{path} is not an organize journal this vindex can read")
+        end = next((i for i, r in enumerate(records) if "end_of_plan" in r), None)
+        if end is None:
+            raise VindexError(f"the organize journal {path} has no complete plan")
+        journal = cls(path, records[0], [Entry(Move(**r["move"])) for r in records[1:end]])
+        for event in records[end + 1 :]:
+            journal._replay(event)
+        return journal
+
+    def _replay(self, event: dict) -> None:
+        if "folder" in event:
+            self.folders.append(event["folder"])
+            return
+        if "run" in event:
+            self.status = event["run"]
+            return
+        entry = self.entries[event["e"]]
+        entry.state = state = event["state"]
+        if state.startswith("undo") and self.status in ("applying", "complete"):
+            self.status = "undoing"
+        if state in ("started", "present"):
+            entry.move.target = event["target"]
+        elif state == "done":
+            entry.how, entry.new_id = event["how"], event.get("new_id")
+        elif state == "undo-started":
+            entry.restore = event["restore"]
+        elif state in ("skipped", "failed", "undo-failed"):
+            entry.reason = event["reason"]
+
+    def record(self, sync: bool = True, **event) -> None:
+        """Append one event; with `sync`, make it (and all before it) durable before returning."""
+        if self._handle is None:
+            self._handle = open(self.path, "r+b")
+            # A killed run may have left half a line: cut it, so the next line starts clean.
+            data = self._handle.read()
+            self._handle.truncate(data.rfind(b"\n") + 1)
+            self._handle.seek(0, os.SEEK_END)
+        self._handle.write(json.dumps(event).encode() + b"\n")
+        self._replay(event)
+        if sync:
+            self.sync()
+
+    def sync(self) -> None:
+        if self._handle is not None:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def journal_folder(store: Store) -> Path:
+    if is_remote(store.uri):
+        raise VindexError(f"organize keeps its journal in the index folder, so it needs a local index, not {store.uri}")
+    return Path(store.uri) / JOURNAL_FOLDER
+
+
+def journal_paths(folder: Path) -> list[Path]:
+    return sorted(folder.glob("[0-9]*.jsonl")) if folder.is_dir() else []
+
+
+def next_journal_path(folder: Path) -> Path:
+    paths = journal_paths(folder)
+    number = int(paths[-1].stem) + 1 if paths else 1
+    return folder / f"{number:04d}.jsonl"
+
+
+def latest_journal(folder: Path, statuses: tuple[str, ...]) -> Journal | None:
+    """The newest journal whose status is one of `statuses`, not looking past an unfinished one."""
+    for path in reversed(journal_paths(folder)):
+        journal = Journal.load(path)
+        if journal.status in statuses:
+            return journal
+        if journal.status in UNFINISHED:
+            return None
+    return None
+
+
+@contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """One organize at a time per index; the lock dies with the process, even on kill -9."""
+    import fcntl
+
+    folder.mkdir(exist_ok=True)
+    descriptor = os.open(folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise VindexError("another `vindex organize` is running on this index") from None
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def interrupted_message(journal: Journal) -> str:
+    if journal.status == "undoing":
+        return "an organize undo was interrupted: run `vindex organize --undo` to finish it"
+    done = sum(e.state in ("done", "present") for e in journal.entries)
+    return (
+        f"an organize into {journal.dest} was interrupted ({done} of {len(journal.entries)} files done): "
+        f"run `vindex organize --dest {journal.dest} --apply` to finish it, or `vindex organize --undo` "
+        "to roll it back"
+    )
