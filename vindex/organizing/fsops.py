@@ -1,7 +1,7 @@
-"""Every change `organize` makes on disk goes through here: renames that never overwrite,
-verified copies, links, folder creation and removal, and the fsyncs that make them durable.
+"""The filesystem primitives of `organize`: renames that never overwrite, verified copies,
+links, folder creation and removal, and the fsyncs that make them durable.
 
-Paths in, paths out; the callers check names and folders first (see `plan.folder_problem`).
+They take paths; the callers check names and folders first (see `plan.folder_problem`).
 """
 
 from __future__ import annotations
