@@ -64,9 +64,17 @@ def out_option(command: Callable) -> Callable:
 def device_options(command: Callable) -> Callable:
     command = click.option(
         "--precision", type=click.Choice(defaults.PRECISIONS), default=defaults.PRECISION, show_default=True,
-        help="Weights precision: auto is bf16 on CPUs with bf16 support (checked against fp32), fp16 on CUDA.",
+        help="Weights precision: auto is bf16 on CPUs with bf16 support, fp16 on CUDA; int8 (OpenVINO, CPU) "
+        "calibrates once on frames of your videos and falls back to bf16 if it strays.",
     )(command)
     return click.option("--device", default=defaults.DEVICE, show_default=True, help="auto, cpu, cuda, cuda:1, mps.")(command)
+
+
+def backend_option(command: Callable) -> Callable:
+    return click.option(
+        "--backend", type=click.Choice(defaults.BACKENDS), default=defaults.BACKEND, show_default=True,
+        help="Runtime: auto is OpenVINO on a CPU when installed (pip install 'vindex[openvino]'), else torch.",
+    )(command)
 
 
 def model_options(command: Callable) -> Callable:
@@ -96,6 +104,7 @@ def cli() -> None:
 @db_option
 @model_options
 @device_options
+@backend_option
 @click.option("--frames", type=click.IntRange(min=1), default=None,
               help=f"Frames per video (default {defaults.FRAMES_PER_VIDEO}, or the index's).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=defaults.BATCH_SIZE, show_default=True,
@@ -120,7 +129,7 @@ def cli() -> None:
 )
 @quiet_option
 @json_option
-def add(folder, db, model, pretrained, checkpoint, device, precision, frames, batch_size, workers, commit_every,
+def add(folder, db, model, pretrained, checkpoint, device, precision, backend, frames, batch_size, workers, commit_every,
         reembed, fast, engine, address, quiet, as_json):
     """Index (or re-index) the videos under FOLDER.
 
@@ -131,7 +140,7 @@ def add(folder, db, model, pretrained, checkpoint, device, precision, frames, ba
     from vindex.index import Index
 
     spec = ModelSpec(model, pretrained, checkpoint) if (model or pretrained or checkpoint) else None
-    index = Index(db, device=device, precision=precision)
+    index = Index(db, device=device, precision=precision, backend=backend)
     progress, hook = progress_bar(quiet or as_json)
     with progress:
         summary = index.add(folder, model=spec, frames=frames, reembed=reembed, batch_size=batch_size,
@@ -312,8 +321,9 @@ def search_options(command: Callable) -> Callable:
 @search_options
 @db_option
 @device_options
+@backend_option
 @json_option
-def query(text, limit, channels, min_score, by, bare_paths, db, device, precision, as_json):
+def query(text, limit, channels, min_score, by, bare_paths, db, device, precision, backend, as_json):
     """Find videos matching a text such as "neon abstract", best first.
 
     TEXT goes through the text tower of the model that built the index. Each result shows
@@ -321,7 +331,7 @@ def query(text, limit, channels, min_score, by, bare_paths, db, device, precisio
     """
     from vindex.index import Index
 
-    result = Index(db, device=device, precision=precision).query(
+    result = Index(db, device=device, precision=precision, backend=backend).query(
         text, limit=limit, by=by, channels=channels, min_score=min_score
     )
     print_hits(result, as_json, bare_paths)
@@ -333,8 +343,9 @@ def query(text, limit, channels, min_score, by, bare_paths, db, device, precisio
 @click.option("--include-self", is_flag=True, help="Keep FILE itself and its identical copies in the results.")
 @db_option
 @device_options
+@backend_option
 @json_option
-def similar(file, limit, channels, min_score, by, bare_paths, include_self, db, device, precision, as_json):
+def similar(file, limit, channels, min_score, by, bare_paths, include_self, db, device, precision, backend, as_json):
     """Find videos like FILE, a video on disk, indexed or not.
 
     An indexed file (same path, or same content anywhere) uses its stored vectors; any other
@@ -342,7 +353,7 @@ def similar(file, limit, channels, min_score, by, bare_paths, include_self, db, 
     """
     from vindex.index import Index
 
-    result = Index(db, device=device, precision=precision).similar(
+    result = Index(db, device=device, precision=precision, backend=backend).similar(
         file, limit=limit, by=by, channels=channels, min_score=min_score, include_self=include_self
     )
     print_hits(result, as_json, bare_paths)
@@ -380,3 +391,25 @@ def optimize(rebuild, db, as_json):
     from vindex.index import Index
 
     emit(Index(db).optimize(rebuild=rebuild), as_json, print_optimize)
+
+
+@cli.command()
+@db_option
+@click.option("--host", default=defaults.SERVE_HOST, show_default=True,
+              help="Address to listen on. Anything but loopback needs --token: the videos would be on the network.")
+@click.option("--port", type=click.IntRange(0, 65535), default=defaults.SERVE_PORT, show_default=True,
+              help="Port to listen on (0 picks a free one).")
+@click.option("--token", envvar="VINDEX_TOKEN", show_envvar=True, default=None, metavar="SECRET",
+              help="Require this token on every request (the printed address carries it).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the app in the default browser.")
+@device_options
+@quiet_option
+def serve(db, host, port, token, open_browser, device, precision, quiet):
+    """Browse the index in a web browser: search, clusters, duplicates, organise preview.
+
+    The model is loaded once; the pages see what `vindex add` and `vindex cluster` write while
+    the server runs. Videos and thumbnails are served by id only; nothing is changed from the app.
+    """
+    from vindex.serve import run
+
+    run(db, host, port, token, open_browser, device, precision, status_printer(quiet))

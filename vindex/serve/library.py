@@ -1,0 +1,104 @@
+"""The server's one view of the index: a single `Index` for the server's lifetime (so the model
+is loaded once), reopened when another process (`vindex add`, `vindex cluster`) has changed the
+index's tables or metadata, and the few look-ups by video id that the pages need."""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from pathlib import Path
+
+from vindex.defaults import PRECISION
+from vindex.index import Index
+from vindex.locations import is_remote, join_root
+
+# An id from the request is only ever looked up, never used as a path; this keeps junk (and
+# anything that looks like a path) from reaching the database at all.
+VIDEO_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+# How often a request checks whether another process changed the index: a check lists the
+# tables and reads the metadata table's version (about a millisecond); within this interval
+# requests reuse the last answer.
+REFRESH_SECONDS = 1.0
+VIDEO_COLUMNS = ["id", "path", "channel", "size", "duration", "width", "height", "content_hash", "cluster"]
+
+
+class Library:
+    """One `Index` shared by every request; `current()` hands it out, fresh."""
+
+    def __init__(self, db: str | None = None, device: str | None = None, precision: str = PRECISION):
+        self.index = Index(db, device=device, precision=precision)
+        self.uri = self.index.store.uri  # an unknown --db fails here, before the server starts
+        self._lock = threading.Lock()
+        self._signature = self._read_signature()
+        self._checked = time.monotonic()
+
+    def current(self) -> Index:
+        """The index, reopened first if its tables or metadata changed since it was opened.
+
+        Rows that `vindex add` writes are seen anyway (the store reads the latest version of a
+        table); a new table or new metadata (a first add, a clustering run) needs a reopen.
+        """
+        now = time.monotonic()
+        if now - self._checked >= REFRESH_SECONDS:
+            with self._lock:
+                if now - self._checked >= REFRESH_SECONDS:
+                    signature = self._read_signature()
+                    if signature != self._signature:
+                        self.index.refresh()
+                        self._signature = signature
+                    self._checked = time.monotonic()
+        return self.index
+
+    def _read_signature(self) -> tuple:
+        database = self.index.store.db
+        names = tuple(sorted(database.list_tables().tables))
+        meta = database.open_table("meta").version if "meta" in names else None
+        return names, meta
+
+    # -- look-ups by id ---------------------------------------------------------------------------
+    def video(self, video_id: str) -> dict | None:
+        """The row of video `video_id` (file facts, no vectors), or None if the index has none."""
+        if not VIDEO_ID.fullmatch(video_id):
+            return None
+        store = self.current().store
+        if store.is_empty:
+            return None
+        rows = store.videos_by_id([video_id], VIDEO_COLUMNS).to_pylist()
+        return rows[0] if rows else None
+
+    def file_of(self, row: dict) -> Path | None:
+        """Where the video of `row` lies on this machine (None for an index of remote files)."""
+        root = self.current().meta.get("root")
+        if not root or is_remote(root):
+            return None
+        return Path(join_root(root, row["path"]))
+
+    def map_points(self) -> list[dict]:
+        """Every video of the latest clustering run with its stored 2-D position."""
+        store = self.current().store
+        if store.is_empty:
+            return []
+        table = store.catalog(["id", "path", "channel", "cluster", "x", "y"])
+        points = []
+        for row in table.to_pylist():
+            x, y = row["x"], row["y"]
+            if row["cluster"] is None or x is None or y is None or not (math.isfinite(x) and math.isfinite(y)):
+                continue
+            points.append(dict(id=row["id"], path=row["path"], channel=row["channel"], cluster=row["cluster"],
+                               x=round(x, 4), y=round(y, 4)))
+        return points
+
+    def channels(self) -> list[str]:
+        store = self.current().store
+        if store.is_empty:
+            return []
+        return sorted(set(store.catalog(["channel"]).column("channel").to_pylist()), key=str)
+
+    def thumbnail_folder(self) -> Path | None:
+        """The thumbnail cache's folder: beside a local index (`<index>-thumbnails`), None for a remote one."""
+        if is_remote(self.uri):
+            return None
+        folder = Path(self.uri).resolve()
+        return folder.with_name(folder.name + "-thumbnails")

@@ -1,0 +1,68 @@
+"""`vindex serve`: check the address, open the index, load the model, run uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import sys
+import threading
+import webbrowser
+
+from vindex.defaults import PRECISION, SERVE_HOST, SERVE_PORT
+from vindex.errors import VindexError, os_reason
+from vindex.results import StatusHook
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything slow happens so a taken port fails at once."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+    except OSError as error:
+        raise VindexError(f"cannot listen on {host}:{port}: {os_reason(error)} (pick another --port)") from None
+    except (UnicodeError, OverflowError) as error:
+        raise VindexError(f"{host!r} is not an address to listen on: {error}") from None
+    return listener
+
+
+def run(db: str | None = None, host: str = SERVE_HOST, port: int = SERVE_PORT, token: str | None = None,
+        open_browser: bool = False, device: str | None = None, precision: str = PRECISION,
+        status: StatusHook | None = None) -> None:
+    """Serve the index at `db` until interrupted. Another host than loopback needs `token`."""
+    import uvicorn
+
+    from vindex.serve.app import create_app
+    from vindex.serve.library import Library
+
+    say = status or (lambda message: None)
+    if not is_loopback(host):
+        if not token:
+            raise VindexError(f"listening on {host} lets anyone who can reach this machine see the videos: "
+                              "pass --token SECRET (or set VINDEX_TOKEN) to require it")
+        print(f"warning: listening on {host}: anyone on the network who has the token can see the videos",
+              file=sys.stderr)
+    listener = bind(host, port)
+    library = Library(db, device=device, precision=precision)
+    if "model" in library.index.meta:
+        say("loading the model")
+        # One real query now loads the model and opens the tables, so the first user's is as fast as the next.
+        library.index.query("a video", limit=1)
+    app = create_app(library, token)
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{listener.getsockname()[1]}/" + (f"?token={token}" if token else "")
+    print(f"vindex serve: {url}  (index {library.uri}; Ctrl-C to stop)", flush=True)
+    if open_browser:
+        threading.Timer(0.5, webbrowser.open, (url,)).start()
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    uvicorn.Server(config).run(sockets=[listener])
