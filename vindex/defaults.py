@@ -11,8 +11,10 @@ from __future__ import annotations
 MODEL = "ViT-B-32"
 PRETRAINED = {"ViT-B-32": "laion2b_s34b_b79k"}  # the tag used when --pretrained is not given
 TINY_MODEL = "vindex-tiny"  # random-weight model shipped with the package: offline demos and tests
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")  # int8: OpenVINO on a CPU, opt-in
 PRECISION = "auto"
+BACKENDS = ("auto", "torch", "openvino")  # auto: OpenVINO on a CPU where installed, else torch
+BACKEND = "auto"
 DEVICE = "auto"
 
 # -- add ----------------------------------------------------------------------------------------
@@ -43,6 +45,7 @@ SHOW_LIMIT = 50
 
 # -- organize -----------------------------------------------------------------------------------
 ORGANIZE_MODES = ("move", "copy", "link")
+ORGANIZE_MODE = "move"
 NOISE_POLICIES = ("move", "keep")
 NOISE_POLICY = "move"
 
