@@ -10,22 +10,34 @@ from __future__ import annotations
 
 import json
 import os
-import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from vindex.defaults import INDEX_FOLDER
-from vindex.errors import VindexError, first_line
+from vindex.errors import VindexError
 from vindex.locations import is_remote
-from vindex.schema import (  # noqa: F401 (vectors_of and cluster_schema are read through the store module too)
-    CLUSTERS, FRAMES, META, SCHEMA_VERSION, TERMS, VIDEOS, check_version, cluster_schema, frame_schema, migrate,
-    vectors_of, video_schema,
+from vindex.locking import WriterLock
+from vindex.schema import (
+    CLUSTERS,
+    FRAMES,
+    META,
+    SCHEMA_VERSION,
+    TERMS,
+    VIDEOS,
+    check_version,
+    cluster_schema,
+    frame_schema,
+    migrate,
+    vectors_of,
+    video_schema,
 )
+from vindex.store.failures import reads, storage_error, storage_reason, writes
 from vindex.vector_index import ANN_PROBE_SHARE, ANN_TEXT_PROBE_SHARE, VectorSearch  # noqa: F401
 
 # Ids go into SQL `IN (...)` lists; this keeps each statement a reasonable size.
@@ -53,20 +65,9 @@ def _expand(uri: str) -> str:
     return uri if is_remote(uri) else str(Path(uri).expanduser().absolute())
 
 
-def storage_reason(error: BaseException) -> str:
-    """The part of a LanceDB/object-store error a user can act on, not the Rust debug dump around it.
-
-    S3-style servers explain themselves in an XML body (<Code>NoSuchBucket</Code>); connection
-    failures end in `message: "Connection refused"`.
-    """
-    text = str(error)
-    code, message = re.search(r"<Code>(.*?)</Code>", text), re.search(r"<Message>(.*?)</Message>", text)
-    if code or message:
-        return ": ".join(m.group(1) for m in (code, message) if m)
-    found = re.findall(r'message: "([^"]+)"', text)
-    if found:
-        return found[-1]
-    return first_line(error, 160)
+# Called by `Store.write` after a video's old frames are deleted and before its new ones are
+# appended: tests pause a writer there to show that a second writer cannot slip in between.
+between_delete_and_append: Callable[[], None] | None = None
 
 
 def sql_list(values: Iterable[str]) -> str:
@@ -76,6 +77,25 @@ def sql_list(values: Iterable[str]) -> str:
 def chunked(items: list, size: int = ID_CHUNK) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+@contextmanager
+def writer_lock(uri: str, wait: bool | None = None) -> Iterator[None]:
+    """Hold the index's writer lock (`vindex.locking`); nothing to hold for an object-store index."""
+    if is_remote(uri):
+        yield
+        return
+    try:
+        Path(uri).mkdir(parents=True, exist_ok=True)
+        lock = WriterLock(Path(uri)).acquire(wait)
+    except OSError as error:
+        raise storage_error(uri, error, writing=True) or VindexError(
+            f"cannot lock {uri} for writing: {storage_reason(error)}") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
 
 
 class Store(VectorSearch):
@@ -98,43 +118,74 @@ class Store(VectorSearch):
                 Path(uri).mkdir(parents=True, exist_ok=True)
             # Always read the latest version: another Index (or process) may have written since.
             self.db = lancedb.connect(uri, read_consistency_interval=timedelta(0))
-            names = set(self.db.list_tables().tables)
+            self.db.list_tables()
         except VindexError:
             raise
         except Exception as error:
-            raise VindexError(f"cannot open the index at {uri}: {storage_reason(error)}") from None
-        self._meta = self._read_meta() if META in names else {}
-        self.videos = self.db.open_table(VIDEOS) if VIDEOS in names else None
-        self.frames = self.db.open_table(FRAMES) if FRAMES in names else None
-        self.clusters = self.db.open_table(CLUSTERS) if CLUSTERS in names else None
+            explained = storage_error(uri, error, writing=create)
+            raise explained or VindexError(f"cannot open the index at {uri}: {storage_reason(error)}") from None
+        self.reload()
         version = check_version(self._meta.get("schema_version"), uri)
         # An index made by an older vindex is brought up to date once, on its first open.
         self.migrated = migrate(self, version) if self._meta else []
 
+    def reload(self) -> None:
+        """Open the tables and read the metadata again, as another writer may have left them."""
+        names = set(self.db.list_tables().tables)
+        self._meta = self._read_meta() if META in names else {}
+        self.videos, self.frames, self.clusters = (
+            self._open(name) if name in names else None for name in (VIDEOS, FRAMES, CLUSTERS)
+        )
+
+    def _open(self, name: str):
+        """A table at its latest version, or one line saying it is damaged (or unreadable)."""
+        try:
+            return self.db.open_table(name)
+        except Exception as error:
+            explained = storage_error(self.uri, error, writing=False, table=name)
+            if explained is None:
+                raise
+            raise explained from None
+
+    @contextmanager
+    def writing(self, wait: bool | None = None) -> Iterator[Store]:
+        """Hold the writer lock for the block, with the tables as the previous writer left them."""
+        with writer_lock(self.uri, wait):
+            self.reload()
+            yield self
+
     # -- metadata -----------------------------------------------------------------------------
     def _read_meta(self) -> dict:
-        table = self.db.open_table(META).to_arrow().to_pylist()
-        return {row["key"]: json.loads(row["value"]) for row in table}
+        table = self._open(META)
+        try:
+            rows = table.to_arrow().to_pylist()
+        except Exception as error:
+            raise storage_error(self.uri, error, writing=False, table=META) or error from None
+        return {row["key"]: json.loads(row["value"]) for row in rows}
 
     @property
     def meta(self) -> dict:
         return dict(self._meta)
 
+    @writes
     def set_meta(self, **items) -> None:
         self._meta.update(items)
         rows = pa.table({"key": list(self._meta), "value": [json.dumps(v) for v in self._meta.values()]})
         self.db.create_table(META, data=rows, mode="overwrite")
 
     @property
+    @reads
     def is_empty(self) -> bool:
         return self.videos is None or self.videos.count_rows() == 0
 
+    @writes
     def initialise(self, dim: int, **meta) -> None:
         """Create empty tables for vectors of size `dim` and record what made them."""
         self.videos = self.db.create_table(VIDEOS, schema=video_schema(dim), exist_ok=True)
         self.frames = self.db.create_table(FRAMES, schema=frame_schema(dim), exist_ok=True)
         self.set_meta(schema_version=SCHEMA_VERSION, dim=dim, **meta)
 
+    @writes
     def drop_vectors(self) -> None:
         """Forget every video, frame and what made them (for --reembed with another model)."""
         for name in (VIDEOS, FRAMES, META, CLUSTERS):
@@ -149,12 +200,14 @@ class Store(VectorSearch):
             raise VindexError(f"the index at {self.uri} holds no videos: run `vindex add FOLDER` first")
         return self.videos
 
+    @reads
     def catalog(self, columns: list[str] = CATALOG_COLUMNS) -> pa.Table:
         """Every video row without its vector: cheap enough to hold for 100,000s of videos."""
         if self.videos is None:
             return video_schema(self._meta.get("dim", 1)).empty_table().select(columns)
         return self.videos.search().select(columns).limit(None).to_arrow()
 
+    @reads
     def videos_by_id(self, ids: list[str], columns: list[str] | None = None) -> pa.Table:
         parts = []
         for chunk in chunked(ids):
@@ -164,6 +217,7 @@ class Store(VectorSearch):
             parts.append(query.limit(None).to_arrow())
         return pa.concat_tables(parts) if parts else self.videos.schema.empty_table()
 
+    @reads
     def frames_by_video(self, ids: list[str]) -> pa.Table:
         parts = [
             self.frames.search().where(f"video_id IN ({sql_list(chunk)})").limit(None).to_arrow()
@@ -172,6 +226,7 @@ class Store(VectorSearch):
         return pa.concat_tables(parts) if parts else self.frames.schema.empty_table()
 
     # -- writing ------------------------------------------------------------------------------
+    @writes
     def write(self, videos: pa.Table, frames: pa.Table | None) -> None:
         """Replace the frames of these videos, then upsert the video rows.
 
@@ -183,10 +238,13 @@ class Store(VectorSearch):
             ids = videos.column("id").to_pylist()
             for chunk in chunked(ids):
                 self.frames.delete(f"video_id IN ({sql_list(chunk)})")
+            if between_delete_and_append is not None:
+                between_delete_and_append()
             if frames.num_rows:
                 self.frames.add(frames.cast(self.frames.schema))
         self.upsert_videos(videos)
 
+    @writes
     def upsert_videos(self, videos: pa.Table) -> None:
         if not videos.num_rows:
             return
@@ -203,6 +261,7 @@ class Store(VectorSearch):
                 f"{result.num_updated_rows} updated, {result.num_inserted_rows} inserted"
             )
 
+    @writes
     def update_rows(self, changes: dict[str, dict], batch: int = 256) -> int:
         """Set some columns (a new path and stat, say) of existing video rows, keeping their vectors.
 
@@ -219,11 +278,13 @@ class Store(VectorSearch):
             updated += len(rows)
         return updated
 
+    @writes
     def delete_videos(self, ids: list[str]) -> None:
         for chunk in chunked(ids):
             self.frames.delete(f"video_id IN ({sql_list(chunk)})")
             self.videos.delete(f"id IN ({sql_list(chunk)})")
 
+    @writes
     def sweep_orphan_frames(self) -> int:
         """Remove frames whose video row was never written (a run killed between the two writes)."""
         expected = pc.sum(self.catalog(["num_frames"]).column("num_frames")).as_py() or 0
@@ -236,6 +297,7 @@ class Store(VectorSearch):
             self.frames.delete(f"video_id IN ({sql_list(chunk)})")
         return len(orphans)
 
+    @writes
     def optimize(self) -> None:
         """Compact the many small fragments and versions that batched writes leave behind."""
         for table in (self.videos, self.frames):
@@ -244,12 +306,18 @@ class Store(VectorSearch):
                 # during an add); older ones are dropped.
                 table.optimize(cleanup_older_than=OLD_VERSION_GRACE)
 
+    # Vector search and its index upkeep read and write the tables too.
+    nearest = reads(VectorSearch.nearest)
+    vector_indexes = reads(VectorSearch.vector_indexes)
+    ensure_search_indexes = writes(VectorSearch.ensure_search_indexes)
+
     # -- facts --------------------------------------------------------------------------------
     def size_on_disk(self) -> int | None:
         if is_remote(self.uri):
             return None
         return sum(f.stat().st_size for f in Path(self.uri).rglob("*") if f.is_file())
 
+    @reads
     def cluster_names(self) -> dict[int, str]:
         """Cluster id → name from the latest clustering run (empty before any)."""
         if self.clusters is None:
@@ -257,10 +325,12 @@ class Store(VectorSearch):
         rows = self.clusters.search().select(["id", "name"]).limit(None).to_arrow().to_pylist()
         return {row["id"]: row["name"] for row in rows}
 
+    @reads
     def count_frames(self) -> int:
         return 0 if self.frames is None else self.frames.count_rows()
 
     # -- clusters -----------------------------------------------------------------------------
+    @writes
     def write_cluster_labels(self, labels: pa.Table) -> None:
         """Set `cluster`, `cluster_probability`, `x`, `y` of the rows named by `labels["id"]`.
 
@@ -275,11 +345,13 @@ class Store(VectorSearch):
                 "(was the index changed meanwhile? run `vindex cluster` again)"
             )
 
+    @writes
     def write_clusters(self, rows: list[dict]) -> None:
         """Replace the clusters table with the latest run's clusters."""
         schema = cluster_schema(self._meta["dim"])
         self.clusters = self.db.create_table(CLUSTERS, data=pa.Table.from_pylist(rows, schema), mode="overwrite")
 
+    @reads
     def cluster_rows(self) -> list[dict]:
         """The latest run's clusters (without centroids), largest first."""
         if self.clusters is None:
@@ -288,6 +360,7 @@ class Store(VectorSearch):
         rows = self.clusters.search().select(columns).limit(None).to_arrow().to_pylist()
         return sorted(rows, key=lambda row: (-row["size"], row["id"]))
 
+    @reads
     def cached_terms(self, key: str) -> tuple[list[str], np.ndarray, float] | None:
         """The vocabulary's terms, text vectors and the model's logit scale stored under `key`
         (a digest of model and vocabulary), if any."""
@@ -296,6 +369,7 @@ class Store(VectorSearch):
         table = self.db.open_table(TERMS).to_arrow()
         return table.column("term").to_pylist(), vectors_of(table.column("vector")), float(self._meta["terms_scale"])
 
+    @writes
     def cache_terms(self, key: str, terms: list[str], vectors: np.ndarray, scale: float) -> None:
         dim = vectors.shape[1]
         table = pa.table({
