@@ -35,11 +35,13 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from vindex.defaults import FRAMES_PER_VIDEO, MODEL, TINY_MODEL  # noqa: E402
 from vindex.embedding import ModelSpec  # noqa: E402
 from vindex.index import Index  # noqa: E402
-from vindex.indexing import mean_vector  # noqa: E402
+from vindex.indexing.rows import mean_vector  # noqa: E402
 from vindex.search import Probe, search  # noqa: E402
-from vindex.store import ANN_TEXT_PROBE_SHARE, Store  # noqa: E402
+from vindex.store import Store  # noqa: E402
+from vindex.vector_index import ANN_TEXT_PROBE_SHARE  # noqa: E402
 
 GROWTH_CHECKPOINTS = (200, 400, 1000, 2000, 4000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000)
 WRITE_BATCH = 5000
@@ -140,15 +142,15 @@ def recall_at_10(store: Store, probes: list[Probe], truth: list[set[str]], by: s
 
 
 def model_spec(kind: str, folder: Path) -> ModelSpec:
-    if kind == "vindex-tiny":
-        return ModelSpec("vindex-tiny")
-    checkpoint = folder / "ViT-B-32-random.pt"
+    if kind == TINY_MODEL:
+        return ModelSpec(TINY_MODEL)
+    checkpoint = folder / f"{MODEL}-random.pt"
     if not checkpoint.exists():
         import open_clip
         import torch
 
-        torch.save(open_clip.create_model("ViT-B-32").state_dict(), checkpoint)
-    return ModelSpec("ViT-B-32", checkpoint=str(checkpoint))
+        torch.save(open_clip.create_model(MODEL).state_dict(), checkpoint)
+    return ModelSpec(MODEL, checkpoint=str(checkpoint))
 
 
 def build(args, db: Path, root: Path, spec: ModelSpec) -> None:
@@ -161,7 +163,7 @@ def build(args, db: Path, root: Path, spec: ModelSpec) -> None:
     probes = data.text_probes(5)
     written = 0
     started = time.perf_counter()
-    print(f"exhaustive LanceDB search (no ANN index), median of 5 queries, as the frames table grows:")
+    print("exhaustive LanceDB search (no ANN index), median of 5 queries, as the frames table grows:")
     for checkpoint in [c for c in GROWTH_CHECKPOINTS if c < args.videos] + [args.videos]:
         while written < checkpoint:
             count = min(WRITE_BATCH, checkpoint - written)
@@ -179,11 +181,11 @@ def build(args, db: Path, root: Path, spec: ModelSpec) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=100_000)
-    parser.add_argument("--frames", type=int, default=5, help="frames per video")
+    parser.add_argument("--frames", type=int, default=FRAMES_PER_VIDEO, help="frames per video")
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--channels", type=int, default=100)
     parser.add_argument("--queries", type=int, default=30)
-    parser.add_argument("--model", choices=["ViT-B-32", "vindex-tiny"], default="ViT-B-32")
+    parser.add_argument("--model", choices=[MODEL, TINY_MODEL], default=MODEL)
     parser.add_argument("--out", type=Path, default=Path("/tmp/vindex-bench-search"))
     parser.add_argument("--reuse", action="store_true", help="reuse the index left by a previous run of the same size")
     parser.add_argument("--rebuild-ann", action="store_true", help="with --reuse: retrain the ANN indexes")

@@ -17,7 +17,8 @@ import pytest
 
 from vindex import Index, ModelSpec
 from vindex.demo import PATTERNS, Theme, render, write_video
-from vindex.search import DuplicateGroup, Hit, SearchResult
+from vindex.duplicates import DuplicateGroup
+from vindex.search import Hit, QueryResult
 from vindex.store import Store
 
 CHANNELS = ("alpha", "beta", "gamma", "delta")
@@ -226,7 +227,7 @@ def test_library_api_returns_typed_results(library):
     root, db = library
     index = Index(str(db))
     result = index.similar(root / "alpha" / "stripes_00.mp4", limit=3)
-    assert isinstance(result, SearchResult) and all(isinstance(hit, Hit) for hit in result)
+    assert isinstance(result, QueryResult) and all(isinstance(hit, Hit) for hit in result)
     assert [hit.rank for hit in result] == [1, 2, 3] and result[0].file == str(root / "alpha" / "reencode_00.avi")
     assert all(isinstance(group, DuplicateGroup) for group in index.duplicates(DUPLICATE_THRESHOLD))
 
@@ -271,7 +272,7 @@ def test_ann_index_agrees_with_brute_force(library, run, tmp_path):
 
 
 def test_add_builds_the_ann_index_past_the_threshold(corpus, run, monkeypatch, isolated_index):
-    monkeypatch.setattr("vindex.store.ANN_MIN_ROWS", 100)
+    monkeypatch.setattr("vindex.vector_index.ANN_MIN_ROWS", 100)
     run("add", corpus, "--model", "vindex-tiny", "-q")
     indexes = Store(str(isolated_index)).vector_indexes()
     assert set(indexes) == {"frames"}  # 120 frame rows passed the threshold, 24 video rows did not

@@ -7,14 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from vindex import defaults, organizing
+from vindex.duplicates import DuplicateGroup, find_duplicates
 from vindex.embedding import DEFAULT_MODEL, Embedder, ModelShape, ModelSpec, image_size_of, model_shape
 from vindex.errors import VindexError
 from vindex.indexing import AddSummary, ModelLoader, RunSettings, add_folder, check_folder, ensure_root, make_runner
 from vindex.results import ProgressHook, Result
-from vindex.search import (
-    DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_LIMIT, DuplicateGroup, SearchResult, find_duplicates, search, text_probe,
-    video_probe,
-)
+from vindex.search import QueryResult, search, text_probe, video_probe
 from vindex.store import Store, resolve_db
 
 if TYPE_CHECKING:
@@ -221,11 +219,11 @@ class Index:
     def query(
         self,
         text: str,
-        limit: int = DEFAULT_LIMIT,
-        by: str = "frame",
+        limit: int = defaults.LIMIT,
+        by: str = defaults.RANK,
         channels: tuple[str, ...] | list[str] = (),
         min_score: float | None = None,
-    ) -> SearchResult:
+    ) -> QueryResult:
         """Videos matching a text, through the text tower of the model that built the index.
 
         `by="frame"` (the default) ranks a video by its best-matching frame, `by="video"` by
@@ -234,17 +232,17 @@ class Index:
         self.store.require_videos()
         probe, warnings = text_probe(self.embedder(), text)
         hits = search(self.store, probe, by, limit, tuple(channels), min_score)
-        return SearchResult(probe.label, by, hits, probe.source, warnings)
+        return QueryResult(probe.label, by, hits, probe.source, warnings)
 
     def similar(
         self,
         path: str | Path,
-        limit: int = DEFAULT_LIMIT,
-        by: str = "frame",
+        limit: int = defaults.LIMIT,
+        by: str = defaults.RANK,
         channels: tuple[str, ...] | list[str] = (),
         min_score: float | None = None,
         include_self: bool = False,
-    ) -> SearchResult:
+    ) -> QueryResult:
         """Videos like the file at `path`, indexed or not (an unindexed file is embedded, not added).
 
         The file itself and its identical copies are left out unless `include_self`.
@@ -253,10 +251,10 @@ class Index:
         store.require_videos()
         probe = video_probe(store, path, self.embedder, include_self)
         hits = search(store, probe, by, limit, tuple(channels), min_score)
-        return SearchResult(probe.label, by, hits, probe.source)
+        return QueryResult(probe.label, by, hits, probe.source)
 
     def duplicates(
-        self, threshold: float = DEFAULT_DUPLICATE_THRESHOLD, channels: tuple[str, ...] | list[str] = ()
+        self, threshold: float = defaults.DUPLICATE_THRESHOLD, channels: tuple[str, ...] | list[str] = ()
     ) -> list[DuplicateGroup]:
         """Groups of near-duplicate videos (re-encodes, resizes, crops, trims, identical copies)."""
         return find_duplicates(self.store, threshold, tuple(channels))
