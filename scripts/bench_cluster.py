@@ -28,8 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vindex import clustering  # noqa: E402
-from vindex.clustering import ClusterParams, group_vectors  # noqa: E402
+from vindex.clustering import ClusterParams, by_size, grouping, group_vectors, jit, layout  # noqa: E402
 
 
 def planted(count: int, clusters: int, seed: int = 0, noise_share: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
@@ -65,8 +64,8 @@ def jit_in_fresh_process(cache: Path, pynndescent: bool) -> float:
     """Seconds a new process spends importing UMAP and compiling/loading its kernels."""
     code = (
         "import time; t = time.perf_counter();"
-        "from vindex.clustering import _prepare_umap;"
-        f"_prepare_umap(lambda m: None, 512, needs_pynndescent={pynndescent});"
+        "from vindex.clustering.jit import prepare_umap;"
+        f"prepare_umap(lambda m: None, 512, needs_pynndescent={pynndescent});"
         "print(time.perf_counter() - t)"
     )
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache / "numba"), XDG_CACHE_HOME=str(cache / "xdg"),
@@ -102,10 +101,10 @@ def compare(count: int, clusters: int, params: ClusterParams) -> list[dict]:
     rows = []
     vectors, labels = planted(count, clusters)
 
-    def timed(label: str, **changes) -> None:
-        saved = {name: getattr(clustering, name) for name in changes}
+    def timed(label: str, module=grouping, **changes) -> None:
+        saved = {name: getattr(module, name) for name in changes}
         for name, value in changes.items():
-            setattr(clustering, name, value)
+            setattr(module, name, value)
         try:
             started, cpu = time.perf_counter(), cpu_seconds()
             grouping = group_vectors(vectors, params)
@@ -113,7 +112,7 @@ def compare(count: int, clusters: int, params: ClusterParams) -> list[dict]:
             cpu = cpu_seconds() - cpu
         finally:
             for name, value in saved.items():
-                setattr(clustering, name, value)
+                setattr(module, name, value)
         score, noise = ari(labels, grouping.labels)
         rows.append(dict(variant=label, n=count, wall=round(elapsed, 2), cpu=round(cpu, 2), ari=round(score, 4),
                          member_noise=round(noise, 4),
@@ -121,15 +120,15 @@ def compare(count: int, clusters: int, params: ClusterParams) -> list[dict]:
 
     timed("default")
     timed("layouts one after the other", LAYOUT_THREADS=1)
-    timed("500 epochs (UMAP's default up to 10k)", EPOCHS=500)
-    timed("100 epochs (what 100k gets)", EPOCHS=100)
-    timed("pynndescent neighbours", EXACT_NEIGHBOURS_MAX=0)
+    timed("500 epochs (UMAP's default up to 10k)", layout, EPOCHS=500)
+    timed("100 epochs (what 100k gets)", layout, EPOCHS=100)
+    timed("pynndescent neighbours", layout, EXACT_NEIGHBOURS_MAX=0)
 
     import fast_hdbscan
 
     def fast(points, p):
         model = fast_hdbscan.HDBSCAN(min_cluster_size=p.min_size, min_samples=p.min_samples or p.min_size).fit(points)
-        return clustering.by_size(model.labels_.astype(np.int32)), model.probabilities_.astype(np.float32)
+        return by_size(model.labels_.astype(np.int32)), model.probabilities_.astype(np.float32)
 
     fast(np.random.default_rng(0).normal(size=(200, 5)), params)  # compile before timing
     timed("fast_hdbscan instead of hdbscan", run_hdbscan=fast)
@@ -152,16 +151,16 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as cache:
             results["jit_first_run_s"] = round(jit_in_fresh_process(Path(cache), False), 1)
             results["jit_later_process_s"] = round(jit_in_fresh_process(Path(cache), False), 1)
-            if max(sizes) > clustering.EXACT_NEIGHBOURS_MAX:
+            if max(sizes) > layout.EXACT_NEIGHBOURS_MAX:
                 results["jit_pynndescent_later_process_s"] = round(jit_in_fresh_process(Path(cache), True), 1)
         if not args.json:
             print(f"JIT, fresh process: {results['jit_first_run_s']} s with an empty numba cache (first run), "
                   f"{results['jit_later_process_s']} s with a warm one"
                   + (f", {results['jit_pynndescent_later_process_s']} s with pynndescent (above "
-                     f"{clustering.EXACT_NEIGHBOURS_MAX} vectors)" if "jit_pynndescent_later_process_s" in results else ""))
+                     f"{layout.EXACT_NEIGHBOURS_MAX} vectors)" if "jit_pynndescent_later_process_s" in results else ""))
 
     # Warm this process up, so the sizes below measure clustering only.
-    clustering._prepare_umap(lambda m: None, 512, needs_pynndescent=max(sizes) > clustering.EXACT_NEIGHBOURS_MAX)
+    jit.prepare_umap(lambda m: None, 512, needs_pynndescent=max(sizes) > layout.EXACT_NEIGHBOURS_MAX)
     results["runs"] = []
     for count in sizes:
         row = run(count, args.clusters, params)

@@ -12,7 +12,7 @@ from tests.conftest import TINY
 from vindex.clustering import ClusterParams, by_size, carry_ids, group_vectors
 from vindex.demo import make_corpus
 from vindex.errors import VindexError
-from vindex.naming import contrast_names, load_vocabulary
+from vindex.clustering.naming import contrast_names, load_vocabulary
 from vindex.store import Store, vectors_of
 
 # The generated corpus's channels differ in look, and the tiny model separates them: ARI against the

@@ -12,7 +12,8 @@ import pytest
 from matplotlib.colors import rgb_to_hsv, to_rgb
 from PIL import Image
 
-from vindex.report import Clustering, cluster_colour, draw_picture
+from vindex.clustering import Clustering
+from vindex.gallery import cluster_colour, draw_picture
 from vindex.store import Store
 
 CLUSTER = ["cluster", "--min-size", "4", "--neighbors", "8", "-q"]

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from vindex import defaults, organizing
 from vindex.duplicates import DuplicateGroup, find_duplicates
 from vindex.embedding import DEFAULT_MODEL, Embedder, ModelShape, ModelSpec, image_size_of, model_shape
 from vindex.errors import VindexError
 from vindex.indexing import AddSummary, ModelLoader, RunSettings, add_folder, check_folder, ensure_root, make_runner
-from vindex.results import ProgressHook, Result
+from vindex.results import ProgressHook, Result, StatusHook
 from vindex.search import QueryResult, search, text_probe, video_probe
 from vindex.store import Store, resolve_db
 
 if TYPE_CHECKING:
-    from vindex.clustering import ClusterParams, ClusterRun
+    from vindex.clustering import ClusterParams, ClusterResult
 
 
 @dataclass
@@ -185,7 +185,7 @@ class Index:
 
     # -- clusters -----------------------------------------------------------------------------
     def cluster(self, params: "ClusterParams | None" = None, vocabulary: str | Path | None = None,
-                status: Callable[[str], None] | None = None) -> "ClusterRun":
+                status: StatusHook | None = None) -> "ClusterResult":
         """Group the videos (UMAP + HDBSCAN), name the groups, and store labels, x/y and a clusters table.
 
         >>> run = Index().cluster(ClusterParams(min_size=5))
@@ -198,18 +198,18 @@ class Index:
     def clusters(self) -> list[dict]:
         """The latest `cluster` run's clusters, largest first, then the noise (id -1): id, name, size,
         mean probability and videos per channel."""
-        from vindex.report import cluster_overview
+        from vindex.clustering import cluster_overview
 
         return cluster_overview(self.store)
 
     def cluster_members(self, cluster: int) -> dict:
         """One cluster (or -1, the noise) with its videos, most typical first."""
-        from vindex.report import members
+        from vindex.clustering import members
 
         return members(self.store, cluster)
 
-    def report(self, out: str | Path = ".", thumbnails: int = 8, picture: bool = True, gallery: bool = True,
-               status: Callable[[str], None] | None = None) -> list[Path]:
+    def report(self, out: str | Path = defaults.REPORT_FOLDER, thumbnails: int = defaults.THUMBNAILS_PER_CLUSTER,
+               picture: bool = True, gallery: bool = True, status: StatusHook | None = None) -> list[Path]:
         """Write cluster_analysis.json, video_clusters_visualization.png and clusters.html into `out`."""
         from vindex.report import write_report
 

@@ -11,14 +11,15 @@ suits every frame ("a photo") scores nothing, and each cluster gets what sets it
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import xxhash
 
-from vindex.errors import VindexError
+from vindex.errors import VindexError, os_reason
+from vindex.results import StatusHook
 
-VOCABULARY_FILE = Path(__file__).parent / "vocabulary.txt"
+VOCABULARY_FILE = Path(__file__).parent.parent / "vocabulary.txt"
 PROMPT = "a photo of {}."
 MAX_TERMS = 3
 # A second or third term joins the name only if it scores at least this share of the first.
@@ -34,7 +35,7 @@ def load_vocabulary(path: str | Path | None = None) -> list[str]:
     try:
         text = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise VindexError(f"cannot read the vocabulary {source}: {getattr(error, 'strerror', None) or error}") from None
+        raise VindexError(f"cannot read the vocabulary {source}: {os_reason(error)}") from None
     terms: list[str] = []
     for number, line in enumerate(text.splitlines(), 1):
         term = " ".join(line.split())
@@ -181,3 +182,37 @@ def frame_batches(
         known = where >= 0
         if known.any():
             yield values[where[known]], vectors_of(batch.column("vector"))[known]
+
+
+def name_clusters(store, load_embedder: Callable, terms: list[str], clusters: list[int], ids: np.ndarray,
+                  run_ids: list[str], say: StatusHook, notes: list[str]) -> dict[int, str]:
+    """A name for each cluster id in `clusters` (`ids`: the cluster of each video in `run_ids`).
+
+    The terms' text vectors are cached in the index per model and vocabulary. "cluster N" when the
+    model cannot be loaded (the run still counts, with a note saying why).
+    """
+    fallback = {cluster: f"cluster {cluster}" for cluster in clusters}
+    if not clusters:
+        return fallback
+    meta = store.meta
+    key = vocabulary_key(f"{meta.get('model')}:{meta.get('weights')}", terms)
+    cached = store.cached_terms(key)
+    if cached is not None:
+        _, term_vectors, scale = cached
+    else:
+        say(f"embedding {len(terms)} vocabulary terms with {meta.get('model')} (once per index and vocabulary)")
+        try:
+            embedder = load_embedder()
+        except VindexError as error:
+            note = f"clusters left unnamed: could not load the model ({error})"
+            notes.append(note)
+            say(note)
+            return fallback
+        term_vectors, scale = embed_terms(embedder, terms), logit_scale(embedder)
+        store.cache_terms(key, terms, term_vectors, scale)
+    say(f"naming {len(clusters)} clusters from {len(terms)} vocabulary terms")
+    slot = {cluster: i for i, cluster in enumerate(clusters)}
+    positions_of = {video: slot.get(int(cluster), -1) for video, cluster in zip(run_ids, ids)}
+    batches = store.frames.search().select(["video_id", "vector"]).limit(None).to_batches(1 << 15)
+    names = contrast_names(terms, term_vectors, frame_batches(batches, positions_of), len(clusters), scale)
+    return {cluster: names[slot[cluster]] or fallback[cluster] for cluster in clusters}

@@ -1,0 +1,171 @@
+"""One `vindex cluster` over the index: read the vectors, group them, carry the ids over from the
+previous run, name the clusters, and write labels, map positions and the clusters table back."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from vindex.clustering.grouping import ClusterParams, group_vectors
+from vindex.clustering.naming import load_vocabulary, name_clusters
+from vindex.clustering.stable_ids import carry_ids, stored_ids
+from vindex.errors import VindexError
+from vindex.results import Result, StatusHook
+
+# How many member ids the clusters table keeps as exemplars (closest to the centroid first).
+EXEMPLARS = 12
+
+
+@dataclass
+class ClusterSummary(Result):
+    id: int
+    size: int
+    centroid: np.ndarray  # unit vector in the embedding space
+    exemplars: list[int]  # row positions, closest to the centroid first
+    mean_probability: float
+
+
+def summarise(vectors: np.ndarray, ids: np.ndarray, probabilities: np.ndarray) -> list[ClusterSummary]:
+    """Centroid, exemplars and mean probability of every cluster, largest first."""
+    summaries = []
+    for cluster in np.unique(ids[ids >= 0]):
+        members = np.flatnonzero(ids == cluster)
+        centroid = vectors[members].mean(axis=0)
+        centroid = centroid / max(float(np.linalg.norm(centroid)), 1e-12)
+        closeness = vectors[members] @ centroid
+        order = members[np.argsort(-closeness, kind="stable")[:EXEMPLARS]]
+        summaries.append(ClusterSummary(
+            int(cluster), len(members), centroid.astype(np.float32), [int(i) for i in order],
+            float(probabilities[members].mean()),
+        ))
+    summaries.sort(key=lambda s: (-s.size, s.id))
+    return summaries
+
+
+@dataclass
+class ClusterInfo(Result):
+    """One cluster of a run: its id, name, size, mean membership probability and videos per channel."""
+
+    id: int
+    name: str
+    size: int
+    mean_probability: float
+    channels: dict[str, int]
+
+
+@dataclass
+class ClusterResult(Result):
+    """What one `vindex cluster` found and wrote back into the index."""
+
+    videos: int
+    clusters: list[ClusterInfo]
+    noise: int
+    unassigned: int  # videos of the index outside this run (another channel)
+    method: str
+    params: dict
+    model: str
+    notes: list[str]
+    seconds: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return dict(super().to_dict(), num_clusters=len(self.clusters))
+
+
+def cluster_index(store, load_embedder: Callable, params: ClusterParams, vocabulary: str | Path | None = None,
+                  status: StatusHook | None = None) -> ClusterResult:
+    """Cluster the index's videos, name the clusters and write everything back into the index."""
+    from vindex.store import vectors_of
+
+    say = status or (lambda message: None)
+    started = time.perf_counter()
+    store.require_videos()
+    terms = load_vocabulary(vocabulary)
+    catalog = store.catalog(["id", "channel", "cluster", "vector"])
+    run = _run_rows(catalog, params.channel)
+    vectors = vectors_of(run.column("vector"))
+    where = f", channel {params.channel}" if params.channel is not None else ""
+    say(f"clustering {len(vectors)} videos ({vectors.shape[1]}-d vectors{where})")
+    grouping = group_vectors(vectors, params, say)
+
+    ids = carry_ids(grouping.labels, stored_ids(run.column("cluster")), set(store.cluster_names()))
+    summaries = summarise(vectors, ids, grouping.probabilities)
+    run_ids = run.column("id").to_pylist()
+
+    naming_started = time.perf_counter()
+    names = name_clusters(store, load_embedder, terms, [s.id for s in summaries], ids, run_ids, say, grouping.notes)
+    grouping.seconds["naming"] = time.perf_counter() - naming_started
+
+    meta = store.meta
+    run_params = dict(params.to_dict(), model=meta.get("model"), weights=meta.get("weights"),
+                      method=grouping.method, epochs=grouping.epochs)
+    now = datetime.now(timezone.utc)
+    store.write_cluster_labels(_labels_table(catalog, run_ids, ids, grouping.probabilities, grouping.xy))
+    store.write_clusters([
+        dict(id=s.id, name=names[s.id], size=s.size, centroid=s.centroid, exemplars=[run_ids[i] for i in s.exemplars],
+             mean_probability=s.mean_probability, params=_json(run_params), created_at=now)
+        for s in summaries
+    ])
+    store.set_meta(clustering=dict(run_params, videos=len(run_ids), noise=int(np.sum(ids < 0)),
+                                   notes=grouping.notes, created_at=now.isoformat()))
+    grouping.seconds["total"] = time.perf_counter() - started
+
+    channels = run.column("channel").to_pylist()
+    infos = []
+    for s in summaries:
+        counts: dict[str, int] = {}
+        for i in np.flatnonzero(ids == s.id):
+            counts[channels[i]] = counts.get(channels[i], 0) + 1
+        infos.append(ClusterInfo(s.id, names[s.id], s.size, round(s.mean_probability, 4),
+                                 dict(sorted(counts.items(), key=lambda item: (-item[1], str(item[0]))))))
+    return ClusterResult(
+        videos=len(run_ids), clusters=infos, noise=int(np.sum(ids < 0)), unassigned=len(catalog) - len(run_ids),
+        method=grouping.method, params=run_params, model=str(meta.get("model")), notes=grouping.notes,
+        seconds={k: round(v, 3) for k, v in grouping.seconds.items()},
+    )
+
+
+def _run_rows(catalog, channel: str | None):
+    """The catalog rows this run clusters: all of them, or one channel's (which must exist)."""
+    import pyarrow.compute as pc
+
+    if channel is None:
+        return catalog
+    run = catalog.filter(pc.equal(catalog.column("channel"), channel))
+    if run.num_rows == 0:
+        known = sorted({c for c in catalog.column("channel").to_pylist() if c is not None})
+        raise VindexError(f"no channel named {channel!r}; the index has: {', '.join(known)}")
+    return run
+
+
+def _labels_table(catalog, run_ids: list[str], ids: np.ndarray, probabilities: np.ndarray, xy: np.ndarray):
+    """The label columns for every row of the index: this run's values, null for videos outside it."""
+    import pyarrow as pa
+
+    rows = len(catalog)
+    position = {video: i for i, video in enumerate(run_ids)}
+    in_run = np.array([position.get(video, -1) for video in catalog.column("id").to_pylist()], dtype=np.int64)
+    member = in_run >= 0
+
+    def spread(values: np.ndarray, kind) -> pa.Array:
+        full = np.zeros(rows, dtype=values.dtype)
+        full[member] = values[in_run[member]]
+        return pa.array(full, kind, mask=~member)
+
+    return pa.table({
+        "id": catalog.column("id"),
+        "cluster": spread(ids, pa.int32()),
+        "cluster_probability": spread(probabilities, pa.float32()),
+        "x": spread(np.ascontiguousarray(xy[:, 0]), pa.float32()),
+        "y": spread(np.ascontiguousarray(xy[:, 1]), pa.float32()),
+    })
+
+
+def _json(data: dict) -> str:
+    import json
+
+    return json.dumps(data, sort_keys=True, default=str)

@@ -1,0 +1,153 @@
+"""What the latest `vindex cluster` left in the index, and the questions asked of it: the clusters
+(`vindex show`), one cluster's members (`vindex show N`) and the frames that show a cluster best
+(the report's gallery). Reports and the web app read clusters through here, never the tables."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from vindex.clustering.stable_ids import NO_PREVIOUS, stored_ids
+from vindex.errors import VindexError
+
+NOISE = -1
+
+
+@dataclass
+class Clustering:
+    """The stored result of the latest `vindex cluster`: one entry per video of the index."""
+
+    ids: list[str]
+    paths: list[str]
+    channels: list[str]
+    labels: np.ndarray  # int, -1 noise, NO_PREVIOUS (-2) when not part of the run (null in the index)
+    probabilities: np.ndarray
+    xy: np.ndarray  # (n, 2), NaN where not part of the run
+    clusters: list[dict]  # rows of the clusters table, largest first
+    run: dict  # the run's parameters, model and time (index metadata)
+    root: str | None
+
+    @property
+    def in_run(self) -> np.ndarray:
+        return self.labels != NO_PREVIOUS
+
+    def members(self, cluster: int) -> np.ndarray:
+        return np.flatnonzero(self.labels == cluster)
+
+    def channel_counts(self, rows: np.ndarray) -> dict[str, int]:
+        counts = Counter(self.channels[i] for i in rows)
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], str(item[0]))))
+
+
+def load_clustering(store, with_centroids: bool = False) -> Clustering:
+    """The latest run's labels, probabilities, map positions and clusters table."""
+    import pyarrow.compute as pc
+
+    store.require_videos()
+    run = store.meta.get("clustering")
+    if run is None:
+        raise VindexError("no clusters yet: run `vindex cluster` first")
+    table = store.catalog(["id", "path", "channel", "cluster", "cluster_probability", "x", "y"])
+    probabilities = pc.fill_null(table.column("cluster_probability"), 0.0).to_numpy().astype(np.float32)
+    xy = np.column_stack([
+        table.column(axis).to_numpy(zero_copy_only=False).astype(np.float64) for axis in ("x", "y")
+    ])
+    if store.clusters is None:
+        rows = []
+    elif with_centroids:
+        rows = sorted(store.clusters.to_arrow().to_pylist(), key=lambda row: (-row["size"], row["id"]))
+    else:
+        rows = store.cluster_rows()
+    return Clustering(
+        ids=table.column("id").to_pylist(), paths=table.column("path").to_pylist(),
+        channels=table.column("channel").to_pylist(), labels=stored_ids(table.column("cluster")),
+        probabilities=probabilities, xy=xy, clusters=rows, run=run, root=store.meta.get("root"),
+    )
+
+
+def cluster_overview(store) -> list[dict]:
+    """Every cluster of the latest run, largest first, with its channels; the noise last (id -1)."""
+    clustering = load_clustering(store)
+    overview = []
+    for row in clustering.clusters:
+        rows = clustering.members(row["id"])
+        overview.append(dict(id=row["id"], name=row["name"], size=len(rows),
+                             mean_probability=round(float(row["mean_probability"]), 4),
+                             channels=clustering.channel_counts(rows)))
+    noise = clustering.members(NOISE)
+    overview.append(dict(id=NOISE, name="noise", size=len(noise), mean_probability=0.0,
+                         channels=clustering.channel_counts(noise)))
+    return overview
+
+
+def members(store, cluster: int) -> dict:
+    """One cluster (or the noise, -1) and its videos, highest membership probability first."""
+    clustering = load_clustering(store)
+    row = next((r for r in clustering.clusters if r["id"] == cluster), None)
+    if row is None and cluster != NOISE:
+        known = ", ".join(str(r["id"]) for r in clustering.clusters) or "none"
+        raise VindexError(f"no cluster {cluster}; the latest run has clusters: {known} (and -1, the noise)")
+    rows = sorted(clustering.members(cluster), key=lambda i: (-clustering.probabilities[i], clustering.paths[i]))
+    return dict(
+        id=cluster, name=row["name"] if row else "noise", size=len(rows),
+        mean_probability=round(float(row["mean_probability"]), 4) if row else 0.0,
+        channels=clustering.channel_counts(rows),
+        videos=[dict(path=clustering.paths[i], channel=clustering.channels[i],
+                     probability=round(float(clustering.probabilities[i]), 4), id=clustering.ids[i]) for i in rows],
+    )
+
+
+def spread_pick(items: list, count: int) -> list:
+    """`count` items spread evenly from first to last (all of them if there are fewer)."""
+    if count <= 0:
+        return []
+    if len(items) <= count:
+        return list(items)
+    return [items[i] for i in np.linspace(0, len(items) - 1, count).round().astype(int)]
+
+
+def exemplar_frames(store, clustering: Clustering, per_cluster: int) -> dict[int, list[tuple[str, float]]]:
+    """For each cluster (and the noise, -1): (video id, timestamp) of the frames to show.
+
+    A cluster shows its exemplars, each at its frame closest to the cluster's centroid (the
+    clustering must be loaded `with_centroids`); the noise shows videos spread evenly through it in
+    path order (so across channels), each at its middle frame.
+    """
+    chosen: dict[int, list[str]] = {}
+    centroids: dict[int, np.ndarray] = {}
+    for row in clustering.clusters:
+        chosen[row["id"]] = list(row["exemplars"])[:per_cluster]
+        if row.get("centroid") is not None:
+            centroids[row["id"]] = np.asarray(row["centroid"], dtype=np.float32)
+    noise = clustering.members(NOISE)
+    chosen[NOISE] = [clustering.ids[i] for i in spread_pick(sorted(noise, key=lambda i: clustering.paths[i]), per_cluster)]
+    by_video = _frames_by_video(store, sorted({video for videos in chosen.values() for video in videos}))
+    picked: dict[int, list[tuple[str, float]]] = {}
+    for cluster, videos in chosen.items():
+        picked[cluster] = []
+        for video in videos:
+            options = sorted(by_video.get(video, []), key=lambda item: item[0])
+            if not options:
+                picked[cluster].append((video, 0.0))
+            elif cluster in centroids:
+                best = max(options, key=lambda item: float(item[1] @ centroids[cluster]))
+                picked[cluster].append((video, best[0]))
+            else:
+                picked[cluster].append((video, options[len(options) // 2][0]))
+    return picked
+
+
+def _frames_by_video(store, ids: list[str]) -> dict[str, list[tuple[float, np.ndarray]]]:
+    """(timestamp, vector) of every stored frame of these videos."""
+    from vindex.store import vectors_of
+
+    frames = store.frames_by_video(ids) if ids else None
+    by_video: dict[str, list[tuple[float, np.ndarray]]] = {}
+    if frames is not None and frames.num_rows:
+        vectors = vectors_of(frames.column("vector"))
+        for video, timestamp, vector in zip(frames.column("video_id").to_pylist(),
+                                            frames.column("timestamp").to_pylist(), vectors):
+            by_video.setdefault(video, []).append((float(timestamp or 0.0), vector))
+    return by_video
