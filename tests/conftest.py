@@ -10,6 +10,18 @@ from vindex.demo import make_corpus
 TINY = ["--model", "vindex-tiny"]
 
 
+def pytest_configure(config):
+    """Converted models go to a cache folder of the test run's own, never the user's."""
+    import os
+    import tempfile
+
+    os.environ["VINDEX_CACHE"] = config.vindex_cache = tempfile.mkdtemp(prefix="vindex-cache-")
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(getattr(config, "vindex_cache", ""), ignore_errors=True)
+
+
 @pytest.fixture(autouse=True)
 def isolated_index(tmp_path, monkeypatch):
     """Every test gets its own index location and a working directory with no `.vindex` above it."""

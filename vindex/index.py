@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vindex import defaults, organizing
 from vindex.duplicates import DuplicateGroup, find_duplicates
-from vindex.embedding import DEFAULT_MODEL, Embedder, ModelShape, ModelSpec, image_size_of, model_shape
+from vindex.embedding import DEFAULT_MODEL, Embedder, ModelShape, ModelSpec, image_size_of, model_shape, open_embedder
+from vindex.embedding.backends import provenance
+from vindex.embedding.weights import check_weights_available
 from vindex.errors import VindexError
+from vindex.locations import is_remote
 from vindex.indexing import AddSummary, ModelLoader, RunSettings, add_folder, check_folder, ensure_root, make_runner
 from vindex.results import ProgressHook, Result, StatusHook
 from vindex.search import QueryResult, search, text_probe, video_probe
@@ -17,6 +21,15 @@ from vindex.store import Store, resolve_db
 
 if TYPE_CHECKING:
     from vindex.clustering import ClusterParams, ClusterResult
+
+
+def model_to_add(model: ModelSpec | None, meta: dict) -> ModelSpec:
+    """The model an add embeds with: the one asked for, else the index's, else the default."""
+    if model is None:
+        model = ModelSpec(meta["model"], meta.get("pretrained"), meta.get("checkpoint")) if "model" in meta else ModelSpec()
+    elif not model.name:  # --pretrained/--checkpoint alone: for the index's model, or the default
+        model = ModelSpec(meta.get("model", DEFAULT_MODEL), model.pretrained, model.checkpoint)
+    return model.resolved()
 
 
 @dataclass
@@ -32,7 +45,10 @@ class IndexInfo(Result):
     frames_per_video: int | None
     schema_version: int | None
     size_bytes: int | None
-
+    backend: str | None = None  # the runtime that made the latest vectors: torch or openvino
+    precision: str | None = None  # fp32, bf16, fp16 or int8
+    int8_fidelity: dict | None = None  # int8 against full precision on held-back frames: mean/min cosine
+    vectors_made_by: list[str] | None = None  # every "backend precision" that made vectors in this index
 
 @dataclass
 class OptimizeSummary(Result):
@@ -51,12 +67,16 @@ class Index:
     >>> index.add("channels", model=ModelSpec("vindex-tiny"))
     """
 
-    def __init__(self, db: str | None = None, device: str | None = None, precision: str = "auto"):
+    def __init__(self, db: str | None = None, device: str | None = None, precision: str = defaults.PRECISION,
+                 backend: str = defaults.BACKEND, status: StatusHook | None = None):
         self._db = db
         self.device = device
         self.precision = precision
+        self.backend = backend  # auto: OpenVINO on a CPU where installed, torch on a GPU
+        self.status = status
+        self._calibration: Path | None = None  # the folder being added: int8 calibrates on its frames
         self._store: Store | None = None
-        # One embedder per (weights, device, precision): loading a model costs seconds.
+        # One embedder per (weights, device, precision, backend): loading a model costs seconds.
         self._embedders: dict[tuple, Embedder] = {}
 
     @property
@@ -82,11 +102,13 @@ class Index:
         return ModelSpec(meta["model"], meta.get("pretrained"), meta.get("checkpoint"))
 
     def embedder(self, spec: ModelSpec | None = None) -> Embedder:
-        """The embedder for `spec` (default: the index's model) on this Index's device and precision."""
+        """The embedder for `spec` (default: the index's model) on this Index's device, precision and backend."""
         spec = (spec or self.model_spec()).resolved()
-        key = (spec, self.device, self.precision)
+        key = (spec, self.device, self.precision, self.backend)
         if key not in self._embedders:
-            self._embedders[key] = Embedder(spec, self.device, self.precision)
+            calibration = self._calibration or self.meta.get("root")
+            self._embedders[key] = open_embedder(spec, self.device, self.precision, self.backend, self.status,
+                                                 calibration)
         return self._embedders[key]
 
     def add(
@@ -110,15 +132,15 @@ class Index:
         decode; the frames' real timestamps are stored).
         """
         folder = check_folder(folder)
+        self._calibration = folder
+        new_index = self._store is None and not is_remote(uri := resolve_db(self._db, folder)) and not Path(uri).exists()
+        if new_index:  # before anything is created: no empty index is left behind
+            check_weights_available(model_to_add(model, {}))
         if self._store is None:
-            self._store = Store(resolve_db(self._db, folder), create=True)
+            self._store = Store(uri, create=True)
         store = self._store
         meta = store.meta
-        if model is None:
-            model = self.model_spec() if "model" in meta else ModelSpec()
-        elif not model.name:  # --pretrained/--checkpoint alone: for the index's model, or the default
-            model = ModelSpec(meta.get("model", DEFAULT_MODEL), model.pretrained, model.checkpoint)
-        spec = model.resolved()
+        spec = model_to_add(model, meta)
         frames = frames or meta.get("frames_per_video") or defaults.FRAMES_PER_VIDEO
         if frames < 1:
             raise VindexError("--frames must be at least 1")
@@ -149,7 +171,19 @@ class Index:
 
         loader = ModelLoader(image_size_of(spec), lambda: recorded(self.embedder(spec)),
                              lambda: recorded(model_shape(spec)))
-        summary = add_folder(store, root, folder, loader, runner, progress)
+        try:
+            check_weights_available(spec)
+            summary = add_folder(store, root, folder, loader, runner, progress)
+        except BaseException:
+            if new_index and store.is_empty:  # a failed first add leaves no empty index behind
+                self._store = None
+                shutil.rmtree(uri, ignore_errors=True)
+            raise
+        made_by = self._embedders.get((spec, self.device, self.precision, self.backend))
+        if made_by is not None and summary.embedded:
+            facts = provenance(made_by)
+            history = set(store.meta.get("vectors_made_by", [])) | {f"{facts['backend']} {facts['precision']}"}
+            store.set_meta(**facts, vectors_made_by=sorted(history))
         if not store.is_empty:
             store.ensure_search_indexes()
         return summary
@@ -166,6 +200,8 @@ class Index:
             channels=dict(sorted(channels.items())), model=meta.get("model"), weights=meta.get("weights"),
             dim=meta.get("dim"), frames_per_video=meta.get("frames_per_video"),
             schema_version=meta.get("schema_version"), size_bytes=store.size_on_disk(),
+            backend=meta.get("backend"), precision=meta.get("precision"), int8_fidelity=meta.get("int8_fidelity"),
+            vectors_made_by=meta.get("vectors_made_by"),
         )
 
     def organize_plan(self, dest: str | Path, mode: str = "move", noise: str = "move",

@@ -1,4 +1,4 @@
-"""CLIP image and text embeddings through open_clip.
+"""The torch backend: CLIP image and text embeddings through open_clip's own modules.
 
 torch and open_clip are imported inside the functions that need them so that `vindex --help`
 and every command that only reads the index start fast.
@@ -7,68 +7,18 @@ and every command that only reads the index start fast.
 from __future__ import annotations
 
 import logging
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from vindex.errors import VindexError
+from vindex.embedding.spec import TINY_SEED, ModelSpec, check_model
+from vindex.embedding.weights import check_weights_available
+from vindex.errors import VindexError, first_line
 
-DEFAULT_MODEL = "ViT-B-32"
-DEFAULT_PRETRAINED = {"ViT-B-32": "laion2b_s34b_b79k"}
-TINY_MODEL = "vindex-tiny"
-TINY_SEED = 0
-MODEL_CONFIG_DIR = Path(__file__).parent / "models"
 # The lowest cosine between bf16 and fp32 embeddings of a probe batch that we accept before
 # running a model in bf16 on the CPU.
 BF16_MIN_COSINE = 0.999
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Which weights make the vectors: an open_clip model name plus a pretrained tag or a local file."""
-
-    name: str | None = DEFAULT_MODEL
-    pretrained: str | None = None
-    checkpoint: str | None = None
-
-    def resolved(self) -> "ModelSpec":
-        """Fill in the default pretrained tag, so the spec names exactly one set of weights."""
-        if self.checkpoint or self.pretrained or self.name == TINY_MODEL:
-            return self
-        return ModelSpec(self.name, DEFAULT_PRETRAINED.get(self.name) or _first_pretrained_tag(self.name))
-
-    @property
-    def weights(self) -> str:
-        """What the index records as the weights' identity."""
-        if self.checkpoint:
-            return f"checkpoint:xxh3:{checkpoint_digest(self.checkpoint)}"
-        if self.pretrained:
-            return self.pretrained
-        return f"random-init-seed-{TINY_SEED}"
-
-
-def _first_pretrained_tag(name: str) -> str | None:
-    import open_clip
-
-    tags = open_clip.list_pretrained_tags_by_model(name)
-    return tags[0] if tags else None
-
-
-def checkpoint_digest(path: str) -> str:
-    from vindex.scanning import hash_file
-
-    return hash_file(path)[:16]
-
-
-def register_tiny_model() -> None:
-    """Make `vindex-tiny` (a 2-layer ViT/text transformer, 512-d output) known to open_clip."""
-    import open_clip
-
-    if TINY_MODEL not in open_clip.list_models():
-        open_clip.add_model_config(MODEL_CONFIG_DIR / f"{TINY_MODEL}.json")
 
 
 def pick_device(device: str | None) -> str:
@@ -94,8 +44,15 @@ def cpu_has_bf16() -> bool:
 class Embedder:
     """A loaded CLIP model: images and texts in, L2-normalised float32 vectors out."""
 
+    backend = "torch"
+
     def __init__(self, spec: ModelSpec, device: str | None = None, precision: str = "auto"):
         import torch
+
+        if precision == "int8":
+            raise VindexError("int8 runs on the OpenVINO backend: pip install 'vindex[openvino]', then --backend auto")
+        if precision not in PRECISIONS:
+            raise VindexError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
 
         torch.set_flush_denormal(True)  # denormals made random weights 100x slower on this CPU
         self.spec = spec.resolved()
@@ -105,8 +62,6 @@ class Embedder:
         self.mean = np.asarray(self.model.visual.image_mean, dtype=np.float32)
         self.std = np.asarray(self.model.visual.image_std, dtype=np.float32)
         self.dim = int(self.model.visual.output_dim)
-        if precision not in PRECISIONS:
-            raise VindexError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
         self._requested_precision = precision
         self._precision: str | None = None
         self._tokenizer = None
@@ -200,6 +155,7 @@ def _load_model(spec: ModelSpec, device: str):
     import torch
 
     check_model(spec)
+    check_weights_available(spec)
     weights = spec.checkpoint or spec.pretrained
     root_logger = logging.getLogger()
     level = root_logger.level
@@ -211,64 +167,10 @@ def _load_model(spec: ModelSpec, device: str):
     except Exception as error:  # open_clip raises bare RuntimeError/OSError/HF errors for missing weights
         what = f"{spec.name} with {spec.checkpoint or spec.pretrained}"
         raise VindexError(
-            f"could not load {what}: {str(error).splitlines()[0][:160]} "
+            f"could not load {what}: {first_line(error, 160)} "
             "(weights download on first use; offline, pass --checkpoint FILE)"
         ) from None
     finally:
         root_logger.setLevel(level)
     model.eval()
     return model
-
-
-def check_model(spec: ModelSpec) -> None:
-    """The errors a user can fix before any weights are read: an unknown name, a missing file."""
-    import open_clip
-
-    register_tiny_model()
-    if spec.name not in open_clip.list_models():
-        raise VindexError(f"unknown model {spec.name!r}; `vindex models` lists the ones open_clip knows")
-    if spec.checkpoint and not os.path.isfile(spec.checkpoint):
-        raise VindexError(f"checkpoint file not found: {spec.checkpoint}")
-    tags = open_clip.list_pretrained_tags_by_model(spec.name)
-    if spec.pretrained and spec.pretrained not in tags and not os.path.isfile(spec.pretrained):
-        known = ", ".join(tags) if tags else "none (use --checkpoint FILE)"
-        raise VindexError(f"unknown pretrained tag {spec.pretrained!r} for {spec.name}; known tags: {known}")
-
-
-@dataclass(frozen=True)
-class ModelShape:
-    """What a driver that does not run the model needs to know about it."""
-
-    spec: ModelSpec
-    dim: int
-    image_size: int
-
-
-def image_size_of(spec: ModelSpec) -> int | None:
-    """The model's input size read from its config file, without importing torch or open_clip
-    (which takes seconds), so decoding can start while the model loads. None if not found."""
-    import importlib.util
-    import json
-
-    if spec.name == TINY_MODEL:
-        path = MODEL_CONFIG_DIR / f"{TINY_MODEL}.json"
-    else:
-        package = importlib.util.find_spec("open_clip")
-        if package is None or not package.submodule_search_locations:
-            return None
-        path = Path(package.submodule_search_locations[0]) / "model_configs" / f"{spec.name}.json"
-    try:
-        size = json.loads(path.read_text())["vision_cfg"]["image_size"]
-    except (OSError, ValueError, KeyError):
-        return None
-    return int(size[0] if isinstance(size, (tuple, list)) else size)
-
-
-def model_shape(spec: ModelSpec) -> ModelShape:
-    """The vector size and input size from the model's config, without loading its weights."""
-    import open_clip
-
-    check_model(spec)
-    config = open_clip.get_model_config(spec.name)
-    size = config["vision_cfg"]["image_size"]
-    return ModelShape(spec, int(config["embed_dim"]), int(size[0] if isinstance(size, (tuple, list)) else size))
