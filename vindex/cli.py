@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable
 
 import click
 
 from vindex import __version__, defaults
 from vindex.errors import VindexError, first_line
+from vindex.options import db_option, json_option, wait_option, quiet_option, out_option, device_options, backend_option, model_options, search_options
 from vindex.output import (
     emit, print_add_summary, print_cluster_run, print_cluster_table, print_duplicate_groups, print_hits, print_info,
     print_json, print_members, print_optimize, print_organized, print_plan, print_undo, print_written, progress_bar,
@@ -39,60 +39,6 @@ class VindexGroup(click.Group):
             sys.exit(1)
 
 
-def db_option(command: Callable) -> Callable:
-    return click.option(
-        "--db", "db", metavar="PATH", envvar="VINDEX_DB", show_envvar=True,
-        help="Index location (a folder or LanceDB URI). Default: a .vindex folder found from here upward.",
-    )(command)
-
-
-def json_option(command: Callable) -> Callable:
-    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(command)
-
-
-def quiet_option(command: Callable) -> Callable:
-    return click.option("-q", "--quiet", is_flag=True, help="No progress bar.")(command)
-
-
-def out_option(command: Callable) -> Callable:
-    return click.option(
-        "--out", "out", type=click.Path(file_okay=False), default=defaults.REPORT_FOLDER, show_default=True,
-        help="Folder for cluster_analysis.json, video_clusters_visualization.png and clusters.html.",
-    )(command)
-
-
-def device_options(command: Callable) -> Callable:
-    command = click.option(
-        "--precision", type=click.Choice(defaults.PRECISIONS), default=defaults.PRECISION, show_default=True,
-        help="Weights precision: auto is bf16 on CPUs with bf16 support, fp16 on CUDA; int8 (OpenVINO, CPU) "
-        "calibrates once on frames of your videos and falls back to bf16 if it strays.",
-    )(command)
-    return click.option("--device", default=defaults.DEVICE, show_default=True, help="auto, cpu, cuda, cuda:1, mps.")(command)
-
-
-def backend_option(command: Callable) -> Callable:
-    return click.option(
-        "--backend", type=click.Choice(defaults.BACKENDS), default=defaults.BACKEND, show_default=True,
-        help="Runtime: auto is OpenVINO on a CPU when installed (pip install 'vindex[openvino]'), else torch.",
-    )(command)
-
-
-def model_options(command: Callable) -> Callable:
-    for decorator in reversed(
-        [
-            click.option("--model", default=None,
-                         help=f"open_clip model name. Default: {defaults.MODEL} (or the index's)."),
-            click.option("--pretrained", default=None, help="open_clip pretrained tag, e.g. laion2b_s34b_b79k."),
-            click.option(
-                "--checkpoint", type=click.Path(dir_okay=False, resolve_path=True), default=None,
-                help="Local weights file for --model (offline use).",
-            ),
-        ]
-    ):
-        command = decorator(command)
-    return command
-
-
 @click.group(cls=VindexGroup)
 @click.version_option(__version__, prog_name="vindex")
 def cli() -> None:
@@ -119,6 +65,7 @@ def cli() -> None:
     "--fast", is_flag=True,
     help="Take the keyframe nearest each target time: several times faster to decode, less evenly spaced.",
 )
+@click.option("--retry-failed", is_flag=True, help="Decode again files that failed before, changed or not.")
 @click.option(
     "--engine", type=click.Choice(defaults.ENGINES), default=defaults.ENGINE, show_default=True,
     help="Where to decode and embed: this process, or Ray Data (pip install 'vindex[ray]').",
@@ -129,8 +76,9 @@ def cli() -> None:
 )
 @quiet_option
 @json_option
+@wait_option
 def add(folder, db, model, pretrained, checkpoint, device, precision, backend, frames, batch_size, workers, commit_every,
-        reembed, fast, engine, address, quiet, as_json):
+        reembed, fast, retry_failed, engine, address, quiet, as_json):
     """Index (or re-index) the videos under FOLDER.
 
     Unchanged files are skipped, renamed files keep their vectors, changed files are
@@ -145,7 +93,7 @@ def add(folder, db, model, pretrained, checkpoint, device, precision, backend, f
     with progress:
         summary = index.add(folder, model=spec, frames=frames, reembed=reembed, batch_size=batch_size,
                             workers=workers, progress=hook, commit_every=commit_every, engine=engine,
-                            address=address, keyframes_only=fast)
+                            address=address, keyframes_only=fast, retry_failed=retry_failed)
     emit(summary, as_json, print_add_summary)
 
 
@@ -173,6 +121,7 @@ def info(db, as_json):
 @db_option
 @quiet_option
 @json_option
+@wait_option
 def organize(dest, apply_plan, copy, link, noise, keep_channel, undo, db, quiet, as_json):
     """Preview, apply or undo a reorganisation into one folder per cluster.
 
@@ -227,6 +176,7 @@ def organize(dest, apply_plan, copy, link, noise, keep_channel, undo, db, quiet,
 @click.option("--no-report", is_flag=True, help="Do not write cluster_analysis.json and the PNG map.")
 @quiet_option
 @json_option
+@wait_option
 def cluster(db, min_size, min_samples, neighbors, components, metric, seed, channel, vocabulary, out, no_report,
             quiet, as_json):
     """Group the indexed videos: UMAP, then HDBSCAN; name each group and store the labels.
@@ -296,26 +246,6 @@ def show(cluster_id, db, limit, as_json):
     print_members(found, shown)
 
 
-def search_options(command: Callable) -> Callable:
-    """Options shared by `query` and `similar`."""
-    for decorator in reversed(
-        [
-            click.option("-n", "--limit", type=click.IntRange(min=1), default=defaults.LIMIT, show_default=True,
-                         help="How many videos to return."),
-            click.option("--channel", "channels", multiple=True, metavar="NAME",
-                         help="Only videos in this channel (repeat for several)."),
-            click.option("--min-score", type=click.FloatRange(-1.0, 1.0), default=None,
-                         help="Only results at least this similar (cosine, -1 to 1)."),
-            click.option("--by", type=click.Choice(defaults.RANK_BY), default=defaults.RANK, show_default=True,
-                         help="Rank a video by its best-matching frame, or by its mean-pooled vector."),
-            click.option("--paths", "bare_paths", is_flag=True,
-                         help="Print only the matching files, one per line (for piping)."),
-        ]
-    ):
-        command = decorator(command)
-    return command
-
-
 @cli.command()
 @click.argument("text")
 @search_options
@@ -382,6 +312,7 @@ def dupes(threshold, channels, db, as_json):
 @click.option("--rebuild", is_flag=True, help="Retrain existing ANN indexes from scratch.")
 @db_option
 @json_option
+@wait_option
 def optimize(rebuild, db, as_json):
     """Compact the index and build the ANN indexes its size calls for.
 
@@ -413,3 +344,25 @@ def serve(db, host, port, token, open_browser, device, precision, quiet):
     from vindex.serve import run
 
     run(db, host, port, token, open_browser, device, precision, status_printer(quiet))
+
+
+@cli.command()
+@click.option("--repair", is_flag=True,
+              help="Fix what can be fixed (restore a damaged table's last good version, drop orphan and duplicate "
+                   "rows, re-queue videos with wrong frames for the next add). Never deletes a video file.")
+@db_option
+@wait_option
+@json_option
+def check(repair, db, as_json):
+    """Verify the index: every video has its frames and only those, no duplicate or orphan rows,
+    vector sizes match the model, files are on disk, tables read at their latest version.
+
+    Exits 1 with the list of problems when there is one.
+    """
+    from vindex.index import Index
+    from vindex.output import print_check
+
+    result = Index(db).check(repair=repair)
+    emit(result, as_json, print_check)
+    if not result.ok:
+        sys.exit(1)

@@ -1,0 +1,98 @@
+"""Options that several commands share, as decorators (the way sqlite-utils shares them)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import click
+
+from vindex import defaults
+
+
+def db_option(command: Callable) -> Callable:
+    return click.option(
+        "--db", "db", metavar="PATH", envvar="VINDEX_DB", show_envvar=True,
+        help="Index location (a folder or LanceDB URI). Default: a .vindex folder found from here upward.",
+    )(command)
+
+
+def json_option(command: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(command)
+
+
+def wait_option(command: Callable) -> Callable:
+    """--wait: a writing command queues behind another writer of the index instead of failing at once."""
+
+    @functools.wraps(command)
+    def waiting(*args, wait: bool, **kwargs):
+        from vindex.locking import waiting_for_writers
+
+        with waiting_for_writers(wait):
+            return command(*args, **kwargs)
+
+    return click.option("--wait", is_flag=True,
+                        help="If another vindex is writing to the index, wait for it instead of failing.")(waiting)
+
+
+def quiet_option(command: Callable) -> Callable:
+    return click.option("-q", "--quiet", is_flag=True, help="No progress bar.")(command)
+
+
+def out_option(command: Callable) -> Callable:
+    return click.option(
+        "--out", "out", type=click.Path(file_okay=False), default=defaults.REPORT_FOLDER, show_default=True,
+        help="Folder for cluster_analysis.json, video_clusters_visualization.png and clusters.html.",
+    )(command)
+
+
+def device_options(command: Callable) -> Callable:
+    command = click.option(
+        "--precision", type=click.Choice(defaults.PRECISIONS), default=defaults.PRECISION, show_default=True,
+        help="Weights precision: auto is bf16 on CPUs with bf16 support, fp16 on CUDA; int8 (OpenVINO, CPU) "
+        "calibrates once on frames of your videos and falls back to bf16 if it strays.",
+    )(command)
+    return click.option("--device", default=defaults.DEVICE, show_default=True, help="auto, cpu, cuda, cuda:1, mps.")(command)
+
+
+def backend_option(command: Callable) -> Callable:
+    return click.option(
+        "--backend", type=click.Choice(defaults.BACKENDS), default=defaults.BACKEND, show_default=True,
+        help="Runtime: auto is OpenVINO on a CPU when installed (pip install 'vindex[openvino]'), else torch.",
+    )(command)
+
+
+def model_options(command: Callable) -> Callable:
+    for decorator in reversed(
+        [
+            click.option("--model", default=None,
+                         help=f"open_clip model name. Default: {defaults.MODEL} (or the index's)."),
+            click.option("--pretrained", default=None, help="open_clip pretrained tag, e.g. laion2b_s34b_b79k."),
+            click.option(
+                "--checkpoint", type=click.Path(dir_okay=False, resolve_path=True), default=None,
+                help="Local weights file for --model (offline use).",
+            ),
+        ]
+    ):
+        command = decorator(command)
+    return command
+
+
+def search_options(command: Callable) -> Callable:
+    """Options shared by `query` and `similar`."""
+    for decorator in reversed(
+        [
+            click.option("-n", "--limit", type=click.IntRange(min=1), default=defaults.LIMIT, show_default=True,
+                         help="How many videos to return."),
+            click.option("--channel", "channels", multiple=True, metavar="NAME",
+                         help="Only videos in this channel (repeat for several)."),
+            click.option("--min-score", type=click.FloatRange(-1.0, 1.0), default=None,
+                         help="Only results at least this similar (cosine, -1 to 1)."),
+            click.option("--by", type=click.Choice(defaults.RANK_BY), default=defaults.RANK, show_default=True,
+                         help="Rank a video by its best-matching frame, or by its mean-pooled vector."),
+            click.option("--paths", "bare_paths", is_flag=True,
+                         help="Print only the matching files, one per line (for piping)."),
+        ]
+    ):
+        command = decorator(command)
+    return command
