@@ -30,6 +30,10 @@ _held: dict[tuple[str, int], int] = {}
 _held_guard = threading.Lock()
 
 
+class WriterBusy(VindexError):
+    """Another writer holds the lock (and the caller would not wait)."""
+
+
 @contextmanager
 def waiting_for_writers(wait: bool) -> Iterator[None]:
     """Make writers started inside this block wait for the lock (or not) unless told otherwise."""
@@ -76,7 +80,7 @@ class WriterLock:
             fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             os.close(descriptor)
-            raise VindexError(
+            raise WriterBusy(
                 f"another vindex is writing to {self.label} ({holder(self.path)}): wait for it or pass --wait"
             ) from None
         since = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")

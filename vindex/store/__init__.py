@@ -285,6 +285,19 @@ class Store(VectorSearch):
             self.videos.delete(f"id IN ({sql_list(chunk)})")
 
     @writes
+    def delete_rows(self, name: str, column: str, values: list[str]) -> None:
+        """Delete the rows of table `name` (videos or frames) whose `column` is one of `values`."""
+        table = {VIDEOS: self.videos, FRAMES: self.frames}[name]
+        for chunk in chunked(values):
+            table.delete(f"{column} IN ({sql_list(chunk)})")
+
+    @writes
+    def append(self, name: str, rows: pa.Table) -> None:
+        """Add rows to table `name` (videos or frames) as they are: a repair puts back rows it kept."""
+        table = {VIDEOS: self.videos, FRAMES: self.frames}[name]
+        table.add(rows.cast(table.schema))
+
+    @writes
     def sweep_orphan_frames(self) -> int:
         """Remove frames whose video row was never written (a run killed between the two writes)."""
         expected = pc.sum(self.catalog(["num_frames"]).column("num_frames")).as_py() or 0
