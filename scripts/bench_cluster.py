@@ -124,7 +124,11 @@ def compare(count: int, clusters: int, params: ClusterParams) -> list[dict]:
     timed("100 epochs (what 100k gets)", layout, EPOCHS=100)
     timed("pynndescent neighbours", layout, EXACT_NEIGHBOURS_MAX=0)
 
-    import fast_hdbscan
+    try:
+        import fast_hdbscan
+    except ImportError:
+        print("fast_hdbscan not installed: that variant skipped (pip install fast_hdbscan)", file=sys.stderr)
+        return rows
 
     def fast(points, p):
         model = fast_hdbscan.HDBSCAN(min_cluster_size=p.min_size, min_samples=p.min_samples or p.min_size).fit(points)
