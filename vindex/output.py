@@ -10,6 +10,7 @@ import click
 
 from vindex.results import ProgressHook, StatusHook, plain
 
+MISSING_SHOWN = 20  # files not on disk that `vindex check` lists; --json has them all
 VERBS = {"move": ("move", "moved"), "copy": ("copy", "copied"), "link": ("link", "linked")}
 
 
@@ -259,3 +260,24 @@ def print_undo(result) -> None:
         click.echo(f"{len(result.suffixed)} restored under a numbered name, the original being taken:")
         for item in result.suffixed:
             click.echo(f"  {item['from']} -> {item['to']}")
+
+
+def print_check(result) -> None:
+    """`vindex check`: what a repair did, the problems or "index OK", then what to look at."""
+    for line in result.repaired:
+        click.echo(f"repaired: {line}")
+    if result.problems:
+        click.echo(f"{count(len(result.problems), 'problem')} in the index at {result.db}:")
+        for problem in result.problems:
+            click.echo(f"  {problem}")
+        if not result.repaired:
+            click.echo("run `vindex check --repair` to fix what can be fixed")
+    else:
+        click.echo(f"index OK: {count(result.videos, 'video')}, {count(result.frames, 'frame')}")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}")
+    shown = result.missing_files[:MISSING_SHOWN]
+    for path in shown:
+        click.echo(f"  not on disk: {path}")
+    if len(result.missing_files) > len(shown):
+        click.echo(f"  ... and {len(result.missing_files) - len(shown)} more (--json lists them all)")
