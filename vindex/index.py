@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
+from contextlib import ExitStack
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from vindex import defaults, organizing
 from vindex.duplicates import DuplicateGroup, find_duplicates
@@ -20,7 +23,33 @@ from vindex.search import QueryResult, search, text_probe, video_probe
 from vindex.store import Store, resolve_db
 
 if TYPE_CHECKING:
+    from vindex.checking import CheckResult
     from vindex.clustering import ClusterParams, ClusterResult
+
+# The writer lock a running writing method holds (its exit stack) and whether it waits for another writer.
+_writing: ContextVar[tuple[ExitStack, bool | None]] = ContextVar("vindex_writing")
+
+
+def _writes(method: Callable | None = None, *, opens_store: bool = False) -> Callable:
+    """Make an `Index` method a writer: it holds the index's writer lock to its end, from its start
+    or (`opens_store`) from where it hands its store to `self._writer` (`add` first looks whether
+    it creates the index). `wait=True` waits for another writer instead of failing at once."""
+
+    def decorate(method: Callable) -> Callable:
+        @functools.wraps(method)
+        def writer(self: "Index", *args, wait: bool | None = None, **kwargs):
+            with ExitStack() as held:
+                token = _writing.set((held, wait))
+                try:
+                    if not opens_store:
+                        self._writer(self.store)
+                    return method(self, *args, **kwargs)
+                finally:
+                    _writing.reset(token)
+
+        return writer
+
+    return decorate(method) if method else decorate
 
 
 def model_to_add(model: ModelSpec | None, meta: dict) -> ModelSpec:
@@ -94,6 +123,11 @@ class Index:
     def meta(self) -> dict:
         return self.store.meta
 
+    def _writer(self, store: Store) -> Store:
+        """`store` with the writer lock held (and its tables reread) until the writing method ends."""
+        held, wait = _writing.get()
+        return held.enter_context(store.writing(wait))
+
     def model_spec(self) -> ModelSpec:
         """The model that made the index's vectors, as recorded in its metadata."""
         meta = self.meta
@@ -111,6 +145,7 @@ class Index:
                                                  calibration)
         return self._embedders[key]
 
+    @_writes(opens_store=True)
     def add(
         self,
         folder: str | Path,
@@ -138,7 +173,7 @@ class Index:
             check_weights_available(model_to_add(model, {}))
         if self._store is None:
             self._store = Store(uri, create=True)
-        store = self._store
+        store = self._writer(self._store)
         meta = store.meta
         spec = model_to_add(model, meta)
         frames = frames or meta.get("frames_per_video") or defaults.FRAMES_PER_VIDEO
@@ -209,17 +244,20 @@ class Index:
         """Where `organize_apply` would put each clustered video (mode: move, copy or link). Changes nothing."""
         return organizing.preview(self.store, dest, mode, noise, keep_channel)
 
+    @_writes
     def organize_apply(self, dest: str | Path, mode: str = "move", noise: str = "move", keep_channel: bool = False,
                        progress: ProgressHook | None = None) -> organizing.OrganizeResult:
         """Move (copy, link) the videos into one folder per cluster under `dest`, journaled; the
         index follows moved files. Finishes an interrupted run into the same `dest` instead."""
         return organizing.apply(self.store, dest, mode, noise, keep_channel, progress)
 
+    @_writes
     def organize_undo(self, progress: ProgressHook | None = None) -> organizing.UndoResult:
         """Put back the files of the latest organize not undone yet; the index follows them back."""
         return organizing.undo(self.store, progress)
 
     # -- clusters -----------------------------------------------------------------------------
+    @_writes
     def cluster(self, params: "ClusterParams | None" = None, vocabulary: str | Path | None = None,
                 status: StatusHook | None = None) -> "ClusterResult":
         """Group the videos (UMAP + HDBSCAN), name the groups, and store labels, x/y and a clusters table.
@@ -295,6 +333,7 @@ class Index:
         """Groups of near-duplicate videos (re-encodes, resizes, crops, trims, identical copies)."""
         return find_duplicates(self.store, threshold, tuple(channels))
 
+    @_writes
     def optimize(self, rebuild: bool = False) -> OptimizeSummary:
         """Compact the tables and build (or, with `rebuild`, retrain) the ANN indexes that the
         collection's size calls for."""
@@ -309,3 +348,14 @@ class Index:
             db=store.uri, videos=store.videos.count_rows(), frames=store.count_frames(), built=built,
             vector_indexes=store.vector_indexes(), seconds=round(time.perf_counter() - started, 3),
         )
+
+    def check(self, repair: bool = False, wait: bool | None = None) -> "CheckResult":
+        """Verify what a user cannot see (every video has its frames and only those, vector sizes, no
+        duplicate rows, files on disk, tables readable at their latest version); `repair` fixes what
+        it can, taking the writer lock, and never deletes a video file."""
+        from vindex.checking import check_index
+
+        result = check_index(self._store.uri if self._store else resolve_db(self._db), repair, wait)
+        if repair:
+            self.refresh()
+        return result
