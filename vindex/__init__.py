@@ -1,9 +1,27 @@
-"""vindex: turn a folder of videos into a searchable, self-organising collection."""
+"""vindex: turn a folder of videos into a searchable, self-organising collection.
+
+>>> from vindex import Index, ModelSpec
+>>> index = Index("my.vindex")
+>>> summary = index.add("channels", model=ModelSpec("vindex-tiny"))   # an AddSummary
+>>> print(summary.to_dict())
+"""
 
 __version__ = "0.1.0"
 
+# The library's public names: `Index`, what it takes, and every result it returns (each a
+# dataclass with `to_dict()`, the shape `--json` prints).
+from vindex.checking import CheckResult  # noqa: E402
+from vindex.clustering import ClusterParams, ClusterResult  # noqa: E402
+from vindex.duplicates import Duplicate, DuplicateGroup  # noqa: E402
 from vindex.embedding import ModelSpec  # noqa: E402
 from vindex.errors import VindexError  # noqa: E402
-from vindex.index import Index  # noqa: E402
+from vindex.index import Index, IndexInfo, OptimizeSummary  # noqa: E402
+from vindex.indexing import AddSummary, Failure  # noqa: E402
+from vindex.organizing import OrganizePlan, OrganizeResult, UndoResult  # noqa: E402
+from vindex.search import Hit, QueryResult  # noqa: E402
 
-__all__ = ["Index", "ModelSpec", "VindexError", "__version__"]
+__all__ = [
+    "AddSummary", "CheckResult", "ClusterParams", "ClusterResult", "Duplicate", "DuplicateGroup", "Failure", "Hit",
+    "Index", "IndexInfo", "ModelSpec", "OptimizeSummary", "OrganizePlan", "OrganizeResult", "QueryResult",
+    "UndoResult", "VindexError", "__version__",
+]
