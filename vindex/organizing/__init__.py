@@ -20,10 +20,12 @@ from vindex.errors import VindexError
 from vindex.locations import is_remote
 from vindex.organizing.fsops import Checkpoint, no_checkpoint
 from vindex.organizing.journal import (
-    UNFINISHED, Journal, interrupted_message, journal_folder, latest_journal, locked, next_journal_path,
+    UNFINISHED, Journal, damaged_paths, interrupted_message, journal_folder, journal_number, latest_journal, locked,
+    next_journal_path,
 )
 from vindex.organizing.plan import FolderSummary, Move, OrganizePlan, Skipped, make_plan
-from vindex.organizing.runner import OrganizeResult, Runner, UndoResult
+from vindex.organizing.runner import Runner
+from vindex.organizing.summary import OrganizeResult, UndoResult
 from vindex.results import ProgressHook
 from vindex.store import Store
 
@@ -85,7 +87,14 @@ def undo(store: Store, progress: ProgressHook | None = None, checkpoint: Checkpo
     started = time.perf_counter()
     folder = journal_folder(store)
     with locked(folder):
-        journal = latest_journal(folder, ("applying", "complete", "undoing"))
+        journal = latest_journal(folder, ("applying", "complete", "undoing"), quiet=True)
+        damaged = max(damaged_paths(folder), key=journal_number, default=None)
+        if damaged is not None and (journal is None or journal_number(damaged) > journal_number(journal.path)):
+            # Undoing an older organize would move files the damaged one may have moved since.
+            raise VindexError(
+                f"nothing to undo: the journal of the latest organize is damaged and was set aside as {damaged} "
+                "(the files it moved stay where they are; delete it to undo the organize before it)"
+            )
         if journal is None:
             raise VindexError("nothing to undo: no organize has been applied with this index (or all are undone)")
         try:

@@ -4,6 +4,7 @@ point be finished or rolled back. Also where journals live, and the one-run-at-a
 from __future__ import annotations
 
 import json
+import logging
 import os
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -20,6 +21,18 @@ from vindex.store import Store
 JOURNAL_FOLDER = "organize"
 JOURNAL_VERSION = 1
 UNFINISHED = ("applying", "undoing")
+DAMAGED_SUFFIX = ".damaged-"
+# Events naming a folder, and the list of the journal each goes to.
+FOLDER_EVENTS = {
+    "folder": "folders",  # apply is about to create it (under --dest)
+    "source_removed": "removed_sources",  # apply removed this source folder, which it had emptied
+    "undo_removed": "undo_removed",  # undo removed a folder the apply had created
+    "undo_created": "undo_created",  # undo (re)created a source folder to put files back in
+}
+
+
+class DamagedJournal(VindexError):
+    """A journal that cannot be read back: not a torn last line, but damage before its end."""
 
 
 @dataclass
@@ -32,6 +45,8 @@ class Entry:
     restore: str | None = None  # where undo puts the file back; None while nothing was put back
     new_id: str | None = None  # the index row of a copy or link under the root
     reason: str | None = None
+    placed: list[int] | None = None  # device, inode, change time of the file just after it was moved
+    gone: bool = False  # undo found no file of ours at the target: the user replaced or removed it
 
 
 class Journal:
@@ -43,6 +58,9 @@ class Journal:
         self.header = header
         self.entries = entries
         self.folders: list[str] = []  # folders this run created, in order
+        self.removed_sources: list[str] = []
+        self.undo_removed: list[str] = []
+        self.undo_created: list[str] = []
         self.status = "applying"  # applying, complete, undoing, undone
         self._handle = None
 
@@ -79,6 +97,7 @@ class Journal:
 
     @classmethod
     def load(cls, path: Path) -> "Journal":
+        """Read a journal back; DamagedJournal when it cannot be (a torn last line is ignored)."""
         lines = path.read_bytes().split(b"\n")
         records = []
         for number, line in enumerate(lines):
@@ -88,33 +107,42 @@ class Journal:
                 records.append(json.loads(line))
             except ValueError:
                 if any(rest.strip() for rest in lines[number + 1 :]):
-                    raise VindexError(f"the organize journal {path} is damaged at line {number + 1}") from None
+                    raise DamagedJournal(f"the organize journal {path} is damaged at line {number + 1}") from None
                 break  # the last write of a killed run, torn: that event never completed
-        if not records or records[0].get("vindex_organize") != JOURNAL_VERSION:
-            raise VindexError(f"{path} is not an organize journal this vindex can read")
-        end = next((i for i, r in enumerate(records) if "end_of_plan" in r), None)
-        if end is None:
-            raise VindexError(f"the organize journal {path} has no complete plan")
-        journal = cls(path, records[0], [Entry(Move(**r["move"])) for r in records[1:end]])
-        for event in records[end + 1 :]:
-            journal._replay(event)
+        header = records[0] if records and isinstance(records[0], dict) else {}
+        version = header.get("vindex_organize")
+        if isinstance(version, int) and version > JOURNAL_VERSION:
+            raise VindexError(f"{path} was written by a newer vindex: upgrade vindex to finish or undo that organize")
+        if version != JOURNAL_VERSION:
+            raise DamagedJournal(f"{path} is not an organize journal this vindex can read")
+        try:
+            end = next((i for i, r in enumerate(records) if "end_of_plan" in r), None)
+            if end is None or records[end]["end_of_plan"] != end - 1:
+                raise DamagedJournal(f"the organize journal {path} has no complete plan")
+            journal = cls(path, header, [Entry(Move(**r["move"])) for r in records[1:end]])
+            for event in records[end + 1 :]:
+                journal._replay(event)
+        except (KeyError, IndexError, TypeError, AttributeError) as error:  # a line that is JSON, but not ours
+            raise DamagedJournal(f"the organize journal {path} is damaged ({type(error).__name__} {error})") from None
         return journal
 
     def _replay(self, event: dict) -> None:
-        if "folder" in event:
-            self.folders.append(event["folder"])
+        kind = next((key for key in FOLDER_EVENTS if key in event), None)
+        if kind:
+            getattr(self, FOLDER_EVENTS[kind]).append(event[kind])
             return
         if "run" in event:
             self.status = event["run"]
             return
         entry = self.entries[event["e"]]
         entry.state = state = event["state"]
+        entry.gone = event.get("gone", False)
         if state.startswith("undo") and self.status in ("applying", "complete"):
             self.status = "undoing"
         if state in ("started", "present"):
             entry.move.target = event["target"]
         elif state == "done":
-            entry.how, entry.new_id = event["how"], event.get("new_id")
+            entry.how, entry.new_id, entry.placed = event["how"], event.get("new_id"), event.get("placed")
         elif state == "undo-started":
             entry.restore = event["restore"]
         elif state in ("skipped", "failed", "undo-failed"):
@@ -154,16 +182,55 @@ def journal_paths(folder: Path) -> list[Path]:
     return sorted(folder.glob("[0-9]*.jsonl")) if folder.is_dir() else []
 
 
+def damaged_paths(folder: Path) -> list[Path]:
+    """Journals set aside as damaged, oldest first."""
+    return sorted(folder.glob(f"[0-9]*.jsonl{DAMAGED_SUFFIX}*")) if folder.is_dir() else []
+
+
+def journal_number(path: Path) -> int:
+    return int(path.name.split(".")[0])
+
+
 def next_journal_path(folder: Path) -> Path:
-    paths = journal_paths(folder)
-    number = int(paths[-1].stem) + 1 if paths else 1
-    return folder / f"{number:04d}.jsonl"
+    """Numbered after every journal, damaged ones included, so the newest is always the last."""
+    numbers = [journal_number(path) for path in journal_paths(folder) + damaged_paths(folder)]
+    return folder / f"{max(numbers, default=0) + 1:04d}.jsonl"
 
 
-def latest_journal(folder: Path, statuses: tuple[str, ...]) -> Journal | None:
-    """The newest journal whose status is one of `statuses`, not looking past an unfinished one."""
+def set_aside(path: Path, damage: DamagedJournal) -> Path:
+    """Rename a damaged journal out of the way (kept, for a person to read) and say where it went."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    aside, number = path.with_name(f"{path.name}{DAMAGED_SUFFIX}{stamp}"), 0
+    while True:
+        try:
+            rename_no_replace(str(path), str(aside))
+            break
+        except FileExistsError:
+            number += 1
+            aside = path.with_name(f"{path.name}{DAMAGED_SUFFIX}{stamp}-{number}")
+    fsync_folder(str(path.parent))
+    return aside
+
+
+def latest_journal(folder: Path, statuses: tuple[str, ...], quiet: bool = False) -> Journal | None:
+    """The newest journal whose status is one of `statuses`, not looking past an unfinished one.
+
+    A damaged journal is set aside (see `set_aside`) with a warning, unless `quiet`, and passed
+    over: it can no longer say which files were moved, so it holds nothing up.
+    """
     for path in reversed(journal_paths(folder)):
-        journal = Journal.load(path)
+        try:
+            journal = Journal.load(path)
+        except DamagedJournal as damage:
+            try:
+                aside = set_aside(path, damage)
+            except FileNotFoundError:  # another process set it aside first
+                continue
+            if not quiet:
+                logging.getLogger("vindex").warning(
+                    "%s; it was moved to %s (the files it moved stay where they are)", damage, aside
+                )
+            continue
         if journal.status in statuses:
             return journal
         if journal.status in UNFINISHED:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from vindex.defaults import NOISE_POLICIES, NOISE_POLICY, ORGANIZE_MODES
 from vindex.errors import VindexError, os_reason
+from vindex.locations import join_root
 from vindex.organizing.fsops import is_link_to, same_content
 from vindex.organizing.names import (
     NO_CHANNEL, claim_key, folder_name, inside, numbered_path, relative, safe_name,
@@ -187,7 +188,7 @@ def make_plan(store: Store, dest: str | Path, mode: str = ORGANIZE_MODES[0], noi
         if cluster is None or (cluster < 0 and noise == "keep"):
             plan.left += 1
             continue
-        source = os.path.normpath(os.path.join(root, row["path"]))
+        source = os.path.normpath(join_root(root, row["path"]))
         folder = folder_name(cluster, plan.names.get(cluster))
         parts = [folder, safe_name(row["channel"] or "", NO_CHANNEL)] if keep_channel else [folder]
         target = os.path.join(plan.dest, *parts, safe_name(os.path.basename(source), "video"))

@@ -1,88 +1,28 @@
-"""Taking the steps of a journal, forward (apply) or backward (undo), with the index in step,
-and what each direction reports."""
+"""Taking the steps of a journal, forward (apply) or backward (undo), with the index in step."""
 
 from __future__ import annotations
 
 import os
 from contextlib import suppress
-from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from vindex.errors import os_reason
 from vindex.indexing import apply_copies, video_id
+from vindex.locations import stored_path
 from vindex.organizing.fsops import (
-    Checkpoint, CopyMismatch, discard_partial, fsync_folder, is_link_to, make_folder, no_checkpoint, partial_path,
-    remove_empty_folder, same_content, transfer, transfer_finished,
+    Checkpoint, CopyMismatch, discard_partial, fsync_folder, is_link_to, is_placed_file, make_folder, no_checkpoint,
+    partial_name, placed_identity, remove_empty_folder, same_content, transfer, transfer_finished,
 )
 from vindex.organizing.journal import Entry, Journal
-from vindex.organizing.names import claim_key, numbered_path, relative
-from vindex.organizing.plan import Move, Skipped, folder_problem, free_target, source_problem
-from vindex.results import ProgressHook, Result
+from vindex.organizing.names import claim_key, inside, numbered_path, relative
+from vindex.organizing.plan import Move, folder_problem, free_target, source_problem
+from vindex.results import ProgressHook
 from vindex.scanning import VideoFile, is_outside_root
 from vindex.store import Store
 
 INDEX_EVERY = 256  # files moved between index updates: what a kill leaves for the next run to re-index
 # Steps journaled together: their "started" events share one fsync, their folders another.
 STEP_BATCH = 128
-
-
-@dataclass
-class OrganizeResult(Result):
-    """What `--apply` did. `moved` counts files moved (or copied, linked) by the whole plan."""
-
-    root: str
-    dest: str
-    mode: str
-    journal: str | None = None
-    resumed: bool = False
-    moved: int = 0
-    in_place: int = 0
-    left: int = 0
-    suffixed: list[dict] = field(default_factory=list)  # {"source", "target"}: took a numbered name
-    skipped: list[Skipped] = field(default_factory=list)
-    failed: list[Skipped] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def count(self, journal: Journal) -> None:
-        """Add what the journal's run did to what the plan already said."""
-        self.journal = str(journal.path)
-        for entry in journal.entries:
-            move = entry.move
-            if entry.state == "done":
-                self.moved += 1
-                if move.suffixed:
-                    self.suffixed.append({"source": move.source, "target": move.target})
-            elif entry.state == "present":
-                self.in_place += 1
-            elif entry.state == "skipped":
-                self.skipped.append(Skipped(move.source, entry.reason))
-            elif entry.state == "failed":
-                self.failed.append(Skipped(move.source, entry.reason))
-
-
-@dataclass
-class UndoResult(Result):
-    journal: str
-    dest: str
-    mode: str
-    restored: int = 0
-    suffixed: list[dict] = field(default_factory=list)  # {"from", "to"}: the original name was taken
-    failed: list[Skipped] = field(default_factory=list)
-    folders_removed: int = 0
-    seconds: float = 0.0
-
-    @classmethod
-    def of(cls, journal: Journal) -> "UndoResult":
-        result = cls(str(journal.path), journal.dest, journal.mode)
-        for entry in journal.entries:
-            if entry.state == "undone" and entry.restore is not None:
-                result.restored += 1
-                if journal.mode == "move" and entry.restore != entry.move.source:
-                    result.suffixed.append({"from": entry.move.target, "to": entry.restore})
-            elif entry.state == "undo-failed":
-                result.failed.append(Skipped(entry.move.target, entry.reason))
-        result.folders_removed = sum(not os.path.lexists(path) for path in journal.folders)
-        return result
 
 
 class Runner:
@@ -118,8 +58,9 @@ class Runner:
         for number in finished:
             entry = self.journal.entries[number]
             if state == "done":
+                placed = placed_identity(entry.move.target) if self.mode == "move" else None
                 self.journal.record(e=number, state="done", how=entry.how, new_id=self.new_row_id(entry.move),
-                                    sync=False)
+                                    placed=placed, sync=False)
             else:
                 self.journal.record(e=number, state=state, sync=False)
         self.journal.sync()
@@ -163,6 +104,8 @@ class Runner:
                 self.index_applied(unindexed)
                 unindexed = []
         self.index_applied(unindexed)
+        if self.mode == "move":
+            self.remove_emptied_sources()
         self.finish_run("complete")
 
     def apply_batch(self, numbers: list[int], claimed: set[str]) -> list[Entry]:
@@ -208,15 +151,16 @@ class Runner:
         move = entry.move
 
         def step() -> None:
-            entry.how = transfer(move.source, move.target, self.mode, partial_path(os.path.dirname(move.target), number),
-                                 move.content_hash, self.checkpoint)
+            entry.how = transfer(move.source, move.target, self.mode, partial_name(number), move.content_hash,
+                                 self.checkpoint)
 
         return self.attempt(number, step, lambda: self.choose_target(number, entry, claimed),
                             failed="failed", mismatch="skipped")
 
-    def make_folders(self, folder: str) -> str | None:
-        """Create the missing folders down to `folder`, each journaled first so undo removes it."""
-        problem = folder_problem(self.journal.dest, folder)
+    def make_folders(self, folder: str, event: str = "folder") -> str | None:
+        """Create the missing folders down to `folder`. Apply journals each (as `folder`) before
+        making it, so undo removes it; undo journals each it made (as `undo_created`) after."""
+        problem = folder_problem(self.journal.dest, folder) if event == "folder" else None
         if problem:
             return problem
         missing, path = [], folder
@@ -224,18 +168,35 @@ class Runner:
             missing.append(path)
             path = os.path.dirname(path)
         for path in reversed(missing):
-            self.journal.record(folder=path)
+            if event == "folder":
+                self.journal.record(folder=path)
             try:
                 make_folder(path)
             except OSError as error:
                 return f"cannot create {path}: {os_reason(error)}"
+            if event != "folder":
+                self.journal.record(sync=False, **{event: path})
         return None
+
+    def remove_emptied_sources(self) -> None:
+        """Remove the source folders the moves left empty, and the folders above them that are
+        empty then, up to the root (never the root, nothing outside it); each is journaled so
+        undo makes it again."""
+        folders = {os.path.dirname(e.move.source) for e in self.journal.entries if e.state == "done"}
+        for folder in sorted(folders, key=lambda path: -path.count(os.sep)):
+            while folder != self.root and inside(self.root, folder):
+                if os.path.lexists(folder):
+                    if not remove_empty_folder(folder):
+                        break  # not empty (or not ours to remove): nor are the folders above it
+                    fsync_folder(os.path.dirname(folder))
+                    self.journal.record(source_removed=folder, sync=False)
+                folder = os.path.dirname(folder)
 
     def new_row_id(self, move: Move) -> str | None:
         """A copy or link under the root gets its own index row (as `vindex add` would give it)."""
         if self.mode == "move":
             return None
-        path = relative(move.target, self.root)
+        path = stored_path(relative(move.target, self.root))
         # A symlink is only followed by `vindex add` when it points inside the root.
         if is_outside_root(path) or (os.path.islink(move.target) and is_outside_root(relative(move.source, self.root))):
             return None
@@ -257,7 +218,7 @@ class Runner:
             if entry.new_id and entry.move.id in sources:
                 with suppress(OSError):
                     info = os.stat(entry.move.target)
-                    copy = VideoFile(relative(entry.move.target, self.root), entry.move.target,
+                    copy = VideoFile(stored_path(relative(entry.move.target, self.root)), entry.move.target,
                                      info.st_size, info.st_mtime_ns)
                     copies.append((entry.move.id, entry.new_id, copy, False))
         apply_copies(self.store, copies)
@@ -268,7 +229,8 @@ class Runner:
         for video, path in paths.items():
             with suppress(OSError):
                 info = os.stat(path)
-                changes[video] = {"path": relative(path, self.root), "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+                changes[video] = {"path": stored_path(relative(path, self.root)), "size": info.st_size,
+                                  "mtime_ns": info.st_mtime_ns}
         return changes
 
     # -- backward -----------------------------------------------------------------------------
@@ -277,16 +239,24 @@ class Runner:
         sources = {claim_key(e.move.source) for e in entries}
         todo = [n for n in reversed(range(len(entries)))
                 if entries[n].state in ("started", "done", "undo-started", "undo-failed")]
+        for folder in reversed(self.journal.removed_sources):  # parents first
+            self.make_folders(folder, event="undo_created")
         for batch in self.batches(todo, "restoring"):
             if self.mode == "move":
                 self.undo_moves(batch, sources)
             else:
                 self.undo_copies(batch)
         for folder in reversed(self.journal.folders):
-            remove_empty_folder(folder)  # only folders this run made, and only when empty
+            if remove_empty_folder(folder):  # only folders this run made, and only when empty
+                self.journal.record(undo_removed=folder, sync=False)
         undone = [e for e in entries if e.state == "undone"]
         if self.mode == "move":
-            self.store.update_rows(self.locations({e.move.id: e.restore for e in undone if e.restore}))
+            changes = self.locations({e.move.id: e.restore for e in undone if e.restore})
+            # A file undo did not find at its target is not in the index's keeping any more: its
+            # row goes back to where it was, gone, for the next `vindex add` to settle.
+            changes.update({e.move.id: {"path": stored_path(relative(e.move.source, self.root)),
+                                        "size": e.move.size, "mtime_ns": e.move.mtime_ns} for e in entries if e.gone})
+            self.store.update_rows(changes)
         else:
             self.store.delete_videos([e.new_id for e in undone if e.new_id])
         self.finish_run("undone")
@@ -312,7 +282,10 @@ class Runner:
                 return False
             discard_partial(entry.restore, number)
         if not os.path.lexists(move.target):
-            record(e=number, state="undo-failed", reason=f"not found at {move.target}", sync=False)
+            record(e=number, state="undo-failed", reason=f"not found at {move.target}", gone=True, sync=False)
+            return False
+        if not is_placed_file(move.target, move.size, move.mtime_ns, entry.placed, move.content_hash):
+            record(e=number, state="undo-failed", reason="a different file is there now", gone=True, sync=False)
             return False
         return True
 
@@ -323,12 +296,9 @@ class Runner:
         while os.path.lexists(candidate) or (suffix and claim_key(candidate) in sources):
             suffix += 1
             candidate = numbered_path(source, suffix)
-        folder = os.path.dirname(source)
-        try:
-            os.makedirs(folder, exist_ok=True)  # the user's own folder, if it was removed meanwhile
-        except OSError as error:
-            self.journal.record(e=number, state="undo-failed", reason=f"cannot create {folder}: {os_reason(error)}",
-                                sync=False)
+        problem = self.make_folders(os.path.dirname(source), event="undo_created")
+        if problem:
+            self.journal.record(e=number, state="undo-failed", reason=problem, sync=False)
             return False
         sources.add(claim_key(candidate))
         self.journal.record(e=number, state="undo-started", restore=candidate, sync=False)
@@ -336,8 +306,7 @@ class Runner:
 
     def restore(self, number: int, entry: Entry, sources: set[str]) -> bool:
         def step() -> None:
-            transfer(entry.move.target, entry.restore, "move", partial_path(os.path.dirname(entry.restore), number),
-                     None, self.checkpoint)
+            transfer(entry.move.target, entry.restore, "move", partial_name(number), None, self.checkpoint)
 
         return self.attempt(number, step, lambda: self.choose_restore(number, entry, sources),
                             failed="undo-failed", mismatch="undo-failed")
