@@ -15,7 +15,7 @@ import numpy as np
 
 from vindex.defaults import DUPLICATE_THRESHOLD
 from vindex.errors import VindexError
-from vindex.locations import join_root
+from vindex.locations import join_root, shown_path
 from vindex.results import Result
 from vindex.search import channel_ids
 from vindex.store import Store, sql_list, vectors_of
@@ -85,7 +85,7 @@ def find_duplicates(store: Store, threshold: float = DUPLICATE_THRESHOLD,
         rows = sorted((videos[video] for video in group), key=keeper_order)
         keeper = frames_of[position[rows[0]["content_hash"]]]
         groups.append(DuplicateGroup([
-            Duplicate(r["path"], join_root(root, r["path"]), r["channel"], r["size"], r["duration"], r["width"],
+            Duplicate(shown_path(r["path"]), join_root(root, r["path"]), r["channel"], r["size"], r["duration"], r["width"],
                       r["height"], r["id"],
                       1.0 if r["content_hash"] == rows[0]["content_hash"]
                       else round(_containment(keeper, frames_of[position[r["content_hash"]]]), 6))

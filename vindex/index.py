@@ -79,6 +79,7 @@ class IndexInfo(Result):
     int8_fidelity: dict | None = None  # int8 against full precision on held-back frames: mean/min cosine
     vectors_made_by: list[str] | None = None  # every "backend precision" that made vectors in this index
 
+
 @dataclass
 class OptimizeSummary(Result):
     db: str
@@ -159,12 +160,14 @@ class Index:
         engine: str = defaults.ENGINE,
         address: str | None = None,
         keyframes_only: bool = False,
+        retry_failed: bool = False,
     ) -> AddSummary:
         """Index new and changed videos under `folder`, follow renames, drop deleted files.
 
         `engine="ray"` decodes and embeds on Ray (a local instance, or the cluster at `address`).
         `keyframes_only` takes the keyframe nearest each target time (several times faster to
-        decode; the frames' real timestamps are stored).
+        decode; the frames' real timestamps are stored). `retry_failed` decodes again the files
+        remembered as undecodable (those that failed to be read are tried again on every add anyway).
         """
         folder = check_folder(folder)
         self._calibration = folder
@@ -208,7 +211,7 @@ class Index:
                              lambda: recorded(model_shape(spec)))
         try:
             check_weights_available(spec)
-            summary = add_folder(store, root, folder, loader, runner, progress)
+            summary = add_folder(store, root, folder, loader, runner, progress, retry_failed)
         except BaseException:
             if new_index and store.is_empty:  # a failed first add leaves no empty index behind
                 self._store = None
@@ -239,13 +242,14 @@ class Index:
             vectors_made_by=meta.get("vectors_made_by"),
         )
 
-    def organize_plan(self, dest: str | Path, mode: str = "move", noise: str = "move",
-                      keep_channel: bool = False) -> organizing.OrganizePlan:
+    def organize_plan(self, dest: str | Path, mode: str = defaults.ORGANIZE_MODE,
+                      noise: str = defaults.NOISE_POLICY, keep_channel: bool = False) -> organizing.OrganizePlan:
         """Where `organize_apply` would put each clustered video (mode: move, copy or link). Changes nothing."""
         return organizing.preview(self.store, dest, mode, noise, keep_channel)
 
     @_writes
-    def organize_apply(self, dest: str | Path, mode: str = "move", noise: str = "move", keep_channel: bool = False,
+    def organize_apply(self, dest: str | Path, mode: str = defaults.ORGANIZE_MODE,
+                       noise: str = defaults.NOISE_POLICY, keep_channel: bool = False,
                        progress: ProgressHook | None = None) -> organizing.OrganizeResult:
         """Move (copy, link) the videos into one folder per cluster under `dest`, journaled; the
         index follows moved files. Finishes an interrupted run into the same `dest` instead."""

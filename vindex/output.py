@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import click
 
+from vindex.locations import shown_path
 from vindex.results import ProgressHook, StatusHook, plain
 
 MISSING_SHOWN = 20  # files not on disk that `vindex check` lists; --json has them all
@@ -79,8 +80,11 @@ def human_size(size: float) -> str:
 
 # -- add, info, optimize ------------------------------------------------------------------------
 def print_add_summary(summary) -> None:
+    for folder in summary.unreadable_folders:
+        warn(f"could not read folder {shown_path(folder.path)}: {folder.reason} "
+             f"(its {count(folder.videos_kept, 'video')} {'is' if folder.videos_kept == 1 else 'are'} kept)")
     for failure in summary.failed:
-        warn(f"skipped {failure.path}: {failure.reason}")
+        warn(f"skipped {shown_path(failure.path)}: {failure.reason}")
     click.echo(
         f"{summary.added} added, {summary.reembedded} re-embedded, {summary.renamed} renamed, "
         f"{summary.unchanged} unchanged, {summary.removed} removed, {len(summary.failed)} failed "
@@ -243,6 +247,8 @@ def print_organized(result) -> None:
         click.echo(f"{len(result.suffixed)} took a numbered name, theirs being taken:")
         for item in result.suffixed:
             click.echo(f"  {item['source']} -> {item['target']}")
+    if result.folders_removed:
+        click.echo(f"{count(result.folders_removed, 'emptied source folder')} removed (undo makes them again)")
     if result.journal:
         click.echo(f"journal: {result.journal} (undo with `vindex organize --undo`)")
 
@@ -253,7 +259,8 @@ def print_undo(result) -> None:
     what = "removed" if result.mode != "move" else "restored"
     click.echo(
         f"{what} {count(result.restored, 'video')} of the organize into {result.dest}, "
-        f"{count(result.folders_removed, 'empty folder')} removed, {len(result.failed)} failed, "
+        f"{count(result.folders_removed, 'empty folder')} removed, "
+        f"{count(result.folders_created, 'source folder')} recreated, {len(result.failed)} failed, "
         f"in {result.seconds:.1f} s"
     )
     if result.suffixed:

@@ -9,6 +9,8 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any, Callable
 
+from vindex.locations import shown_path
+
 # (stage, done, total): the CLI draws it as a progress bar; the library never prints.
 ProgressHook = Callable[[str, int, int], None]
 # One line about what a long step is doing ("compiling UMAP (once per machine)").
@@ -32,6 +34,8 @@ def plain(value: Any) -> Any:
         return value.isoformat()
     if hasattr(value, "tolist") and hasattr(value, "dtype"):  # numpy array or scalar
         return plain(value.tolist())
+    if isinstance(value, str):
+        return shown_path(value)  # a file name that is not UTF-8: U+FFFD for each such byte
     if isinstance(value, float) and math.isnan(value):
         return None
     return value

@@ -14,6 +14,9 @@ from typing import Iterator
 
 import xxhash
 
+from vindex.errors import os_reason
+from vindex.locations import stored_path
+
 VIDEO_EXTENSIONS = frozenset(
     {
         ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv",
@@ -27,8 +30,8 @@ HASH_CHUNK_BYTES = 4 << 20
 class VideoFile:
     """A video file found under the root, as `stat` saw it."""
 
-    path: str  # relative to the root, always with "/" separators
-    abs_path: str
+    path: str  # relative to the root, always with "/" separators, in its stored form (valid UTF-8)
+    abs_path: str  # the path `os` functions take
     size: int
     mtime_ns: int
 
@@ -52,12 +55,16 @@ def is_video_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS
 
 
-def scan(root: Path, subdir: Path | None = None) -> Iterator[VideoFile]:
-    """Yield every video file under `subdir` (default: `root`), paths relative to `root`.
+def scan(root: Path, subdir: Path | None = None,
+         unreadable: list[tuple[str, str]] | None = None) -> Iterator[VideoFile]:
+    """Yield every video file under `subdir` (default: `root`), paths relative to `root` in their
+    stored form (`vindex.locations.stored_path`).
 
     Hidden files and folders (such as `.vindex` or `.DS_Store`) are skipped. Symlinks are
     followed only when they resolve to a file inside the root, so a link can never pull files
-    from outside the collection in, and folder links cannot create loops.
+    from outside the collection in, and folder links cannot create loops. A folder that cannot
+    be listed, or whose files cannot be looked at, is appended to `unreadable` as (stored path
+    relative to the root, "" for the root itself; reason): its files are unknown, not gone.
     """
     root = root.resolve()
     start = (subdir or root).resolve()
@@ -66,7 +73,10 @@ def scan(root: Path, subdir: Path | None = None) -> Iterator[VideoFile]:
         folder = stack.pop()
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # removed while the walk was under way: gone indeed
+        except OSError as error:
+            _note_unreadable(unreadable, root, folder, error)
             continue
         for entry in entries:
             if entry.name.startswith("."):
@@ -86,10 +96,20 @@ def scan(root: Path, subdir: Path | None = None) -> Iterator[VideoFile]:
                     info = entry.stat(follow_symlinks=False)
                 else:
                     continue
-            except OSError:
+            except FileNotFoundError:
                 continue
-            relative = Path(entry.path).relative_to(root).as_posix()
+            except OSError as error:
+                # A folder that may be listed but not entered (mode r--): its files cannot be stat'ed.
+                _note_unreadable(unreadable, root, folder, error)
+                continue
+            relative = stored_path(Path(entry.path).relative_to(root).as_posix())
             yield VideoFile(relative, entry.path, info.st_size, info.st_mtime_ns)
+
+
+def _note_unreadable(unreadable: list[tuple[str, str]] | None, root: Path, folder: Path, error: OSError) -> None:
+    relative = "" if folder == root else stored_path(folder.relative_to(root).as_posix())
+    if unreadable is not None and all(path != relative for path, _ in unreadable):
+        unreadable.append((relative, os_reason(error)))
 
 
 class NotRegularFile(OSError):

@@ -23,7 +23,7 @@ from vindex.defaults import FRAMES_PER_VIDEO, LIMIT, RANK, RANK_BY
 from vindex.errors import DecodeError, VindexError, os_reason
 from vindex.frames import read_frames
 from vindex.indexing.rows import mean_vector
-from vindex.locations import is_remote, join_root
+from vindex.locations import is_remote, join_root, shown_path, stored_path
 from vindex.results import Result
 from vindex.scanning import hash_file
 from vindex.store import Store, sql_list, vectors_of
@@ -147,7 +147,7 @@ def _row_at_path(store: Store, file: Path) -> tuple[str | None, dict | None]:
     root = store.meta.get("root")
     if not root or is_remote(root) or not file.is_relative_to(Path(root).resolve()):
         return None, None
-    relative = file.relative_to(Path(root).resolve()).as_posix()
+    relative = stored_path(file.relative_to(Path(root).resolve()).as_posix())
     rows = _video_rows(store, f"path = {sql_list([relative])}", limit=1)
     if not rows:
         return None, None
@@ -296,7 +296,7 @@ def _hits(store: Store, scored: list[Scored]) -> list[Hit]:
     rows = {r["id"]: r for r in store.videos_by_id([s.video_id for s in scored], ["id", "path", "channel"]).to_pylist()}
     root = store.meta.get("root") or ""
     return [
-        Hit(rank, round(s.score, 6), rows[s.video_id]["path"], rows[s.video_id]["channel"], s.timestamp,
+        Hit(rank, round(s.score, 6), shown_path(rows[s.video_id]["path"]), rows[s.video_id]["channel"], s.timestamp,
             s.frame_index, s.video_id, join_root(root, rows[s.video_id]["path"]))
         for rank, s in enumerate((s for s in scored if s.video_id in rows), 1)
     ]

@@ -8,9 +8,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vindex.errors import os_reason
+from vindex.errors import VindexError, os_reason
 from vindex.indexing.rows import video_id
-from vindex.indexing.summary import Failure
+from vindex.indexing.summary import UNREADABLE, Failure, UnreadableFolder, is_transient
+from vindex.locations import join_root, stored_path
 from vindex.results import ProgressHook
 from vindex.scanning import VideoFile, hash_file, is_outside_root, scan
 from vindex.store import Store
@@ -35,25 +36,33 @@ class SyncPlan:
     jobs: list[EmbedJob] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
+    failed_rows: list[str] = field(default_factory=list)  # ids of rows whose file changed into one that fails
+    unreadable: list[UnreadableFolder] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         """No video at all under the folder, indexed or not."""
         return not (self.unchanged or self.touched or self.renamed or self.copies or self.jobs or self.removed
-                    or self.failed)
+                    or self.failed or self.unreadable)
 
     def changes_rows(self) -> bool:
-        return bool(self.jobs or self.copies or self.removed or self.renamed or self.touched)
+        return bool(self.jobs or self.copies or self.removed or self.renamed or self.touched or self.failed_rows)
 
 
 def subdir_prefix(root: Path, subdir: Path) -> str:
     """The path prefix that the rows of files under `subdir` share ("" for the whole root)."""
-    return "" if subdir == root else subdir.relative_to(root).as_posix() + "/"
+    return "" if subdir == root else stored_path(subdir.relative_to(root).as_posix()) + "/"
 
 
-def plan_sync(store: Store, root: Path, subdir: Path, progress: ProgressHook | None = None) -> SyncPlan:
-    """Compare the folder with the index; hash only files whose `stat` changed or that are new."""
+def plan_sync(store: Store, root: Path, subdir: Path, progress: ProgressHook | None = None,
+              retry_failed: bool = False) -> SyncPlan:
+    """Compare the folder with the index; hash only files whose `stat` changed or that are new.
+
+    Files that failed before and have not changed are not tried again, unless `retry_failed`.
+    Rows under a folder that cannot be listed are kept: its files are unknown, not deleted.
+    """
     result = SyncPlan()
-    files = sorted(scan(root, subdir), key=lambda f: f.path)
+    unreadable: list[tuple[str, str]] = []
+    files = sorted(scan(root, subdir, unreadable), key=lambda f: f.path)
     catalog = store.catalog().to_pylist()
     by_path = {row["path"]: row for row in catalog}
     by_hash: dict[str, list[dict]] = defaultdict(list)
@@ -67,19 +76,28 @@ def plan_sync(store: Store, root: Path, subdir: Path, progress: ProgressHook | N
         row["path"]: row for row in catalog
         if row["path"].startswith(prefix) and not is_outside_root(row["path"]) and row["path"] not in seen
     }
+    for folder, reason in unreadable:
+        if (folder and folder + "/") == prefix:
+            raise VindexError(f"cannot read folder {subdir}: {reason}")
+        kept = [path for path in missing if path.startswith(folder + "/")]
+        for path in kept:
+            del missing[path]
+        result.unreadable.append(UnreadableFolder(folder, reason, len(kept)))
     if not prefix:
         result.unchanged += count_unchanged_outside_root(root, catalog)
 
-    known_failures = store.meta.get("failed", {})
+    known_failures = {} if retry_failed else store.meta.get("failed", {})
     to_hash = []
     for file in files:
         row = by_path.get(file.path)
         failure = known_failures.get(file.path)
         if row and row["size"] == file.size and row["mtime_ns"] == file.mtime_ns and row["num_frames"]:
             result.unchanged += 1
-        elif failure and failure[:2] == [file.size, file.mtime_ns]:
+        elif failure and failure[:2] == [file.size, file.mtime_ns] and not is_transient(failure[2]):
             # A broken file that has not changed since it failed is not decoded again.
             result.failed.append(Failure(file.path, failure[2]))
+            if row:  # left by a version of vindex that kept the row of a file that changed and then failed
+                result.failed_rows.append(row["id"])
         else:
             to_hash.append(file)
 
@@ -93,7 +111,9 @@ def plan_sync(store: Store, root: Path, subdir: Path, progress: ProgressHook | N
         try:
             digest = hash_file(file.abs_path)
         except OSError as error:
-            result.failed.append(Failure(file.path, f"unreadable: {os_reason(error)}"))
+            result.failed.append(Failure(file.path, f"{UNREADABLE}{os_reason(error)}"))
+            if by_path.get(file.path):  # it changed since it was indexed: what the row holds is gone
+                result.failed_rows.append(by_path[file.path]["id"])
             continue
         row = by_path.get(file.path)
         if row and row["content_hash"] == digest and row["num_frames"]:
@@ -127,7 +147,7 @@ def count_unchanged_outside_root(root: Path, catalog: list[dict]) -> int:
     for row in catalog:
         if is_outside_root(row["path"]):
             try:
-                info = os.stat(root / row["path"])
+                info = os.stat(join_root(str(root), row["path"]))
             except OSError:
                 continue
             if (info.st_size, info.st_mtime_ns) == (row["size"], row["mtime_ns"]):

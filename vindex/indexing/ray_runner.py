@@ -35,6 +35,7 @@ from vindex.indexing.pipeline import Outcome
 from vindex.indexing.plan import EmbedJob
 from vindex.indexing.runners import ModelLoader, RunSettings, write_outcomes
 from vindex.indexing.summary import AddSummary
+from vindex.locations import disk_path, stored_path
 from vindex.results import ProgressHook
 from vindex.store import Store
 
@@ -106,7 +107,8 @@ class RayRunner:
     def pipeline(self, jobs: list[EmbedJob], spec: ModelSpec, image_size: int):
         """jobs → decoded frames (CPU tasks) → vectors (model actors), as a lazy Ray dataset."""
         ray = self.ray
-        items = [{"job": index, "path": job.files[0].abs_path} for index, job in enumerate(jobs)]
+        # Arrow holds valid UTF-8 only: a name that is not travels in its stored form.
+        items = [{"job": index, "path": stored_path(job.files[0].abs_path)} for index, job in enumerate(jobs)]
         pool = ray.data.ActorPoolStrategy
         resources = ray.cluster_resources()
         gpus = int(resources.get("GPU", 0))
@@ -218,7 +220,7 @@ def decode_videos(batch: dict[str, np.ndarray], frames_per_video: int, size: int
     rows = defaultdict(list)
     for job, path in zip(batch["job"], batch["path"]):
         try:
-            decoded = read_frames(str(path), frames_per_video, size, keyframes_only=keyframes_only)
+            decoded = read_frames(disk_path(str(path)), frames_per_video, size, keyframes_only=keyframes_only)
         except DecodeError as error:
             failed = {"frame": -1, "frames": 0, "timestamp": 0.0, "video": "{}", "error": str(error) or "undecodable"}
             for column, value in dict(failed, job=job, image=np.zeros((size, size, 3), np.uint8)).items():

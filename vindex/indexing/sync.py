@@ -12,25 +12,27 @@ from vindex.indexing.plan import plan_sync, subdir_prefix
 from vindex.indexing.rows import apply_copies, apply_moves
 from vindex.indexing.runners import JobRunner, ModelLoader
 from vindex.indexing.summary import AddSummary, Failure
-from vindex.locations import is_remote
+from vindex.locations import is_remote, join_root
 from vindex.results import ProgressHook
 from vindex.scanning import VIDEO_EXTENSIONS
 from vindex.store import Store
 
 
 def add_folder(store: Store, root: Path, subdir: Path, model: ModelLoader, runner: JobRunner,
-               progress: ProgressHook | None = None) -> AddSummary:
+               progress: ProgressHook | None = None, retry_failed: bool = False) -> AddSummary:
     """Bring the index in line with the videos under `subdir` (a folder inside `root`).
 
     Planning, moves, copies and deletions happen here; `runner` decodes and embeds the new
-    content and writes its rows.
+    content and writes its rows. `retry_failed` tries again files remembered as undecodable.
     """
     started = time.perf_counter()
     summary = AddSummary(root=str(root), db=store.uri)
-    changes = plan_sync(store, root, subdir, progress)
+    changes = plan_sync(store, root, subdir, progress, retry_failed)
     if changes.is_empty():
         raise VindexError(f"no videos found under {subdir} (looked for {', '.join(sorted(VIDEO_EXTENSIONS))})")
     summary.failed.extend(changes.failed)
+    summary.failed_rows.extend(changes.failed_rows)
+    summary.unreadable_folders = changes.unreadable
     summary.unchanged = changes.unchanged + len(changes.touched)
     apply_moves(store, changes.touched + changes.renamed)
     summary.renamed = len(changes.renamed)
@@ -39,24 +41,32 @@ def add_folder(store: Store, root: Path, subdir: Path, model: ModelLoader, runne
     summary.reembedded += sum(1 for c in changes.copies if c[3])
     if changes.jobs:
         runner(store, changes.jobs, model, summary, progress)
-    store.delete_videos(changes.removed)
+    # A file that changed and now fails leaves with its old vectors, or search would answer with
+    # content the file no longer holds.
+    store.delete_videos(changes.removed + summary.failed_rows)
     summary.removed = len(changes.removed)
-    if changes.changes_rows():
+    if changes.changes_rows() or summary.failed_rows:
         store.sweep_orphan_frames()
         store.optimize()
-    remember_failures(store, subdir_prefix(root, subdir), summary.failed)
+    remember_failures(store, subdir_prefix(root, subdir), summary.failed, [f.path for f in changes.unreadable])
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
 
 
-def remember_failures(store: Store, prefix: str, failures: list[Failure]) -> None:
-    """Record failed files with their stat, so unchanged broken files are not decoded every run."""
+def remember_failures(store: Store, prefix: str, failures: list[Failure], unreadable: list[str]) -> None:
+    """Record files that cannot be decoded with their stat, so unchanged broken files are not decoded
+    every run. Failures that may pass on their own (permission, I/O) are not recorded: a `chmod`
+    changes neither size nor mtime. Records under folders that could not be listed stay."""
     if not store.meta:
         return
-    recorded = {path: value for path, value in store.meta.get("failed", {}).items() if not path.startswith(prefix)}
+    unseen = tuple(folder + "/" for folder in unreadable)
+    recorded = {path: value for path, value in store.meta.get("failed", {}).items()
+                if not path.startswith(prefix) or path.startswith(unseen)}
     for failure in failures:
+        if failure.transient:
+            continue
         try:
-            info = os.stat(Path(store.meta["root"]) / failure.path)
+            info = os.stat(join_root(store.meta["root"], failure.path))
         except OSError:
             continue
         recorded[failure.path] = [info.st_size, info.st_mtime_ns, failure.reason]
