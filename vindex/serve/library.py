@@ -21,7 +21,7 @@ VIDEO_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 # tables and reads the metadata table's version (about a millisecond); within this interval
 # requests reuse the last answer.
 REFRESH_SECONDS = 1.0
-VIDEO_COLUMNS = ["id", "path", "channel", "size", "duration", "width", "height", "content_hash", "cluster"]
+VIDEO_COLUMNS = ["id", "path", "channel", "size", "duration", "width", "height", "content_hash", "cluster", "x", "y"]
 
 
 class Library:
@@ -33,6 +33,8 @@ class Library:
         self._lock = threading.Lock()
         self._signature = self._read_signature()
         self._checked = time.monotonic()
+        self._catalog: dict[str, dict] = {}
+        self._catalog_version: tuple | None = None
 
     def current(self) -> Index:
         """The index, reopened first if its tables or metadata changed since it was opened.
@@ -58,15 +60,27 @@ class Library:
         return names, meta
 
     # -- look-ups by id ---------------------------------------------------------------------------
-    def video(self, video_id: str) -> dict | None:
-        """The row of video `video_id` (file facts, no vectors), or None if the index has none."""
-        if not VIDEO_ID.fullmatch(video_id):
-            return None
+    def catalog(self) -> dict[str, dict]:
+        """Video id → row (file facts and map position, no vectors), read again whenever the videos
+        table has a new version: a page of 60 thumbnails looks up 60 ids, which one query each
+        would make cost more than the decoding."""
         store = self.current().store
         if store.is_empty:
+            return {}
+        version = (id(store.videos), store.videos.version)
+        if version != self._catalog_version:
+            with self._lock:
+                if version != self._catalog_version:
+                    rows = store.catalog(VIDEO_COLUMNS).to_pylist()
+                    self._catalog = {row["id"]: row for row in rows}
+                    self._catalog_version = version
+        return self._catalog
+
+    def video(self, video_id: str) -> dict | None:
+        """The row of video `video_id`, or None if the index has none."""
+        if not VIDEO_ID.fullmatch(video_id):
             return None
-        rows = store.videos_by_id([video_id], VIDEO_COLUMNS).to_pylist()
-        return rows[0] if rows else None
+        return self.catalog().get(video_id)
 
     def file_of(self, row: dict) -> Path | None:
         """Where the video of `row` lies on this machine (None for an index of remote files)."""
@@ -77,12 +91,8 @@ class Library:
 
     def map_points(self) -> list[dict]:
         """Every video of the latest clustering run with its stored 2-D position."""
-        store = self.current().store
-        if store.is_empty:
-            return []
-        table = store.catalog(["id", "path", "channel", "cluster", "x", "y"])
         points = []
-        for row in table.to_pylist():
+        for row in self.catalog().values():
             x, y = row["x"], row["y"]
             if row["cluster"] is None or x is None or y is None or not (math.isfinite(x) and math.isfinite(y)):
                 continue
@@ -91,10 +101,7 @@ class Library:
         return points
 
     def channels(self) -> list[str]:
-        store = self.current().store
-        if store.is_empty:
-            return []
-        return sorted(set(store.catalog(["channel"]).column("channel").to_pylist()), key=str)
+        return sorted({row["channel"] for row in self.catalog().values()}, key=str)
 
     def thumbnail_folder(self) -> Path | None:
         """The thumbnail cache's folder: beside a local index (`<index>-thumbnails`), None for a remote one."""

@@ -105,9 +105,11 @@ def cluster_id(raw: str) -> int:
 def cluster_page(library: Library, cluster: int, page: int, per_page: int = SERVE_PAGE_SIZE) -> dict:
     """One cluster with one page of its members (most typical first), like `show ID --json`."""
     index = library.current()
-    if cluster != NOISE and cluster not in {row["id"] for row in index.clusters()}:
-        raise NotFound(f"no cluster {cluster} in the latest clustering run")
-    found = index.cluster_members(cluster)
+    try:
+        found = index.cluster_members(cluster)
+    except VindexError:
+        index.clusters()  # raises on its own when there are no clusters at all
+        raise NotFound(f"no cluster {cluster} in the latest clustering run") from None
     pages = max(1, math.ceil(found["size"] / per_page))
     if page > pages:
         raise BadRequest(f"page must be between 1 and {pages}, not {page}")

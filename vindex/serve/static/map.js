@@ -14,12 +14,14 @@
   let screen = [];  // [x, y] in CSS pixels per point
 
   function layout() {
-    const width = canvas.clientWidth, height = Math.round(width * 0.5);
+    const width = canvas.clientWidth, height = Math.round(width * 0.45);
     canvas.width = width * ratio;
     canvas.height = height * ratio;
     canvas.style.height = height + "px";
-    const xs = points.map((p) => p.x), ys = points.map((p) => p.y);
-    const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+    let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+    for (const p of points) {  // a loop: spreading 100,000 values into Math.min overflows the stack
+      x0 = Math.min(x0, p.x); x1 = Math.max(x1, p.x); y0 = Math.min(y0, p.y); y1 = Math.max(y1, p.y);
+    }
     const scale = Math.min((width - 2 * margin) / (x1 - x0 || 1), (height - 2 * margin) / (y1 - y0 || 1));
     const dx = (width - scale * (x1 - x0)) / 2, dy = (height - scale * (y1 - y0)) / 2;
     screen = points.map((p) => [dx + (p.x - x0) * scale, height - (dy + (p.y - y0) * scale)]);
@@ -42,6 +44,29 @@
       });
     }
     context.globalAlpha = 1;
+    label();
+  }
+
+  // Each cluster's id and name at the centre of its dots, over a white halo so they read on any colour.
+  function label() {
+    const centres = new Map();
+    points.forEach((p, i) => {
+      if (p.cluster < 0) return;
+      const sum = centres.get(p.cluster) || [0, 0, 0];
+      centres.set(p.cluster, [sum[0] + screen[i][0], sum[1] + screen[i][1], sum[2] + 1]);
+    });
+    context.font = "600 12px system-ui, sans-serif";
+    context.textAlign = "center";
+    context.lineJoin = "round";
+    for (const [cluster, [x, y, count]] of centres) {
+      const name = data.names[cluster] || "";
+      const text = cluster + " · " + (name.length > 28 ? name.slice(0, 27) + "…" : name);
+      context.lineWidth = 4;
+      context.strokeStyle = "rgba(255,255,255,0.9)";
+      context.strokeText(text, x / count, y / count - 12);
+      context.fillStyle = "#1d1d1f";
+      context.fillText(text, x / count, y / count - 12);
+    }
   }
 
   function nearest(event) {
