@@ -1,8 +1,13 @@
 #!/usr/bin/env python
-"""Benchmark `vindex add`: decode-only, model-only, end to end, peak RSS, and unchanged re-runs.
+"""Benchmark `vindex add`: decode-only, model-only, the combined limit, end to end per backend
+and precision (torch, OpenVINO, OpenVINO int8) side by side, peak RSS, and unchanged re-runs.
 
     python scripts/bench_add.py                      # 60 videos of 10 s at ~360p, ViT-B-32 (random weights)
     python scripts/bench_add.py --videos 24 --model vindex-tiny --unchanged 10000
+    python scripts/bench_add.py --runtimes torch:auto,openvino:auto --unchanged 0
+
+On a CPU the decoder and the model share the cores, so the ceiling for `add` is the combined one,
+1 / (1/decode-only + 1/model-only) videos/s, each measured on all cores in the same run.
 
 Weights cannot be downloaded everywhere, so the model's architecture is initialised randomly
 and saved as a checkpoint that `add --checkpoint` loads: speed does not depend on the values.
@@ -22,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from vindex.demo import make_corpus
-from vindex.embedding import Embedder, ModelSpec
+from vindex.embedding import ModelSpec, open_embedder
 from vindex.indexing import EmbedJob, decode_ahead
 from vindex.scanning import scan
 
@@ -56,7 +61,7 @@ def decode_only(root: Path, frames: int, size: int, workers: int) -> float:
     return len(jobs) / (time.perf_counter() - started)
 
 
-def model_only(embedder: Embedder, batch_size: int, seconds: float = 5.0) -> float:
+def model_only(embedder, batch_size: int, seconds: float = 5.0) -> float:
     images = np.random.default_rng(0).integers(0, 256, (batch_size, embedder.image_size, embedder.image_size, 3), np.uint8)
     embedder.embed_images(images)  # warm-up
     count, started = 0, time.perf_counter()
@@ -99,7 +104,8 @@ def main() -> None:
     parser.add_argument("--model", default="ViT-B-32")
     parser.add_argument("--frames", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--runtimes", default="torch:auto,openvino:auto,openvino:int8",
+                        help="backend:precision pairs to compare, comma-separated")
     parser.add_argument("--unchanged", type=int, default=10000, help="size of the unchanged re-run test (0: skip)")
     parser.add_argument("--engine", default="local", help="passed to `vindex add --engine` when not local")
     args = parser.parse_args()
@@ -108,31 +114,41 @@ def main() -> None:
     videos = sum(1 for _ in scan(root))
     spec = model_spec(args.model, args.folder)
     workers = os.cpu_count() or 1
-    embedder = Embedder(spec, precision=args.precision)
-    extra = [] if args.engine == "local" else ["--engine", args.engine]
-    extra += ["--precision", args.precision]
+    engine = [] if args.engine == "local" else ["--engine", args.engine]
+    runtimes = [tuple(pair.split(":")) for pair in args.runtimes.split(",")]
 
-    decode_rate = decode_only(root, args.frames, embedder.image_size, workers)
-    image_rate = model_only(embedder, args.batch_size)
-    model_rate = image_rate / args.frames
-    db = args.folder / f"index-{args.model}-{args.engine}"
-    subprocess.run(["rm", "-rf", str(db)], check=True)
-    summary, wall = vindex_add(root, db, spec, args.frames, args.batch_size, extra)
+    rows = []
+    decode_rate = None
+    for backend, precision in runtimes:
+        # Loading first converts (and for int8 calibrates) the model once, outside the timings.
+        embedder = open_embedder(spec, "cpu", precision, backend, calibration=root)
+        embedder.embed_images(np.zeros((1, embedder.image_size, embedder.image_size, 3), np.uint8))
+        if decode_rate is None:
+            decode_rate = decode_only(root, args.frames, embedder.image_size, workers)
+        image_rate = model_only(embedder, args.batch_size)
+        label = f"{backend} {embedder.precision}"
+        del embedder
+        db = args.folder / f"index-{args.model}-{args.engine}-{backend}-{precision}"
+        subprocess.run(["rm", "-rf", str(db)], check=True)
+        extra = [*engine, "--backend", backend, "--precision", precision]
+        summary, wall = vindex_add(root, db, spec, args.frames, args.batch_size, extra)
+        model_rate = image_rate / args.frames
+        # Both stages need the same cores: at best their CPU times add up.
+        combined = 1 / (1 / decode_rate + 1 / model_rate)
+        rows.append((label, image_rate, model_rate, combined, summary["embedded"] / summary["seconds"], summary, wall))
     peak_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     rerun, rerun_wall = vindex_add(root, db, spec, args.frames, args.batch_size, extra)
-    end_to_end = summary["embedded"] / summary["seconds"]
-    slower = min(decode_rate, model_rate)
-    # Both stages need the same cores: at best their CPU times add up.
-    shared = 1 / (1 / decode_rate + 1 / model_rate)
 
-    print(f"\ncorpus: {videos} videos under {root}; {args.frames} frames/video; {workers} CPUs")
-    print(f"model: {args.model}, precision {embedder.precision}, batch {args.batch_size}, device {embedder.device}")
-    print(f"decode only      : {decode_rate:7.2f} videos/s ({workers} decoder threads)")
-    print(f"model only       : {image_rate:7.1f} images/s = {model_rate:.2f} videos/s at {args.frames} frames")
-    print(f"add end to end   : {end_to_end:7.2f} videos/s ({summary['embedded']} videos in {summary['seconds']:.1f} s, "
-          f"{wall:.1f} s with start-up) = {end_to_end / slower:.0%} of the slower stage, "
-          f"{end_to_end / shared:.0%} of {shared:.2f} videos/s (the two stages sharing the CPUs)")
-    print(f"peak RSS of add  : {peak_rss:7.0f} MiB")
+    print(f"\ncorpus: {videos} videos under {root}; {args.frames} frames/video; {workers} CPUs; model {args.model}, "
+          f"batch {args.batch_size}")
+    print(f"decode only: {decode_rate:.2f} videos/s ({workers} decoder threads)\n")
+    print(f"{'runtime':<16} {'model img/s':>11} {'model v/s':>9} {'limit v/s':>9} {'add v/s':>8} {'add/limit':>9} "
+          f"{'add vs first':>12}  add run (s, with start-up)")
+    for label, image_rate, model_rate, combined, end_to_end, summary, wall in rows:
+        print(f"{label:<16} {image_rate:11.1f} {model_rate:9.2f} {combined:9.2f} {end_to_end:8.2f} "
+              f"{end_to_end / combined:9.0%} {end_to_end / rows[0][4]:11.2f}x  {summary['embedded']} videos in "
+              f"{summary['seconds']:.1f} s ({wall:.1f} s)")
+    print(f"\npeak RSS of add  : {peak_rss:7.0f} MiB (the largest of the runs above)")
     print(f"unchanged re-run : {rerun['seconds']:7.2f} s in add, {rerun_wall:.2f} s for the whole command "
           f"({rerun['unchanged']} unchanged)")
     if args.unchanged:
