@@ -181,7 +181,7 @@ def test_run_killed_between_frame_and_video_writes_recovers_without_duplicates(c
 
 def test_other_frames_count_needs_reembed(indexed, run):
     result = run("add", indexed, "--frames", "3", expect=1)
-    assert "--reembed" in result.output and "Traceback" not in result.output
+    assert "--reembed" in result.stderr and "Traceback" not in result.stderr
     run("add", indexed, "--frames", "3", "--reembed", "-q")
     index = Index()
     assert index.meta["frames_per_video"] == 3 and index.store.count_frames() == 24 * 3
@@ -225,14 +225,14 @@ def test_corrupt_files_are_skipped_listed_and_remembered(corpus, run, counting):
     whole = (corpus / "02_rings" / "rings_000.mp4").read_bytes()
     (corpus / "02_rings" / "truncated.mp4").write_bytes(whole[: len(whole) // 3])
     result = run("add", corpus, *TINY, "-q")
-    assert "warning: skipped 00_stripes/empty.mp4" in result.output
-    assert "warning: skipped 00_stripes/text.mp4" in result.output
-    assert "warning: skipped 01_checker/random.mp4" in result.output
-    assert "24 added" in result.output and "failed" in result.output
-    assert "Traceback" not in result.output
+    assert "warning: skipped 00_stripes/empty.mp4" in result.stderr
+    assert "warning: skipped 00_stripes/text.mp4" in result.stderr
+    assert "warning: skipped 01_checker/random.mp4" in result.stderr
+    assert "24 added" in result.stdout and "failed" in result.stdout
+    assert "Traceback" not in result.stderr
     decodes = counting["decode"]
     again = run("add", corpus, "--json")
-    assert '"unchanged": 24' in again.output and "empty.mp4" in again.output
+    assert '"unchanged": 24' in again.stdout and "empty.mp4" in again.stdout
     assert counting["decode"] == decodes  # unchanged broken files are not decoded again
 
 
@@ -247,7 +247,7 @@ def test_odd_names_and_channels(corpus, run):
     (corpus / "notes.txt").write_text("not indexed")
     (corpus / ".DS_Store").write_bytes(b"\0")
     result = run("add", corpus, *TINY, "--json")
-    assert '"added": 28' in result.output
+    assert '"added": 28' in result.stdout
     rows = rows_by_path(Index())
     for name in names:
         assert f"chaîne été 猫/{name}" in rows
@@ -329,22 +329,22 @@ def test_bad_input_is_one_clear_line(args, message, run):
     Path("afile.mp4").write_bytes(b"x")
     Path("empty").mkdir()
     result = run(*args, *(TINY if args[0] == "add" else []), expect=1)
-    assert message in result.output and "Traceback" not in result.output
-    assert len(result.output.strip().splitlines()) == 1
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_a_file_where_the_index_should_be_is_an_error(corpus, run, tmp_path):
     bogus = tmp_path / "bogus-db"
     bogus.write_text("not a database")
     result = run("add", corpus, *TINY, "--db", bogus, expect=1)
-    assert "not an index folder" in result.output and bogus.read_text() == "not a database"
+    assert "not an index folder" in result.stderr and bogus.read_text() == "not a database"
 
 
 def test_index_root_is_fixed(indexed, run, tmp_path):
     other = tmp_path / "other"
     make_corpus(other, channels=1, videos_per_channel=1, size=(64, 48))
     result = run("add", other, expect=1)
-    assert "--db" in result.output
+    assert "--db" in result.stderr
 
 
 def test_default_index_lives_beside_the_root_and_is_found_from_below(corpus, run, monkeypatch):
@@ -353,7 +353,7 @@ def test_default_index_lives_beside_the_root_and_is_found_from_below(corpus, run
     run("add", "channels", *TINY, "-q")
     assert (corpus.parent / ".vindex").is_dir()
     monkeypatch.chdir(corpus / "00_stripes")
-    assert "videos: 24" in run("info").output
+    assert "videos: 24" in run("info").stdout
 
 
 @pytest.mark.slow

@@ -30,7 +30,7 @@ def stored(db) -> dict[str, dict]:
 
 def test_cluster_finds_the_channels_and_writes_every_row(indexed_copy, run):
     result = run("cluster", *SMALL, "--json")
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     rows = stored(indexed_copy)
     assert len(rows) == 24 and all(row["cluster"] is not None for row in rows.values())
     channels = [row["channel"] for row in rows.values()]
@@ -104,7 +104,7 @@ def test_new_videos_stay_unassigned_until_the_next_run(indexed, isolated_index, 
     assert rows[new_path]["cluster"] is None
     assert sum(row["cluster"] is None for row in rows.values()) == 1  # the renamed file kept its label
     assert rows[f"{channel.name}/renamed{source.suffix}"]["cluster"] == first[f"{channel.name}/{source.name}"]
-    overview = json.loads(run("show", "--json").output)
+    overview = json.loads(run("show", "--json").stdout)
     assert sum(c["size"] for c in overview) == 24  # the new video is in no cluster and not noise either
     run("cluster", *SMALL, "-q")
     assert stored(isolated_index)[new_path]["cluster"] is not None
@@ -141,40 +141,40 @@ def test_bad_vocabulary_is_one_clear_line(indexed_copy, run, tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("cats, dogs\n")
     result = run("cluster", "--vocabulary", bad, expect=1)
-    assert "comma" in result.output and "Traceback" not in result.output
+    assert "comma" in result.stderr and "Traceback" not in result.stderr
     result = run("cluster", "--vocabulary", tmp_path / "missing.txt", expect=1)
-    assert "cannot read the vocabulary" in result.output
+    assert "cannot read the vocabulary" in result.stderr
 
 
 def test_channel_subset_leaves_the_others_unassigned(indexed_copy, run):
     channel = sorted({row["channel"] for row in stored(indexed_copy).values()})[1]
-    report = json.loads(run("cluster", "--min-size", "2", "--channel", channel, "--json").output)
+    report = json.loads(run("cluster", "--min-size", "2", "--channel", channel, "--json").stdout)
     assert report["videos"] == 6 and report["unassigned"] == 18
     rows = stored(indexed_copy).values()
     assert all((row["cluster"] is not None) == (row["channel"] == channel) for row in rows)
     result = run("cluster", "--channel", "no such channel", expect=1)
-    assert "no channel named" in result.output
+    assert "no channel named" in result.stderr
 
 
 def test_show_lists_members_and_noise(indexed_copy, run):
     run("cluster", *SMALL, "-q")
-    overview = run("show").output
+    overview = run("show").stdout
     assert "id" in overview and "channels" in overview
-    members = json.loads(run("show", "0", "--json").output)
+    members = json.loads(run("show", "0", "--json").stdout)
     assert members["size"] == 6 and len(members["videos"]) == 6
     assert {v["channel"] for v in members["videos"]} == set(members["channels"]) and len(members["channels"]) == 1
     probabilities = [v["probability"] for v in members["videos"]]
     assert probabilities == sorted(probabilities, reverse=True)
-    text = run("show", "0", "--limit", "2").output
+    text = run("show", "0", "--limit", "2").stdout
     assert text.startswith("cluster 0: ") and "and 4 more" in text
-    assert json.loads(run("show", "noise", "--json").output)["size"] == 0
-    assert "no cluster 99" in run("show", "99", expect=1).output
-    assert "not a cluster id" in run("show", "abc", expect=1).output
+    assert json.loads(run("show", "noise", "--json").stdout)["size"] == 0
+    assert "no cluster 99" in run("show", "99", expect=1).stderr
+    assert "not a cluster id" in run("show", "abc", expect=1).stderr
 
 
 def test_before_any_clustering_show_and_report_say_what_to_do(indexed_copy, run):
-    assert "run `vindex cluster` first" in run("show", expect=1).output
-    assert "run `vindex cluster` first" in run("report", expect=1).output
+    assert "run `vindex cluster` first" in run("show", expect=1).stderr
+    assert "run `vindex cluster` first" in run("report", expect=1).stderr
 
 
 # -- degenerate input ---------------------------------------------------------------------------------
@@ -183,15 +183,15 @@ def test_one_video(run, tmp_path):
     make_corpus(root, channels=1, videos_per_channel=1, seed=1, size=(96, 72), seconds=(1.0, 1.5), fps=10)
     run("add", root, *TINY, "-q")
     result = run("cluster")
-    assert "the only video" in result.output and "Traceback" not in result.output
+    assert "the only video" in result.stderr and "Traceback" not in result.stderr
     assert [row["cluster"] for row in stored(tmp_path / "index.vindex").values()] == [-1]
 
 
 def test_fewer_videos_than_min_size_or_neighbours(indexed_copy, run):
     result = run("cluster", "--min-size", "30")
-    assert "fewer than --min-size 30" in result.output and "0 clusters and 24 noise" in result.output
+    assert "fewer than --min-size 30" in result.stderr and "0 clusters and 24 noise" in result.stdout
     result = run("cluster", "--min-size", "4", "--neighbors", "40")
-    assert "UMAP skipped" in result.output
+    assert "UMAP skipped" in result.stderr
     rows = stored(indexed_copy).values()
     assert adjusted_rand_score([r["channel"] for r in rows], [r["cluster"] for r in rows]) >= MIN_ARI
 
@@ -204,7 +204,7 @@ def test_identical_copies_form_one_cluster(run, tmp_path):
         shutil.copy(video, video.with_name(f"copy {i}{video.suffix}"))
     run("add", root, *TINY, "-q")
     result = run("cluster", "--json")
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["num_clusters"] == 1 and report["clusters"][0]["size"] == 12
     assert report["method"] == "identical"
 
@@ -250,7 +250,7 @@ def test_vectors_of_reads_fixed_size_lists():
 
 def test_cluster_writes_the_json_and_the_map_unless_told_not_to(indexed_copy, run, tmp_path):
     out = tmp_path / "out"
-    result = json.loads(run("cluster", *SMALL, "--out", out, "--json").output)
+    result = json.loads(run("cluster", *SMALL, "--out", out, "--json").stdout)
     assert sorted(p.name for p in out.iterdir()) == ["cluster_analysis.json", "video_clusters_visualization.png"]
     assert len(result["files"]) == 2
     analysis = json.loads((out / "cluster_analysis.json").read_text())

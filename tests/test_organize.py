@@ -150,20 +150,20 @@ def test_folder_and_file_names_are_sanitised():
 
 def test_organize_before_clustering_is_one_clear_error(unclustered, run, tmp_path):
     result = run("organize", "--dest", tmp_path / "out", expect=1)
-    assert "run `vindex cluster` first" in result.output
-    assert len(result.output.strip().splitlines()) == 1
+    assert "run `vindex cluster` first" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
 
 
 def test_preview_changes_nothing_on_disk(library, run, tmp_path):
     before = snapshot(tmp_path)
     table = run("organize", "--dest", tmp_path / "by_cluster")
-    plan = json.loads(run("organize", "--dest", tmp_path / "by_cluster", "--json").output)
+    plan = json.loads(run("organize", "--dest", tmp_path / "by_cluster", "--json").stdout)
     assert snapshot(tmp_path) == before
     assert not (tmp_path / "by_cluster").exists()
-    assert "Preview: move 23 videos" in table.output and "add --apply" in table.output
+    assert "Preview: move 23 videos" in table.stdout and "add --apply" in table.stdout
     for folder in FOLDERS.values():
-        assert folder in table.output
+        assert folder in table.stdout
     assert len(plan["moves"]) == 23 and plan["left"] == 1
     for move in plan["moves"]:
         path = os.path.relpath(move["source"], library)
@@ -181,7 +181,7 @@ def test_apply_moves_every_file_and_undo_puts_everything_back(library, run, tmp_
     hashes = Counter(original.values())
     vectors = {video: row["vector"] for video, row in rows(isolated_index).items()}
 
-    result = json.loads(run("organize", "--dest", dest, "--apply", "--noise", "keep", "--json").output)
+    result = json.loads(run("organize", "--dest", dest, "--apply", "--noise", "keep", "--json").stdout)
     assert result["moved"] == 19 and result["left"] == 5 and not result["skipped"] and not result["failed"]
     for path in original:
         cluster = label(path)
@@ -196,34 +196,34 @@ def test_apply_moves_every_file_and_undo_puts_everything_back(library, run, tmp_
     assert any(row["path"].startswith("../by_cluster/1-etc/") for row in after.values())
     assert_index_matches_disk(isolated_index)
 
-    again = json.loads(run("add", library, "--json").output)
+    again = json.loads(run("add", library, "--json").stdout)
     assert (again["added"], again["reembedded"], again["removed"], again["embedded"]) == (0, 0, 0, 0)
     assert again["unchanged"] == 24  # 5 left in the root, 19 organised out of it and still where the index says
-    assert json.loads(run("info", "--json").output)["videos"] == 24
+    assert json.loads(run("info", "--json").stdout)["videos"] == 24
 
-    undone = json.loads(run("organize", "--undo", "--json").output)
+    undone = json.loads(run("organize", "--undo", "--json").stdout)
     assert undone["restored"] == 19 and not undone["failed"]
     assert relative_layout(library) == original
     assert not dest.exists()  # every folder it made was removed again
     assert Counter(files_under(library, tmp_path / "by_cluster").values()) == hashes
     assert_index_matches_disk(isolated_index)
-    assert json.loads(run("add", library, "--json").output)["unchanged"] == 24
+    assert json.loads(run("add", library, "--json").stdout)["unchanged"] == 24
     run("organize", "--undo", expect=1)  # nothing left to undo
 
 
 def test_dest_inside_the_root_is_not_indexed_twice(library, run, isolated_index):
     dest = library / "by_cluster"
-    result = json.loads(run("organize", "--dest", dest, "--apply", "--json").output)
+    result = json.loads(run("organize", "--dest", dest, "--apply", "--json").stdout)
     assert result["moved"] == 23
     assert_index_matches_disk(isolated_index)
-    again = json.loads(run("add", library, "--json").output)
+    again = json.loads(run("add", library, "--json").stdout)
     assert (again["unchanged"], again["added"], again["renamed"], again["removed"], again["embedded"]) == (24, 0, 0, 0, 0)
     channels = {row["channel"] for row in rows(isolated_index).values()}
     assert channels == {"00_stripes", "01_checker", "02_rings", "03_gradient"}  # a video keeps its channel
     # Files already in place are not planned again, nor given a suffix against themselves.
-    plan = json.loads(run("organize", "--dest", dest, "--json").output)
+    plan = json.loads(run("organize", "--dest", dest, "--json").stdout)
     assert plan["moves"] == [] and plan["in_place"] == 23
-    rerun = json.loads(run("organize", "--dest", dest, "--apply", "--json").output)
+    rerun = json.loads(run("organize", "--dest", dest, "--apply", "--json").stdout)
     assert rerun["moved"] == 0 and rerun["journal"] is None
 
 
@@ -232,10 +232,10 @@ def test_a_taken_name_gets_a_numbered_suffix_and_nothing_is_overwritten(library,
     precious = dest / "0-stripes-co" / "stripes_000.mp4"
     precious.parent.mkdir(parents=True)
     precious.write_bytes(b"not a video, but someone's file")
-    plan = json.loads(run("organize", "--dest", dest, "--json").output)
+    plan = json.loads(run("organize", "--dest", dest, "--json").stdout)
     assert [m["target"] for m in plan["moves"] if m["suffixed"]] == [str(precious.with_name("stripes_000-1.mp4"))]
     original = hash_file(str(library / "00_stripes/stripes_000.mp4"))
-    output = run("organize", "--dest", dest, "--apply").output
+    output = run("organize", "--dest", dest, "--apply").stdout
     assert "1 took a numbered name" in output and "stripes_000-1.mp4" in output
     assert precious.read_bytes() == b"not a video, but someone's file"
     assert hash_file(str(precious.with_name("stripes_000-1.mp4"))) == original
@@ -263,10 +263,10 @@ def test_changed_and_symlinked_files_are_skipped_and_listed(library, run, tmp_pa
     dest = tmp_path / "by_cluster"
     dest.mkdir()
     (dest / "2-a-b").symlink_to(outside, target_is_directory=True)
-    preview = run("organize", "--dest", dest).output
+    preview = run("organize", "--dest", dest).stdout
     assert f"skip {changed}: changed since it was indexed" in preview
     assert "2-a-b is a symlink (not followed)" in preview
-    result = json.loads(run("organize", "--dest", dest, "--apply", "--json").output)
+    result = json.loads(run("organize", "--dest", dest, "--apply", "--json").stdout)
     skipped = {os.path.relpath(s["path"], library) for s in result["skipped"]}
     assert skipped == {"01_checker/checker_002.mp4"} | {f"02_rings/rings_00{i}.mp4" for i in range(5)}
     assert changed.exists() and not list(outside.iterdir())
@@ -276,17 +276,17 @@ def test_changed_and_symlinked_files_are_skipped_and_listed(library, run, tmp_pa
 def test_keep_channel_and_copy_mode(library, run, tmp_path, isolated_index):
     dest = library / "copies"  # inside the root: the copies get index rows of their own
     before = relative_layout(library)
-    result = json.loads(run("organize", "--dest", dest, "--apply", "--copy", "--keep-channel", "--json").output)
+    result = json.loads(run("organize", "--dest", dest, "--apply", "--copy", "--keep-channel", "--json").stdout)
     assert result["moved"] == 23
     for path, digest in before.items():
         assert hash_file(str(library / path)) == digest  # the originals stay
         if label(path) is not None:
             channel, name = path.split("/")
             assert hash_file(str(dest / FOLDERS[label(path)] / channel / name)) == digest
-    again = json.loads(run("add", library, "--json").output)
+    again = json.loads(run("add", library, "--json").stdout)
     assert (again["unchanged"], again["added"], again["embedded"], again["removed"]) == (47, 0, 0, 0)
     # A second copy run finds its copies already there instead of piling up numbered ones.
-    assert json.loads(run("organize", "--dest", dest, "--apply", "--copy", "--keep-channel", "--json").output)["moved"] == 0
+    assert json.loads(run("organize", "--dest", dest, "--apply", "--copy", "--keep-channel", "--json").stdout)["moved"] == 0
     run("organize", "--undo")
     assert relative_layout(library) == before
     assert len(rows(isolated_index)) == 24
@@ -342,7 +342,7 @@ def test_a_copy_that_does_not_verify_keeps_the_source(library, run, foreign_dest
     tampered.write_bytes(bytes(data))
     os.utime(tampered, ns=(info.st_atime_ns, info.st_mtime_ns))
     original = relative_layout(library)
-    skipped = json.loads(run("organize", "--dest", foreign_dest, "--apply", "--noise", "keep", "--json").output)["skipped"]
+    skipped = json.loads(run("organize", "--dest", foreign_dest, "--apply", "--noise", "keep", "--json").stdout)["skipped"]
     assert skipped == [{"path": str(tampered), "reason": "its content differs from the index (run `vindex add` first)"}]
     assert hash_file(str(tampered)) == original["02_rings/rings_001.mp4"]
     assert_no_partial_files(foreign_dest)
@@ -351,11 +351,11 @@ def test_a_copy_that_does_not_verify_keeps_the_source(library, run, foreign_dest
 
 
 def test_bad_destinations_are_refused(library, run, tmp_path, isolated_index):
-    assert "inside the index folder" in run("organize", "--dest", isolated_index / "x", expect=1).output
-    assert "hidden folder" in run("organize", "--dest", library / ".sorted", expect=1).output
+    assert "inside the index folder" in run("organize", "--dest", isolated_index / "x", expect=1).stderr
+    assert "hidden folder" in run("organize", "--dest", library / ".sorted", expect=1).stderr
     (tmp_path / "afile").write_text("x")
-    assert "is a file" in run("organize", "--dest", tmp_path / "afile", expect=1).output
-    assert "nothing to undo" in run("organize", "--undo", expect=1).output
+    assert "is a file" in run("organize", "--dest", tmp_path / "afile", expect=1).stderr
+    assert "nothing to undo" in run("organize", "--undo", expect=1).stderr
 
 
 # -- kill -9 ----------------------------------------------------------------------------------
@@ -442,11 +442,11 @@ def test_killed_apply_can_be_finished_or_undone(library, run, tmp_path, isolated
     survivors = Counter(files_under(library, dest).values())
     assert sum(survivors.values()) == in_all
     assert all(survivors[digest] >= count for digest, count in Counter(original.values()).items())
-    assert "was interrupted" in run("organize", "--dest", dest, expect=1).output
-    assert "was interrupted" in run("add", library, expect=1).output  # it would drop files in flight
+    assert "was interrupted" in run("organize", "--dest", dest, expect=1).stderr
+    assert "was interrupted" in run("add", library, expect=1).stderr  # it would drop files in flight
 
     if finish == "apply":
-        assert "finished the interrupted organize" in run("organize", "--dest", dest, "--apply").output
+        assert "finished the interrupted organize" in run("organize", "--dest", dest, "--apply").stdout
         assert_organized(library, dest, original, isolated_index)
     run("organize", "--undo")
     assert_restored(library, dest, original, isolated_index)
@@ -460,6 +460,6 @@ def test_killed_undo_can_be_finished(library, run, tmp_path, isolated_index):
     killed = killed_run(tmp_path, "after-transfer:9", batch=4)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert Counter(files_under(library, dest).values()) == Counter(original.values())
-    assert "undo was interrupted" in run("organize", "--dest", dest, "--apply", expect=1).output
+    assert "undo was interrupted" in run("organize", "--dest", dest, "--apply", expect=1).stderr
     run("organize", "--undo")
     assert_restored(library, dest, original, isolated_index)

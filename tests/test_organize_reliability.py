@@ -53,10 +53,10 @@ def test_undo_leaves_a_file_that_replaced_a_moved_one_where_it_is(library, run, 
     touched = expected_place(dest, "00_stripes/stripes_001.mp4")
     os.utime(touched, ns=(info.st_atime_ns, os.stat(touched).st_mtime_ns + 10**9))
 
-    output = run("organize", "--undo").output
-    assert f"not restored {stranger}: a different file is there now" in output
-    assert f"not restored {lookalike}: a different file is there now" in output
-    assert "restored 21 videos" in output and "2 failed" in output
+    undone = run("organize", "--undo")
+    assert f"not restored {stranger}: a different file is there now" in undone.stderr
+    assert f"not restored {lookalike}: a different file is there now" in undone.stderr
+    assert "restored 21 videos" in undone.stdout and "2 failed" in undone.stdout
     assert stranger.read_bytes() == b"someone else's file"  # never moved, never overwritten
     assert lookalike.read_bytes() == bytes(data)
     assert not (library / "01_checker/checker_002.mp4").exists()
@@ -68,7 +68,7 @@ def test_undo_leaves_a_file_that_replaced_a_moved_one_where_it_is(library, run, 
     assert after[video]["path"] == "01_checker/checker_002.mp4"
     assert after[twin]["path"] == "02_rings/rings_003.mp4"
     assert not any(row["path"].startswith("../by_cluster/") for row in after.values())
-    added = json.loads(run("add", library, "--json").output)
+    added = json.loads(run("add", library, "--json").stdout)
     assert added["removed"] == 2 and added["unchanged"] == 22
 
 
@@ -81,7 +81,7 @@ def test_apply_removes_the_source_folders_it_emptied_and_undo_recreates_them(lib
     original = relative_layout(library)
     before = folders_under(library)
 
-    applied = json.loads(run("organize", "--dest", dest, "--apply", "--json").output)
+    applied = json.loads(run("organize", "--dest", dest, "--apply", "--json").stdout)
     removed = before - folders_under(library)
     assert removed == {library / "00_stripes", library / "01_checker"}
     assert applied["folders_removed"] == len(removed)
@@ -90,7 +90,7 @@ def test_apply_removes_the_source_folders_it_emptied_and_undo_recreates_them(lib
     assert_index_matches_disk(isolated_index)
 
     made = folders_under(dest)
-    undone = json.loads(run("organize", "--undo", "--json").output)
+    undone = json.loads(run("organize", "--undo", "--json").stdout)
     assert relative_layout(library) == original
     assert folders_under(library) == before
     assert undone["folders_created"] == len(removed)
@@ -101,9 +101,9 @@ def test_apply_removes_the_source_folders_it_emptied_and_undo_recreates_them(lib
 
 def test_the_human_summaries_count_the_folders(library, run, tmp_path):
     dest = tmp_path / "by_cluster"
-    applied = run("organize", "--dest", dest, "--apply").output
+    applied = run("organize", "--dest", dest, "--apply").stdout
     assert "3 emptied source folders removed" in applied
-    undone = run("organize", "--undo").output
+    undone = run("organize", "--undo").stdout
     assert "6 empty folders removed" in undone and "3 source folders recreated" in undone
 
 
@@ -171,28 +171,28 @@ def test_a_journal_damaged_in_its_middle_is_set_aside_and_add_still_runs(library
     damage_the_middle(journal)
 
     with caplog.at_level(logging.WARNING, logger="vindex"):
-        added = json.loads(run("add", library, "--json").output)
+        added = json.loads(run("add", library, "--json").stdout)
     assert added["unchanged"] == 24 and added["removed"] == 0
     aside = list(journal.parent.glob("0001.jsonl.damaged-*"))
     assert len(aside) == 1 and not journal.exists()
     assert f"moved to {aside[0]}" in caplog.text and str(journal) in caplog.text
 
-    undo = run("organize", "--undo", expect=1).output
+    undo = run("organize", "--undo", expect=1).stderr
     assert len(undo.strip().splitlines()) == 1
     assert "nothing to undo" in undo and str(aside[0]) in undo
     # A new organize is numbered after the damaged one and can be undone as usual.
-    assert json.loads(run("organize", "--dest", tmp_path / "again", "--apply", "--json").output)["moved"] == 23
+    assert json.loads(run("organize", "--dest", tmp_path / "again", "--apply", "--json").stdout)["moved"] == 23
     assert (journal.parent / "0002.jsonl").exists()
-    assert json.loads(run("organize", "--undo", "--json").output)["restored"] == 23
-    assert str(aside[0]) in run("organize", "--undo", expect=1).output
+    assert json.loads(run("organize", "--undo", "--json").stdout)["restored"] == 23
+    assert str(aside[0]) in run("organize", "--undo", expect=1).stderr
 
 
 def test_a_damaged_journal_found_by_undo_is_one_line(library, run, tmp_path, isolated_index):
     run("organize", "--dest", tmp_path / "by_cluster", "--apply")
     damage_the_middle(isolated_index / "organize" / "0001.jsonl")
     undo = run("organize", "--undo", expect=1)
-    assert len(undo.output.strip().splitlines()) == 1
-    assert "nothing to undo" in undo.output and "damaged" in undo.output
+    assert len(undo.stderr.strip().splitlines()) == 1
+    assert "nothing to undo" in undo.stderr and "damaged" in undo.stderr
 
 
 @pytest.mark.slow

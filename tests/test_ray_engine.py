@@ -37,7 +37,7 @@ def corpus_with_broken(corpus):
 
 
 def add_json(run, *args) -> dict:
-    return json.loads(run("add", *args, *TINY, "-q", "--json").output)
+    return json.loads(run("add", *args, *TINY, "-q", "--json").stdout)
 
 
 def sorted_table(store: Store, name: str, keys: list[str]) -> pa.Table:
@@ -110,13 +110,13 @@ def test_ray_rerun_sends_out_only_changed_content(local_ray, corpus, run, tmp_pa
 @pytest.mark.slow
 def test_cuda_on_a_cluster_without_gpus_is_one_line(local_ray, corpus, run):
     result = run("add", corpus, *TINY, "--engine", "ray", "--device", "cuda", "--batch-size", "256", expect=1)
-    assert result.output == "Error: --device cuda but the Ray cluster has no GPUs\n"
+    assert result.stderr == "Error: --device cuda but the Ray cluster has no GPUs\n"
 
 
 def test_ray_not_installed_is_one_line(corpus, run, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
     result = run("add", corpus, *TINY, "--engine", "ray", expect=1)
-    assert result.output == "Error: --engine ray needs Ray Data: pip install 'vindex[ray]'\n"
+    assert result.stderr == "Error: --engine ray needs Ray Data: pip install 'vindex[ray]'\n"
 
 
 def closed_port() -> int:
@@ -129,18 +129,18 @@ def test_unreachable_ray_address_is_one_line(corpus, run):
     pytest.importorskip("ray")
     port = closed_port()
     result = run("add", corpus, *TINY, "--engine", "ray", "--address", f"127.0.0.1:{port}", expect=1)
-    assert result.output == f"Error: cannot connect to the Ray cluster at 127.0.0.1:{port}: Connection refused\n"
+    assert result.stderr == f"Error: cannot connect to the Ray cluster at 127.0.0.1:{port}: Connection refused\n"
 
 
 def test_address_needs_ray_engine(corpus, run):
     result = run("add", corpus, *TINY, "--address", "auto", expect=1)
-    assert result.output == "Error: --address is for --engine ray\n"
+    assert result.stderr == "Error: --address is for --engine ray\n"
 
 
 def test_object_store_source_folder_is_one_line(run):
     result = run("add", "s3://bucket/channels", *TINY, expect=1)
-    assert result.output.startswith("Error: cannot index s3://bucket/channels: source folders on object storage")
-    assert result.output.count("\n") == 1
+    assert result.stderr.startswith("Error: cannot index s3://bucket/channels: source folders on object storage")
+    assert result.stderr.count("\n") == 1
 
 
 def frame_rows(rows: list[tuple]) -> dict[str, np.ndarray]:
@@ -220,9 +220,9 @@ def test_index_on_s3_round_trip(s3_env, corpus, run, tmp_path, request):
     first = add_json(run, corpus, "--db", uri)
     assert (first["added"], first["db"]) == (24, uri)
 
-    info = json.loads(run("info", "--db", uri, "--json").output)
+    info = json.loads(run("info", "--db", uri, "--json").stdout)
     assert (info["videos"], info["frames"], info["root"]) == (24, 120, str(corpus.resolve()))
-    found = json.loads(run("query", "stripes", "--db", uri, "-n", "3", "--json").output)
+    found = json.loads(run("query", "stripes", "--db", uri, "-n", "3", "--json").stdout)
     assert len(found["hits"]) == 3
 
     (corpus / "01_checker" / sorted(p.name for p in (corpus / "01_checker").iterdir())[0]).unlink()
@@ -235,7 +235,7 @@ def test_index_on_s3_round_trip(s3_env, corpus, run, tmp_path, request):
 
 def test_missing_bucket_is_one_clear_line(s3_env, run):
     result = run("info", "--db", "s3://no-such-bucket/index", expect=1)
-    assert result.output == (
+    assert result.stderr == (
         "Error: cannot open the index at s3://no-such-bucket/index: "
         "NoSuchBucket: The specified bucket does not exist\n"
     )

@@ -109,7 +109,7 @@ def test_gallery_renders_in_chromium(clustered, run, tmp_path):
     thumbnails = re.findall(r'<img src="data:image/jpeg;base64,', dom)
     assert len(thumbnails) == 4 * 4
     assert dom.count('data:image/png;base64,') == 1  # the map
-    for name in json.loads(run("show", "--json").output)[:-1]:
+    for name in json.loads(run("show", "--json").stdout)[:-1]:
         assert f'<span class="name">{name["name"]}</span>' in dom
     assert 'id="num-noise">0<' in dom
     shot = np.asarray(Image.open(screenshot).convert("RGB"))
@@ -118,7 +118,7 @@ def test_gallery_renders_in_chromium(clustered, run, tmp_path):
 
 
 def test_gallery_survives_a_missing_video(clustered, run, tmp_path):
-    root = json.loads(run("info", "--json").output)["root"]
+    root = json.loads(run("info", "--json").stdout)["root"]
     copy = tmp_path / "moved"
     shutil.copytree(root, copy)  # the module's corpus is shared: break a private copy instead
     Store(str(clustered)).set_meta(root=str(copy))
@@ -132,5 +132,5 @@ def test_gallery_survives_a_missing_video(clustered, run, tmp_path):
 
 def test_report_writes_into_the_current_folder_by_default(clustered, run):
     result = run("report", "--no-gallery")
-    assert "cluster_analysis.json" in result.output
+    assert "cluster_analysis.json" in result.stdout
     assert Path("cluster_analysis.json").is_file() and Path("video_clusters_visualization.png").is_file()

@@ -99,9 +99,9 @@ def hits(run, *args) -> list[dict]:
 
 def assert_one_line_error(result, fragment: str) -> None:
     assert result.exit_code == 1
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error:") and fragment in lines[0], result.output
-    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and fragment in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
 
 
 # -- similar -------------------------------------------------------------------------------------
@@ -219,8 +219,8 @@ def test_filters_go_into_the_lancedb_query(library, monkeypatch):
 def test_long_text_is_truncated_with_a_warning(library, run):
     _, db = library
     result = run("query", " ".join(["colourful stripes"] * 100), "--db", db, "-n", "2")
-    assert "warning:" in result.output and "77-token context" in result.output
-    assert len(result.output.splitlines()) == 4  # warning, header, two hits
+    assert "warning:" in result.stderr and "77-token context" in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and len(result.stdout.splitlines()) == 3  # header, two hits
 
 
 def test_library_api_returns_typed_results(library):
@@ -246,7 +246,7 @@ def test_dupes_groups_exactly_the_planted_near_duplicates(library, run):
 
 def test_dupes_human_output_and_channel_filter(library, run):
     _, db = library
-    output = run("dupes", "--db", db, "--threshold", DUPLICATE_THRESHOLD, "--channel", "alpha").output
+    output = run("dupes", "--db", db, "--threshold", DUPLICATE_THRESHOLD, "--channel", "alpha").stdout
     assert output.count("group ") == 1 and "alpha/reencode_00.avi" in output and "beta/" not in output
 
 
@@ -277,7 +277,7 @@ def test_add_builds_the_ann_index_past_the_threshold(corpus, run, monkeypatch, i
     indexes = Store(str(isolated_index)).vector_indexes()
     assert set(indexes) == {"frames"}  # 120 frame rows passed the threshold, 24 video rows did not
     assert indexes["frames"]["indexed_rows"] == 120
-    assert "frames: IvfFlat (120 indexed" in run("optimize").output
+    assert "frames: IvfFlat (120 indexed" in run("optimize").stdout
 
 
 # -- errors --------------------------------------------------------------------------------------

@@ -266,7 +266,7 @@ def test_other_hosts_need_a_token(run, db):
     with pytest.raises(VindexError, match="token"):
         run_server(str(db), host="0.0.0.0", port=0)
     result = run("serve", "--db", db, "--host", "0.0.0.0", expect=1)
-    assert "--token" in result.output and "Traceback" not in result.output
+    assert "--token" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_taken_port_is_one_line_error(run, db):
@@ -274,4 +274,4 @@ def test_taken_port_is_one_line_error(run, db):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         result = run("serve", "--db", db, "--port", taken.getsockname()[1], expect=1)
-    assert "cannot listen" in result.output and "Traceback" not in result.output
+    assert "cannot listen" in result.stderr and "Traceback" not in result.stderr
