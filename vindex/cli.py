@@ -233,15 +233,16 @@ def show(cluster_id, db, limit, as_json):
 
     index = Index(db)
     if cluster_id is None:
-        emit(index.clusters(), as_json, print_cluster_table)
+        overview = index.clusters()
+        emit(overview, as_json, lambda clusters: print_cluster_table([cluster.to_dict() for cluster in clusters]))
         return
     wanted = cluster_id.strip().lower()
     if wanted not in ("noise", "-1") and not wanted.isdigit():
         raise VindexError(f"{cluster_id!r} is not a cluster id: pass a number, or `noise`")
     found = index.cluster_members(-1 if wanted in ("noise", "-1") else int(wanted))
-    shown = found["videos"] if limit == 0 else found["videos"][:limit]
+    shown = found.videos if limit == 0 else found.videos[:limit]
     if as_json:
-        print_json(dict(found, videos=shown))
+        print_json(dict(found.to_dict(), videos=shown))
         return
     print_members(found, shown)
 

@@ -24,7 +24,7 @@ from vindex.store import Store, resolve_db
 
 if TYPE_CHECKING:
     from vindex.checking import CheckResult
-    from vindex.clustering import ClusterParams, ClusterResult
+    from vindex.clustering import ClusterMembers, ClusterOverview, ClusterParams, ClusterResult
 
 # The writer lock a running writing method holds (its exit stack) and whether it waits for another writer.
 _writing: ContextVar[tuple[ExitStack, bool | None]] = ContextVar("vindex_writing")
@@ -273,14 +273,14 @@ class Index:
 
         return cluster_index(self.store, self.embedder, params or ClusterParams(), vocabulary, status)
 
-    def clusters(self) -> list[dict]:
+    def clusters(self) -> list[ClusterOverview]:
         """The latest `cluster` run's clusters, largest first, then the noise (id -1): id, name, size,
         mean probability and videos per channel."""
         from vindex.clustering import cluster_overview
 
         return cluster_overview(self.store)
 
-    def cluster_members(self, cluster: int) -> dict:
+    def cluster_members(self, cluster: int) -> ClusterMembers:
         """One cluster (or -1, the noise) with its videos, most typical first."""
         from vindex.clustering import members
 

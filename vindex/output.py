@@ -192,15 +192,15 @@ def print_cluster_table(rows: list[dict]) -> None:
         click.echo(f"{row['id']:>4}  {row['size']:>6}  {row['mean_probability']:>5.2f}  {row['name']:<{width}}  {channels}")
 
 
-def print_members(found: dict, shown: list[dict]) -> None:
-    title = "noise" if found["id"] == -1 else f"cluster {found['id']}: {found['name']}"
-    click.echo(f"{title} · {count(found['size'], 'video')} · mean probability {found['mean_probability']:.2f}")
-    channels = ", ".join(f"{name} {videos}" for name, videos in found["channels"].items())
+def print_members(found, shown: list) -> None:
+    title = "noise" if found.id == -1 else f"cluster {found.id}: {found.name}"
+    click.echo(f"{title} · {count(found.size, 'video')} · mean probability {found.mean_probability:.2f}")
+    channels = ", ".join(f"{name} {videos}" for name, videos in found.channels.items())
     click.echo(f"channels: {channels or '-'}")
     for video in shown:
-        click.echo(f"  {video['probability']:.2f}  {video['path']}")
-    if len(shown) < found["size"]:
-        click.echo(f"  … and {found['size'] - len(shown)} more (--limit 0 lists all)")
+        click.echo(f"  {video.probability:.2f}  {video.path}")
+    if len(shown) < found.size:
+        click.echo(f"  … and {found.size - len(shown)} more (--limit 0 lists all)")
 
 
 def print_written(paths: list) -> None:

@@ -5,14 +5,44 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from vindex.clustering.stable_ids import NO_PREVIOUS, stored_ids
 from vindex.errors import VindexError
+from vindex.locations import shown_path
+from vindex.results import Result
 
 NOISE = -1
+
+
+@dataclass
+class ClusterOverview(Result):
+    """One cluster of the latest run (or the noise, id -1) as `vindex show` lists it."""
+
+    id: int
+    name: str
+    size: int
+    mean_probability: float
+    channels: dict[str, int]
+
+
+@dataclass
+class Member(Result):
+    """A video of a cluster, with how surely it belongs there."""
+
+    path: str
+    channel: str
+    probability: float
+    id: str
+
+
+@dataclass
+class ClusterMembers(ClusterOverview):
+    """One cluster and its videos, most typical first (`vindex show ID`)."""
+
+    videos: list[Member] = field(default_factory=list)
 
 
 @dataclass
@@ -67,22 +97,20 @@ def load_clustering(store, with_centroids: bool = False) -> Clustering:
     )
 
 
-def cluster_overview(store) -> list[dict]:
+def cluster_overview(store) -> list[ClusterOverview]:
     """Every cluster of the latest run, largest first, with its channels; the noise last (id -1)."""
     clustering = load_clustering(store)
     overview = []
     for row in clustering.clusters:
         rows = clustering.members(row["id"])
-        overview.append(dict(id=row["id"], name=row["name"], size=len(rows),
-                             mean_probability=round(float(row["mean_probability"]), 4),
-                             channels=clustering.channel_counts(rows)))
+        overview.append(ClusterOverview(row["id"], row["name"], len(rows), round(float(row["mean_probability"]), 4),
+                                        clustering.channel_counts(rows)))
     noise = clustering.members(NOISE)
-    overview.append(dict(id=NOISE, name="noise", size=len(noise), mean_probability=0.0,
-                         channels=clustering.channel_counts(noise)))
+    overview.append(ClusterOverview(NOISE, "noise", len(noise), 0.0, clustering.channel_counts(noise)))
     return overview
 
 
-def members(store, cluster: int) -> dict:
+def members(store, cluster: int) -> ClusterMembers:
     """One cluster (or the noise, -1) and its videos, highest membership probability first."""
     clustering = load_clustering(store)
     row = next((r for r in clustering.clusters if r["id"] == cluster), None)
@@ -90,12 +118,11 @@ def members(store, cluster: int) -> dict:
         known = ", ".join(str(r["id"]) for r in clustering.clusters) or "none"
         raise VindexError(f"no cluster {cluster}; the latest run has clusters: {known} (and -1, the noise)")
     rows = sorted(clustering.members(cluster), key=lambda i: (-clustering.probabilities[i], clustering.paths[i]))
-    return dict(
-        id=cluster, name=row["name"] if row else "noise", size=len(rows),
-        mean_probability=round(float(row["mean_probability"]), 4) if row else 0.0,
-        channels=clustering.channel_counts(rows),
-        videos=[dict(path=clustering.paths[i], channel=clustering.channels[i],
-                     probability=round(float(clustering.probabilities[i]), 4), id=clustering.ids[i]) for i in rows],
+    return ClusterMembers(
+        cluster, row["name"] if row else "noise", len(rows),
+        round(float(row["mean_probability"]), 4) if row else 0.0, clustering.channel_counts(rows),
+        [Member(shown_path(clustering.paths[i]), clustering.channels[i], round(float(clustering.probabilities[i]), 4),
+                clustering.ids[i]) for i in rows],
     )
 
 

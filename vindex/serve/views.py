@@ -9,7 +9,6 @@ import shlex
 import threading
 import uuid
 from collections import OrderedDict
-from pathlib import Path
 
 from vindex.defaults import DUPLICATE_THRESHOLD, NOISE_POLICY, SERVE_PAGE_SIZE
 from vindex.errors import VindexError
@@ -89,7 +88,7 @@ class Uploads:
 
 
 def clusters(library: Library) -> list[dict]:
-    return library.current().clusters()
+    return [cluster.to_dict() for cluster in library.current().clusters()]
 
 
 def cluster_id(raw: str) -> int:
@@ -106,7 +105,7 @@ def cluster_page(library: Library, cluster: int, page: int, per_page: int = SERV
     """One cluster with one page of its members (most typical first), like `show ID --json`."""
     index = library.current()
     try:
-        found = index.cluster_members(cluster)
+        found = index.cluster_members(cluster).to_dict()
     except VindexError:
         index.clusters()  # raises on its own when there are no clusters at all
         raise NotFound(f"no cluster {cluster} in the latest clustering run") from None
