@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from vindex import frames
+from vindex.defaults import FRAMES_PER_VIDEO
 from vindex.demo import render, theme_for, write_video
 
 
@@ -58,7 +59,7 @@ def opencv_seek(count: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", type=Path, default=Path("/tmp/vindex-decode"))
-    parser.add_argument("--frames", type=int, default=5)
+    parser.add_argument("--frames", type=int, default=FRAMES_PER_VIDEO)
     parser.add_argument("--lengths", default="5,10,30,60,120")
     args = parser.parse_args()
     args.folder.mkdir(parents=True, exist_ok=True)

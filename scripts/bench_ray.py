@@ -25,6 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_add import build_corpus, model_spec, vindex_add  # noqa: E402
 
+from vindex.defaults import BATCH_SIZE, FRAMES_PER_VIDEO, MODEL  # noqa: E402
 from vindex.scanning import scan  # noqa: E402
 from vindex.store import Store  # noqa: E402
 
@@ -56,9 +57,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", type=Path, default=Path("/tmp/vindex-bench"), help="corpus and indexes go here")
     parser.add_argument("--videos", type=int, default=60)
-    parser.add_argument("--model", default="ViT-B-32")
-    parser.add_argument("--frames", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--model", default=MODEL)
+    parser.add_argument("--frames", type=int, default=FRAMES_PER_VIDEO)
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     parser.add_argument("--address", default=None, help="Ray cluster for the ray run (default: a local Ray)")
     parser.add_argument("--corpus", type=Path, default=None, help="index this folder instead of a generated corpus")
     args = parser.parse_args()
