@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 # The library's public names: `Index`, what it takes, and every result it returns (each a
 # dataclass with `to_dict()`, the shape `--json` prints).
 from vindex.checking import CheckResult  # noqa: E402
-from vindex.clustering import ClusterMembers, ClusterOverview, ClusterParams, ClusterResult, Member  # noqa: E402
+from vindex.clustering import ClusterInfo, ClusterMembers, ClusterParams, ClusterResult, Member  # noqa: E402
 from vindex.duplicates import Duplicate, DuplicateGroup  # noqa: E402
 from vindex.embedding import ModelSpec  # noqa: E402
 from vindex.errors import VindexError  # noqa: E402
@@ -21,7 +21,7 @@ from vindex.organizing import OrganizePlan, OrganizeResult, UndoResult  # noqa: 
 from vindex.search import Hit, QueryResult  # noqa: E402
 
 __all__ = [
-    "AddSummary", "CheckResult", "ClusterMembers", "ClusterOverview", "ClusterParams", "ClusterResult", "Duplicate", "DuplicateGroup", "Failure", "Hit",
-    "Index", "IndexInfo", "Member", "ModelSpec", "OptimizeSummary", "OrganizePlan", "OrganizeResult", "QueryResult",
-    "UndoResult", "VindexError", "__version__",
+    "AddSummary", "CheckResult", "ClusterInfo", "ClusterMembers", "ClusterParams", "ClusterResult", "Duplicate",
+    "DuplicateGroup", "Failure", "Hit", "Index", "IndexInfo", "Member", "ModelSpec", "OptimizeSummary",
+    "OrganizePlan", "OrganizeResult", "QueryResult", "UndoResult", "VindexError", "__version__",
 ]

@@ -24,7 +24,7 @@ from vindex.store import Store, resolve_db
 
 if TYPE_CHECKING:
     from vindex.checking import CheckResult
-    from vindex.clustering import ClusterMembers, ClusterOverview, ClusterParams, ClusterResult
+    from vindex.clustering import ClusterInfo, ClusterMembers, ClusterParams, ClusterResult
 
 # The writer lock a running writing method holds (its exit stack) and whether it waits for another writer.
 _writing: ContextVar[tuple[ExitStack, bool | None]] = ContextVar("vindex_writing")
@@ -273,7 +273,7 @@ class Index:
 
         return cluster_index(self.store, self.embedder, params or ClusterParams(), vocabulary, status)
 
-    def clusters(self) -> list[ClusterOverview]:
+    def clusters(self) -> list[ClusterInfo]:
         """The latest `cluster` run's clusters, largest first, then the noise (id -1): id, name, size,
         mean probability and videos per channel."""
         from vindex.clustering import cluster_overview

@@ -243,10 +243,7 @@ def print_organized(result) -> None:
         f"({result.in_place} already there, {result.left} left in place, {len(result.skipped)} skipped, "
         f"{len(result.failed)} failed) in {result.seconds:.1f} s"
     )
-    if result.suffixed:
-        click.echo(f"{len(result.suffixed)} took a numbered name, theirs being taken:")
-        for item in result.suffixed:
-            click.echo(f"  {item['source']} -> {item['target']}")
+    print_renamed("took a numbered name, theirs being taken", [(i["source"], i["target"]) for i in result.suffixed])
     if result.folders_removed:
         click.echo(f"{count(result.folders_removed, 'emptied source folder')} removed (undo makes them again)")
     if result.journal:
@@ -263,10 +260,16 @@ def print_undo(result) -> None:
         f"{count(result.folders_created, 'source folder')} recreated, {len(result.failed)} failed, "
         f"in {result.seconds:.1f} s"
     )
-    if result.suffixed:
-        click.echo(f"{len(result.suffixed)} restored under a numbered name, the original being taken:")
-        for item in result.suffixed:
-            click.echo(f"  {item['from']} -> {item['to']}")
+    print_renamed("restored under a numbered name, the original being taken",
+                  [(item["from"], item["to"]) for item in result.suffixed])
+
+
+def print_renamed(why: str, pairs: list[tuple[str, str]]) -> None:
+    """Files that did not get the name they were meant to, and the name they got."""
+    if pairs:
+        click.echo(f"{len(pairs)} {why}:")
+        for before, after in pairs:
+            click.echo(f"  {before} -> {after}")
 
 
 def print_check(result) -> None:

@@ -13,14 +13,15 @@ Heavy libraries (umap, hdbscan, numba, torch) are imported only when a run needs
 """
 
 from vindex.clustering.grouping import ClusterParams, Grouping, by_size, group_vectors
-from vindex.clustering.run import ClusterInfo, ClusterResult, ClusterSummary, cluster_index
+from vindex.clustering.run import ClusterResult, ClusterSummary, cluster_index
 from vindex.clustering.stable_ids import carry_ids
 from vindex.clustering.state import (
-    NOISE, ClusterMembers, ClusterOverview, Clustering, Member, cluster_overview, exemplar_frames, load_clustering,
+    NOISE, ClusterInfo, ClusterMembers, Clustering, Member, cluster_overview, exemplar_frames, load_clustering,
     members,
 )
 
 __all__ = [
-    "NOISE", "ClusterInfo", "ClusterMembers", "ClusterOverview", "Member", "ClusterParams", "ClusterResult", "ClusterSummary", "Clustering", "Grouping", "by_size",
-    "carry_ids", "cluster_index", "cluster_overview", "exemplar_frames", "group_vectors", "load_clustering", "members",
+    "NOISE", "by_size", "carry_ids", "cluster_index", "cluster_overview", "ClusterInfo", "Clustering",
+    "ClusterMembers", "ClusterParams", "ClusterResult", "ClusterSummary", "exemplar_frames", "group_vectors",
+    "Grouping", "load_clustering", "Member", "members",
 ]

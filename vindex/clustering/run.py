@@ -14,6 +14,7 @@ import numpy as np
 from vindex.clustering.grouping import ClusterParams, group_vectors
 from vindex.clustering.naming import load_vocabulary, name_clusters
 from vindex.clustering.stable_ids import carry_ids, stored_ids
+from vindex.clustering.state import ClusterInfo
 from vindex.errors import VindexError
 from vindex.results import Result, StatusHook
 
@@ -45,17 +46,6 @@ def summarise(vectors: np.ndarray, ids: np.ndarray, probabilities: np.ndarray) -
         ))
     summaries.sort(key=lambda s: (-s.size, s.id))
     return summaries
-
-
-@dataclass
-class ClusterInfo(Result):
-    """One cluster of a run: its id, name, size, mean membership probability and videos per channel."""
-
-    id: int
-    name: str
-    size: int
-    mean_probability: float
-    channels: dict[str, int]
 
 
 @dataclass

@@ -18,8 +18,9 @@ NOISE = -1
 
 
 @dataclass
-class ClusterOverview(Result):
-    """One cluster of the latest run (or the noise, id -1) as `vindex show` lists it."""
+class ClusterInfo(Result):
+    """One cluster (or the noise, id -1): its id, name, size, mean membership probability and videos
+    per channel, as a run returns it and `vindex show` lists it."""
 
     id: int
     name: str
@@ -39,7 +40,7 @@ class Member(Result):
 
 
 @dataclass
-class ClusterMembers(ClusterOverview):
+class ClusterMembers(ClusterInfo):
     """One cluster and its videos, most typical first (`vindex show ID`)."""
 
     videos: list[Member] = field(default_factory=list)
@@ -97,16 +98,16 @@ def load_clustering(store, with_centroids: bool = False) -> Clustering:
     )
 
 
-def cluster_overview(store) -> list[ClusterOverview]:
+def cluster_overview(store) -> list[ClusterInfo]:
     """Every cluster of the latest run, largest first, with its channels; the noise last (id -1)."""
     clustering = load_clustering(store)
     overview = []
     for row in clustering.clusters:
         rows = clustering.members(row["id"])
-        overview.append(ClusterOverview(row["id"], row["name"], len(rows), round(float(row["mean_probability"]), 4),
+        overview.append(ClusterInfo(row["id"], row["name"], len(rows), round(float(row["mean_probability"]), 4),
                                         clustering.channel_counts(rows)))
     noise = clustering.members(NOISE)
-    overview.append(ClusterOverview(NOISE, "noise", len(noise), 0.0, clustering.channel_counts(noise)))
+    overview.append(ClusterInfo(NOISE, "noise", len(noise), 0.0, clustering.channel_counts(noise)))
     return overview
 
 
