@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -72,9 +73,7 @@ class OpenVinoEmbedder:
     @property
     def core(self):
         if self._core is None:
-            import openvino
-
-            self._core = openvino.Core()
+            self._core = import_openvino().Core()
             # Compiled kernels are cached too: compiling the text tower is most of a cold query.
             self._core.set_property({"CACHE_DIR": str(self.folder / "compiled")})
         return self._core
@@ -165,10 +164,25 @@ def converted_model(spec: ModelSpec, folder: Path, status: StatusHook) -> dict:
     return json.loads((folder / FACTS_FILE).read_text())
 
 
+def import_openvino():
+    """The `openvino` module, imported with its usage reporting switched off.
+
+    Importing OpenVINO (and running its converter or NNCF) sends events to a web analytics service
+    unless a consent file in the user's home says no. A local video index has no business doing
+    that, and there may be no network at all. Both packages fall back to a no-op when their
+    telemetry package cannot be imported, which a None entry in sys.modules makes so.
+    """
+    sys.modules.setdefault("openvino_telemetry", None)
+    import openvino
+
+    return openvino
+
+
 def convert(spec: ModelSpec, folder: Path) -> dict:
     """Trace both towers of the fp32 open_clip model into IR files in `folder`."""
-    import openvino
     import torch
+
+    openvino = import_openvino()
 
     from vindex.embedding.spec import model_config
     from vindex.embedding.torch_backend import Embedder

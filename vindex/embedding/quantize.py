@@ -48,8 +48,10 @@ def int8_image_model(embedder, folder: str | Path | None) -> tuple[Path | None, 
 
 
 def quantize(embedder, folder: str | Path | None) -> dict:
+    from vindex.embedding.openvino_backend import import_openvino
+
+    openvino = import_openvino()  # first: NNCF's own import would report usage otherwise
     import nncf
-    import openvino
 
     if folder is None or not Path(folder).is_dir():
         raise VindexError("int8 calibrates on frames of your videos: run `vindex add FOLDER --precision int8`")
@@ -63,7 +65,7 @@ def quantize(embedder, folder: str | Path | None) -> dict:
     model = embedder.core.read_model(str(embedder.folder / IMAGE_IR))
     nncf.set_log_level(logging.ERROR)  # its progress bars would interleave with vindex's
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # lancedb's note on the fork OpenVINO's telemetry makes
+        warnings.simplefilter("ignore")  # NNCF's notes on the model's operations
         quantized = nncf.quantize(
             model, nncf.Dataset([frame[None] for frame in calibration]), model_type=nncf.ModelType.TRANSFORMER,
             subset_size=len(calibration),
