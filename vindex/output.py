@@ -98,6 +98,8 @@ def print_info(facts) -> None:
     rows = [
         ("index", facts.db), ("root", facts.root), ("videos", facts.videos), ("frames", facts.frames),
         ("model", f"{facts.model} ({facts.weights})" if facts.model else None), ("vector dim", facts.dim),
+        ("vectors by", ", ".join(facts.vectors_made_by) if facts.vectors_made_by else None),
+        ("int8 fidelity", fidelity_line(facts.int8_fidelity)),
         ("frames/video", facts.frames_per_video), ("schema", schema_line(facts.schema_version)),
         ("size on disk", size),
     ]
@@ -108,6 +110,15 @@ def print_info(facts) -> None:
         width = max(len(name or "(root)") for name in facts.channels)
         for name, videos in facts.channels.items():
             click.echo(f"{'':>15}{(name or '(root)'):<{width}}  {videos}")
+
+
+def fidelity_line(fidelity: dict | None) -> str | None:
+    """int8 against full precision on held-back frames, as `add --precision int8` measured it."""
+    if not fidelity:
+        return None
+    verdict = "used" if fidelity.get("accepted") else f"refused (below {fidelity.get('threshold')}), full precision used"
+    return (f"mean cosine {fidelity.get('mean_cosine')}, min {fidelity.get('min_cosine')} on "
+            f"{fidelity.get('held_back_frames')} held-back frames: {verdict}")
 
 
 def schema_line(version: int | None) -> str | None:
