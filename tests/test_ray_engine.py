@@ -76,7 +76,7 @@ def test_ray_engine_matches_local_engine_and_lists_broken_files(local_ray, corpu
     assert on_ray["frames"] == local["frames"] == 120
     # A file no worker can decode is a listed failure, not a failed run.
     assert on_ray["failed"] == local["failed"] == [
-        {"path": "03_gradient/broken.mp4", "reason": local["failed"][0]["reason"]}
+        {"path": "03_gradient/broken.mp4", "reason": local["failed"][0]["reason"], "transient": False}
     ]
     assert_same_index(Store(str(tmp_path / "local")), Store(str(tmp_path / "ray")))
 

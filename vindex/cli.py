@@ -13,7 +13,7 @@ from vindex.options import db_option, json_option, wait_option, quiet_option, ou
 from vindex.output import (
     emit, print_add_summary, print_cluster_run, print_cluster_table, print_duplicate_groups, print_hits, print_info,
     print_json, print_members, print_optimize, print_organized, print_plan, print_undo, print_written, progress_bar,
-    status_printer,
+    show_library_warnings, status_printer,
 )
 
 
@@ -43,6 +43,7 @@ class VindexGroup(click.Group):
 @click.version_option(__version__, prog_name="vindex")
 def cli() -> None:
     """Index folders of videos with CLIP, then search, cluster and organise them."""
+    show_library_warnings()
 
 
 @cli.command()

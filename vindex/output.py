@@ -4,6 +4,7 @@ tables otherwise, progress on stderr so stdout stays clean."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Callable
 
 import click
@@ -29,6 +30,20 @@ def emit(result: Any, as_json: bool, human: Callable[[Any], None]) -> None:
 
 def warn(message: str) -> None:
     click.echo(f"warning: {message}", err=True)
+
+
+class _WarningLines(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        warn(record.getMessage())
+
+
+def show_library_warnings() -> None:
+    """What the library logs as a warning (a set-aside journal, an int8 model refused) is shown the
+    way the CLI shows its own: one `warning:` line on stderr, instead of Python's log format."""
+    logger = logging.getLogger("vindex")
+    if not any(isinstance(handler, _WarningLines) for handler in logger.handlers):
+        logger.addHandler(_WarningLines(logging.WARNING))
+        logger.propagate = False
 
 
 def progress_bar(quiet: bool) -> tuple[Any, ProgressHook]:
