@@ -108,7 +108,8 @@ def add_int8(run, corpus, db, monkeypatch, threshold: float):
     from vindex.embedding import quantize
 
     monkeypatch.setattr(quantize, "INT8_MIN_COSINE", threshold)
-    result = run("add", corpus, *TINY, "-q", "--db", db, "--precision", "int8")
+    result = run("add", corpus, *TINY, "-q", "--db", db, "--precision", "int8", "--json")
+    assert json.loads(result.stdout)["added"] == 24  # NNCF's progress bars kept off stdout
     return result, json.loads(run("info", "--db", db, "--json").stdout)
 
 

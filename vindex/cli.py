@@ -89,7 +89,7 @@ def add(folder, db, model, pretrained, checkpoint, device, precision, backend, f
     from vindex.index import Index
 
     spec = ModelSpec(model, pretrained, checkpoint) if (model or pretrained or checkpoint) else None
-    index = Index(db, device=device, precision=precision, backend=backend)
+    index = Index(db, device=device, precision=precision, backend=backend, status=status_printer(quiet))
     progress, hook = progress_bar(quiet or as_json)
     with progress:
         summary = index.add(folder, model=spec, frames=frames, reembed=reembed, batch_size=batch_size,

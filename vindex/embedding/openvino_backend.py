@@ -40,7 +40,7 @@ def openvino_version() -> str:
 
 
 def log_status(message: str) -> None:
-    logging.getLogger("vindex").warning(message)
+    logging.getLogger("vindex").info(message)
 
 
 class OpenVinoEmbedder:

@@ -7,6 +7,8 @@ frames held back from calibration, int8 vectors must stay within a mean cosine o
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
@@ -39,7 +41,7 @@ def int8_image_model(embedder, folder: str | Path | None) -> tuple[Path | None, 
     except (OSError, ValueError):
         facts = quantize(embedder, folder)
     if not facts["accepted"]:
-        embedder.status(
+        logging.getLogger("vindex").warning(
             f"int8 kept a mean cosine of {facts['mean_cosine']:.4f} to full precision (below {INT8_MIN_COSINE}): "
             "using the full-precision model"
         )
@@ -51,6 +53,8 @@ def quantize(embedder, folder: str | Path | None) -> dict:
     from vindex.embedding.openvino_backend import import_openvino
 
     openvino = import_openvino()  # first: NNCF's own import would report usage otherwise
+    # NNCF imports torch's extension builder, which warns that a CPU-only machine has no CUDA.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     import nncf
 
     if folder is None or not Path(folder).is_dir():
@@ -66,10 +70,13 @@ def quantize(embedder, folder: str | Path | None) -> dict:
     nncf.set_log_level(logging.ERROR)  # its progress bars would interleave with vindex's
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # NNCF's notes on the model's operations
-        quantized = nncf.quantize(
-            model, nncf.Dataset([frame[None] for frame in calibration]), model_type=nncf.ModelType.TRANSFORMER,
-            subset_size=len(calibration),
-        )
+        # NNCF draws its progress bars on stdout, where they would corrupt `--json`; vindex says
+        # what it is doing on stderr instead.
+        with contextlib.redirect_stdout(io.StringIO()):
+            quantized = nncf.quantize(
+                model, nncf.Dataset([frame[None] for frame in calibration]), model_type=nncf.ModelType.TRANSFORMER,
+                subset_size=len(calibration),
+            )
     work = Path(tempfile.mkdtemp(prefix=".int8-", dir=embedder.folder))
     try:
         openvino.save_model(quantized, str(work / INT8_IR), compress_to_fp16=False)
