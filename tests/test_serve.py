@@ -275,3 +275,25 @@ def test_taken_port_is_one_line_error(run, db):
         taken.listen()
         result = run("serve", "--db", db, "--port", taken.getsockname()[1], expect=1)
     assert "cannot listen" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_another_host_with_a_token_warns_and_serves(db, monkeypatch, capsys):
+    import uvicorn
+
+    served = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets: served.append(sockets[0].getsockname()))
+    run_server(str(db), host="0.0.0.0", port=0, token="s3cret")
+    captured = capsys.readouterr()
+    assert "warning: listening on 0.0.0.0" in captured.err and "anyone on the network" in captured.err
+    assert "?token=s3cret" in captured.out and served and served[0][0] == "0.0.0.0"
+
+
+def test_no_asset_comes_from_another_host():
+    from pathlib import Path
+
+    import vindex.serve
+
+    folder = Path(vindex.serve.__file__).parent
+    for file in [*folder.glob("templates/*.html"), *folder.glob("static/*")]:
+        text = file.read_text().replace('xmlns="http://www.w3.org/2000/svg"', "")
+        assert "http://" not in text and "https://" not in text and 'src="//' not in text, file

@@ -31,6 +31,9 @@ def bind(host: str, port: int) -> socket.socket:
         listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((host, port))
+        # Listening now, not when uvicorn starts, queues the connections of a client that read the
+        # printed address first instead of refusing them.
+        listener.listen(128)
     except OSError as error:
         raise VindexError(f"cannot listen on {host}:{port}: {os_reason(error)} (pick another --port)") from None
     except (UnicodeError, OverflowError) as error:
