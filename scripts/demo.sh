@@ -29,3 +29,6 @@ echo "== vindex organize --dest by_cluster (a preview: nothing moves without --a
 vindex organize --dest by_cluster
 echo
 echo "Open demo/report/clusters.html and demo/report/video_clusters_visualization.png to look at the clusters."
+echo
+echo "Next, browse it in the web app (search, play the matched moment, clusters, duplicates; docs/serve.md):"
+echo "  $(command -v vindex) serve --db $VINDEX_DB"
