@@ -15,14 +15,21 @@ class BadRequest(Exception):
     """A query parameter that cannot be used; the message goes back to the client."""
 
 
-def integer(params: QueryParams, name: str, default: int, low: int, high: int | None = None) -> int:
+def converted(params: QueryParams, name: str, convert: type, kind: str):
+    """The parameter `name` through `convert`, None when absent or empty."""
     raw = params.get(name)
     if raw is None or raw == "":
-        return default
+        return None
     try:
-        value = int(raw)
+        return convert(raw)
     except ValueError:
-        raise BadRequest(f"{name} must be a whole number, not {raw!r}") from None
+        raise BadRequest(f"{name} must be {kind}, not {raw!r}") from None
+
+
+def integer(params: QueryParams, name: str, default: int, low: int, high: int | None = None) -> int:
+    value = converted(params, name, int, "a whole number")
+    if value is None:
+        return default
     if value < low or (high is not None and value > high):
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise BadRequest(f"{name} must be {bounds}, not {value}")
@@ -30,15 +37,11 @@ def integer(params: QueryParams, name: str, default: int, low: int, high: int | 
 
 
 def number(params: QueryParams, name: str, default: float | None, low: float, high: float) -> float | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
+    value = converted(params, name, float, "a number")
+    if value is None:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a number, not {raw!r}") from None
     if not math.isfinite(value) or not low <= value <= high:
-        raise BadRequest(f"{name} must be between {low:g} and {high:g}, not {raw}")
+        raise BadRequest(f"{name} must be between {low:g} and {high:g}, not {params.get(name)}")
     return value
 
 
