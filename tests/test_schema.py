@@ -16,7 +16,7 @@ def set_version(db, version: int) -> None:
 
 
 def test_info_shows_the_schema_version(indexed_copy, run):
-    assert "schema: version 1 (current)" in " ".join(run("info").stdout.split())
+    assert f"schema: version {schema.SCHEMA_VERSION} (current)" in " ".join(run("info").stdout.split())
     assert json.loads(run("info", "--json").stdout)["schema_version"] == schema.SCHEMA_VERSION
 
 
@@ -53,3 +53,18 @@ def test_an_index_without_a_migration_path_is_refused_with_the_command(indexed_c
     monkeypatch.setattr(schema, "SCHEMA_VERSION", schema.SCHEMA_VERSION + 1)
     with pytest.raises(VindexError, match="--reembed"):
         Store(str(indexed_copy))
+
+
+def test_a_version_1_index_gets_the_fingerprint_columns_and_keeps_its_rows(indexed_copy):
+    """Version 1 had no fingerprint or cluster-status columns: they arrive null, the rows stay."""
+    store = Store(str(indexed_copy))
+    videos, frames = store.videos.count_rows(), store.frames.count_rows()
+    store.videos.drop_columns([field.name for field in schema.VIDEO_COLUMNS_V2])
+    store.frames.drop_columns([field.name for field in schema.FRAME_COLUMNS_V2])
+    store.set_meta(schema_version=1)
+    migrated = Store(str(indexed_copy))
+    assert migrated.migrated == [1]
+    assert {"fingerprints", "fingerprint_times", "cluster_status"} <= set(migrated.videos.schema.names)
+    assert {"phash", "blank"} <= set(migrated.frames.schema.names)
+    assert (migrated.videos.count_rows(), migrated.frames.count_rows()) == (videos, frames)
+    assert migrated.videos.to_arrow().column("fingerprints").null_count == videos

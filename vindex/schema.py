@@ -18,12 +18,36 @@ from vindex.errors import VindexError
 if TYPE_CHECKING:
     from vindex.store import Store
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 VIDEOS, FRAMES, META, CLUSTERS = "videos", "frames", "meta", "clusters"
 TERMS = "terms"  # the cluster-naming vocabulary's text vectors, cached per model and vocabulary
 
 # from-version -> the function that migrates an index from that version to the next.
 MIGRATIONS: dict[int, Callable[["Store"], None]] = {}
+
+
+# Version 2: perceptual fingerprints for duplicate finding, and how a video got its cluster.
+VIDEO_COLUMNS_V2 = [
+    # 64-bit DCT hashes of frames sampled densely (about one a second), time order, blank frames
+    # left out; null until computed (an index from version 1 gets them on its next add).
+    pa.field("fingerprints", pa.list_(pa.int64())),
+    pa.field("fingerprint_times", pa.list_(pa.float32())),  # seconds from the start, one per fingerprint
+    # "clustered" (placed by the latest `vindex cluster` fit) or "assigned" (placed later by `add`
+    # with the saved models); null when in no cluster run.
+    pa.field("cluster_status", pa.string()),
+]
+FRAME_COLUMNS_V2 = [
+    pa.field("phash", pa.int64()),  # the frame's 64-bit DCT hash (bars cropped first)
+    pa.field("blank", pa.bool_()),  # black, white, one colour or a fade: never a match
+]
+
+
+def _add_fingerprint_columns(store: "Store") -> None:
+    """Version 1 → 2: the new columns, null; `add` fills fingerprints in without re-embedding."""
+    if store.videos is not None:
+        store.videos.add_columns(VIDEO_COLUMNS_V2)
+    if store.frames is not None:
+        store.frames.add_columns(FRAME_COLUMNS_V2)
 
 
 def video_schema(dim: int) -> pa.Schema:
@@ -47,6 +71,7 @@ def video_schema(dim: int) -> pa.Schema:
             pa.field("cluster_probability", pa.float32()),
             pa.field("x", pa.float32()),
             pa.field("y", pa.float32()),
+            *VIDEO_COLUMNS_V2,
         ]
     )
 
@@ -58,6 +83,7 @@ def frame_schema(dim: int) -> pa.Schema:
             pa.field("frame_index", pa.int32()),
             pa.field("timestamp", pa.float64()),
             pa.field("vector", pa.list_(pa.float32(), dim)),
+            *FRAME_COLUMNS_V2,
         ]
     )
 
@@ -86,6 +112,7 @@ def vectors_of(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, dim)
 
 
+MIGRATIONS[1] = _add_fingerprint_columns
 
 
 def check_version(found: int | None, uri: str) -> int:

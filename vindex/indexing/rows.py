@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from vindex.indexing.plan import EmbedJob
 
 # A new row belongs to no cluster until the next `vindex cluster`.
-NO_CLUSTER = dict(cluster=None, cluster_probability=None, x=None, y=None)
+NO_CLUSTER = dict(cluster=None, cluster_probability=None, x=None, y=None, cluster_status=None)
 
 
 def video_id(path: str, content_hash: str, taken: set[str]) -> str:
