@@ -229,13 +229,14 @@ def test_library_api_returns_typed_results(library):
     result = index.similar(root / "alpha" / "stripes_00.mp4", limit=3)
     assert isinstance(result, QueryResult) and all(isinstance(hit, Hit) for hit in result)
     assert [hit.rank for hit in result] == [1, 2, 3] and result[0].file == str(root / "alpha" / "reencode_00.avi")
-    assert all(isinstance(group, DuplicateGroup) for group in index.duplicates(DUPLICATE_THRESHOLD))
+    assert all(isinstance(group, DuplicateGroup) for group in index.duplicates("similar", DUPLICATE_THRESHOLD))
 
 
 # -- dupes ---------------------------------------------------------------------------------------
 def test_dupes_groups_exactly_the_planted_near_duplicates(library, run):
     _, db = library
-    groups = json.loads(run("dupes", "--db", db, "--threshold", DUPLICATE_THRESHOLD, "--json").stdout)
+    groups = json.loads(run("dupes", "--db", db, "--mode", "similar", "--threshold", DUPLICATE_THRESHOLD,
+                            "--json").stdout)["groups"]
     assert {frozenset(video["path"] for video in group["videos"]) for group in groups} == PLANTED_GROUPS
     firsts = {group["videos"][0]["path"] for group in groups}
     # Longest, then largest first: the re-encode is bigger, the trim is shorter, the crop smaller.
@@ -246,7 +247,7 @@ def test_dupes_groups_exactly_the_planted_near_duplicates(library, run):
 
 def test_dupes_human_output_and_channel_filter(library, run):
     _, db = library
-    output = run("dupes", "--db", db, "--threshold", DUPLICATE_THRESHOLD, "--channel", "alpha").stdout
+    output = run("dupes", "--db", db, "--mode", "similar", "--threshold", DUPLICATE_THRESHOLD, "--channel", "alpha").stdout
     assert output.count("group ") == 1 and "alpha/reencode_00.avi" in output and "beta/" not in output
 
 

@@ -122,6 +122,8 @@ def test_cluster_api_pages_members_most_typical_first(client, db):
 def test_dupes_info_and_organize_match_the_cli(client, db, tmp_path):
     assert client.get("/api/dupes", params={"threshold": 0.9}).json() == cli_json("dupes", "--threshold", 0.9,
                                                                                    "--db", db)
+    similar = client.get("/api/dupes", params={"mode": "similar", "threshold": 0.9}).json()
+    assert similar == cli_json("dupes", "--mode", "similar", "--threshold", 0.9, "--db", db) and similar["groups"]
     assert client.get("/api/info").json() == cli_json("info", "--db", db)
     dest = tmp_path / "sorted"
     plan = client.get("/api/organize", params={"dest": str(dest), "mode": "copy"}).json()
@@ -137,7 +139,7 @@ def test_dupes_info_and_organize_match_the_cli(client, db, tmp_path):
 @pytest.mark.parametrize("url", [
     "/api/query?q=x&limit=abc", "/api/query?q=x&limit=0", "/api/query?q=x&limit=100000", "/api/query?q=x&by=colour",
     "/api/query?q=x&min_score=2", "/api/query?q=x&min_score=nan", "/api/query", "/api/query?q=x&channel=nowhere",
-    "/api/dupes?threshold=abc", "/api/dupes?threshold=0", "/api/organize?mode=shred", "/api/organize?keep_channel=maybe",
+    "/api/dupes?threshold=abc", "/api/dupes?threshold=0", "/api/dupes?mode=fuzzy", "/api/organize?mode=shred", "/api/organize?keep_channel=maybe",
     "/api/clusters/0?page=0", "/api/similar?path=/no/such/file.mp4", "/?q=x&limit=-3", "/dupes?threshold=7",
 ])
 def test_bad_parameters_are_400_with_a_message(client, url):
@@ -239,7 +241,8 @@ def test_pages_render(client, db):
     assert page.status_code == 200 and page.text.count('class="tile"') == cluster["size"]
     assert cluster["name"] in page.text
     assert client.get("/clusters/noise").status_code == 200
-    assert "group" in client.get("/dupes", params={"threshold": 0.9}).text
+    dupes = client.get("/dupes", params={"mode": "similar", "threshold": 0.9}).text
+    assert 'class="reason">similar scene<' in dupes and 'class="badge">keep<' in dupes
     organize = client.get("/organize")
     assert "vindex organize --db" in organize.text and "--apply" in organize.text
     info = client.get("/info")

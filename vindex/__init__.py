@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 # dataclass with `to_dict()`, the shape `--json` prints).
 from vindex.checking import CheckResult  # noqa: E402
 from vindex.clustering import ClusterInfo, ClusterMembers, ClusterParams, ClusterResult, Member  # noqa: E402
-from vindex.duplicates import Duplicate, DuplicateGroup  # noqa: E402
+from vindex.duplicates import Duplicate, DuplicateGroup, DuplicateReport  # noqa: E402
 from vindex.embedding import ModelSpec  # noqa: E402
 from vindex.errors import VindexError  # noqa: E402
 from vindex.index import Index, IndexInfo, OptimizeSummary  # noqa: E402
@@ -22,6 +22,6 @@ from vindex.search import Hit, QueryResult  # noqa: E402
 
 __all__ = [
     "AddSummary", "CheckResult", "ClusterInfo", "ClusterMembers", "ClusterParams", "ClusterResult", "Duplicate",
-    "DuplicateGroup", "Failure", "Hit", "Index", "IndexInfo", "Member", "ModelSpec", "OptimizeSummary",
+    "DuplicateGroup", "DuplicateReport", "Failure", "Hit", "Index", "IndexInfo", "Member", "ModelSpec", "OptimizeSummary",
     "OrganizePlan", "OrganizeResult", "QueryResult", "UndoResult", "VindexError", "__version__",
 ]

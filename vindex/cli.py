@@ -292,22 +292,28 @@ def similar(file, limit, channels, min_score, by, bare_paths, include_self, db, 
 
 
 @cli.command()
-@click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=defaults.DUPLICATE_THRESHOLD,
-              show_default=True,
-              help="How similar (cosine of matching frames) two videos must be to count as duplicates.")
+@click.option("--mode", type=click.Choice(defaults.DUPLICATE_MODES), default=defaults.DUPLICATE_MODE, show_default=True,
+              help="exact: same bytes; near: same pictures (re-encodes, resizes, crops, trims, sub-clips), by "
+              "perceptual fingerprints; similar: same scene, by CLIP frames.")
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=None,
+              help="near: share of the shorter video's frames found in the longer one (default "
+              f"{defaults.DUPLICATE_THRESHOLDS['near']}); similar: mean best cosine of its CLIP frames (default "
+              f"{defaults.DUPLICATE_THRESHOLDS['similar']}).")
 @click.option("--channel", "channels", multiple=True, metavar="NAME", help="Only videos in this channel (repeatable).")
+@click.option("--paths", "bare_paths", is_flag=True, help="Print only the videos that are not keepers, one per line.")
 @db_option
 @json_option
-def dupes(threshold, channels, db, as_json):
-    """List groups of near-duplicate videos: re-encodes, resizes, crops, trims and copies.
+def dupes(mode, threshold, channels, bare_paths, db, as_json):
+    """List groups of duplicate videos: which one to keep, and why each other one is a copy.
 
-    In each group the longest (then largest) file comes first; the others show their
-    similarity to it. Groups that free the most space come first.
+    The keeper of a group is its longest video (then most pixels, then largest file); every
+    other member scores at least the threshold against it. Groups that free the most space come
+    first. Nothing is deleted: --paths prints the copies for a command of your choosing.
     """
     from vindex.index import Index
 
-    groups = Index(db).duplicates(threshold=threshold, channels=channels)
-    emit(groups, as_json, lambda found: print_duplicate_groups(found, threshold))
+    report = Index(db).duplicates(mode=mode, threshold=threshold, channels=channels)
+    print_duplicate_groups(report, as_json, bare_paths)
 
 
 @cli.command()

@@ -74,7 +74,8 @@ def render(theme: Theme, width: int, height: int, frames: int, rng: np.random.Ge
     return out
 
 
-def write_video(path: Path, pictures: np.ndarray, fps: float, codec: str = "libx264") -> Path:
+def write_video(path: Path, pictures: np.ndarray, fps: float, codec: str = "libx264",
+                bit_rate: int | None = None) -> Path:
     """Encode `pictures` ((n, h, w, 3) uint8 RGB) with PyAV. Width and height must be even."""
     import av
     from fractions import Fraction
@@ -84,12 +85,45 @@ def write_video(path: Path, pictures: np.ndarray, fps: float, codec: str = "libx
         stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.height, stream.width = pictures.shape[1:3]
         stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        if bit_rate:
+            stream.bit_rate = bit_rate
         for picture in pictures:
             for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def render_scene(look: int, width: int, height: int, frames: int, fps: float,
+                 rng: np.random.Generator) -> np.ndarray:
+    """(frames, height, width, 3) uint8 pictures of a scene: a textured background whose look
+    (palette, texture) comes from `look`, under large shapes that `rng` places, colours and moves.
+    Two clips of one look share their style but not their content, as two shots of a place do."""
+    style = np.random.default_rng(look)
+    texture = style.random((9, 12)).astype(np.float32)
+    low, high = style.uniform(0, 255, 3).astype(np.float32), style.uniform(0, 255, 3).astype(np.float32)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    x, y = x / width, y / height
+    drift = rng.uniform(-0.08, 0.08, 2)
+    count = 7
+    centres, speeds = rng.uniform(0, 1, (count, 2)), rng.uniform(-0.12, 0.12, (count, 2))
+    radii = rng.uniform(0.08, 0.25, (count, 2))
+    colours = rng.uniform(0, 255, (count, 3)).astype(np.float32)
+    rounds = rng.random(count) < 0.5
+    out = np.empty((frames, height, width, 3), np.uint8)
+    for index in range(frames):
+        t = index / fps
+        u, v = (x + drift[0] * t) % 1.0, (y + drift[1] * t) % 1.0
+        mix = texture[(v * 8.99).astype(int), (u * 11.99).astype(int)][..., None]
+        picture = low * (1 - mix) + high * mix
+        for centre, speed, radius, colour, is_round in zip(centres, speeds, radii, colours, rounds):
+            cx, cy = (centre + speed * t) % 1.2 - 0.1
+            dx, dy = (x - cx) / radius[0], (y - cy) / radius[1]
+            inside = (dx * dx + dy * dy <= 1) if is_round else (np.abs(dx) <= 1) & (np.abs(dy) <= 1)
+            picture[inside] = colour
+        out[index] = np.clip(picture, 0, 255).astype(np.uint8)
+    return out
 
 
 def make_corpus(
@@ -114,6 +148,86 @@ def make_corpus(
             pictures = render(theme, width, height, frames, rng)
             paths.append(write_video(folder / f"{theme.pattern}_{number:03d}.mp4", pictures, fps))
     return paths
+
+
+# A labelled set of duplicates for tests and scripts/bench_dupes.py: (transformation, how to make it
+# from the original's pictures, codec, bit rate).
+TRANSFORMATIONS = {
+    "re-encode low bit rate": (lambda p: p, "libx264", 40_000),
+    "re-encode mpeg4": (lambda p: p, "mpeg4", None),
+    "re-encode vp9": (lambda p: p, "libvpx-vp9", None),
+    "re-encode mjpeg": (lambda p: p, "mjpeg", None),
+    "scaled down": (lambda p: _resized(p, p.shape[2] // 4 * 2, p.shape[1] // 4 * 2), "libx264", None),
+    "scaled up": (lambda p: _resized(p, p.shape[2] * 3 // 4 * 2, p.shape[1] * 3 // 4 * 2), "libx264", None),
+    "cropped": (lambda p: _cropped(p, 0.9), "libx264", None),
+    "letterboxed": (lambda p: _letterboxed(p, 0.75), "libx264", None),
+    "trimmed": (lambda p: p[: len(p) * 2 // 3], "libx264", None),
+    "start cut": (lambda p: p[len(p) // 3 :], "libx264", None),
+}
+
+
+def make_duplicate_set(out: Path, originals: int = 1, long_seconds: float = 48.0, clip: tuple[float, float] = (17.4, 8.0),
+                       size: tuple[int, int] = (96, 72), seconds: float = 6.0, fps: float = 10,
+                       seed: int = 0) -> list[tuple[str, str, str]]:
+    """Write originals, their copies made by every one of `TRANSFORMATIONS`, a long video with a
+    sub-clip cut from it at `clip` (start, length in seconds), and look-alikes that are not copies:
+    videos sharing a black intro, videos sharing a title card, and other clips of an original's
+    scene. Returns (path under `out`, family, kind): the videos of one family are copies."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    frames = int(seconds * fps)
+    labels = []
+
+    def write(name: str, pictures: np.ndarray, family: str, kind: str, codec: str = "libx264", rate=None) -> None:
+        path = write_video(out / (name + CONTAINERS[codec]), pictures, fps, codec, rate)
+        labels.append((str(path.relative_to(out)), family, kind))
+
+    for number in range(originals):
+        master = render_scene(100 + number, width, height, frames, fps, rng)
+        write(f"original_{number}", master, f"original_{number}", "original")
+        for kind, (change, codec, rate) in TRANSFORMATIONS.items():
+            write(f"{kind.replace(' ', '_')}_{number}", change(master), f"original_{number}", kind, codec, rate)
+        for other in range(2):  # the same scene, other content: not a copy
+            write(f"same_scene_{number}_{other}", render_scene(100 + number, width, height, frames, fps, rng),
+                  f"same_scene_{number}_{other}", "same scene")
+    long = render_scene(99, width, height, int(long_seconds * fps), fps, rng)
+    write("long", long, "long", "original")
+    start, length = (int(round(value * fps)) for value in clip)
+    write("subclip", long[start : start + length], "long", "sub-clip")
+    write("subclip_scaled", _resized(long[start : start + length], width // 4 * 2, height // 4 * 2), "long", "sub-clip")
+    card = np.zeros((int(2 * fps), height, width, 3), np.uint8)
+    card[:, height // 4 : height * 3 // 4, width // 8 : width * 7 // 8] = (230, 200, 40)
+    card[:, height // 3 : height // 3 + 4, width // 6 : width * 5 // 6] = (20, 20, 120)
+    for number in range(2):  # different videos behind one black intro / one title card: not copies
+        for kind, opening in (("black intro", np.zeros_like(card)), ("title card", card)):
+            body = render_scene(200 + number, width, height, frames - len(card), fps, rng)
+            name = f"{kind.replace(' ', '_')}_{number}"
+            write(name, np.concatenate([opening, body]), name, kind)
+    return labels
+
+
+def _resized(pictures: np.ndarray, width: int, height: int) -> np.ndarray:
+    import av
+
+    return np.stack([av.VideoFrame.from_ndarray(p, format="rgb24").reformat(width=width, height=height)
+                     .to_ndarray(format="rgb24") for p in pictures])
+
+
+def _cropped(pictures: np.ndarray, keep: float) -> np.ndarray:
+    height, width = pictures.shape[1:3]
+    new_height, new_width = int(height * keep) // 2 * 2, int(width * keep) // 2 * 2
+    top, left = (height - new_height) // 2, (width - new_width) // 2
+    return pictures[:, top : top + new_height, left : left + new_width]
+
+
+def _letterboxed(pictures: np.ndarray, share: float) -> np.ndarray:
+    """The whole picture, unchanged, in a taller frame: it fills `share` of the height, black bars
+    above and below."""
+    count, height, width = pictures.shape[:3]
+    out = np.zeros((count, int(height / share) // 2 * 2, width, 3), np.uint8)
+    top = (out.shape[1] - height) // 2
+    out[:, top : top + height] = pictures
+    return out
 
 
 def main() -> None:

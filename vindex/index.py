@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from vindex import defaults, organizing
-from vindex.duplicates import DuplicateGroup, find_duplicates
+from vindex.duplicates import DuplicateReport, find_duplicates
 from vindex.embedding import DEFAULT_MODEL, Embedder, ModelShape, ModelSpec, image_size_of, model_shape, open_embedder
 from vindex.embedding.backends import provenance
 from vindex.embedding.weights import check_weights_available
@@ -332,10 +332,15 @@ class Index:
         return QueryResult(probe.label, by, hits, probe.source)
 
     def duplicates(
-        self, threshold: float = defaults.DUPLICATE_THRESHOLD, channels: tuple[str, ...] | list[str] = ()
-    ) -> list[DuplicateGroup]:
-        """Groups of near-duplicate videos (re-encodes, resizes, crops, trims, identical copies)."""
-        return find_duplicates(self.store, threshold, tuple(channels))
+        self, mode: str = defaults.DUPLICATE_MODE, threshold: float | None = None,
+        channels: tuple[str, ...] | list[str] = (), where: str | None = None,
+    ) -> DuplicateReport:
+        """Groups of duplicate videos, each with its keeper and why every other member is a copy.
+
+        `mode`: exact (same bytes), near (same pictures: re-encodes, resizes, crops, trims,
+        sub-clips) or similar (same scene, by CLIP); `threshold` defaults to the mode's;
+        `where` is an SQL filter on the videos table."""
+        return find_duplicates(self.store, mode, threshold, tuple(channels), where)
 
     @_writes
     def optimize(self, rebuild: bool = False) -> OptimizeSummary:

@@ -177,20 +177,34 @@ def print_hits(result, as_json: bool, bare_paths: bool) -> None:
             )
 
 
-def print_duplicate_groups(groups: list, threshold: float) -> None:
-    if not groups:
-        click.echo(f"no near-duplicates at threshold {threshold}", err=True)
+def print_duplicate_groups(report, as_json: bool, bare_paths: bool) -> None:
+    for message in report.warnings:
+        warn(message)
+    if as_json:
+        print_json(report.to_dict())
         return
-    for number, group in enumerate(groups, 1):
-        click.echo(f"group {number}: {count(len(group.videos), 'video')}, "
-                   f"{human_size(group.reclaimable_bytes)} in all but the first")
-        click.echo(f"  {'score':>6}  {'length':>7}  {'pixels':>9}  {'size':>9}  path")
+    if bare_paths:
+        for group in report:
+            for video in group.videos[1:]:
+                click.echo(video.file)
+        return
+    if not report.groups:
+        threshold = f" at threshold {report.threshold}" if report.threshold is not None else ""
+        click.echo(f"no duplicates ({report.mode} mode{threshold}) among {count(report.compared, 'video')}", err=True)
+        return
+    width = max(len("reason"), *(len(video.reason) for group in report for video in group.videos))
+    for number, group in enumerate(report, 1):
+        click.echo(f"group {number}: {count(len(group.videos), 'video')}, keep {group.keeper.path}, "
+                   f"{human_size(group.reclaimable_bytes)} reclaimable")
+        click.echo(f"  {'score':>6}  {'reason':<{width}}  {'length':>7}  {'pixels':>9}  {'size':>9}  path")
         for video in group.videos:
             pixels = f"{video.width}x{video.height}" if video.width else "-"
             click.echo(
-                f"  {video.score:>6.3f}  {format_moment(video.duration):>7}  {pixels:>9}  "
+                f"  {video.score:>6.3f}  {video.reason:<{width}}  {format_moment(video.duration):>7}  {pixels:>9}  "
                 f"{human_size(video.size or 0):>9}  {video.path}"
             )
+    click.echo(f"{count(len(report.groups), 'group')}, {human_size(report.reclaimable_bytes)} reclaimable "
+               f"({report.mode} mode" + (f", threshold {report.threshold})" if report.threshold is not None else ")"))
 
 
 # -- clusters -----------------------------------------------------------------------------------

@@ -21,7 +21,9 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from vindex.defaults import DUPLICATE_THRESHOLD, NOISE_POLICIES, NOISE_POLICY, ORGANIZE_MODES, SERVE_THUMBNAIL_CACHE_MIB
+from vindex.defaults import (
+    DUPLICATE_MODE, DUPLICATE_MODES, NOISE_POLICIES, NOISE_POLICY, ORGANIZE_MODES, SERVE_THUMBNAIL_CACHE_MIB,
+)
 from vindex.errors import VindexError, first_line
 from vindex.serve import params, views
 from vindex.serve.library import Library
@@ -87,8 +89,8 @@ def api_routes(library: Library, uploads: views.Uploads) -> list[Route]:
 
     def dupes(request: Request):
         found = request.query_params
-        return views.duplicates(library, params.number(found, "threshold", DUPLICATE_THRESHOLD, 0.01, 1.0),
-                                tuple(found.getlist("channel")))
+        return views.duplicates(library, params.choice(found, "mode", DUPLICATE_MODES, DUPLICATE_MODE),
+                                params.number(found, "threshold", None, 0.01, 1.0), tuple(found.getlist("channel")))
 
     def organize(request: Request):
         found = request.query_params

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from vindex.defaults import DUPLICATE_THRESHOLD, NOISE_POLICIES, NOISE_POLICY, ORGANIZE_MODES, RANK_BY
+from vindex.defaults import DUPLICATE_MODE, DUPLICATE_MODES, NOISE_POLICIES, NOISE_POLICY, ORGANIZE_MODES, RANK_BY
 from vindex.errors import VindexError, first_line
 from vindex.serve import params, views
 from vindex.serve.library import Library
@@ -102,8 +102,10 @@ def page_routes(library: Library, uploads: views.Uploads) -> list[Route]:
         return dict(page="clusters", cluster=found)
 
     def dupes(request: Request) -> dict:
-        threshold = params.number(request.query_params, "threshold", DUPLICATE_THRESHOLD, 0.01, 1.0)
-        return dict(page="dupes", threshold=threshold, groups=views.duplicates(library, threshold))
+        found = request.query_params
+        mode = params.choice(found, "mode", DUPLICATE_MODES, DUPLICATE_MODE)
+        report = views.duplicates(library, mode, params.number(found, "threshold", None, 0.01, 1.0))
+        return dict(page="dupes", modes=DUPLICATE_MODES, **report)
 
     def organize(request: Request) -> dict:
         found = request.query_params

@@ -10,7 +10,7 @@ import threading
 import uuid
 from collections import OrderedDict
 
-from vindex.defaults import DUPLICATE_THRESHOLD, NOISE_POLICY, SERVE_PAGE_SIZE
+from vindex.defaults import DUPLICATE_MODE, NOISE_POLICY, SERVE_PAGE_SIZE
 from vindex.errors import VindexError
 from vindex.serve.library import Library
 from vindex.serve.params import BadRequest
@@ -116,8 +116,10 @@ def cluster_page(library: Library, cluster: int, page: int, per_page: int = SERV
     return dict(found, videos=found["videos"][start:start + per_page], page=page, pages=pages, per_page=per_page)
 
 
-def duplicates(library: Library, threshold: float = DUPLICATE_THRESHOLD, channels: tuple[str, ...] = ()) -> list[dict]:
-    return [group.to_dict() for group in library.current().duplicates(threshold=threshold, channels=channels)]
+def duplicates(library: Library, mode: str = DUPLICATE_MODE, threshold: float | None = None,
+               channels: tuple[str, ...] = ()) -> dict:
+    """Like `vindex dupes --json`: the groups, each keeper first, with every member's reason."""
+    return library.current().duplicates(mode=mode, threshold=threshold, channels=channels).to_dict()
 
 
 def organize_plan(library: Library, dest: str, mode: str, noise: str = NOISE_POLICY,

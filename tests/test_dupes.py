@@ -1,0 +1,173 @@
+"""`vindex dupes`: fingerprint containment and its offset, candidate search, grouping without
+chaining, and a labelled set of copies and look-alikes (`vindex.demo.make_duplicate_set`)."""
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vindex import DuplicateReport, Index, ModelSpec
+from vindex.defaults import DUPLICATE_THRESHOLDS
+from vindex.demo import make_duplicate_set
+from vindex.duplicates import _keepers_and_members
+from vindex.duplicates.fingerprint_match import Fingerprints, candidate_pairs, containment
+
+SUBCLIP_START = 17.4
+
+
+def random_hashes(rng: np.random.Generator, count: int) -> np.ndarray:
+    return rng.integers(0, 1 << 63, count, dtype=np.int64).view(np.uint64) << np.uint64(1) | rng.integers(
+        0, 2, count, dtype=np.int64).view(np.uint64)
+
+
+def flipped(rng: np.random.Generator, hashes: np.ndarray, bits: int) -> np.ndarray:
+    """The hashes with `bits` random bits of each flipped: the same pictures re-encoded."""
+    masks = [np.bitwise_or.reduce(np.uint64(1) << rng.choice(64, bits, replace=False).astype(np.uint64))
+             for _ in hashes]
+    return hashes ^ np.array(masks, np.uint64)
+
+
+# -- containment on synthetic fingerprints -------------------------------------------------------
+def test_a_subclip_is_contained_at_its_offset_even_in_a_sparsely_sampled_long_video():
+    rng = np.random.default_rng(0)
+    long = Fingerprints(random_hashes(rng, 300), np.arange(300) + 0.5)  # 5 minutes, one a second
+    times = np.arange(10) + 0.5
+    clip = Fingerprints(flipped(rng, long.hashes[151:161], 4), times)  # 10 s cut at 2:31
+    found = containment(clip, long)
+    assert found.share == 1.0 and found.matched == 10 and abs(found.offset - 151) <= 1
+    keyframes = np.arange(0, 300, 4)  # the long one sampled at keyframes every 4 s
+    sparse = containment(clip, Fingerprints(long.hashes[keyframes], long.times[keyframes]))
+    assert sparse.share == 1.0 and 2 <= sparse.compared < 10 and abs(sparse.offset - 151) <= 1
+
+
+def test_partial_overlap_and_unrelated_videos_are_not_contained():
+    rng = np.random.default_rng(1)
+    long = Fingerprints(random_hashes(rng, 60), np.arange(60) + 0.5)
+    tail_then_other = np.r_[long.hashes[55:], random_hashes(rng, 5)]  # half of it runs past the end
+    found = containment(Fingerprints(tail_then_other, np.arange(10) + 0.5), long)
+    assert found.share == 0.5 and found.compared == 10
+    assert containment(Fingerprints(random_hashes(rng, 10), np.arange(10.0)), long).share == 0.0
+    one_frame = containment(Fingerprints(long.hashes[3:4], np.array([0.5])), long)
+    assert one_frame.share == 0.0  # a single look-alike frame is no evidence
+
+
+def test_frames_out_of_order_do_not_add_up():
+    rng = np.random.default_rng(2)
+    long = Fingerprints(random_hashes(rng, 40), np.arange(40) + 0.5)
+    shuffled = Fingerprints(long.hashes[rng.permutation(40)[:10]], np.arange(10) + 0.5)
+    assert containment(shuffled, long).share < 0.5
+
+
+def test_candidate_search_finds_planted_copies_without_comparing_all_pairs():
+    rng = np.random.default_rng(3)
+    videos = [Fingerprints(random_hashes(rng, 60), np.arange(60.0)) for _ in range(2000)]
+    planted = set()
+    for original in range(0, 2000, 50):
+        videos[original + 1] = Fingerprints(flipped(rng, videos[original].hashes[10:30], 5), np.arange(20.0))
+        planted.add((original, original + 1))
+    found = {tuple(pair) for pair in candidate_pairs(videos).tolist()}
+    assert planted <= found and len(found) < 20 * len(planted)
+
+
+# -- grouping -------------------------------------------------------------------------------------
+def test_groups_do_not_chain():
+    # 0 ~ 1 and 1 ~ 2 but not 0 ~ 2: 2 is not pulled into 0's group through 1.
+    scores = {(0, 1): (0.9, 0.0), (1, 2): (0.9, 0.0), (3, 4): (0.85, 2.0)}
+    assert _keepers_and_members(5, scores) == [[0, 1], [2], [3, 4]]
+
+
+# -- the labelled set -----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory) -> tuple[Path, Path, list]:
+    """(root, index, labels) of the labelled duplicate set plus an identical copy, indexed once."""
+    base = tmp_path_factory.mktemp("dupes")
+    root = base / "videos"
+    labels = make_duplicate_set(root, clip=(SUBCLIP_START, 8.0))
+    shutil.copy(root / "original_0.mp4", root / "copy_0.mp4")
+    labels.append(("copy_0.mp4", "original_0", "identical copy"))
+    db = base / "index"
+    Index(str(db), precision="fp32").add(root, model=ModelSpec("vindex-tiny"))
+    return root, db, labels
+
+
+def precision_recall(groups: list[dict], labels: list) -> tuple[float, float, Counter]:
+    """Members whose keeper is of their family / all members; copies grouped with their family's
+    original / all copies (per kind: the copies missed)."""
+    family = {path: name for path, name, _ in labels}
+    members = [(video["path"], group["keeper"]) for group in groups for video in group["videos"][1:]]
+    correct = sum(family[member] == family[keeper] for member, keeper in members)
+    group_of = {video["path"]: number for number, group in enumerate(groups) for video in group["videos"]}
+    originals = {name: path for path, name, kind in labels if kind == "original"}
+    copies = [(path, name, kind) for path, name, kind in labels if name in originals and kind != "original"]
+    missed = Counter(kind for path, name, kind in copies
+                     if path not in group_of or group_of[path] != group_of.get(originals[name]))
+    return (correct / len(members) if members else 1.0), 1 - sum(missed.values()) / len(copies), missed
+
+
+def test_near_mode_finds_the_copies_and_no_look_alike(labelled, run):
+    _, db, labels = labelled
+    report = json.loads(run("dupes", "--db", db, "--json").stdout)
+    assert report["mode"] == "near" and report["threshold"] == DUPLICATE_THRESHOLDS["near"]
+    precision, recall, missed = precision_recall(report["groups"], labels)
+    assert precision == 1.0 and recall >= 0.95, missed
+    for group in report["groups"]:
+        assert group["videos"][0]["reason"] == "keeper" and group["keeper"] == group["videos"][0]["path"]
+        assert all(video["score"] >= report["threshold"] for video in group["videos"])
+        assert group["reclaimable_bytes"] == sum(video["size"] for video in group["videos"][1:])
+    found = {video["path"]: video for group in report["groups"] for video in group["videos"]}
+    assert abs(found["subclip.mp4"]["offset"] - SUBCLIP_START) <= 1.0
+    assert found["subclip.mp4"]["reason"] == "contained at 0:17"
+    assert found["copy_0.mp4"]["reason"] == "identical bytes"
+    assert found["trimmed_0.mp4"]["reason"] == "trimmed"
+    assert found["start_cut_0.mp4"]["reason"] == "contained at 0:02"
+    assert found["re-encode_mpeg4_0.avi"]["reason"] == "re-encode"
+    assert found["scaled_down_0.mp4"]["reason"] == "resized"
+    assert found["letterboxed_0.mp4"]["reason"] == "cropped or letterboxed"
+
+
+def test_human_table_and_paths_for_piping(labelled, run):
+    root, db, labels = labelled
+    table = run("dupes", "--db", db).stdout
+    assert "keep long.mp4" in table and "contained at 0:17" in table and "reclaimable" in table
+    paths = run("dupes", "--db", db, "--paths").stdout.splitlines()
+    report = json.loads(run("dupes", "--db", db, "--json").stdout)
+    assert sorted(paths) == sorted(str(root / video["path"]) for group in report["groups"]
+                                   for video in group["videos"][1:])
+    assert str(root / "long.mp4") not in paths and all(Path(path).exists() for path in paths)  # nothing deleted
+
+
+def test_exact_mode_groups_identical_bytes_only(labelled, run):
+    _, db, _ = labelled
+    report = json.loads(run("dupes", "--db", db, "--mode", "exact", "--json").stdout)
+    assert report["threshold"] is None
+    assert [[video["path"] for video in group["videos"]] for group in report["groups"]] == [
+        ["copy_0.mp4", "original_0.mp4"]]
+
+
+def test_similar_mode_scores_against_the_keeper(labelled, run):
+    _, db, _ = labelled
+    report = json.loads(run("dupes", "--db", db, "--mode", "similar", "--threshold", "0.99", "--json").stdout)
+    for group in report["groups"]:
+        assert all(video["score"] >= 0.99 for video in group["videos"])
+        assert {video["reason"] for video in group["videos"][1:]} <= {"similar scene", "identical bytes"}
+
+
+def test_library_returns_a_report(labelled):
+    _, db, _ = labelled
+    report = Index(str(db)).duplicates(where="path LIKE 'scaled%' OR path LIKE 'original%'")
+    assert isinstance(report, DuplicateReport) and report.compared == 3
+    assert [len(group.videos) for group in report] == [3]
+
+
+def test_videos_without_fingerprints_are_a_warning_not_a_crash(labelled, run, tmp_path):
+    _, db, _ = labelled
+    copy = tmp_path / "index"
+    shutil.copytree(db, copy)
+    Index(str(copy)).store.videos.update(values_sql={"fingerprints": "NULL", "fingerprint_times": "NULL"})
+    result = run("dupes", "--db", copy)
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "vindex add" in warnings[0] and "no fingerprints" in warnings[0]
+    assert result.stdout.count("group ") == 1 and "identical bytes" in result.stdout

@@ -1,0 +1,233 @@
+"""Groups of duplicate videos a user can act on: which to keep, why each other one is a copy.
+
+Three modes say what counts as a duplicate:
+
+- `exact`: the same bytes (content hash).
+- `near` (the default): the same pictures, by perceptual fingerprints (`fingerprint_match`):
+  re-encodes, resizes, crops, letterboxes, trims, and sub-clips found inside a longer video at
+  their offset. The score is the share of the shorter video's frames found in the longer one.
+- `similar`: the same scene by CLIP frame vectors (`visual`), looser: also a scene shot again.
+
+Groups never chain: videos are taken in keeper order (longest, then most pixels, then largest
+file); each one not yet in a group becomes a keeper and takes every video not yet in a group that
+scores at least the threshold against it. Every member's score is its score against its keeper,
+so none is shown below the threshold. Identical copies always join their original's group.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from vindex.defaults import DUPLICATE_MODE, DUPLICATE_MODES, DUPLICATE_THRESHOLDS
+from vindex.duplicates import fingerprint_match, visual
+from vindex.errors import VindexError
+from vindex.locations import join_root, shown_path
+from vindex.results import Result, plain
+from vindex.search import channel_ids
+from vindex.store import Store, sql_list
+
+FACTS = ["id", "path", "channel", "size", "duration", "width", "height", "content_hash"]
+FINGERPRINT_COLUMNS = ["fingerprints", "fingerprint_times"]
+# A member shorter than its keeper by more than this (seconds, or share of the keeper's length)
+# is a trim or a sub-clip rather than a re-encode of the whole.
+SHORTER_SECONDS, SHORTER_SHARE = 1.0, 0.05
+# Aspect ratios (width / height) further apart than this mean a crop or added bars.
+ASPECT_TOLERANCE = 0.03
+
+
+@dataclass
+class Duplicate(Result):
+    path: str
+    file: str
+    channel: str
+    size: int | None
+    duration: float | None
+    width: int | None
+    height: int | None
+    video_id: str
+    score: float  # against the group's keeper: 1.0 for the keeper and for identical copies
+    reason: str  # why it is a copy of the keeper ("keeper" for the keeper itself)
+    offset: float | None = None  # near mode: seconds into the keeper where this video starts
+
+
+@dataclass
+class DuplicateGroup(Result):
+    """Videos showing the same footage, the keeper first."""
+
+    videos: list[Duplicate]
+
+    @property
+    def keeper(self) -> Duplicate:
+        return self.videos[0]
+
+    @property
+    def reclaimable_bytes(self) -> int:
+        return sum(video.size or 0 for video in self.videos[1:])
+
+    def to_dict(self) -> dict:
+        return dict(keeper=plain(self.keeper.path), reclaimable_bytes=self.reclaimable_bytes, **super().to_dict())
+
+
+@dataclass
+class DuplicateReport(Result):
+    """The groups of one `dupes` run, those that free the most bytes first. Iterating yields them."""
+
+    mode: str
+    threshold: float | None  # None in exact mode
+    groups: list[DuplicateGroup]
+    compared: int  # videos compared
+    warnings: list[str] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[DuplicateGroup]:
+        return iter(self.groups)
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def __getitem__(self, position: int) -> DuplicateGroup:
+        return self.groups[position]
+
+    @property
+    def reclaimable_bytes(self) -> int:
+        return sum(group.reclaimable_bytes for group in self.groups)
+
+    def to_dict(self) -> dict:
+        return dict(super().to_dict(), reclaimable_bytes=self.reclaimable_bytes)
+
+
+def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float | None = None,
+                    channels: tuple[str, ...] = (), where: str | None = None) -> DuplicateReport:
+    """Groups of duplicate videos among those of `channels` (all when empty) that pass `where`
+    (an SQL filter on the videos table); `threshold` defaults to the mode's
+    (`defaults.DUPLICATE_THRESHOLDS`) and means nothing in exact mode."""
+    store.require_videos()
+    if mode not in DUPLICATE_MODES:
+        raise VindexError(f"unknown duplicate mode {mode!r}: choose one of {', '.join(DUPLICATE_MODES)}")
+    threshold = None if mode == "exact" else DUPLICATE_THRESHOLDS[mode] if threshold is None else threshold
+    if threshold is not None and not 0.0 < threshold <= 1.0:
+        raise VindexError("--threshold is a score: above 0 and at most 1")
+    table = _catalog(store, channels, where, FACTS + (FINGERPRINT_COLUMNS if mode == "near" else []))
+    rows = table.select(FACTS).to_pylist()
+    copies: dict[str, list[int]] = defaultdict(list)  # content -> rows, keeper order
+    for position in sorted(range(len(rows)), key=lambda p: keeper_order(rows[p])):
+        copies[rows[position]["content_hash"] or rows[position]["id"]].append(position)
+    contents = list(copies.values())  # one entry per content, in keeper order (dicts keep insertion)
+    warnings: list[str] = []
+    if mode == "near":
+        scores = _near_scores(table, contents, threshold, warnings)
+    elif mode == "similar":
+        frames = visual.frame_vectors(store, [rows[same[0]]["id"] for same in contents], bool(channels or where))
+        scores = {(a, b): (score, None) for a, b in visual.candidate_pairs(frames, threshold)
+                  if (score := visual.contained(frames[b], frames[a])) >= threshold}
+    else:
+        scores = {}
+    groups = [_group(rows, [contents[k] for k in members], [scores.get((members[0], k)) for k in members],
+                     mode, store.meta.get("root") or "")
+              for members in _keepers_and_members(len(contents), scores)]
+    groups = [group for group in groups if len(group.videos) > 1]
+    groups.sort(key=lambda g: (-g.reclaimable_bytes, g.keeper.path))
+    return DuplicateReport(mode, threshold, groups, len(rows), warnings)
+
+
+def keeper_order(row: dict) -> tuple:
+    """Longest first, then most pixels, then biggest file, then path (stable output)."""
+    pixels = (row["width"] or 0) * (row["height"] or 0)
+    return (-round(row["duration"] or 0.0, 1), -pixels, -(row["size"] or 0), row["path"])
+
+
+def _catalog(store: Store, channels: tuple[str, ...], where: str | None, columns: list[str]):
+    """The videos compared: all, or those of `channels` (which must exist) that pass `where`."""
+    clauses = [f"({where})"] if where else []
+    if channels:
+        channel_ids(store, channels)
+        clauses.append(f"(channel IN ({sql_list(channels)}))")
+    if not clauses:
+        return store.catalog(columns)
+    try:
+        return store.videos.search().where(" AND ".join(clauses)).select(columns).limit(None).to_arrow()
+    except (ValueError, RuntimeError) as error:  # LanceDB's word for a filter it cannot parse
+        raise VindexError(f"bad video filter {where!r}: {str(error).splitlines()[0]}") from None
+
+
+def _near_scores(table, contents: list[list[int]], threshold: float,
+                 warnings: list[str]) -> dict[tuple[int, int], tuple[float, float | None]]:
+    """(keeper-side content, member-side content) -> (containment share, offset) for the pairs of
+    contents whose fingerprint containment reaches `threshold`."""
+    every = fingerprint_match.read_fingerprints(table.column("fingerprints"), table.column("fingerprint_times"))
+    missing = sum(found is None for found in every)
+    if missing:
+        warnings.append(f"{missing} of {len(every)} videos have no fingerprints yet (indexed by an older vindex): "
+                        "run `vindex add` on their folder to compute them; until then they match identical copies only")
+    empty = fingerprint_match.Fingerprints(np.empty(0, np.uint64), np.empty(0))
+    fingerprints = [every[same[0]] or empty for same in contents]
+    scores = {}
+    for a, b in fingerprint_match.candidate_pairs(fingerprints).tolist():
+        found = fingerprint_match.containment(fingerprints[b], fingerprints[a])
+        if found.share >= threshold:
+            scores[(a, b)] = (round(found.share, 6), round(found.offset, 2))
+    return scores
+
+
+def _keepers_and_members(count: int, scores: dict[tuple[int, int], tuple]) -> list[list[int]]:
+    """Content positions grouped without chaining: [keeper, members...] for each keeper in order."""
+    partners: dict[int, list[int]] = defaultdict(list)
+    for a, b in scores:
+        partners[a].append(b)
+    taken = [False] * count
+    groups = []
+    for keeper in range(count):
+        if taken[keeper]:
+            continue
+        members = sorted(b for b in partners[keeper] if not taken[b])
+        for position in [keeper, *members]:
+            taken[position] = True
+        groups.append([keeper, *members])
+    return groups
+
+
+def _group(rows: list[dict], contents: list[list[int]], scores: list[tuple | None], mode: str,
+           root: str) -> DuplicateGroup:
+    keeper = rows[contents[0][0]]
+    videos = []
+    for same, found in zip(contents, scores):
+        score, offset = found or (1.0, None)
+        for position in same:
+            row = rows[position]
+            if row is keeper:
+                reason = "keeper"
+            elif same is contents[0]:
+                reason, offset = "identical bytes", None
+            else:
+                reason = _reason(row, keeper, mode, offset)
+            videos.append(Duplicate(shown_path(row["path"]), join_root(root, row["path"]), row["channel"], row["size"],
+                                    row["duration"], row["width"], row["height"], row["id"],
+                                    1.0 if row is keeper else score, reason, offset))
+    return DuplicateGroup(videos)
+
+
+def _reason(row: dict, keeper: dict, mode: str, offset: float | None) -> str:
+    """What a user can act on: how this video differs from the keeper it copies."""
+    if mode == "similar":
+        return "similar scene"
+    parts = []
+    length, keeper_length = row["duration"] or 0.0, keeper["duration"] or 0.0
+    if keeper_length - length > max(SHORTER_SECONDS, SHORTER_SHARE * keeper_length):
+        parts.append(f"contained at {clock(offset)}" if offset and offset >= SHORTER_SECONDS else "trimmed")
+    if row["width"] and row["height"] and keeper["width"] and keeper["height"]:
+        aspect, keeper_aspect = row["width"] / row["height"], keeper["width"] / keeper["height"]
+        if abs(aspect / keeper_aspect - 1) > ASPECT_TOLERANCE:
+            parts.append("cropped or letterboxed")
+        elif (row["width"], row["height"]) != (keeper["width"], keeper["height"]):
+            parts.append("resized")
+    return ", ".join(parts) or "re-encode"
+
+
+def clock(seconds: float | None) -> str:
+    """2:31, or 1:02:31 past an hour."""
+    whole = int(round(seconds or 0.0))
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"

@@ -1,0 +1,174 @@
+"""Near-duplicates by perceptual fingerprints: which videos show the same pictures, and where.
+
+Each video has 64-bit DCT hashes of its non-blank frames, sampled about once a second, in time
+order. Two frames match when their hashes differ in at most `MAX_DISTANCE` bits. A shorter video
+is contained in a longer one when most of its frames match frames of the longer one at one
+consistent time offset, which is where the shorter one starts in the longer one (a trim, a
+sub-clip, or 0 for a re-encode).
+
+Finding the pairs of videos worth scoring never compares all pairs: the hashes are split into four
+16-bit chunks (multi-index hashing); frames that share a chunk value are candidate frame pairs,
+their exact Hamming distance is one XOR and popcount each, in blocks, and only video pairs with a
+matching frame pair are scored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Bits (of 64) by which two hashes of the same picture may differ. Measured on the labelled set of
+# scripts/bench_dupes.py: re-encodes, resizes and letterboxes differ by 0-6 bits, a 10 % crop by up
+# to 10, frames of different clips of one synthetic scene by 12 or more.
+MAX_DISTANCE = 10
+# Seconds between a frame of the shorter video, shifted by the offset, and the frame of the longer
+# one it is compared with: sampling at about one frame a second lands within half a second of any
+# moment; the rest is slack for the offset's own estimate.
+TIME_TOLERANCE = 0.6
+# Fewer matching frames than this is no evidence (one look-alike frame is not a copy).
+MIN_MATCHED_FRAMES = 2
+# A chunk value shared by more distinct hashes than this says little (flat, common pictures) and
+# would make the candidate pairs grow with its square.
+MAX_BUCKET = 256
+CHUNKS, CHUNK_BITS = 4, 16
+PAIR_BLOCK = 1 << 22  # candidate frame pairs whose distance is computed at once (64 MiB of uint64)
+
+
+@dataclass(frozen=True)
+class Fingerprints:
+    """One video's hashes (uint64) and their times in seconds, in time order."""
+
+    hashes: np.ndarray
+    times: np.ndarray
+
+
+@dataclass(frozen=True)
+class Containment:
+    share: float  # matched / compared: how much of the shorter video the longer one holds
+    offset: float  # seconds into the longer video where the shorter one starts
+    matched: int  # frames of the shorter video that matched at that offset
+    compared: int  # frames of the shorter video that could be compared
+
+
+NO_CONTAINMENT = Containment(0.0, 0.0, 0, 0)
+
+
+def candidate_pairs(videos: list[Fingerprints], max_distance: int = MAX_DISTANCE) -> np.ndarray:
+    """(n, 2) video index pairs (a < b) with at least one frame pair within `max_distance` bits
+    that shares one of the four 16-bit chunks: the pairs worth scoring, found without comparing
+    all pairs."""
+    owner, hashes = _distinct_hashes(videos)
+    if len(hashes) < 2:
+        return np.empty((0, 2), np.int64)
+    found = []
+    for chunk in range(CHUNKS):
+        keys = (hashes >> np.uint64(chunk * CHUNK_BITS)) & np.uint64((1 << CHUNK_BITS) - 1)
+        for left, right in _bucket_pairs(keys.astype(np.int64)):
+            for start in range(0, len(left), PAIR_BLOCK):
+                a, b = left[start : start + PAIR_BLOCK], right[start : start + PAIR_BLOCK]
+                keep = (owner[a] != owner[b]) & (np.bitwise_count(hashes[a] ^ hashes[b]) <= max_distance)
+                first, second = owner[a[keep]], owner[b[keep]]
+                found.append(np.minimum(first, second) * len(videos) + np.maximum(first, second))
+    if not found:
+        return np.empty((0, 2), np.int64)
+    codes = np.unique(np.concatenate(found))
+    return np.stack([codes // len(videos), codes % len(videos)], axis=1)
+
+
+def _distinct_hashes(videos: list[Fingerprints]) -> tuple[np.ndarray, np.ndarray]:
+    """(video index, hash) of every distinct hash of every video (a still scene counts once)."""
+    owner = np.repeat(np.arange(len(videos), dtype=np.int64), [len(v.hashes) for v in videos])
+    hashes = np.concatenate([v.hashes for v in videos]) if videos else np.empty(0, np.uint64)
+    order = np.lexsort((hashes, owner))
+    owner, hashes = owner[order], hashes[order]
+    first = np.ones(len(hashes), bool)
+    first[1:] = (owner[1:] != owner[:-1]) | (hashes[1:] != hashes[:-1])
+    return owner[first], hashes[first]
+
+
+def _bucket_pairs(keys: np.ndarray):
+    """(left, right) positions of every pair of entries sharing a key, bucket size by bucket size
+    (a bucket of size s gives its s(s-1)/2 pairs as one array operation)."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    sizes = np.diff(np.r_[starts, len(keys)])
+    for size in np.unique(sizes[(sizes >= 2) & (sizes <= MAX_BUCKET)]):
+        members = order[starts[sizes == size][:, None] + np.arange(size)]
+        left, right = np.triu_indices(int(size), k=1)
+        yield members[:, left].ravel(), members[:, right].ravel()
+
+
+def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX_DISTANCE,
+                tolerance: float = TIME_TOLERANCE) -> Containment:
+    """How much of `short` appears in `long` at one consistent time offset.
+
+    Each matching frame pair (within `max_distance` bits) votes for the offset between their
+    times; the offset with the most distinct matching frames of `short` wins. The share is over
+    the frames of `short` that could be compared at that offset: those whose shifted time has a
+    frame of `long` within `tolerance` (a long video sampled sparsely, at keyframes, leaves gaps
+    that count neither way) and those that fall outside `long` altogether (they count against:
+    a video that only partly overlaps is not contained).
+    """
+    if len(short.hashes) == 0 or len(long.hashes) == 0:
+        return NO_CONTAINMENT
+    distance = np.bitwise_count(short.hashes[:, None] ^ long.hashes[None, :])
+    rows, cols = np.nonzero(distance <= max_distance)
+    if len(np.unique(rows)) < MIN_MATCHED_FRAMES:
+        return NO_CONTAINMENT
+    offsets = long.times[cols].astype(np.float64) - short.times[rows]
+    offset = _voted_offset(rows, offsets, tolerance)
+    at_offset = np.abs(offsets - offset) <= tolerance
+    matched = len(np.unique(rows[at_offset]))
+    shifted = short.times.astype(np.float64) + offset
+    long_times = long.times.astype(np.float64)
+    outside = (shifted < long_times[0] - tolerance) | (shifted > long_times[-1] + tolerance)
+    after = np.clip(np.searchsorted(long_times, shifted), 1, len(long_times) - 1) if len(long_times) > 1 else None
+    if after is None:
+        nearest = np.abs(long_times[0] - shifted)
+    else:
+        nearest = np.minimum(np.abs(long_times[after] - shifted), np.abs(long_times[after - 1] - shifted))
+    compared = int(np.count_nonzero(outside | (nearest <= tolerance)))
+    if matched < MIN_MATCHED_FRAMES or compared == 0:
+        return Containment(0.0, offset, matched, compared)
+    return Containment(matched / compared, offset, matched, compared)
+
+
+def _voted_offset(rows: np.ndarray, offsets: np.ndarray, tolerance: float) -> float:
+    """The offset that the most distinct frames of the shorter video agree on (within
+    `tolerance`): votes in bins of `tolerance`, windows of two bins, the best few windows
+    counted exactly, and the median of the winner's offsets."""
+    bins = np.floor(offsets / tolerance).astype(np.int64)
+    low = bins.min()
+    votes = np.unique(np.stack([bins - low, rows]), axis=1)  # one vote per frame per bin
+    per_bin = np.bincount(votes[0])
+    windows = per_bin + np.r_[per_bin[1:], 0]
+    best, best_offset = -1, 0.0
+    for window in np.argsort(-windows, kind="stable")[:3]:
+        inside = (bins - low >= window) & (bins - low <= window + 1)
+        centre = float(np.median(offsets[inside]))
+        agreeing = len(np.unique(rows[np.abs(offsets - centre) <= tolerance]))
+        if agreeing > best:
+            best, best_offset = agreeing, centre
+    return best_offset
+
+
+def read_fingerprints(hashes, times) -> list[Fingerprints | None]:
+    """Per video row, its fingerprints from the Arrow columns `fingerprints` (list<int64>, the
+    uint64 bit patterns) and `fingerprint_times`; None where not computed yet (null)."""
+    import pyarrow as pa
+
+    hashes, times = (c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in (hashes, times))
+    if len(hashes) == 0:
+        return []
+    bounds = hashes.offsets.to_numpy()
+    values = hashes.values.to_numpy(zero_copy_only=False).astype(np.int64, copy=False).view(np.uint64)
+    seconds = times.values.to_numpy(zero_copy_only=False).astype(np.float64)
+    time_bounds = times.offsets.to_numpy()
+    missing = hashes.is_null().to_numpy(zero_copy_only=False) | times.is_null().to_numpy(zero_copy_only=False)
+    return [
+        None if missing[row] else Fingerprints(values[bounds[row] : bounds[row + 1]],
+                                               seconds[time_bounds[row] : time_bounds[row + 1]])
+        for row in range(len(hashes))
+    ]
