@@ -164,12 +164,8 @@ def _near_scores(table, contents: list[list[int]], threshold: float,
                         "run `vindex add` on their folder to compute them; until then they match identical copies only")
     empty = fingerprint_match.Fingerprints(np.empty(0, np.uint64), np.empty(0))
     fingerprints = [every[same[0]] or empty for same in contents]
-    scores = {}
-    for a, b in fingerprint_match.candidate_pairs(fingerprints).tolist():
-        found = fingerprint_match.containment(fingerprints[b], fingerprints[a])
-        if found.share >= threshold:
-            scores[(a, b)] = (round(found.share, 6), round(found.offset, 2))
-    return scores
+    return {pair: (round(found.share, 6), round(found.offset, 2))
+            for pair, found in fingerprint_match.contained_pairs(fingerprints, threshold).items()}
 
 
 def _keepers_and_members(count: int, scores: dict[tuple[int, int], tuple]) -> list[list[int]]:

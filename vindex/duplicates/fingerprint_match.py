@@ -76,6 +76,18 @@ def candidate_pairs(videos: list[Fingerprints], max_distance: int = MAX_DISTANCE
     return np.stack([codes // len(videos), codes % len(videos)], axis=1)
 
 
+def contained_pairs(videos: list[Fingerprints], threshold: float,
+                    max_distance: int = MAX_DISTANCE) -> dict[tuple[int, int], Containment]:
+    """(a, b) -> how much of video b is contained in video a, for every pair a < b whose share
+    reaches `threshold`. Videos come in keeper order (longest first), so b is the possible copy."""
+    found = {}
+    for a, b in candidate_pairs(videos, max_distance).tolist():
+        scored = containment(videos[b], videos[a], max_distance)
+        if scored.share >= threshold:
+            found[(a, b)] = scored
+    return found
+
+
 def _distinct_hashes(videos: list[Fingerprints]) -> tuple[np.ndarray, np.ndarray]:
     """(video index, hash) of every distinct hash of every video (a still scene counts once)."""
     owner = np.repeat(np.arange(len(videos), dtype=np.int64), [len(v.hashes) for v in videos])
