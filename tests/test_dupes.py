@@ -120,12 +120,20 @@ def test_near_mode_finds_the_copies_and_no_look_alike(labelled, run):
     found = {video["path"]: video for group in report["groups"] for video in group["videos"]}
     assert abs(found["subclip.mp4"]["offset"] - SUBCLIP_START) <= 1.0
     assert found["subclip.mp4"]["reason"] == "contained at 0:17"
-    assert found["copy_0.mp4"]["reason"] == "identical bytes"
-    assert found["trimmed_0.mp4"]["reason"] == "trimmed"
-    assert found["start_cut_0.mp4"]["reason"] == "contained at 0:02"
-    assert found["re-encode_mpeg4_0.avi"]["reason"] == "re-encode"
-    assert found["scaled_down_0.mp4"]["reason"] == "resized"
+    assert found["subclip_scaled.mp4"]["reason"] == "contained at 0:17, resized"
+    assert found["trimmed_0.mp4"]["reason"].startswith("trimmed")
+    assert found["start_cut_0.mp4"]["reason"].startswith("contained at 0:02")
     assert found["letterboxed_0.mp4"]["reason"] == "cropped or letterboxed"
+
+
+def test_reasons_are_relative_to_the_keeper(labelled):
+    _, db, _ = labelled
+    names = ("original_0.mp4", "re-encode_mpeg4_0.avi", "scaled_down_0.mp4", "copy_0.mp4")
+    [group] = Index(str(db)).duplicates(where=f"path IN ({', '.join(repr(name) for name in names)})")
+    reasons = {video.path: video.reason for video in group.videos}
+    assert group.keeper.path == "copy_0.mp4"  # as long and as large as original_0.mp4: the path decides
+    assert reasons == {"copy_0.mp4": "keeper", "original_0.mp4": "identical bytes",
+                       "re-encode_mpeg4_0.avi": "re-encode", "scaled_down_0.mp4": "resized"}
 
 
 def test_human_table_and_paths_for_piping(labelled, run):
