@@ -31,6 +31,11 @@ MIN_MATCHED_FRAMES = 2
 # A chunk value shared by more distinct hashes than this says little (flat, common pictures) and
 # would make the candidate pairs grow with its square.
 MAX_BUCKET = 256
+# Playback speeds of the shorter video tried (1.25: a quarter faster), normal speed first; another
+# speed wins only with this many more matching frames than normal speed, so a copy at normal speed
+# never reads as a speed change.
+SPEEDS = (1.0, 1.25, 0.8, 1.5, 2 / 3, 2.0, 0.5)
+SPEED_MARGIN = 2
 CHUNKS, CHUNK_BITS = 4, 16
 PAIR_BLOCK = 1 << 22  # candidate frame pairs whose distance is computed at once (64 MiB of uint64)
 
@@ -49,6 +54,7 @@ class Containment:
     offset: float  # seconds into the longer video where the shorter one starts
     matched: int  # frames of the shorter video that matched at that offset
     compared: int  # frames of the shorter video that could be compared
+    speed: float = 1.0  # the shorter video plays this much faster than the longer one
 
 
 NO_CONTAINMENT = Containment(0.0, 0.0, 0, 0)
@@ -114,14 +120,15 @@ def _bucket_pairs(keys: np.ndarray):
 
 def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX_DISTANCE,
                 tolerance: float = TIME_TOLERANCE) -> Containment:
-    """How much of `short` appears in `long` at one consistent time offset.
+    """How much of `short` appears in `long` at one consistent time offset (and speed).
 
     Each matching frame pair (within `max_distance` bits) votes for the offset between their
     times; the offset with the most distinct matching frames of `short` wins. The share is over
     the frames of `short` that could be compared at that offset: those whose shifted time has a
     frame of `long` within `tolerance` (a long video sampled sparsely, at keyframes, leaves gaps
     that count neither way) and those that fall outside `long` altogether (they count against:
-    a video that only partly overlaps is not contained).
+    a video that only partly overlaps is not contained). Other playback speeds of `short` are
+    tried too; one wins only by `SPEED_MARGIN` more matching frames than normal speed.
     """
     if len(short.hashes) == 0 or len(long.hashes) == 0:
         return NO_CONTAINMENT
@@ -129,22 +136,30 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     rows, cols = np.nonzero(distance <= max_distance)
     if len(np.unique(rows)) < MIN_MATCHED_FRAMES:
         return NO_CONTAINMENT
-    offsets = long.times[cols].astype(np.float64) - short.times[rows]
+    normal = best = _at_speed(short, long, rows, cols, 1.0, tolerance)
+    for speed in SPEEDS[1:]:
+        found = _at_speed(short, long, rows, cols, speed, tolerance)
+        if found.matched >= normal.matched + SPEED_MARGIN and found.matched > best.matched:
+            best = found
+    return best
+
+
+def _at_speed(short: Fingerprints, long: Fingerprints, rows: np.ndarray, cols: np.ndarray, speed: float,
+              tolerance: float) -> Containment:
+    """Containment of `short` played at `speed` (its second t is the long video's speed * t + offset),
+    given the matching frame pairs (rows of `short`, columns of `long`)."""
+    offsets = long.times[cols].astype(np.float64) - speed * short.times[rows]
     offset = _voted_offset(rows, offsets, tolerance)
-    at_offset = np.abs(offsets - offset) <= tolerance
-    matched = len(np.unique(rows[at_offset]))
-    shifted = short.times.astype(np.float64) + offset
+    matched = len(np.unique(rows[np.abs(offsets - offset) <= tolerance]))
+    shifted = speed * short.times.astype(np.float64) + offset
     long_times = long.times.astype(np.float64)
     outside = (shifted < long_times[0] - tolerance) | (shifted > long_times[-1] + tolerance)
-    after = np.clip(np.searchsorted(long_times, shifted), 1, len(long_times) - 1) if len(long_times) > 1 else None
-    if after is None:
-        nearest = np.abs(long_times[0] - shifted)
-    else:
-        nearest = np.minimum(np.abs(long_times[after] - shifted), np.abs(long_times[after - 1] - shifted))
+    after = np.searchsorted(long_times, shifted)
+    nearest = np.minimum(np.abs(long_times[np.minimum(after, len(long_times) - 1)] - shifted),
+                         np.abs(long_times[np.maximum(after - 1, 0)] - shifted))
     compared = int(np.count_nonzero(outside | (nearest <= tolerance)))
-    if matched < MIN_MATCHED_FRAMES or compared == 0:
-        return Containment(0.0, offset, matched, compared)
-    return Containment(matched / compared, offset, matched, compared)
+    share = matched / compared if matched >= MIN_MATCHED_FRAMES and compared else 0.0
+    return Containment(share, offset, matched, compared, speed)
 
 
 def _voted_offset(rows: np.ndarray, offsets: np.ndarray, tolerance: float) -> float:
