@@ -26,8 +26,9 @@ MAX_DISTANCE = 10
 # one it is compared with: sampling at about one frame a second lands within half a second of any
 # moment; the rest is slack for the offset's own estimate.
 TIME_TOLERANCE = 0.6
-# Fewer matching frames than this is no evidence (one look-alike frame is not a copy).
-MIN_MATCHED_FRAMES = 2
+# Less evidence than this many matching frames, spread over this many seconds of the shorter video,
+# is none: on the demo corpus, different 2-second clips of one moving pattern matched on 2 frames.
+MIN_MATCHED_FRAMES, MIN_MATCHED_SECONDS = 3, 1.5
 # A chunk value shared by more distinct hashes than this says little (flat, common pictures) and
 # would make the candidate pairs grow with its square.
 MAX_BUCKET = 256
@@ -150,7 +151,9 @@ def _at_speed(short: Fingerprints, long: Fingerprints, rows: np.ndarray, cols: n
     given the matching frame pairs (rows of `short`, columns of `long`)."""
     offsets = long.times[cols].astype(np.float64) - speed * short.times[rows]
     offset = _voted_offset(rows, offsets, tolerance)
-    matched = len(np.unique(rows[np.abs(offsets - offset) <= tolerance]))
+    agreeing = np.unique(rows[np.abs(offsets - offset) <= tolerance])
+    matched = len(agreeing)
+    spread = float(short.times[agreeing[-1]] - short.times[agreeing[0]]) if matched else 0.0
     shifted = speed * short.times.astype(np.float64) + offset
     long_times = long.times.astype(np.float64)
     outside = (shifted < long_times[0] - tolerance) | (shifted > long_times[-1] + tolerance)
@@ -158,7 +161,8 @@ def _at_speed(short: Fingerprints, long: Fingerprints, rows: np.ndarray, cols: n
     nearest = np.minimum(np.abs(long_times[np.minimum(after, len(long_times) - 1)] - shifted),
                          np.abs(long_times[np.maximum(after - 1, 0)] - shifted))
     compared = int(np.count_nonzero(outside | (nearest <= tolerance)))
-    share = matched / compared if matched >= MIN_MATCHED_FRAMES and compared else 0.0
+    enough = matched >= MIN_MATCHED_FRAMES and spread >= MIN_MATCHED_SECONDS
+    share = matched / compared if enough and compared else 0.0
     return Containment(share, offset, matched, compared, speed)
 
 
