@@ -127,6 +127,7 @@ def test_near_mode_finds_the_copies_and_no_look_alike(labelled, run):
         assert group["videos"][0]["reason"] == "keeper" and group["keeper"] == group["videos"][0]["path"]
         assert all(video["score"] >= report["threshold"] for video in group["videos"])
         assert group["reclaimable_bytes"] == sum(video["size"] for video in group["videos"][1:])
+        assert group["videos"][0]["visual"] == 1.0 and all(0 < video["visual"] <= 1 for video in group["videos"])
     found = {video["path"]: video for group in report["groups"] for video in group["videos"]}
     assert abs(found["subclip.mp4"]["offset"] - SUBCLIP_START) <= 1.0
     assert found["subclip.mp4"]["reason"] == "contained at 0:17"

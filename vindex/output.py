@@ -193,15 +193,18 @@ def print_duplicate_groups(report, as_json: bool, bare_paths: bool) -> None:
         click.echo(f"no duplicates ({report.mode} mode{threshold}) among {count(report.compared, 'video')}", err=True)
         return
     width = max(len("reason"), *(len(video.reason) for group in report for video in group.videos))
+    second = report.mode == "near"  # CLIP's view beside the fingerprints'
     for number, group in enumerate(report, 1):
         click.echo(f"group {number}: {count(len(group.videos), 'video')}, keep {group.keeper.path}, "
                    f"{human_size(group.reclaimable_bytes)} reclaimable")
-        click.echo(f"  {'score':>6}  {'reason':<{width}}  {'length':>7}  {'pixels':>9}  {'size':>9}  path")
+        click.echo(f"  {'score':>6}  " + (f"{'visual':>6}  " if second else "")
+                   + f"{'reason':<{width}}  {'length':>7}  {'pixels':>9}  {'size':>9}  path")
         for video in group.videos:
             pixels = f"{video.width}x{video.height}" if video.width else "-"
+            shown = (f"{video.visual:>6.3f}  " if video.visual is not None else f"{'-':>6}  ") if second else ""
             click.echo(
-                f"  {video.score:>6.3f}  {video.reason:<{width}}  {format_moment(video.duration):>7}  {pixels:>9}  "
-                f"{human_size(video.size or 0):>9}  {video.path}"
+                f"  {video.score:>6.3f}  {shown}{video.reason:<{width}}  {format_moment(video.duration):>7}  "
+                f"{pixels:>9}  {human_size(video.size or 0):>9}  {video.path}"
             )
     click.echo(f"{count(len(report.groups), 'group')}, {human_size(report.reclaimable_bytes)} reclaimable "
                f"({report.mode} mode" + (f", threshold {report.threshold})" if report.threshold is not None else ")"))

@@ -52,6 +52,7 @@ class Duplicate(Result):
     score: float  # against the group's keeper: 1.0 for the keeper and for identical copies
     reason: str  # why it is a copy of the keeper ("keeper" for the keeper itself)
     offset: float | None = None  # near mode: seconds into the keeper where this video starts
+    visual: float | None = None  # near mode: CLIP frame containment in the keeper, a second opinion
 
 
 @dataclass
@@ -130,6 +131,8 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
               for members in _keepers_and_members(len(contents), scores)]
     groups = [group for group in groups if len(group.videos) > 1]
     groups.sort(key=lambda g: (-g.reclaimable_bytes, g.keeper.path))
+    if mode == "near" and groups:
+        _add_visual_scores(store, groups)
     return DuplicateReport(mode, threshold, groups, len(rows), warnings)
 
 
@@ -166,6 +169,17 @@ def _near_scores(table, contents: list[list[int]], threshold: float,
     fingerprints = [every[same[0]] or empty for same in contents]
     return {pair: (round(found.share, 6), round(found.offset, 2), found.speed)
             for pair, found in fingerprint_match.contained_pairs(fingerprints, threshold).items()}
+
+
+def _add_visual_scores(store: Store, groups: list[DuplicateGroup]) -> None:
+    """Near mode shows the CLIP frames' view beside the fingerprints': each member's visual
+    containment in its keeper (as similar mode scores it), a second opinion for the user."""
+    ids = list({video.video_id for group in groups for video in group.videos})
+    frames = dict(zip(ids, visual.frame_vectors(store, ids, subset=True)))
+    for group in groups:
+        keeper = frames[group.keeper.video_id]
+        for video in group.videos:
+            video.visual = round(visual.contained(frames[video.video_id], keeper), 6)
 
 
 def _keepers_and_members(count: int, scores: dict[tuple[int, int], tuple]) -> list[list[int]]:
