@@ -80,6 +80,8 @@ def labelled_set(work: Path, originals: int) -> None:
         print(f"\n{mode} mode (threshold {report.threshold}): {len(report.groups)} groups in {seconds:.2f} s, "
               f"precision {precision:.3f}, recall {found / total:.3f} ({found}/{total}), "
               f"members below the threshold: {below}")
+        for warning in report.warnings:
+            print(f"  warning: {warning}")
         print(f"  {'transformation':<24} recall")
         for kind, (hits, count) in per_kind.items():
             print(f"  {kind:<24} {hits}/{count}")
@@ -89,8 +91,6 @@ def labelled_set(work: Path, originals: int) -> None:
                     if video.path.startswith("subclip"):
                         print(f"  {video.path}: {video.reason}, offset {video.offset} s, score {video.score:.3f}, "
                               f"keeper {group.keeper.path} (cut at 151.0 s)")
-    for warning in report.warnings:
-        print(f"warning: {warning}")
 
 
 def demo_corpus(work: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vindex import DuplicateReport, Index, ModelSpec
+from vindex import DuplicateReport, Index, ModelSpec, VindexError
 from vindex.defaults import DUPLICATE_THRESHOLDS
 from vindex.demo import make_duplicate_set
 from vindex.duplicates import _keepers_and_members
@@ -180,6 +180,8 @@ def test_library_returns_a_report(labelled):
     report = Index(str(db)).duplicates(where="path LIKE 'scaled%' OR path LIKE 'original%'")
     assert isinstance(report, DuplicateReport) and report.compared == 3
     assert [len(group.videos) for group in report] == [3]
+    with pytest.raises(VindexError, match="bad video filter"):
+        Index(str(db)).duplicates(where="no_such_column = 1")
 
 
 def test_videos_without_fingerprints_are_a_warning_not_a_crash(labelled, run, tmp_path):
