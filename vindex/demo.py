@@ -168,8 +168,8 @@ TRANSFORMATIONS = {
 
 
 def make_duplicate_set(out: Path, originals: int = 1, long_seconds: float = 48.0,
-                       clip: tuple[float, float] = (17.4, 8.0), size: tuple[int, int] = (96, 72), seconds: float = 6.0, fps: float = 10,
-                       seed: int = 0) -> list[tuple[str, str, str]]:
+                       clip: tuple[float, float] = (17.4, 8.0), size: tuple[int, int] = (96, 72),
+                       seconds: float = 6.0, fps: float = 10, seed: int = 0) -> list[tuple[str, str, str]]:
     """Write originals, their copies made by every one of `TRANSFORMATIONS`, a long video with a
     sub-clip cut from it at `clip` (start, length in seconds), and look-alikes that are not copies:
     videos sharing a black intro, videos sharing a title card, and other clips of an original's
