@@ -8,13 +8,15 @@ for the measurements behind the strategy below.
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
 
 from vindex.errors import DecodeError, os_reason
+from vindex.fingerprints import GREY_SIZE, fingerprint
 from vindex.scanning import open_regular
 
 # Below this length one sequential pass is cheaper than one seek per frame: each seek decodes
@@ -29,6 +31,10 @@ GUESSED_DURATION_FORMATS = frozenset({"mpeg", "mpegts", "mpegvideo", "h264", "he
 # A single read that takes longer than this (a hung network mount) ends the file's decoding.
 READ_TIMEOUT_SECONDS = 30.0
 PROBE_BYTES = 8 << 20  # how much FFmpeg reads, at most, to recognise the format and find the streams
+# Dense fingerprints: the first decoded frame at or after each whole second. Off only to measure
+# what they cost (scripts/bench_add.py).
+FINGERPRINTS = True
+FINGERPRINT_SPACING = 1.0  # seconds
 
 
 @dataclass
@@ -42,6 +48,13 @@ class DecodedVideo:
     width: int
     height: int
     frame_count: int | None
+    phashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))  # per image (vindex.fingerprints)
+    blanks: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # per image: near-uniform, never a match
+    # Dense samples, about one a second (keyframes only past SEQUENTIAL_MAX_SECONDS), time order,
+    # blank ones included: `fingerprint_blank` says which.
+    fingerprints: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    fingerprint_times: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    fingerprint_blank: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
 
 def target_times(start: float, duration: float, count: int) -> list[float]:
@@ -77,6 +90,24 @@ def read_frames(path: str, count: int, size: int, threaded: bool = False, keyfra
         raise DecodeError(_reason(error)) from None
 
 
+def read_fingerprints(path: str, timestamps: list[float]) -> DecodedVideo:
+    """The fingerprints `read_frames` would have made for a video indexed before they existed:
+    the dense ones, and the hashes of the frames shown at `timestamps` (the stored frames'
+    times); no RGB images (`images` is empty). Raises DecodeError as `read_frames` does."""
+    import av
+
+    container = open_video(path)
+    try:
+        with container:
+            if not container.streams.video:
+                raise DecodeError("no video stream")
+            return _decode(container, container.streams.video[0], len(timestamps), None, False, timestamps)
+    except DecodeError:
+        raise
+    except (av.FFmpegError, OSError, ValueError, RuntimeError, MemoryError) as error:
+        raise DecodeError(_reason(error)) from None
+
+
 def open_video(path: str):
     """A PyAV container for the regular file at `path`.
 
@@ -105,7 +136,10 @@ def _reason(error: BaseException) -> str:
     return os_reason(error)[:200]
 
 
-def _decode(container, stream, count: int, size: int, keyframes_only: bool) -> DecodedVideo:
+def _decode(container, stream, count: int, size: int | None, keyframes_only: bool,
+            at: list[float] | None = None) -> DecodedVideo:
+    """`count` frames at even targets (or at `at`, seconds from the start), as `size` squares
+    (no images when None), with their hashes and the dense fingerprints."""
     time_base = stream.time_base or Fraction(1, 1_000_000)
     start = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
     duration = _duration(container, stream, time_base)
@@ -113,25 +147,53 @@ def _decode(container, stream, count: int, size: int, keyframes_only: bool) -> D
         duration = _duration_from_packets(container, stream, time_base, start)
     fps = float(stream.average_rate) if stream.average_rate else None
 
+    sampler = DenseSampler(start) if FINGERPRINTS else None
     if duration is not None and duration > 0:
-        targets = target_times(start, duration, count)
+        # A stored frame's time is its own: a hair later is still that frame, never the one before.
+        targets = target_times(start, duration, count) if at is None else [start + t + 1e-6 for t in at]
         if keyframes_only:
-            picked = _nearest_keyframes(container, stream, targets)
+            picked = _nearest_keyframes(container, stream, targets, sampler)
         elif duration > SEQUENTIAL_MAX_SECONDS:
             picked = _seek_each(container, stream, targets, time_base)
+            if sampler is not None:
+                _keyframes_pass(container, stream, sampler)
         else:
-            picked = _sequential(container, stream, targets)
+            picked = _sequential(container, stream, targets, sampler)
     else:
-        picked = _sequential(container, stream, [start] * 1)
+        picked = _sequential(container, stream, [start] * 1, sampler)
 
     if not picked:
         raise DecodeError("no decodable video frames")
-    images = np.stack([_to_square_rgb(frame, size) for frame in picked])
+    images = (np.stack([_to_square_rgb(frame, size) for frame in picked]) if size
+              else np.zeros((0, 0, 0, 3), np.uint8))
+    phashes, blanks = fingerprint(np.stack([_to_grey(frame) for frame in picked]))
     timestamps = [max(0.0, _frame_time(frame, time_base) - start) for frame in picked]
     first = picked[0]
     width, height = stream.codec_context.width or first.width, stream.codec_context.height or first.height
     frame_count = stream.frames or (round(duration * fps) if duration and fps else None)
-    return DecodedVideo(images, timestamps, duration, fps, int(width), int(height), frame_count)
+    decoded = DecodedVideo(images, timestamps, duration, fps, int(width), int(height), frame_count, phashes, blanks)
+    if sampler is not None and sampler.greys:
+        decoded.fingerprints, decoded.fingerprint_blank = fingerprint(np.stack(sampler.greys))
+        decoded.fingerprint_times = np.asarray(sampler.times, np.float32)
+    return decoded
+
+
+class DenseSampler:
+    """Keeps, as a small grey square, the first frame it is offered at or after each whole second
+    (FINGERPRINT_SPACING) from the video's start; frames must come in time order."""
+
+    def __init__(self, start: float):
+        self.start = start
+        self.next = 0.0
+        self.times: list[float] = []
+        self.greys: list[np.ndarray] = []
+
+    def offer(self, frame, time: float) -> None:
+        offset = time - self.start
+        if offset + 1e-3 >= self.next:
+            self.greys.append(_to_grey(frame))
+            self.times.append(max(0.0, offset))
+            self.next = (math.floor((offset + 1e-3) / FINGERPRINT_SPACING) + 1) * FINGERPRINT_SPACING
 
 
 def _duration(container, stream, time_base: Fraction) -> float | None:
@@ -162,8 +224,9 @@ def _frame_time(frame, time_base: Fraction) -> float:
     return float(frame.time or 0.0)
 
 
-def _sequential(container, stream, targets: list[float]) -> list:
-    """One decoding pass, keeping the frame on screen at each target time."""
+def _sequential(container, stream, targets: list[float], sampler: DenseSampler | None = None) -> list:
+    """One decoding pass, keeping the frame on screen at each target time; with a `sampler`, the
+    pass goes on to the end and offers it every decoded frame."""
     picked: list = []
     wanted = iter(sorted(targets))
     target = next(wanted)
@@ -171,12 +234,18 @@ def _sequential(container, stream, targets: list[float]) -> list:
     context = stream.codec_context
     for frame in container.decode(stream):
         time = _frame_time(frame, stream.time_base)
+        if sampler is not None:
+            sampler.offer(frame, time)
         while target is not None and time > target:
             _keep(picked, previous if previous is not None else frame)
             target = next(wanted, None)
-        if target is None:
-            break
         previous = frame
+        if target is None:
+            if sampler is None:
+                break
+            # Past the last target only the samples are wanted: no frame needs decoding near one.
+            context.skip_frame = "NONREF"
+            continue
         # Frames no other frame refers to (most B-frames) need not be decoded far from a target.
         context.skip_frame = "NONREF" if time < target - SKIP_MARGIN_SECONDS else "DEFAULT"
     if target is not None and previous is not None:
@@ -201,12 +270,15 @@ def _seek_each(container, stream, targets: list[float], time_base: Fraction) -> 
     return picked
 
 
-def _nearest_keyframes(container, stream, targets: list[float]) -> list:
-    """Decode keyframes only, keeping for each target the keyframe closest to it."""
+def _nearest_keyframes(container, stream, targets: list[float], sampler: DenseSampler | None = None) -> list:
+    """Decode keyframes only, keeping for each target the keyframe closest to it (and offering
+    each to the `sampler`)."""
     stream.codec_context.skip_frame = "NONKEY"
     best: list = [None] * len(targets)
     for frame in container.decode(stream):
         time = _frame_time(frame, stream.time_base)
+        if sampler is not None:
+            sampler.offer(frame, time)
         for i, target in enumerate(targets):
             if best[i] is None or abs(time - target) < abs(_frame_time(best[i], stream.time_base) - target):
                 best[i] = frame
@@ -215,6 +287,16 @@ def _nearest_keyframes(container, stream, targets: list[float]) -> list:
         if frame is not None:
             _keep(picked, frame)
     return picked
+
+
+def _keyframes_pass(container, stream, sampler: DenseSampler) -> None:
+    """Offer the sampler every keyframe of a long video: one pass that reads the whole file but
+    decodes only keyframes (a fraction of the cost of decoding every frame)."""
+    container.seek(0, stream=stream, backward=True, any_frame=False)
+    context = stream.codec_context
+    context.skip_frame = "NONKEY"
+    for frame in container.decode(stream):
+        sampler.offer(frame, _frame_time(frame, stream.time_base))
 
 
 def _keep(picked: list, frame) -> None:
@@ -239,6 +321,13 @@ def _to_square_rgb(frame, size: int) -> np.ndarray:
     h, w = rgb.shape[:2]
     top, left = (h - size) // 2, (w - size) // 2
     return np.ascontiguousarray(rgb[top : top + size, left : left + size])
+
+
+def _to_grey(frame) -> np.ndarray:
+    """The frame as a GREY_SIZE square of grey levels (aspect ignored, as pHash does), upright."""
+    grey = frame.reformat(width=GREY_SIZE, height=GREY_SIZE, format="gray", interpolation="AREA").to_ndarray()
+    rotation = (getattr(frame, "rotation", 0) or 0) % 360
+    return np.ascontiguousarray(np.rot90(grey, k=rotation // 90)) if rotation else grey
 
 
 def read_thumbnail(path: str, timestamp: float, width: int = 192) -> np.ndarray:
