@@ -75,8 +75,9 @@ def render(theme: Theme, width: int, height: int, frames: int, rng: np.random.Ge
 
 
 def write_video(path: Path, pictures: np.ndarray, fps: float, codec: str = "libx264",
-                bit_rate: int | None = None) -> Path:
-    """Encode `pictures` ((n, h, w, 3) uint8 RGB) with PyAV. Width and height must be even."""
+                bit_rate: int | None = None, keyframe_every: float | None = None) -> Path:
+    """Encode `pictures` ((n, h, w, 3) uint8 RGB) with PyAV. Width and height must be even.
+    `keyframe_every` (seconds) sets the keyframe spacing; the codec's default otherwise."""
     import av
     from fractions import Fraction
 
@@ -87,6 +88,8 @@ def write_video(path: Path, pictures: np.ndarray, fps: float, codec: str = "libx
         stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
         if bit_rate:
             stream.bit_rate = bit_rate
+        if keyframe_every:
+            stream.codec_context.gop_size = max(1, round(fps * keyframe_every))
         for picture in pictures:
             for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
                 container.mux(packet)
@@ -97,33 +100,43 @@ def write_video(path: Path, pictures: np.ndarray, fps: float, codec: str = "libx
 
 def render_scene(look: int, width: int, height: int, frames: int, fps: float,
                  rng: np.random.Generator) -> np.ndarray:
-    """(frames, height, width, 3) uint8 pictures of a scene: a textured background whose look
-    (palette, texture) comes from `look`, under large shapes that `rng` places, colours and moves.
-    Two clips of one look share their style but not their content, as two shots of a place do."""
+    """(frames, height, width, 3) uint8 pictures of a scene: a smooth textured background whose
+    look (palette, texture) comes from `look`, under soft shapes that `rng` places, colours and
+    moves. Two clips of one look share their style but not their content, as two shots of a place
+    do; within a clip the picture changes smoothly, as filmed footage does."""
     style = np.random.default_rng(look)
-    texture = style.random((9, 12)).astype(np.float32)
-    low, high = style.uniform(0, 255, 3).astype(np.float32), style.uniform(0, 255, 3).astype(np.float32)
+    coarse, fine = style.random((6, 8)).astype(np.float32), style.random((30, 40)).astype(np.float32)
+    low, high = style.uniform(0, 100, 3).astype(np.float32), style.uniform(155, 255, 3).astype(np.float32)
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     x, y = x / width, y / height
-    drift = rng.uniform(-0.08, 0.08, 2)
-    count = 7
-    centres, speeds = rng.uniform(0, 1, (count, 2)), rng.uniform(-0.12, 0.12, (count, 2))
-    radii = rng.uniform(0.08, 0.25, (count, 2))
+    start, drift = rng.uniform(0, 1, 2), rng.uniform(-0.04, 0.04, 2)
+    count = 6
+    centres, speeds = rng.uniform(0, 2, (count, 2)), rng.uniform(-0.08, 0.08, (count, 2))
+    radii = rng.uniform(0.1, 0.25, count)
     colours = rng.uniform(0, 255, (count, 3)).astype(np.float32)
-    rounds = rng.random(count) < 0.5
     out = np.empty((frames, height, width, 3), np.uint8)
     for index in range(frames):
         t = index / fps
-        u, v = (x + drift[0] * t) % 1.0, (y + drift[1] * t) % 1.0
-        mix = texture[(v * 8.99).astype(int), (u * 11.99).astype(int)][..., None]
+        u, v = (x + start[0] + drift[0] * t) % 1.0, (y + start[1] + drift[1] * t) % 1.0
+        mix = (0.65 * _smooth(coarse, u, v) + 0.35 * _smooth(fine, u, v))[..., None]  # shapes and grain
         picture = low * (1 - mix) + high * mix
-        for centre, speed, radius, colour, is_round in zip(centres, speeds, radii, colours, rounds):
-            cx, cy = (centre + speed * t) % 1.2 - 0.1
-            dx, dy = (x - cx) / radius[0], (y - cy) / radius[1]
-            inside = (dx * dx + dy * dy <= 1) if is_round else (np.abs(dx) <= 1) & (np.abs(dy) <= 1)
-            picture[inside] = colour
+        for centre, speed, radius, colour in zip(centres, speeds, radii, colours):
+            cx, cy = 0.1 + 0.8 * np.abs((centre + speed * t) % 2.0 - 1.0)  # bounces inside the frame
+            alpha = np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * radius * radius))[..., None] ** 2
+            picture = picture * (1 - alpha) + colour * alpha
         out[index] = np.clip(picture, 0, 255).astype(np.uint8)
     return out
+
+
+def _smooth(grid: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """`grid` sampled with bilinear interpolation at (u, v) in [0, 1), wrapping around."""
+    rows, cols = grid.shape
+    fy, fx = v * rows, u * cols
+    y0, x0 = fy.astype(int) % rows, fx.astype(int) % cols
+    y1, x1 = (y0 + 1) % rows, (x0 + 1) % cols
+    wy, wx = fy - np.floor(fy), fx - np.floor(fx)
+    top = grid[y0, x0] * (1 - wx) + grid[y0, x1] * wx
+    return top * (1 - wy) + (grid[y1, x0] * (1 - wx) + grid[y1, x1] * wx) * wy
 
 
 def make_corpus(
@@ -159,7 +172,7 @@ TRANSFORMATIONS = {
     "re-encode mjpeg": (lambda p: p, "mjpeg", None),
     "scaled down": (lambda p: _resized(p, p.shape[2] // 4 * 2, p.shape[1] // 4 * 2), "libx264", None),
     "scaled up": (lambda p: _resized(p, p.shape[2] * 3 // 4 * 2, p.shape[1] * 3 // 4 * 2), "libx264", None),
-    "cropped": (lambda p: _cropped(p, 0.9), "libx264", None),
+    "cropped": (lambda p: _cropped(p, 0.95), "libx264", None),  # 2.5 % off each side: a border, a logo
     "letterboxed": (lambda p: _letterboxed(p, 0.75), "libx264", None),
     "trimmed": (lambda p: p[: len(p) * 2 // 3], "libx264", None),
     "start cut": (lambda p: p[len(p) // 3 :], "libx264", None),
@@ -168,8 +181,8 @@ TRANSFORMATIONS = {
 
 
 def make_duplicate_set(out: Path, originals: int = 1, long_seconds: float = 48.0,
-                       clip: tuple[float, float] = (17.4, 8.0), size: tuple[int, int] = (96, 72),
-                       seconds: float = 6.0, fps: float = 10, seed: int = 0) -> list[tuple[str, str, str]]:
+                       clip: tuple[float, float] = (17.4, 8.0), size: tuple[int, int] = (160, 120),
+                       seconds: float = 6.0, fps: float = 10, seed: int = 0, keyframe_every: float = 2.0) -> list[tuple[str, str, str]]:
     """Write originals, their copies made by every one of `TRANSFORMATIONS`, a long video with a
     sub-clip cut from it at `clip` (start, length in seconds), and look-alikes that are not copies:
     videos sharing a black intro, videos sharing a title card, and other clips of an original's
@@ -179,8 +192,9 @@ def make_duplicate_set(out: Path, originals: int = 1, long_seconds: float = 48.0
     frames = int(seconds * fps)
     labels = []
 
-    def write(name: str, pictures: np.ndarray, family: str, kind: str, codec: str = "libx264", rate=None) -> None:
-        path = write_video(out / (name + CONTAINERS[codec]), pictures, fps, codec, rate)
+    def write(name: str, pictures: np.ndarray, family: str, kind: str, codec: str = "libx264", rate=None,
+              keyframe_every=None) -> None:
+        path = write_video(out / (name + CONTAINERS[codec]), pictures, fps, codec, rate, keyframe_every)
         labels.append((str(path.relative_to(out)), family, kind))
 
     for number in range(originals):
@@ -192,7 +206,8 @@ def make_duplicate_set(out: Path, originals: int = 1, long_seconds: float = 48.0
             write(f"same_scene_{number}_{other}", render_scene(100 + number, width, height, frames, fps, rng),
                   f"same_scene_{number}_{other}", "same scene")
     long = render_scene(99, width, height, int(long_seconds * fps), fps, rng)
-    write("long", long, "long", "original")
+    # Keyframes every 2 s, as streaming encodes have them: past 30 s vindex fingerprints keyframes only.
+    write("long", long, "long", "original", keyframe_every=keyframe_every)
     start, length = (int(round(value * fps)) for value in clip)
     write("subclip", long[start : start + length], "long", "sub-clip")
     write("subclip_scaled", _resized(long[start : start + length], width // 4 * 2, height // 4 * 2), "long", "sub-clip")
