@@ -172,7 +172,7 @@ TRANSFORMATIONS = {
     "re-encode mjpeg": (lambda p: p, "mjpeg", None),
     "scaled down": (lambda p: _resized(p, p.shape[2] // 4 * 2, p.shape[1] // 4 * 2), "libx264", None),
     "scaled up": (lambda p: _resized(p, p.shape[2] * 3 // 4 * 2, p.shape[1] * 3 // 4 * 2), "libx264", None),
-    "cropped": (lambda p: _cropped(p, 0.95), "libx264", None),  # 2.5 % off each side: a border, a logo
+    "cropped": (lambda p: centre_crop(p, 0.95), "libx264", None),  # 2.5 % off each side: a border, a logo
     "letterboxed": (lambda p: _letterboxed(p, 0.75), "libx264", None),
     "trimmed": (lambda p: p[: len(p) * 2 // 3], "libx264", None),
     "start cut": (lambda p: p[len(p) // 3 :], "libx264", None),
@@ -229,7 +229,7 @@ def _resized(pictures: np.ndarray, width: int, height: int) -> np.ndarray:
                      .to_ndarray(format="rgb24") for p in pictures])
 
 
-def _cropped(pictures: np.ndarray, keep: float) -> np.ndarray:
+def centre_crop(pictures: np.ndarray, keep: float) -> np.ndarray:
     height, width = pictures.shape[1:3]
     new_height, new_width = int(height * keep) // 2 * 2, int(width * keep) // 2 * 2
     top, left = (height - new_height) // 2, (width - new_width) // 2

@@ -139,20 +139,27 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     rows, cols = np.nonzero(distance <= max_distance)
     if len(np.unique(rows)) < MIN_MATCHED_FRAMES:
         return NO_CONTAINMENT
-    normal = best = _at_speed(short, long, rows, cols, 1.0, tolerance)
+    closeness = (max_distance + 1 - distance[rows, cols]).astype(np.float64) ** 2
+    normal = best = _at_speed(short, long, rows, cols, closeness, 1.0, tolerance)
     for speed in SPEEDS[1:]:
-        found = _at_speed(short, long, rows, cols, speed, tolerance)
+        found = _at_speed(short, long, rows, cols, closeness, speed, tolerance)
         if found.matched >= normal.matched + SPEED_MARGIN and found.matched > best.matched:
             best = found
     return best
 
 
-def _at_speed(short: Fingerprints, long: Fingerprints, rows: np.ndarray, cols: np.ndarray, speed: float,
-              tolerance: float) -> Containment:
+def _at_speed(short: Fingerprints, long: Fingerprints, rows: np.ndarray, cols: np.ndarray, closeness: np.ndarray,
+              speed: float, tolerance: float) -> Containment:
     """Containment of `short` played at `speed` (its second t is the long video's speed * t + offset),
-    given the matching frame pairs (rows of `short`, columns of `long`)."""
+    given the matching frame pairs (rows of `short`, columns of `long`, how close their hashes are)."""
     offsets = long.times[cols].astype(np.float64) - speed * short.times[rows]
-    offset = _voted_offset(rows, offsets, tolerance)
+    voted = _voted_offset(rows, offsets, tolerance)
+    # The offset itself: the closest pairs weigh most (a keyframe-sampled long video pairs each frame
+    # with a neighbour up to a second away too, in slow footage).
+    near = np.abs(offsets - voted) <= tolerance
+    order = np.argsort(offsets[near], kind="stable")
+    weights = np.cumsum(closeness[near][order])
+    offset = float(offsets[near][order][np.searchsorted(weights, weights[-1] / 2)])
     agreeing = np.unique(rows[np.abs(offsets - offset) <= tolerance])
     matched = len(agreeing)
     spread = float(short.times[agreeing[-1]] - short.times[agreeing[0]]) if matched else 0.0
