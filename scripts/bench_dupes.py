@@ -112,10 +112,11 @@ def demo_corpus(work: Path) -> None:
     for mode in ("near", "similar"):
         report = index.duplicates(mode=mode)
         sizes = sorted((len(group.videos) for group in report), reverse=True)
-        lowest = min((video.score for group in report for video in group.videos[1:]), default=None)
+        scores = [video.score for group in report for video in group.videos[1:]]
+        below = sum(score < report.threshold for score in scores)
         print(f"  {mode} (threshold {report.threshold}): {len(sizes)} groups, largest {sizes[0] if sizes else 0} "
-              f"videos, lowest member score {lowest if lowest is None else round(lowest, 3)}, "
-              f"members below the threshold: {evaluate(report, [])[2] if report.groups else 0}")
+              f"videos, member scores {min(scores, default=0):.3f}-{max(scores, default=0):.3f}, "
+              f"members below the threshold: {below}")
 
 
 def timing(videos: int, per_video: int, copies: int, seed: int = 0) -> None:
@@ -152,8 +153,9 @@ def main() -> None:
     parser.add_argument("--fingerprints", type=int, default=60, help="fingerprints per video in the timing")
     parser.add_argument("--demo", action="store_true", help="also index the demo corpus and report its groups")
     parser.add_argument("--skip-set", action="store_true", help="only the timing")
+    parser.add_argument("--keep", type=Path, help="make the videos and indexes in this new folder, and keep them")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-dupes-"))
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench-dupes-"))
     try:
         if not args.skip_set:
             labelled_set(work, args.originals)
@@ -161,7 +163,8 @@ def main() -> None:
             demo_corpus(work)
         timing(args.videos, args.fingerprints, copies=args.videos // 20)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -35,8 +35,8 @@ MIN_MATCHED_FRAMES, MIN_MATCHED_SECONDS = 3, 1.5
 # would make the candidate pairs grow with its square.
 MAX_BUCKET = 256
 # Playback speeds of the shorter video tried (1.25: a quarter faster), normal speed first; another
-# speed wins only with this many more matching frames than normal speed, so a copy at normal speed
-# never reads as a speed change.
+# speed wins only with a higher share and this many more matching frames than normal speed, so a
+# copy at normal speed never reads as a speed change (slow footage fits several speeds).
 SPEEDS = (1.0, 1.25, 0.8, 1.5, 2 / 3, 2.0, 0.5)
 SPEED_MARGIN = 2
 CHUNKS, CHUNK_BITS = 4, 16
@@ -131,7 +131,7 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     frame of `long` within `tolerance` (a long video sampled sparsely, at keyframes, leaves gaps
     that count neither way) and those that fall outside `long` altogether (they count against:
     a video that only partly overlaps is not contained). Other playback speeds of `short` are
-    tried too; one wins only by `SPEED_MARGIN` more matching frames than normal speed.
+    tried too; one wins only with a higher share and `SPEED_MARGIN` more matching frames.
     """
     if len(short.hashes) == 0 or len(long.hashes) == 0:
         return NO_CONTAINMENT
@@ -143,7 +143,7 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     normal = best = _at_speed(short, long, rows, cols, closeness, 1.0, tolerance)
     for speed in SPEEDS[1:]:
         found = _at_speed(short, long, rows, cols, closeness, speed, tolerance)
-        if found.matched >= normal.matched + SPEED_MARGIN and found.matched > best.matched:
+        if (found.share > max(normal.share, best.share) and found.matched >= normal.matched + SPEED_MARGIN):
             best = found
     return best
 
