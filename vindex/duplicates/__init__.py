@@ -122,7 +122,7 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
         scores = _near_scores(table, contents, threshold, warnings)
     elif mode == "similar":
         frames = visual.frame_vectors(store, [rows[same[0]]["id"] for same in contents], bool(channels or where))
-        scores = {(a, b): (score, None, 1.0) for a, b in visual.candidate_pairs(frames, threshold)
+        scores = {(a, b): (score, None) for a, b in visual.candidate_pairs(frames, threshold)
                   if (score := visual.contained(frames[b], frames[a])) >= threshold}
     else:
         scores = {}
@@ -157,9 +157,9 @@ def _catalog(store: Store, channels: tuple[str, ...], where: str | None, columns
 
 
 def _near_scores(table, contents: list[list[int]], threshold: float,
-                 warnings: list[str]) -> dict[tuple[int, int], tuple[float, float | None, float]]:
-    """(keeper-side content, member-side content) -> (containment share, offset, speed) for the
-    pairs of contents whose fingerprint containment reaches `threshold`."""
+                 warnings: list[str]) -> dict[tuple[int, int], tuple[float, float | None]]:
+    """(keeper-side content, member-side content) -> (containment share, offset) for the pairs of
+    contents whose fingerprint containment reaches `threshold`."""
     every = fingerprint_match.read_fingerprints(table.column("fingerprints"), table.column("fingerprint_times"))
     missing = sum(found is None for found in every)
     if missing:
@@ -167,7 +167,7 @@ def _near_scores(table, contents: list[list[int]], threshold: float,
                         "run `vindex add` on their folder to compute them; until then they match identical copies only")
     empty = fingerprint_match.Fingerprints(np.empty(0, np.uint64), np.empty(0))
     fingerprints = [every[same[0]] or empty for same in contents]
-    return {pair: (round(found.share, 6), round(found.offset, 2), found.speed)
+    return {pair: (round(found.share, 6), round(found.offset, 2))
             for pair, found in fingerprint_match.contained_pairs(fingerprints, threshold).items()}
 
 
@@ -204,7 +204,7 @@ def _group(rows: list[dict], contents: list[list[int]], scores: list[tuple | Non
     keeper = rows[contents[0][0]]
     videos = []
     for same, found in zip(contents, scores):
-        score, offset, speed = found or (1.0, None, 1.0)
+        score, offset = found or (1.0, None)
         for position in same:
             row = rows[position]
             if row is keeper:
@@ -212,19 +212,19 @@ def _group(rows: list[dict], contents: list[list[int]], scores: list[tuple | Non
             elif same is contents[0]:
                 reason, offset = "identical bytes", None
             else:
-                reason = _reason(row, keeper, mode, offset, speed)
+                reason = _reason(row, keeper, mode, offset)
             videos.append(Duplicate(shown_path(row["path"]), join_root(root, row["path"]), row["channel"], row["size"],
                                     row["duration"], row["width"], row["height"], row["id"],
                                     1.0 if row is keeper else score, reason, offset))
     return DuplicateGroup(videos)
 
 
-def _reason(row: dict, keeper: dict, mode: str, offset: float | None, speed: float) -> str:
+def _reason(row: dict, keeper: dict, mode: str, offset: float | None) -> str:
     """What a user can act on: how this video differs from the keeper it copies."""
     if mode == "similar":
         return "similar scene"
-    parts = [f"speed ×{round(speed, 2):g}"] if speed != 1.0 else []
-    length, keeper_length = (row["duration"] or 0.0) * speed, keeper["duration"] or 0.0
+    parts = []
+    length, keeper_length = row["duration"] or 0.0, keeper["duration"] or 0.0
     if keeper_length - length > max(SHORTER_SECONDS, SHORTER_SHARE * keeper_length):
         parts.append(f"contained at {clock(offset)}" if offset and offset >= SHORTER_SECONDS else "trimmed")
     if row["width"] and row["height"] and keeper["width"] and keeper["height"]:
