@@ -176,17 +176,20 @@ TRANSFORMATIONS = {
     "letterboxed": (lambda p: _letterboxed(p, 0.75), "libx264", None),
     "trimmed": (lambda p: p[: len(p) * 2 // 3], "libx264", None),
     "start cut": (lambda p: p[len(p) // 3 :], "libx264", None),
-    "sped up": (lambda p: p[np.arange(0, len(p), 1.25).astype(int)], "libx264", None),  # 25 % faster: reads as trimmed
+    "sped up": (lambda p: p[np.arange(0, len(p), 1.25).astype(int)], "libx264", None),  # 25 % faster
 }
 
 
 def make_duplicate_set(out: Path, originals: int = 1, long_seconds: float = 48.0,
                        clip: tuple[float, float] = (17.4, 8.0), size: tuple[int, int] = (160, 120),
-                       seconds: float = 6.0, fps: float = 10, seed: int = 0, keyframe_every: float = 2.0) -> list[tuple[str, str, str]]:
+                       seconds: float = 6.0, fps: float = 10, seed: int = 0,
+                       keyframe_every: float = 2.0) -> list[tuple[str, str, str]]:
     """Write originals, their copies made by every one of `TRANSFORMATIONS`, a long video with a
     sub-clip cut from it at `clip` (start, length in seconds), and look-alikes that are not copies:
     videos sharing a black intro, videos sharing a title card, and other clips of an original's
-    scene. Returns (path under `out`, family, kind): the videos of one family are copies."""
+    scene. The long video has a keyframe every `keyframe_every` seconds (past 30 s vindex
+    fingerprints keyframes only). Returns (path under `out`, family, kind): the videos of one
+    family are copies."""
     rng = np.random.default_rng(seed)
     width, height = size
     frames = int(seconds * fps)
