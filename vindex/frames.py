@@ -152,7 +152,7 @@ def _decode(container, stream, count: int, size: int | None, keyframes_only: boo
     # One swscale context per video and output: made afresh for each frame, it costs more than
     # the scaling itself (3 ms against 0.07 ms for a 64x64 grey square of a 360p frame).
     grey, rgb = VideoReformatter(), VideoReformatter()
-    sampler = DenseSampler(start, grey) if FINGERPRINTS else None
+    sampler = DenseSampler(start, duration, grey) if FINGERPRINTS else None
     if duration is not None and duration > 0:
         # A stored frame's time is its own: a hair later is still that frame, never the one before.
         targets = target_times(start, duration, count) if at is None else [start + t + 1e-6 for t in at]
@@ -187,8 +187,9 @@ class DenseSampler:
     """Keeps, as a small grey square, the first frame it is offered at or after each whole second
     (FINGERPRINT_SPACING) from the video's start; frames must come in time order."""
 
-    def __init__(self, start: float, reformatter):
+    def __init__(self, start: float, duration: float | None, reformatter):
         self.start = start
+        self.duration = duration
         self.reformatter = reformatter
         self.next = 0.0
         self.times: list[float] = []
@@ -200,6 +201,10 @@ class DenseSampler:
             self.greys.append(_to_grey(frame, self.reformatter))
             self.times.append(max(0.0, offset))
             self.next = (math.floor((offset + 1e-3) / FINGERPRINT_SPACING) + 1) * FINGERPRINT_SPACING
+
+    def wants_more(self) -> bool:
+        """False once the next sample would lie past the stated end: the rest need not be decoded."""
+        return self.duration is None or self.next < self.duration - 1e-3
 
 
 def _duration(container, stream, time_base: Fraction) -> float | None:
@@ -232,7 +237,7 @@ def _frame_time(frame, time_base: Fraction) -> float:
 
 def _sequential(container, stream, targets: list[float], sampler: DenseSampler | None = None) -> list:
     """One decoding pass, keeping the frame on screen at each target time; with a `sampler`, the
-    pass goes on to the end and offers it every decoded frame."""
+    pass offers it every decoded frame and goes on past the last target while it wants more."""
     picked: list = []
     wanted = iter(sorted(targets))
     target = next(wanted)
@@ -247,9 +252,10 @@ def _sequential(container, stream, targets: list[float], sampler: DenseSampler |
             target = next(wanted, None)
         previous = frame
         if target is None:
-            if sampler is None:
+            if sampler is None or not sampler.wants_more():
                 break
-            # Past the last target only the samples are wanted: no frame needs decoding near one.
+            # Past the last target only the samples are wanted (at most a second's worth of
+            # frames in a clip of whole seconds): no frame needs decoding near a target.
             context.skip_frame = "NONREF"
             continue
         # Frames no other frame refers to (most B-frames) need not be decoded far from a target.
