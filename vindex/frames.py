@@ -83,7 +83,7 @@ def read_frames(path: str, count: int, size: int, threaded: bool = False, keyfra
             stream = container.streams.video[0]
             if threaded:
                 stream.thread_type = "AUTO"
-            return _decode(container, stream, count, size, keyframes_only)
+            return _decode(path, container, stream, count, size, keyframes_only)
     except DecodeError:
         raise
     except (av.FFmpegError, OSError, ValueError, RuntimeError, MemoryError) as error:
@@ -101,7 +101,7 @@ def read_fingerprints(path: str, timestamps: list[float]) -> DecodedVideo:
         with container:
             if not container.streams.video:
                 raise DecodeError("no video stream")
-            return _decode(container, container.streams.video[0], len(timestamps), None, False, timestamps)
+            return _decode(path, container, container.streams.video[0], len(timestamps), None, False, timestamps)
     except DecodeError:
         raise
     except (av.FFmpegError, OSError, ValueError, RuntimeError, MemoryError) as error:
@@ -136,10 +136,11 @@ def _reason(error: BaseException) -> str:
     return os_reason(error)[:200]
 
 
-def _decode(container, stream, count: int, size: int | None, keyframes_only: bool,
+def _decode(path: str, container, stream, count: int, size: int | None, keyframes_only: bool,
             at: list[float] | None = None) -> DecodedVideo:
     """`count` frames at even targets (or at `at`, seconds from the start), as `size` squares
-    (no images when None), with their hashes and the dense fingerprints."""
+    (no images when None), with their hashes and the dense fingerprints. `path` is the file that
+    `container` reads, opened again for the keyframes pass of a long video."""
     time_base = stream.time_base or Fraction(1, 1_000_000)
     start = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
     duration = _duration(container, stream, time_base)
@@ -161,7 +162,7 @@ def _decode(container, stream, count: int, size: int | None, keyframes_only: boo
         elif duration > SEQUENTIAL_MAX_SECONDS:
             picked = _seek_each(container, stream, targets, time_base)
             if sampler is not None:
-                _keyframes_pass(container, stream, sampler)
+                _keyframes_pass(path, sampler)
         else:
             picked = _sequential(container, stream, targets, sampler)
     else:
@@ -301,14 +302,19 @@ def _nearest_keyframes(container, stream, targets: list[float], sampler: DenseSa
     return picked
 
 
-def _keyframes_pass(container, stream, sampler: DenseSampler) -> None:
+def _keyframes_pass(path: str, sampler: DenseSampler) -> None:
     """Offer the sampler every keyframe of a long video: one pass that reads the whole file but
-    decodes only keyframes (a fraction of the cost of decoding every frame)."""
-    container.seek(0, stream=stream, backward=True, any_frame=False)
-    context = stream.codec_context
-    context.skip_frame = "NONKEY"
-    for frame in container.decode(stream):
-        sampler.offer(frame, _frame_time(frame, stream.time_base))
+    hands the decoder keyframes alone, in a decoder of its own that skips deblocking (block
+    edges do not show in a 64x64 grey square). For 2 minutes of 360p with 47 keyframes: 30 ms,
+    against 73 ms for the same decoder skipping non-keyframes itself (it still parses them)."""
+    with open_video(path) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.options = {"skip_loop_filter": "all"}
+        for packet in container.demux(stream):
+            # The last, empty packet flushes the frames the decoder still holds.
+            if packet.is_keyframe or packet.size == 0:
+                for frame in stream.decode(packet):
+                    sampler.offer(frame, _frame_time(frame, stream.time_base))
 
 
 def _keep(picked: list, frame) -> None:
