@@ -122,7 +122,7 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
         scores = _near_scores(table, contents, threshold, warnings)
     elif mode == "similar":
         frames = visual.frame_vectors(store, [rows[same[0]]["id"] for same in contents], bool(channels or where))
-        scores = {(a, b): (score, None) for a, b in visual.candidate_pairs(frames, threshold)
+        scores = {(a, b): (round(score, 6), None) for a, b in visual.candidate_pairs(frames, threshold)
                   if (score := visual.contained(frames[b], frames[a])) >= threshold}
     else:
         scores = {}
