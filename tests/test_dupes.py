@@ -119,9 +119,10 @@ def test_near_mode_finds_the_copies_and_no_look_alike(labelled, run):
         assert group["reclaimable_bytes"] == sum(video["size"] for video in group["videos"][1:])
         assert group["videos"][0]["visual"] == 1.0 and all(0 < video["visual"] <= 1 for video in group["videos"])
     found = {video["path"]: video for group in report["groups"] for video in group["videos"]}
-    assert abs(found["subclip.mp4"]["offset"] - SUBCLIP_START) <= 1.0
-    assert found["subclip.mp4"]["reason"] == "contained at 0:17"
-    assert found["subclip_scaled.mp4"]["reason"] == "contained at 0:17, resized"
+    for clip, resized in (("subclip.mp4", ""), ("subclip_scaled.mp4", ", resized")):
+        offset = found[clip]["offset"]  # sampling puts it within a second of the cut
+        assert abs(offset - SUBCLIP_START) <= 1.0
+        assert found[clip]["reason"] == f"contained at 0:{round(offset):02d}{resized}"
     assert found["trimmed_0.mp4"]["reason"].startswith("trimmed")
     assert found["start_cut_0.mp4"]["reason"].startswith("contained at 0:02")
     assert found["letterboxed_0.mp4"]["reason"] == "cropped or letterboxed"
