@@ -246,3 +246,11 @@ def test_an_index_from_before_fingerprints_gets_them_without_reembedding(indexed
         assert frames.column(name).equals(before_frames.column(name)), name
     again = json.loads(run("add", corpus_template, *TINY, "--json").stdout)
     assert again["fingerprinted"] == 0
+
+
+def test_keyframes_only_takes_one_keyframe_a_second_at_most(tmp_path):
+    path = encode(tmp_path / "keys.mp4", smooth_pictures(5, 10, 96, 72, seed=10), 10, gop=5)  # a keyframe every 0.5 s
+    fast = read_frames(str(path), 3, 32, keyframes_only=True)
+    assert fast.fingerprint_times.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    full = read_frames(str(path), 3, 32)
+    assert distance(fast.fingerprints, full.fingerprints[::2]).max() <= 4  # the same frames, decoded alike

@@ -331,7 +331,7 @@ def _keep(picked: list, frame) -> None:
         picked.append(frame)
 
 
-def _to_square_rgb(frame, size: int, reformatter) -> np.ndarray:
+def _to_square_rgb(frame, size: int, reformatter=None) -> np.ndarray:
     """Resize the shorter side to `size` (bicubic, as CLIP's preprocessing does), then centre-crop.
 
     Rotation metadata (phone videos) is applied so the picture is upright.
@@ -340,8 +340,8 @@ def _to_square_rgb(frame, size: int, reformatter) -> np.ndarray:
     width, height = frame.width, frame.height
     scale = size / min(width, height)
     new_width, new_height = max(size, round(width * scale)), max(size, round(height * scale))
-    rgb = reformatter.reformat(frame, width=new_width, height=new_height, format="rgb24",
-                               interpolation="BICUBIC").to_ndarray()
+    rgb = _reformat(frame, reformatter, width=new_width, height=new_height, format="rgb24",
+                    interpolation="BICUBIC").to_ndarray()
     if rotation:
         # FFmpeg's display matrix angle is counter-clockwise; np.rot90 rotates counter-clockwise too.
         rgb = np.rot90(rgb, k=rotation // 90)
@@ -350,11 +350,18 @@ def _to_square_rgb(frame, size: int, reformatter) -> np.ndarray:
     return np.ascontiguousarray(rgb[top : top + size, left : left + size])
 
 
-def _to_grey(frame, reformatter) -> np.ndarray:
+def _to_grey(frame, reformatter=None) -> np.ndarray:
     """The frame as a GREY_SIZE square of grey levels (aspect ignored, as pHash does), upright."""
-    grey = reformatter.reformat(frame, width=GREY_SIZE, height=GREY_SIZE, format="gray", interpolation="AREA").to_ndarray()
+    grey = _reformat(frame, reformatter, width=GREY_SIZE, height=GREY_SIZE, format="gray",
+                     interpolation="AREA").to_ndarray()
     rotation = (getattr(frame, "rotation", 0) or 0) % 360
     return np.ascontiguousarray(np.rot90(grey, k=rotation // 90)) if rotation else grey
+
+
+def _reformat(frame, reformatter, **how):
+    """`frame` scaled and converted by `reformatter` (a VideoReformatter kept for the whole video),
+    or by a swscale context made for this frame alone when None."""
+    return reformatter.reformat(frame, **how) if reformatter is not None else frame.reformat(**how)
 
 
 def read_thumbnail(path: str, timestamp: float, width: int = 192) -> np.ndarray:

@@ -36,16 +36,12 @@ def backfill_fingerprints(store: Store, prefix: str, workers: int, progress: Pro
                 frames[frame["video_id"]].append(frame)
             for stored in frames.values():
                 stored.sort(key=lambda frame: frame["frame_index"])
-
-            def decode(video: str) -> DecodedVideo | None:
-                path = join_root(root, videos[video]["path"])
-                try:
-                    return read_fingerprints(path, [frame["timestamp"] for frame in frames[video]])
-                except DecodeError:
-                    return None
-
+            # A row without frames (a damaged index: `vindex check`) has no moments to hash again.
+            ids = [video for video in videos if frames[video]]
+            paths = [join_root(root, videos[video]["path"]) for video in ids]
+            moments = [[frame["timestamp"] for frame in frames[video]] for video in ids]
             done_videos, done_frames = [], []
-            for number, (video, decoded) in enumerate(zip(list(videos), pool.map(decode, list(videos))), start + 1):
+            for number, (video, decoded) in enumerate(zip(ids, pool.map(_read, paths, moments)), start + 1):
                 if decoded is not None:
                     done_videos.append(dict(videos[video], **fingerprint_columns(decoded)))
                     hashes = frame_fingerprints(decoded)
@@ -54,8 +50,17 @@ def backfill_fingerprints(store: Store, prefix: str, workers: int, progress: Pro
                     done_frames.extend(dict(frame, **more) for frame, more in zip(frames[video], hashes))
                 if progress:
                     progress("fingerprinting", number, len(missing))
+            if progress:  # rows skipped above count as done
+                progress("fingerprinting", start + len(batch), len(missing))
             if done_videos:
                 store.write(pa.Table.from_pylist(done_videos, store.videos.schema),
                             pa.Table.from_pylist(done_frames, store.frames.schema))
                 filled += len(done_videos)
     return filled
+
+
+def _read(path: str, timestamps: list[float]) -> DecodedVideo | None:
+    try:
+        return read_fingerprints(path, timestamps)
+    except DecodeError:
+        return None
