@@ -16,6 +16,7 @@ import numpy as np
 
 from vindex.errors import DecodeError, os_reason
 from vindex.scanning import open_regular
+from vindex.shots import find_shots, shot_targets
 
 # Below this length one sequential pass is cheaper than one seek per frame: each seek decodes
 # from the previous keyframe anyway, and short clips have few keyframes (docs/decisions.md).
@@ -49,8 +50,10 @@ def target_times(start: float, duration: float, count: int) -> list[float]:
     return [start + duration * (i + 0.5) / count for i in range(count)]
 
 
-def read_frames(path: str, count: int, size: int, threaded: bool = False, keyframes_only: bool = False) -> DecodedVideo:
-    """Decode `count` frames evenly spaced through the video at `path`.
+def read_frames(path: str, count: int, size: int, threaded: bool = False, keyframes_only: bool = False,
+                sampling: str = "uniform") -> DecodedVideo:
+    """Decode `count` frames evenly spaced through the video at `path` (`sampling="shots"`: from
+    the middle of its longest shots, found first on its keyframes; `vindex.shots`).
 
     `threaded` lets FFmpeg decode one video on several cores: right for a single video, but
     slower than one thread per video when several videos are decoded side by side.
@@ -70,7 +73,7 @@ def read_frames(path: str, count: int, size: int, threaded: bool = False, keyfra
             stream = container.streams.video[0]
             if threaded:
                 stream.thread_type = "AUTO"
-            return _decode(container, stream, count, size, keyframes_only)
+            return _decode(container, stream, count, size, keyframes_only, sampling)
     except DecodeError:
         raise
     except (av.FFmpegError, OSError, ValueError, RuntimeError, MemoryError) as error:
@@ -105,7 +108,7 @@ def _reason(error: BaseException) -> str:
     return os_reason(error)[:200]
 
 
-def _decode(container, stream, count: int, size: int, keyframes_only: bool) -> DecodedVideo:
+def _decode(container, stream, count: int, size: int, keyframes_only: bool, sampling: str = "uniform") -> DecodedVideo:
     time_base = stream.time_base or Fraction(1, 1_000_000)
     start = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
     duration = _duration(container, stream, time_base)
@@ -115,6 +118,8 @@ def _decode(container, stream, count: int, size: int, keyframes_only: bool) -> D
 
     if duration is not None and duration > 0:
         targets = target_times(start, duration, count)
+        if sampling == "shots":
+            targets = _shot_targets(container, stream, start, duration, count)
         if keyframes_only:
             picked = _nearest_keyframes(container, stream, targets)
         elif duration > SEQUENTIAL_MAX_SECONDS:
@@ -132,6 +137,17 @@ def _decode(container, stream, count: int, size: int, keyframes_only: bool) -> D
     width, height = stream.codec_context.width or first.width, stream.codec_context.height or first.height
     frame_count = stream.frames or (round(duration * fps) if duration and fps else None)
     return DecodedVideo(images, timestamps, duration, fps, int(width), int(height), frame_count)
+
+
+def _shot_targets(container, stream, start: float, duration: float, count: int) -> list[float]:
+    """Times in the middle of the longest shots, found on the keyframes; then back to the start."""
+    context = stream.codec_context
+    context.skip_frame = "NONKEY"
+    keyframes = ((_frame_time(frame, stream.time_base), frame) for frame in container.decode(stream))
+    shots = find_shots(keyframes, start, start + duration)
+    context.skip_frame = "DEFAULT"
+    container.seek(0, stream=stream)
+    return [time for time, _ in shot_targets(shots, count)]
 
 
 def _duration(container, stream, time_base: Fraction) -> float | None:
