@@ -1,10 +1,12 @@
 #!/usr/bin/env python
 """Benchmark `vindex add`: decode-only, model-only, the combined limit, end to end per backend
-and precision (torch, OpenVINO, OpenVINO int8) side by side, peak RSS, and unchanged re-runs.
+and precision (torch, OpenVINO, OpenVINO int8) side by side, peak RSS, unchanged re-runs, and
+what the perceptual fingerprints cost (decode and add with and without them, in the same run).
 
     python scripts/bench_add.py                      # 60 videos of 10 s at ~360p, ViT-B-32 (random weights)
     python scripts/bench_add.py --videos 24 --model vindex-tiny --unchanged 10000
     python scripts/bench_add.py --runtimes torch:auto,openvino:auto --unchanged 0
+    python scripts/bench_add.py --runtimes torch:auto --unchanged 0 --pairs 2 --long 4   # fingerprint cost
 
 On a CPU the decoder and the model share the cores, so the ceiling for `add` is the combined one,
 1 / (1/decode-only + 1/model-only) videos/s, each measured on all cores in the same run.
@@ -26,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vindex.demo import make_corpus
+import vindex.frames
+from vindex.demo import PATTERNS, make_corpus, render, theme_for
 from vindex.embedding import ModelSpec, open_embedder
 from vindex.indexing import EmbedJob, decode_ahead
 from vindex.scanning import scan
@@ -53,12 +56,53 @@ def model_spec(name: str, folder: Path) -> ModelSpec:
     return ModelSpec(name, checkpoint=str(checkpoint))
 
 
-def decode_only(root: Path, frames: int, size: int, workers: int) -> float:
+def long_videos(folder: Path, count: int, seconds: float = 120.0) -> Path:
+    """`count` videos of `seconds` at 640x360, 30 fps, a new shot every 4 s (so x264 puts keyframes
+    at the cuts, besides one every 250 frames as the ffmpeg command does), encoded as they render."""
+    import av
+    from fractions import Fraction
+
+    root = folder / f"long{count}x{seconds:.0f}" / "channels"
+    if root.is_dir():
+        return root
+    rng = np.random.default_rng(1)
+    for number in range(count):
+        path = root / "long" / f"long_{number:02d}.mp4"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with av.open(str(path), "w") as container:
+            stream = container.add_stream("libx264", rate=30)
+            stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+            stream.codec_context.gop_size = 250
+            for shot in range(int(seconds / 4)):
+                theme = theme_for(int(rng.integers(len(PATTERNS))))
+                for picture in render(theme, 640, 360, 120, rng):
+                    for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                        container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+    return root
+
+
+def decode_only(root: Path, frames: int, size: int, workers: int, fingerprints: bool = True) -> float:
+    """Videos decoded per second, with or without the dense fingerprints (`vindex.frames.FINGERPRINTS`)."""
     jobs = [EmbedJob("", [f], [""], [False]) for f in scan(root)]
-    started = time.perf_counter()
-    for _ in decode_ahead(jobs, frames, size, workers):
-        pass
-    return len(jobs) / (time.perf_counter() - started)
+    vindex.frames.FINGERPRINTS = fingerprints
+    try:
+        started = time.perf_counter()
+        for _ in decode_ahead(jobs, frames, size, workers):
+            pass
+        return len(jobs) / (time.perf_counter() - started)
+    finally:
+        vindex.frames.FINGERPRINTS = True
+
+
+def fingerprint_cost(root: Path, frames: int, size: int, workers: int, pairs: int) -> tuple[float, float]:
+    """Decode rates (videos/s) without and with fingerprints, the best of `pairs` alternating runs."""
+    without, with_ = 0.0, 0.0
+    for _ in range(pairs):
+        without = max(without, decode_only(root, frames, size, workers, fingerprints=False))
+        with_ = max(with_, decode_only(root, frames, size, workers, fingerprints=True))
+    return without, with_
 
 
 def model_only(embedder, batch_size: int, seconds: float = 5.0) -> float:
@@ -71,8 +115,15 @@ def model_only(embedder, batch_size: int, seconds: float = 5.0) -> float:
     return count / (time.perf_counter() - started)
 
 
-def vindex_add(root: Path, db: Path, spec: ModelSpec, frames: int, batch_size: int, extra: list[str]) -> tuple[dict, float]:
-    command = [sys.executable, "-m", "vindex", "add", str(root), "--db", str(db), "--model", spec.name,
+# `vindex add` with the dense fingerprints switched off, to measure what they cost.
+WITHOUT_FINGERPRINTS = ("import sys, vindex.frames; vindex.frames.FINGERPRINTS = False; "
+                        "from vindex.cli import cli; cli(sys.argv[1:], prog_name='vindex')")
+
+
+def vindex_add(root: Path, db: Path, spec: ModelSpec, frames: int, batch_size: int, extra: list[str],
+               fingerprints: bool = True) -> tuple[dict, float]:
+    start = ["-m", "vindex"] if fingerprints else ["-c", WITHOUT_FINGERPRINTS]
+    command = [sys.executable, *start, "add", str(root), "--db", str(db), "--model", spec.name,
                "--frames", str(frames), "--batch-size", str(batch_size), "--json", "-q", *extra]
     if spec.checkpoint:
         command += ["--checkpoint", spec.checkpoint]
@@ -108,6 +159,9 @@ def main() -> None:
                         help="backend:precision pairs to compare, comma-separated")
     parser.add_argument("--unchanged", type=int, default=10000, help="size of the unchanged re-run test (0: skip)")
     parser.add_argument("--engine", default="local", help="passed to `vindex add --engine` when not local")
+    parser.add_argument("--pairs", type=int, default=1,
+                        help="add runs without and with fingerprints, alternating (the first runtime; 0: skip)")
+    parser.add_argument("--long", type=int, default=0, help="also time decoding this many 2-minute videos")
     args = parser.parse_args()
     args.folder.mkdir(parents=True, exist_ok=True)
     root = build_corpus(args.folder, args.videos)
@@ -151,6 +205,9 @@ def main() -> None:
     print(f"\npeak RSS of add  : {peak_rss:7.0f} MiB (the largest of the runs above)")
     print(f"unchanged re-run : {rerun['seconds']:7.2f} s in add, {rerun_wall:.2f} s for the whole command "
           f"({rerun['unchanged']} unchanged)")
+    if args.pairs:
+        backend, precision = runtimes[0]
+        fingerprint_report(args, root, spec, workers, [*engine, "--backend", backend, "--precision", precision])
     if args.unchanged:
         farm = link_farm(root, args.folder, args.unchanged)
         farm_db = args.folder / f"index-farm{args.unchanged}"
@@ -159,6 +216,30 @@ def main() -> None:
         again, again_wall = vindex_add(farm, farm_db, spec, args.frames, args.batch_size, extra)
         print(f"{args.unchanged} files ({first['embedded']} distinct): first add {first_wall:.1f} s; "
               f"unchanged re-run {again['seconds']:.2f} s in add, {again_wall:.2f} s for the whole command")
+
+
+
+def fingerprint_report(args, root: Path, spec: ModelSpec, workers: int, extra: list[str]) -> None:
+    """What the dense fingerprints cost: decode alone and a whole add, without and with them."""
+    size = 224
+    without, with_ = fingerprint_cost(root, args.frames, size, workers, args.pairs)
+    print(f"\nfingerprints, {args.frames} frames/video at {size} px, best of {args.pairs} alternating runs:")
+    print(f"decode only      : {without:6.2f} videos/s without, {with_:6.2f} with ({without / with_ - 1:+.1%} time)")
+    seconds = {True: [], False: []}
+    for _ in range(args.pairs):
+        for fingerprints in (False, True):
+            db = args.folder / f"index-fingerprints-{fingerprints}"
+            subprocess.run(["rm", "-rf", str(db)], check=True)
+            summary, _ = vindex_add(root, db, spec, args.frames, args.batch_size, extra, fingerprints)
+            seconds[fingerprints].append(summary["seconds"])
+    best = {key: min(values) for key, values in seconds.items()}
+    print(f"add {' '.join(extra)}: {best[False]:6.2f} s without, {best[True]:6.2f} s with "
+          f"({best[True] / best[False] - 1:+.1%} time); all runs: without {seconds[False]}, with {seconds[True]}")
+    if args.long:
+        long_root = long_videos(args.folder, args.long)
+        without, with_ = fingerprint_cost(long_root, args.frames, size, workers, args.pairs)
+        print(f"decode only, {args.long} videos of 120 s (seek path, keyframes for fingerprints): "
+              f"{without:6.2f} videos/s without, {with_:6.2f} with ({without / with_ - 1:+.1%} time)")
 
 
 if __name__ == "__main__":

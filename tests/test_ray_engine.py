@@ -54,12 +54,12 @@ def assert_same_index(local: Store, other: Store) -> None:
     videos_a, videos_b = (sorted_table(s, "videos", ["id"]) for s in (local, other))
     assert videos_a.num_rows == videos_b.num_rows > 0
     for column in ["id", "path", "channel", "size", "mtime_ns", "content_hash", "duration", "fps", "width",
-                   "height", "frame_count", "num_frames"]:
+                   "height", "frame_count", "num_frames", "fingerprints", "fingerprint_times"]:
         assert videos_a.column(column).to_pylist() == videos_b.column(column).to_pylist(), column
     np.testing.assert_allclose(vectors(videos_a), vectors(videos_b), atol=1e-4)
     frames_a, frames_b = (sorted_table(s, "frames", ["video_id", "frame_index"]) for s in (local, other))
     assert frames_a.num_rows == frames_b.num_rows > 0
-    for column in ["video_id", "frame_index", "timestamp"]:
+    for column in ["video_id", "frame_index", "timestamp", "phash", "blank"]:
         assert frames_a.column(column).to_pylist() == frames_b.column(column).to_pylist(), column
     np.testing.assert_allclose(vectors(frames_a), vectors(frames_b), atol=1e-4)
     runtime = {"backend", "precision", "vectors_made_by"}  # recorded by the local engine's model only
@@ -145,9 +145,13 @@ def test_object_store_source_folder_is_one_line(run):
 
 def frame_rows(rows: list[tuple]) -> dict[str, np.ndarray]:
     job, frame, frames, timestamp, error = (np.asarray(column) for column in zip(*rows))
-    video = np.asarray([json.dumps(dict(duration=2.0, fps=10.0, width=96, height=72, frame_count=20))] * len(rows))
+    fingerprints = dict(fingerprints=[-1, 7], fingerprint_times=[0.0, 1.0], fingerprint_blank=[False, True])
+    video = np.asarray([json.dumps(dict(duration=2.0, fps=10.0, width=96, height=72, frame_count=20, **fingerprints))]
+                       * len(rows))
     vector = np.stack([np.full(4, float(f), np.float32) for f in frame])
-    return dict(job=job, frame=frame, frames=frames, timestamp=timestamp, error=error, video=video, vector=vector)
+    phash, blank = -np.asarray(frame, np.int64), np.asarray(frame) == 0
+    return dict(job=job, frame=frame, frames=frames, timestamp=timestamp, error=error, video=video, vector=vector,
+                phash=phash, blank=blank)
 
 
 def test_videos_are_reassembled_from_frames_in_any_order():
@@ -160,6 +164,9 @@ def test_videos_are_reassembled_from_frames_in_any_order():
     decoded, frame_vectors = videos[0]
     assert decoded.timestamps == [0.5, 1.5] and decoded.duration == 2.0 and decoded.frame_count == 20
     assert frame_vectors[:, 0].tolist() == [0.0, 1.0]
+    # Each frame's hash travels with it, the dense fingerprints with the video (as uint64).
+    assert decoded.phashes.tolist() == [0, 2**64 - 1] and decoded.blanks.tolist() == [True, False]
+    assert decoded.fingerprints.tolist() == [2**64 - 1, 7] and decoded.fingerprint_blank.tolist() == [False, True]
     assert list(videos) == [1, 2, 0]  # each video as soon as its last frame arrives
 
 

@@ -96,3 +96,15 @@ def test_the_library_records_sampling_in_the_meta(tmp_path):
 def test_add_help_explains_sampling(run):
     text = " ".join(run("add", "--help").stdout.split())
     assert "--sampling [uniform|shots]" in text and "longest shots" in text and "evenly spaced" in text
+
+
+@pytest.mark.parametrize("scenes", [SCENES, SCENES + (60,)], ids=["sequential", "past 30 s"])
+def test_both_samplings_fill_the_same_fingerprints(tmp_path, scenes):
+    path = str(multi_scene(tmp_path / "scenes.mp4", scenes))
+    uniform, by_shots = read_frames(path, 3, 32), read_frames(path, 3, 32, sampling="shots")
+    assert len(by_shots.phashes) == len(by_shots.blanks) == len(by_shots.images) == 3
+    # Up to 30 s, which frames a pass decodes (and so samples) depends on where its targets are.
+    assert len(by_shots.fingerprints) == len(uniform.fingerprints) > 2
+    assert np.allclose(by_shots.fingerprint_times, uniform.fingerprint_times, atol=0.5)
+    if len(scenes) > len(SCENES):  # past 30 s both sample the keyframes
+        assert np.array_equal(by_shots.fingerprints, uniform.fingerprints)

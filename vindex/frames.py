@@ -8,13 +8,15 @@ for the measurements behind the strategy below.
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
 
 from vindex.errors import DecodeError, os_reason
+from vindex.fingerprints import GREY_SIZE, fingerprint
 from vindex.scanning import open_regular
 from vindex.shots import find_shots, shot_targets
 
@@ -30,6 +32,10 @@ GUESSED_DURATION_FORMATS = frozenset({"mpeg", "mpegts", "mpegvideo", "h264", "he
 # A single read that takes longer than this (a hung network mount) ends the file's decoding.
 READ_TIMEOUT_SECONDS = 30.0
 PROBE_BYTES = 8 << 20  # how much FFmpeg reads, at most, to recognise the format and find the streams
+# Dense fingerprints: the first decoded frame at or after each whole second. Off only to measure
+# what they cost (scripts/bench_add.py).
+FINGERPRINTS = True
+FINGERPRINT_SPACING = 1.0  # seconds
 
 
 @dataclass
@@ -43,6 +49,13 @@ class DecodedVideo:
     width: int
     height: int
     frame_count: int | None
+    phashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))  # per image (vindex.fingerprints)
+    blanks: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # per image: near-uniform, never a match
+    # Dense samples, about one a second (keyframes only past SEQUENTIAL_MAX_SECONDS), time order,
+    # blank ones included: `fingerprint_blank` says which.
+    fingerprints: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    fingerprint_times: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    fingerprint_blank: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
 
 def target_times(start: float, duration: float, count: int) -> list[float]:
@@ -73,7 +86,25 @@ def read_frames(path: str, count: int, size: int, threaded: bool = False, keyfra
             stream = container.streams.video[0]
             if threaded:
                 stream.thread_type = "AUTO"
-            return _decode(container, stream, count, size, keyframes_only, sampling)
+            return _decode(container, stream, count, size, keyframes_only, sampling=sampling)
+    except DecodeError:
+        raise
+    except (av.FFmpegError, OSError, ValueError, RuntimeError, MemoryError) as error:
+        raise DecodeError(_reason(error)) from None
+
+
+def read_fingerprints(path: str, timestamps: list[float]) -> DecodedVideo:
+    """The fingerprints `read_frames` would have made for a video indexed before they existed:
+    the dense ones, and the hashes of the frames shown at `timestamps` (the stored frames'
+    times); no RGB images (`images` is empty). Raises DecodeError as `read_frames` does."""
+    import av
+
+    container = open_video(path)
+    try:
+        with container:
+            if not container.streams.video:
+                raise DecodeError("no video stream")
+            return _decode(container, container.streams.video[0], len(timestamps), None, False, timestamps)
     except DecodeError:
         raise
     except (av.FFmpegError, OSError, ValueError, RuntimeError, MemoryError) as error:
@@ -108,7 +139,11 @@ def _reason(error: BaseException) -> str:
     return os_reason(error)[:200]
 
 
-def _decode(container, stream, count: int, size: int, keyframes_only: bool, sampling: str = "uniform") -> DecodedVideo:
+def _decode(container, stream, count: int, size: int | None, keyframes_only: bool,
+            at: list[float] | None = None, sampling: str = "uniform") -> DecodedVideo:
+    """`count` frames at even targets (`sampling="shots"`: in the longest shots; or at `at`, seconds
+    from the start), as `size` squares (no images when None), with their hashes and the dense
+    fingerprints."""
     time_base = stream.time_base or Fraction(1, 1_000_000)
     start = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
     duration = _duration(container, stream, time_base)
@@ -116,38 +151,88 @@ def _decode(container, stream, count: int, size: int, keyframes_only: bool, samp
         duration = _duration_from_packets(container, stream, time_base, start)
     fps = float(stream.average_rate) if stream.average_rate else None
 
+    from av.video.reformatter import VideoReformatter
+
+    # One swscale context per video and output: made afresh for each frame, it costs more than
+    # the scaling itself (3 ms against 0.07 ms for a 64x64 grey square of a 360p frame).
+    grey, rgb = VideoReformatter(), VideoReformatter()
+    sampler = DenseSampler(start, grey) if FINGERPRINTS else None
     if duration is not None and duration > 0:
-        targets = target_times(start, duration, count)
-        if sampling == "shots":
-            targets = _shot_targets(container, stream, start, duration, count)
+        # Past SEQUENTIAL_MAX_SECONDS the fingerprints come from keyframes: shots' pass offers them.
+        keyframes_offered = (sampling == "shots" and at is None and not keyframes_only and sampler is not None
+                             and duration > SEQUENTIAL_MAX_SECONDS)
+        if at is not None:
+            # A stored frame's time is its own: a hair later is still that frame, never the one before.
+            targets = [start + t + 1e-6 for t in at]
+        elif sampling == "shots":
+            targets = _shot_targets(container, stream, start, duration, count, sampler if keyframes_offered else None)
+        else:
+            targets = target_times(start, duration, count)
         if keyframes_only:
-            picked = _nearest_keyframes(container, stream, targets)
+            picked = _nearest_keyframes(container, stream, targets, sampler)
         elif duration > SEQUENTIAL_MAX_SECONDS:
             picked = _seek_each(container, stream, targets, time_base)
+            if sampler is not None and not keyframes_offered:
+                _keyframes_pass(container, stream, sampler)
         else:
-            picked = _sequential(container, stream, targets)
+            picked = _sequential(container, stream, targets, sampler)
     else:
-        picked = _sequential(container, stream, [start] * 1)
+        picked = _sequential(container, stream, [start] * 1, sampler)
 
     if not picked:
         raise DecodeError("no decodable video frames")
-    images = np.stack([_to_square_rgb(frame, size) for frame in picked])
+    images = (np.stack([_to_square_rgb(frame, size, rgb) for frame in picked]) if size
+              else np.zeros((0, 0, 0, 3), np.uint8))
+    phashes, blanks = fingerprint(np.stack([_to_grey(frame, grey) for frame in picked]))
     timestamps = [max(0.0, _frame_time(frame, time_base) - start) for frame in picked]
     first = picked[0]
     width, height = stream.codec_context.width or first.width, stream.codec_context.height or first.height
     frame_count = stream.frames or (round(duration * fps) if duration and fps else None)
-    return DecodedVideo(images, timestamps, duration, fps, int(width), int(height), frame_count)
+    decoded = DecodedVideo(images, timestamps, duration, fps, int(width), int(height), frame_count, phashes, blanks)
+    if sampler is not None and sampler.greys:
+        decoded.fingerprints, decoded.fingerprint_blank = fingerprint(np.stack(sampler.greys))
+        decoded.fingerprint_times = np.asarray(sampler.times, np.float32)
+    return decoded
 
 
-def _shot_targets(container, stream, start: float, duration: float, count: int) -> list[float]:
-    """Times in the middle of the longest shots, found on the keyframes; then back to the start."""
+class DenseSampler:
+    """Keeps, as a small grey square, the first frame it is offered at or after each whole second
+    (FINGERPRINT_SPACING) from the video's start; frames must come in time order."""
+
+    def __init__(self, start: float, reformatter):
+        self.start = start
+        self.reformatter = reformatter
+        self.next = 0.0
+        self.times: list[float] = []
+        self.greys: list[np.ndarray] = []
+
+    def offer(self, frame, time: float) -> None:
+        offset = time - self.start
+        if offset + 1e-3 >= self.next:
+            self.greys.append(_to_grey(frame, self.reformatter))
+            self.times.append(max(0.0, offset))
+            self.next = (math.floor((offset + 1e-3) / FINGERPRINT_SPACING) + 1) * FINGERPRINT_SPACING
+
+
+def _shot_targets(container, stream, start: float, duration: float, count: int,
+                  sampler: DenseSampler | None = None) -> list[float]:
+    """Times in the middle of the longest shots, found on the keyframes (each offered to the
+    `sampler`, if any); then back to the start."""
     context = stream.codec_context
     context.skip_frame = "NONKEY"
     keyframes = ((_frame_time(frame, stream.time_base), frame) for frame in container.decode(stream))
+    if sampler is not None:
+        keyframes = _offered(keyframes, sampler)
     shots = find_shots(keyframes, start, start + duration)
     context.skip_frame = "DEFAULT"
     container.seek(0, stream=stream)
     return [time for time, _ in shot_targets(shots, count)]
+
+
+def _offered(timed, sampler: DenseSampler):
+    for time, frame in timed:
+        sampler.offer(frame, time)
+        yield time, frame
 
 
 def _duration(container, stream, time_base: Fraction) -> float | None:
@@ -178,8 +263,9 @@ def _frame_time(frame, time_base: Fraction) -> float:
     return float(frame.time or 0.0)
 
 
-def _sequential(container, stream, targets: list[float]) -> list:
-    """One decoding pass, keeping the frame on screen at each target time."""
+def _sequential(container, stream, targets: list[float], sampler: DenseSampler | None = None) -> list:
+    """One decoding pass, keeping the frame on screen at each target time; with a `sampler`, the
+    pass goes on to the end and offers it every decoded frame."""
     picked: list = []
     wanted = iter(sorted(targets))
     target = next(wanted)
@@ -187,12 +273,18 @@ def _sequential(container, stream, targets: list[float]) -> list:
     context = stream.codec_context
     for frame in container.decode(stream):
         time = _frame_time(frame, stream.time_base)
+        if sampler is not None:
+            sampler.offer(frame, time)
         while target is not None and time > target:
             _keep(picked, previous if previous is not None else frame)
             target = next(wanted, None)
-        if target is None:
-            break
         previous = frame
+        if target is None:
+            if sampler is None:
+                break
+            # Past the last target only the samples are wanted: no frame needs decoding near one.
+            context.skip_frame = "NONREF"
+            continue
         # Frames no other frame refers to (most B-frames) need not be decoded far from a target.
         context.skip_frame = "NONREF" if time < target - SKIP_MARGIN_SECONDS else "DEFAULT"
     if target is not None and previous is not None:
@@ -217,12 +309,15 @@ def _seek_each(container, stream, targets: list[float], time_base: Fraction) -> 
     return picked
 
 
-def _nearest_keyframes(container, stream, targets: list[float]) -> list:
-    """Decode keyframes only, keeping for each target the keyframe closest to it."""
+def _nearest_keyframes(container, stream, targets: list[float], sampler: DenseSampler | None = None) -> list:
+    """Decode keyframes only, keeping for each target the keyframe closest to it (and offering
+    each to the `sampler`)."""
     stream.codec_context.skip_frame = "NONKEY"
     best: list = [None] * len(targets)
     for frame in container.decode(stream):
         time = _frame_time(frame, stream.time_base)
+        if sampler is not None:
+            sampler.offer(frame, time)
         for i, target in enumerate(targets):
             if best[i] is None or abs(time - target) < abs(_frame_time(best[i], stream.time_base) - target):
                 best[i] = frame
@@ -233,13 +328,23 @@ def _nearest_keyframes(container, stream, targets: list[float]) -> list:
     return picked
 
 
+def _keyframes_pass(container, stream, sampler: DenseSampler) -> None:
+    """Offer the sampler every keyframe of a long video: one pass that reads the whole file but
+    decodes only keyframes (a fraction of the cost of decoding every frame)."""
+    container.seek(0, stream=stream, backward=True, any_frame=False)
+    context = stream.codec_context
+    context.skip_frame = "NONKEY"
+    for frame in container.decode(stream):
+        sampler.offer(frame, _frame_time(frame, stream.time_base))
+
+
 def _keep(picked: list, frame) -> None:
     """Append unless it is the frame picked last (short videos have fewer frames than targets)."""
     if not picked or picked[-1].pts != frame.pts:
         picked.append(frame)
 
 
-def _to_square_rgb(frame, size: int) -> np.ndarray:
+def _to_square_rgb(frame, size: int, reformatter) -> np.ndarray:
     """Resize the shorter side to `size` (bicubic, as CLIP's preprocessing does), then centre-crop.
 
     Rotation metadata (phone videos) is applied so the picture is upright.
@@ -248,13 +353,21 @@ def _to_square_rgb(frame, size: int) -> np.ndarray:
     width, height = frame.width, frame.height
     scale = size / min(width, height)
     new_width, new_height = max(size, round(width * scale)), max(size, round(height * scale))
-    rgb = frame.reformat(width=new_width, height=new_height, format="rgb24", interpolation="BICUBIC").to_ndarray()
+    rgb = reformatter.reformat(frame, width=new_width, height=new_height, format="rgb24",
+                               interpolation="BICUBIC").to_ndarray()
     if rotation:
         # FFmpeg's display matrix angle is counter-clockwise; np.rot90 rotates counter-clockwise too.
         rgb = np.rot90(rgb, k=rotation // 90)
     h, w = rgb.shape[:2]
     top, left = (h - size) // 2, (w - size) // 2
     return np.ascontiguousarray(rgb[top : top + size, left : left + size])
+
+
+def _to_grey(frame, reformatter) -> np.ndarray:
+    """The frame as a GREY_SIZE square of grey levels (aspect ignored, as pHash does), upright."""
+    grey = reformatter.reformat(frame, width=GREY_SIZE, height=GREY_SIZE, format="gray", interpolation="AREA").to_ndarray()
+    rotation = (getattr(frame, "rotation", 0) or 0) % 360
+    return np.ascontiguousarray(np.rot90(grey, k=rotation // 90)) if rotation else grey
 
 
 def read_thumbnail(path: str, timestamp: float, width: int = 192) -> np.ndarray:

@@ -103,7 +103,8 @@ def print_add_summary(summary) -> None:
     click.echo(
         f"{summary.added} added, {summary.reembedded} re-embedded, {summary.renamed} renamed, "
         f"{summary.unchanged} unchanged, {summary.removed} removed, {len(summary.failed)} failed "
-        f"in {summary.seconds:.1f} s ({summary.embedded} videos, {summary.frames} frames embedded)"
+        f"in {summary.seconds:.1f} s ({summary.embedded} videos, {summary.frames} frames embedded"
+        + (f"; {summary.fingerprinted} fingerprinted" if summary.fingerprinted else "") + ")"
     )
     click.echo(f"index: {summary.db}")
 

@@ -9,6 +9,7 @@ seen before is decoded and embedded, by a runner, and its rows are written in ba
     pipeline    decode-ahead threads feeding a batched model (the local runner's stages)
     runners     `JobRunner`, `RunSettings`, `LocalRunner`, `make_runner`
     ray_runner  `RayRunner`: the same stages on Ray Data (optional extra)
+    backfill    fingerprints for rows indexed before they existed: decoded again, not re-embedded
     summary     `AddSummary` and `Failure`, what one `add` did
     sync        `add_folder`: the steps above in an order that keeps the index usable
 """

@@ -31,6 +31,7 @@ import numpy as np
 from vindex.defaults import SAMPLING
 from vindex.embedding import Embedder, ModelShape, ModelSpec
 from vindex.errors import DecodeError, VindexError, first_line, os_reason
+from vindex.fingerprints import from_stored, to_stored
 from vindex.frames import DecodedVideo, read_frames
 from vindex.indexing.pipeline import Outcome
 from vindex.indexing.plan import EmbedJob
@@ -224,17 +225,21 @@ def decode_videos(batch: dict[str, np.ndarray], frames_per_video: int, size: int
             decoded = read_frames(disk_path(str(path)), frames_per_video, size, keyframes_only=keyframes_only,
                                   sampling=sampling)
         except DecodeError as error:
-            failed = {"frame": -1, "frames": 0, "timestamp": 0.0, "video": "{}", "error": str(error) or "undecodable"}
+            failed = {"frame": -1, "frames": 0, "timestamp": 0.0, "video": "{}", "error": str(error) or "undecodable",
+                      "phash": 0, "blank": False}
             for column, value in dict(failed, job=job, image=np.zeros((size, size, 3), np.uint8)).items():
                 rows[column].append(value)
             continue
         video = json.dumps({
             "duration": decoded.duration, "fps": decoded.fps, "width": decoded.width, "height": decoded.height,
-            "frame_count": decoded.frame_count,
+            "frame_count": decoded.frame_count, "fingerprints": to_stored(decoded.fingerprints).tolist(),
+            "fingerprint_times": decoded.fingerprint_times.tolist(), "fingerprint_blank": decoded.fingerprint_blank.tolist(),
         })
+        hashes = to_stored(decoded.phashes)
         for index, (timestamp, image) in enumerate(zip(decoded.timestamps, decoded.images)):
             frame = {"job": job, "frame": index, "frames": len(decoded.images), "timestamp": timestamp,
-                     "video": video, "error": "", "image": image}
+                     "video": video, "error": "", "image": image, "phash": hashes[index],
+                     "blank": decoded.blanks[index]}
             for column, value in frame.items():
                 rows[column].append(value)
     return {column: np.stack(values) if column == "image" else np.asarray(values) for column, values in rows.items()}
@@ -269,7 +274,7 @@ def collect_videos(batches: Iterator[dict[str, np.ndarray]]) -> Iterator[tuple[i
     Yields (job index, (decoded metadata, frame vectors)) per video, or (job index, reason) for a
     video its worker could not decode.
     """
-    pending: dict[int, list[tuple[int, float, np.ndarray]]] = defaultdict(list)
+    pending: dict[int, list[tuple[int, float, np.ndarray, int, bool]]] = defaultdict(list)
     for batch in batches:
         for row in range(len(batch["job"])):
             job = int(batch["job"][row])
@@ -277,7 +282,8 @@ def collect_videos(batches: Iterator[dict[str, np.ndarray]]) -> Iterator[tuple[i
                 yield job, str(batch["error"][row])
                 continue
             frames = pending[job]
-            frames.append((int(batch["frame"][row]), float(batch["timestamp"][row]), batch["vector"][row]))
+            frames.append((int(batch["frame"][row]), float(batch["timestamp"][row]), batch["vector"][row],
+                           int(batch["phash"][row]), bool(batch["blank"][row])))
             if len(frames) < int(batch["frames"][row]):
                 continue
             del pending[job]
@@ -285,10 +291,14 @@ def collect_videos(batches: Iterator[dict[str, np.ndarray]]) -> Iterator[tuple[i
             video = json.loads(str(batch["video"][row]))
             decoded = DecodedVideo(
                 # The pixels stayed on the workers; rows need only the metadata and timestamps.
-                images=np.empty((0, 0, 0, 3), np.uint8), timestamps=[t for _, t, _ in frames],
+                images=np.empty((0, 0, 0, 3), np.uint8), timestamps=[frame[1] for frame in frames],
                 duration=video["duration"], fps=video["fps"], width=video["width"], height=video["height"],
-                frame_count=video["frame_count"],
+                frame_count=video["frame_count"], phashes=from_stored([frame[3] for frame in frames]),
+                blanks=np.array([frame[4] for frame in frames], bool),
+                fingerprints=from_stored(video["fingerprints"]),
+                fingerprint_times=np.array(video["fingerprint_times"], np.float32),
+                fingerprint_blank=np.array(video["fingerprint_blank"], bool),
             )
-            yield job, (decoded, np.stack([vector for _, _, vector in frames]).astype(np.float32))
+            yield job, (decoded, np.stack([frame[2] for frame in frames]).astype(np.float32))
     if pending:
         raise VindexError(f"the Ray run lost frames of {len(pending)} videos; run the command again to finish")

@@ -12,6 +12,7 @@ import pyarrow as pa
 import xxhash
 
 from vindex.defaults import COMMIT_EVERY
+from vindex.fingerprints import to_stored
 from vindex.frames import DecodedVideo
 from vindex.scanning import VideoFile
 from vindex.store import Store
@@ -49,10 +50,26 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def fingerprint_columns(decoded: DecodedVideo) -> dict:
+    """The video row's dense fingerprints, blank samples left out (they never match anything)."""
+    kept = ~decoded.fingerprint_blank
+    return dict(fingerprints=to_stored(decoded.fingerprints[kept]).tolist(),
+                fingerprint_times=decoded.fingerprint_times[kept].tolist())
+
+
+def frame_fingerprints(decoded: DecodedVideo) -> list[dict]:
+    """Per frame of `decoded`, its stored hash and blank flag (None where the decode made none)."""
+    if len(decoded.phashes) != len(decoded.timestamps):
+        return [dict(phash=None, blank=None)] * len(decoded.timestamps)
+    return [dict(phash=int(h), blank=bool(b)) for h, b in zip(to_stored(decoded.phashes), decoded.blanks)]
+
+
 def rows_for(job: EmbedJob, decoded: DecodedVideo, vectors: np.ndarray) -> tuple[list[dict], list[dict]]:
     """The video rows (one per file holding the job's content) and their frame rows."""
     video_vector = mean_vector(vectors)
     now = _now()
+    hashes = frame_fingerprints(decoded)
+    fingerprints = fingerprint_columns(decoded)
     videos, frames = [], []
     for video, file in zip(job.ids, job.files):
         videos.append(
@@ -60,12 +77,12 @@ def rows_for(job: EmbedJob, decoded: DecodedVideo, vectors: np.ndarray) -> tuple
                 id=video, **file_columns(file), content_hash=job.content_hash,
                 duration=decoded.duration, fps=decoded.fps, width=decoded.width, height=decoded.height,
                 frame_count=decoded.frame_count, num_frames=len(vectors), vector=video_vector, indexed_at=now,
-                **NO_CLUSTER,
+                **fingerprints, **NO_CLUSTER,
             )
         )
         frames.extend(
-            dict(video_id=video, frame_index=i, timestamp=t, vector=v)
-            for i, (t, v) in enumerate(zip(decoded.timestamps, vectors))
+            dict(video_id=video, frame_index=i, timestamp=t, vector=v, **h)
+            for i, (t, v, h) in enumerate(zip(decoded.timestamps, vectors, hashes))
         )
     return videos, frames
 

@@ -50,7 +50,8 @@ class UnreadableFolder(Result):
 
 @dataclass
 class AddSummary(Result):
-    """What one `add` did. `added` counts new files (copies included), `embedded` the videos decoded.
+    """What one `add` did. `added` counts new files (copies included), `embedded` the videos decoded
+    and embedded, `fingerprinted` the indexed videos decoded again only for their fingerprints.
 
     `failed_rows`: ids of rows whose file changed and then failed; their old vectors leave the index.
     """
@@ -64,6 +65,7 @@ class AddSummary(Result):
     removed: int = 0
     embedded: int = 0
     frames: int = 0
+    fingerprinted: int = 0  # videos indexed before fingerprints existed that got them (decoded, not embedded)
     seconds: float = 0.0
     unreadable_folders: list[UnreadableFolder] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)  # last in `--json`: the long list after the counts

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from vindex.errors import VindexError
+from vindex.indexing.backfill import backfill_fingerprints
 from vindex.indexing.plan import plan_sync, subdir_prefix
 from vindex.indexing.rows import apply_copies, apply_moves
 from vindex.indexing.runners import JobRunner, ModelLoader
@@ -45,7 +46,11 @@ def add_folder(store: Store, root: Path, subdir: Path, model: ModelLoader, runne
     # content the file no longer holds.
     store.delete_videos(changes.removed + summary.failed_rows)
     summary.removed = len(changes.removed)
-    if changes.changes_rows() or summary.failed_rows:
+    # An index from before fingerprints gets them now: decoded again, not re-embedded.
+    summary.fingerprinted = backfill_fingerprints(store, subdir_prefix(root, subdir),
+                                                  runner.settings.workers or os.cpu_count() or 1, progress,
+                                                  runner.settings.commit_every)
+    if changes.changes_rows() or summary.failed_rows or summary.fingerprinted:
         store.sweep_orphan_frames()
         store.optimize()
     remember_failures(store, subdir_prefix(root, subdir), summary.failed, [f.path for f in changes.unreadable])

@@ -218,6 +218,15 @@ class Store(VectorSearch):
         return pa.concat_tables(parts) if parts else self.videos.schema.empty_table()
 
     @reads
+    def without_fingerprints(self) -> pa.Table:
+        """id, path and num_frames of the video rows whose fingerprints were never computed
+        (an index made before schema version 2)."""
+        if self.videos is None:
+            return pa.table({"id": [], "path": [], "num_frames": []})
+        query = self.videos.search().where("fingerprints IS NULL").select(["id", "path", "num_frames"])
+        return query.limit(None).to_arrow()
+
+    @reads
     def frames_by_video(self, ids: list[str]) -> pa.Table:
         parts = [
             self.frames.search().where(f"video_id IN ({sql_list(chunk)})").limit(None).to_arrow()

@@ -1,0 +1,124 @@
+"""Perceptual fingerprints of frames: a 64-bit DCT hash per grey frame, and a blank flag.
+
+The hash is pHash's (as `imagehash.phash` computes it): the grey picture shrunk to 32x32, its
+2-D DCT, the 8x8 lowest frequencies, one bit per coefficient above their median, the first
+coefficient as the most significant bit. Two differences, both for video: bars (letterbox,
+pillarbox: near-uniform border rows and columns) are cropped first, so a letterboxed copy hashes
+like the original; and a whole batch is hashed at once with matrix products, no Python loop.
+
+Frames arrive as small grey squares (`GREY_SIZE`, reformatted by swscale while decoding, aspect
+ratio ignored as pHash ignores it). Shrinking the crop to 32x32 (box filter) and the DCT are both
+linear, so each frame's 8x8 coefficients are one product `A @ grey @ B.T` with `A` and `B` built
+from its crop: 8x64 matrices instead of a 32x32 intermediate.
+
+Hashes are uint64; LanceDB stores them as int64 with the same bits (`to_stored`, `from_stored`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+GREY_SIZE = 64  # the side of the grey square each frame is reformatted to for hashing
+HASH_SIDE = 8  # 8x8 coefficients: a 64-bit hash
+DCT_SIDE = 32  # the side the (cropped) picture is shrunk to before the DCT, as in pHash
+# A border row (or column) is part of a bar when it is this flat (standard deviation, grey
+# levels) and this close to the outermost row's level: black bars of a letterbox, and flat
+# coloured ones. Compression noise on a black bar stays well under both.
+BAR_FLATNESS = 8.0
+BAR_LEVEL = 12.0
+# Bars never take more than this share of a side in all: a frame that is flat almost
+# everywhere is a blank frame, not a letterboxed one, and is hashed whole.
+BAR_MAX_SHARE = 0.75
+# A frame whose shrunk, cropped picture has less contrast than this (standard deviation, grey
+# levels) is blank: black, white, one colour, the dark end of a fade. Its hash is noise.
+BLANK_CONTRAST = 6.0
+
+
+def _dct_rows() -> np.ndarray:
+    """The first HASH_SIDE rows of the (unnormalised) DCT-II matrix of size DCT_SIDE.
+
+    scipy's unnormalised DCT scales every coefficient alike, so the bits are pHash's.
+    """
+    k = np.arange(HASH_SIDE)[:, None]
+    n = np.arange(DCT_SIDE)[None, :]
+    return np.cos(np.pi * (2 * n + 1) * k / (2 * DCT_SIDE))
+
+
+DCT_ROWS = _dct_rows()  # (8, 32)
+BIT_WEIGHTS = np.left_shift(np.uint64(1), np.arange(63, -1, -1, dtype=np.uint64))  # first bit is the highest
+
+
+def fingerprint(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes and blank flags of a batch of grey frames `(n, h, w)` uint8 (any square-ish size,
+    GREY_SIZE when decoded by vindex). Returns `(uint64 (n,), bool (n,))`."""
+    grey = np.asarray(grey)
+    if grey.ndim == 2:
+        grey = grey[None]
+    count = len(grey)
+    if not count:
+        return np.zeros(0, np.uint64), np.zeros(0, bool)
+    pixels = grey.astype(np.float32)
+    top, bottom = _bars(pixels)
+    left, right = _bars(pixels.transpose(0, 2, 1), top, bottom)
+    rows = _box_matrices(top, bottom, pixels.shape[1])  # (n, 32, h)
+    columns = _box_matrices(left, right, pixels.shape[2])  # (n, 32, w)
+    small = np.einsum("nij,njk,nlk->nil", rows, pixels, columns, optimize=True)  # (n, 32, 32)
+    blank = small.reshape(count, -1).std(axis=1) < BLANK_CONTRAST
+    coefficients = np.einsum("ai,nij,bj->nab", DCT_ROWS, small, DCT_ROWS, optimize=True).reshape(count, -1)
+    bits = coefficients > np.median(coefficients, axis=1, keepdims=True)
+    return (bits.astype(np.uint64) * BIT_WEIGHTS).sum(axis=1, dtype=np.uint64), blank
+
+
+def _bars(pixels: np.ndarray, start: np.ndarray | None = None, stop: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """How many rows of bar each frame has at its top and bottom: `(first kept row, end of kept rows)`.
+
+    With `start` and `stop` (the kept rows of the transposed picture), only those columns of
+    each row count, so a letterbox's black rows do not hide a pillarbox.
+    """
+    count, height, width = pixels.shape
+    if start is None:
+        weights = np.ones((count, 1, width), np.float32)
+    else:
+        index = np.arange(width)[None, :]
+        weights = ((index >= start[:, None]) & (index < stop[:, None])).astype(np.float32)[:, None, :]
+    total = weights.sum(axis=2)
+    mean = (pixels * weights).sum(axis=2) / total  # (n, h)
+    spread = np.sqrt(np.maximum(((pixels - mean[:, :, None]) ** 2 * weights).sum(axis=2) / total, 0))
+    flat = spread <= BAR_FLATNESS
+    top = _run(flat & (np.abs(mean - mean[:, :1]) <= BAR_LEVEL))
+    bottom = _run((flat & (np.abs(mean - mean[:, -1:]) <= BAR_LEVEL))[:, ::-1])
+    too_much = top + bottom > BAR_MAX_SHARE * height
+    top[too_much], bottom[too_much] = 0, 0
+    return top, height - bottom
+
+
+def _run(bar: np.ndarray) -> np.ndarray:
+    """The length of the leading run of True in each row."""
+    return np.cumprod(bar, axis=1).sum(axis=1)
+
+
+def _box_matrices(start: np.ndarray, stop: np.ndarray, size: int) -> np.ndarray:
+    """Per frame, the (DCT_SIDE, size) matrix that averages pixels [start, stop) into DCT_SIDE cells
+    (area-weighted), i.e. a box-filter resize of the crop."""
+    span = (stop - start).astype(np.float32)[:, None, None]
+    cell = np.arange(DCT_SIDE, dtype=np.float32)[None, :, None]
+    low = start[:, None, None] + span * cell / DCT_SIDE
+    high = start[:, None, None] + span * (cell + 1) / DCT_SIDE
+    pixel = np.arange(size, dtype=np.float32)[None, None, :]
+    overlap = np.clip(np.minimum(pixel + 1, high) - np.maximum(pixel, low), 0, None)
+    return overlap / overlap.sum(axis=2, keepdims=True)
+
+
+def distance(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+    """Hamming distances between uint64 hashes (broadcast)."""
+    return np.bitwise_count(np.bitwise_xor(np.asarray(a, np.uint64), np.asarray(b, np.uint64)))
+
+
+def to_stored(hashes: np.ndarray) -> np.ndarray:
+    """uint64 hashes as the int64 values LanceDB stores (the same 64 bits)."""
+    return np.asarray(hashes, np.uint64).view(np.int64)
+
+
+def from_stored(values) -> np.ndarray:
+    """Stored int64 values (a list, an array, a pyarrow array without nulls) as uint64 hashes."""
+    return np.asarray(values, np.int64).view(np.uint64)
