@@ -108,3 +108,10 @@ def test_both_samplings_fill_the_same_fingerprints(tmp_path, scenes):
     assert np.allclose(by_shots.fingerprint_times, uniform.fingerprint_times, atol=0.5)
     if len(scenes) > len(SCENES):  # past 30 s both sample the keyframes
         assert np.array_equal(by_shots.fingerprints, uniform.fingerprints)
+
+
+def test_the_ray_decode_stage_samples_by_shots(video):
+    from vindex.indexing.ray_runner import decode_videos
+
+    rows = decode_videos({"job": np.array([0]), "path": np.array([str(video)])}, 3, 32, sampling="shots")
+    assert np.allclose(rows["timestamp"], read_frames(str(video), 3, 32, sampling="shots").timestamps)

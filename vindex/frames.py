@@ -226,10 +226,11 @@ def _shot_targets(container, stream, start: float, duration: float, count: int,
     shots = find_shots(keyframes, start, start + duration)
     context.skip_frame = "DEFAULT"
     container.seek(0, stream=stream)
-    return [time for time, _ in shot_targets(shots, count)]
+    return shot_targets(shots, count)
 
 
 def _offered(timed, sampler: DenseSampler):
+    """`timed` ((time, frame) pairs) unchanged, each frame offered to the `sampler` on the way."""
     for time, frame in timed:
         sampler.offer(frame, time)
         yield time, frame

@@ -90,13 +90,12 @@ def frames_per_shot(shots: list[Shot], count: int) -> list[int]:
     return given
 
 
-def shot_targets(shots: list[Shot], count: int) -> list[tuple[float, Shot]]:
-    """The times to take frames at, in order, each with its shot: the centres of equal slices of
-    each chosen shot (one frame: its middle). One shot gives uniform sampling's times."""
+def shot_targets(shots: list[Shot], count: int) -> list[float]:
+    """The times to take frames at, in order: the centres of equal slices of each chosen shot (one
+    frame: its middle). One shot gives uniform sampling's times."""
     targets = []
-    for shot, frames in zip(shots, frames_per_shot(shots, count)):
-        start, end = shot
-        targets += [(start + (end - start) * (i + 0.5) / frames, shot) for i in range(frames)]
+    for (start, end), frames in zip(shots, frames_per_shot(shots, count)):
+        targets += [start + (end - start) * (i + 0.5) / frames for i in range(frames)]
     return targets
 
 
