@@ -55,8 +55,8 @@ def cli() -> None:
 @click.option("--frames", type=click.IntRange(min=1), default=None,
               help=f"Frames per video (default {defaults.FRAMES_PER_VIDEO}, or the index's).")
 @click.option("--sampling", type=click.Choice(defaults.SAMPLINGS), default=None,
-              help=f"Where frames are taken: evenly spaced (uniform), or the middle of the longest shots, "
-                   f"found by one pass over every frame (shots). Default {defaults.SAMPLING}, or the index's.")
+              help="Where frames are taken: evenly spaced (uniform), or the middle of the longest shots, "
+                   f"found on the keyframes (shots). Default {defaults.SAMPLING}, or the index's.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=defaults.BATCH_SIZE, show_default=True,
               help="Frames per model call.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Decoder threads (default: CPU count).")
