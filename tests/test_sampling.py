@@ -21,11 +21,11 @@ SCENES = (36, 96, 30, 60, 30, 72)
 CUTS = np.cumsum(SCENES)[:-1] / FPS  # 3.0, 11.0, 13.5, 18.5, 21.0
 
 
-def multi_scene(path: Path, scenes=SCENES) -> Path:
+def multi_scene(path: Path, scenes=SCENES, codec: str = "libx264") -> Path:
     rng = np.random.default_rng(1)
     themes = [Theme(PATTERNS[i % len(PATTERNS)], PALETTES[(i * 3 + 1) % len(PALETTES)]) for i in range(len(scenes))]
     pictures = [render(theme, 96, 72, frames, rng) for theme, frames in zip(themes, scenes)]
-    return write_video(path, np.concatenate(pictures), FPS)
+    return write_video(path, np.concatenate(pictures), FPS, codec)
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,13 @@ def test_frames_come_from_the_middle_of_the_longest_shots(video):
     assert np.allclose(taken, [7.0, 16.0, 24.0], atol=1.5 / FPS)
     uniform = read_frames(str(video), 3, 32).timestamps
     assert not np.allclose(uniform, taken, atol=0.5)
+
+
+def test_an_all_intra_file_is_cut_on_keyframes_half_a_second_apart(tmp_path):
+    path = str(multi_scene(tmp_path / "scenes.avi", codec="mjpeg"))  # every frame is a keyframe
+    taken = read_frames(path, 3, 32, sampling="shots").timestamps
+    assert np.searchsorted(CUTS, taken, side="right").tolist() == [1, 3, 5]  # the 8 s, 5 s and 6 s scenes
+    assert np.allclose(taken, [7.0, 16.0, 24.0], atol=shots.KEYFRAME_GAP)
 
 
 def test_spare_frames_go_inside_the_longest_shots(video):

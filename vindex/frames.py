@@ -18,7 +18,7 @@ import numpy as np
 from vindex.errors import DecodeError, os_reason
 from vindex.fingerprints import GREY_SIZE, fingerprint
 from vindex.scanning import open_regular
-from vindex.shots import find_shots, shot_targets
+from vindex.shots import shot_times
 
 # Below this length one sequential pass is cheaper than one seek per frame: each seek decodes
 # from the previous keyframe anyway, and short clips have few keyframes (docs/decisions.md).
@@ -165,7 +165,8 @@ def _decode(container, stream, count: int, size: int | None, keyframes_only: boo
             # A stored frame's time is its own: a hair later is still that frame, never the one before.
             targets = [start + t + 1e-6 for t in at]
         elif sampling == "shots":
-            targets = _shot_targets(container, stream, start, duration, count, sampler if keyframes_offered else None)
+            targets = shot_times(container, stream, start, duration, count,
+                                 sampler.offer if keyframes_offered else None)
         else:
             targets = target_times(start, duration, count)
         if keyframes_only:
@@ -212,28 +213,6 @@ class DenseSampler:
             self.greys.append(_to_grey(frame, self.reformatter))
             self.times.append(max(0.0, offset))
             self.next = (math.floor((offset + 1e-3) / FINGERPRINT_SPACING) + 1) * FINGERPRINT_SPACING
-
-
-def _shot_targets(container, stream, start: float, duration: float, count: int,
-                  sampler: DenseSampler | None = None) -> list[float]:
-    """Times in the middle of the longest shots, found on the keyframes (each offered to the
-    `sampler`, if any); then back to the start."""
-    context = stream.codec_context
-    context.skip_frame = "NONKEY"
-    keyframes = ((_frame_time(frame, stream.time_base), frame) for frame in container.decode(stream))
-    if sampler is not None:
-        keyframes = _offered(keyframes, sampler)
-    shots = find_shots(keyframes, start, start + duration)
-    context.skip_frame = "DEFAULT"
-    container.seek(0, stream=stream)
-    return shot_targets(shots, count)
-
-
-def _offered(timed, sampler: DenseSampler):
-    """`timed` ((time, frame) pairs) unchanged, each frame offered to the `sampler` on the way."""
-    for time, frame in timed:
-        sampler.offer(frame, time)
-        yield time, frame
 
 
 def _duration(container, stream, time_base: Fraction) -> float | None:
