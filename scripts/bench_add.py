@@ -161,7 +161,7 @@ def main() -> None:
     parser.add_argument("--engine", default="local", help="passed to `vindex add --engine` when not local")
     parser.add_argument("--pairs", type=int, default=1,
                         help="add runs without and with fingerprints, alternating (the first runtime; 0: skip)")
-    parser.add_argument("--long", type=int, default=0, help="also time decoding this many 2-minute videos")
+    parser.add_argument("--long", type=int, default=0, help="also measure the fingerprints' cost on this many 2-minute videos")
     args = parser.parse_args()
     args.folder.mkdir(parents=True, exist_ok=True)
     root = build_corpus(args.folder, args.videos)
@@ -220,27 +220,25 @@ def main() -> None:
 
 
 def fingerprint_report(args, root: Path, spec: ModelSpec, workers: int, extra: list[str]) -> None:
-    """What the dense fingerprints cost: decode alone and a whole add, without and with them."""
+    """What the dense fingerprints cost: decode alone and a whole add, without and with them, on
+    the corpus and (with --long) on 2-minute videos, which take the seek path and a keyframes pass."""
     size = 224
-    without, with_ = fingerprint_cost(root, args.frames, size, workers, args.pairs)
+    corpora = [("corpus", root)] + ([(f"{args.long} videos of 120 s", long_videos(args.folder, args.long))]
+                                    if args.long else [])
     print(f"\nfingerprints, {args.frames} frames/video at {size} px, best of {args.pairs} alternating runs:")
-    print(f"decode only      : {without:6.2f} videos/s without, {with_:6.2f} with ({without / with_ - 1:+.1%} time)")
-    seconds = {True: [], False: []}
-    for _ in range(args.pairs):
-        for fingerprints in (False, True):
-            db = args.folder / f"index-fingerprints-{fingerprints}"
-            subprocess.run(["rm", "-rf", str(db)], check=True)
-            summary, _ = vindex_add(root, db, spec, args.frames, args.batch_size, extra, fingerprints)
-            seconds[fingerprints].append(summary["seconds"])
-    best = {key: min(values) for key, values in seconds.items()}
-    print(f"add {' '.join(extra)}: {best[False]:6.2f} s without, {best[True]:6.2f} s with "
-          f"({best[True] / best[False] - 1:+.1%} time); all runs: without {seconds[False]}, with {seconds[True]}")
-    if args.long:
-        long_root = long_videos(args.folder, args.long)
-        without, with_ = fingerprint_cost(long_root, args.frames, size, workers, args.pairs)
-        print(f"decode only, {args.long} videos of 120 s (seek path, keyframes for fingerprints): "
-              f"{without:6.2f} videos/s without, {with_:6.2f} with ({without / with_ - 1:+.1%} time)")
-
+    for name, folder in corpora:
+        without, with_ = fingerprint_cost(folder, args.frames, size, workers, args.pairs)
+        print(f"{name}: decode only {without:6.2f} videos/s without, {with_:6.2f} with ({without / with_ - 1:+.1%} time)")
+        seconds: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(args.pairs):
+            for fingerprints in (False, True):
+                db = args.folder / f"index-fingerprints-{fingerprints}"
+                subprocess.run(["rm", "-rf", str(db)], check=True)
+                summary, _ = vindex_add(folder, db, spec, args.frames, args.batch_size, extra, fingerprints)
+                seconds[fingerprints].append(summary["seconds"])
+        best = {key: min(values) for key, values in seconds.items()}
+        print(f"{name}: add {' '.join(extra)}: {best[False]:6.2f} s without, {best[True]:6.2f} s with "
+              f"({best[True] / best[False] - 1:+.1%} time); all runs: without {seconds[False]}, with {seconds[True]}")
 
 if __name__ == "__main__":
     main()

@@ -18,7 +18,7 @@ import numpy as np
 from vindex.errors import DecodeError, os_reason
 from vindex.fingerprints import GREY_SIZE, fingerprint
 from vindex.scanning import open_regular
-from vindex.shots import shot_times
+from vindex.shots import ShotFinder, shot_times
 
 # Below this length one sequential pass is cheaper than one seek per frame: each seek decodes
 # from the previous keyframe anyway, and short clips have few keyframes (docs/decisions.md).
@@ -86,7 +86,7 @@ def read_frames(path: str, count: int, size: int, threaded: bool = False, keyfra
             stream = container.streams.video[0]
             if threaded:
                 stream.thread_type = "AUTO"
-            return _decode(container, stream, count, size, keyframes_only, sampling=sampling)
+            return _decode(path, container, stream, count, size, keyframes_only, sampling=sampling)
     except DecodeError:
         raise
     except (av.FFmpegError, OSError, ValueError, RuntimeError, MemoryError) as error:
@@ -104,7 +104,7 @@ def read_fingerprints(path: str, timestamps: list[float]) -> DecodedVideo:
         with container:
             if not container.streams.video:
                 raise DecodeError("no video stream")
-            return _decode(container, container.streams.video[0], len(timestamps), None, False, timestamps)
+            return _decode(path, container, container.streams.video[0], len(timestamps), None, False, timestamps)
     except DecodeError:
         raise
     except (av.FFmpegError, OSError, ValueError, RuntimeError, MemoryError) as error:
@@ -139,11 +139,12 @@ def _reason(error: BaseException) -> str:
     return os_reason(error)[:200]
 
 
-def _decode(container, stream, count: int, size: int | None, keyframes_only: bool,
+def _decode(path: str, container, stream, count: int, size: int | None, keyframes_only: bool,
             at: list[float] | None = None, sampling: str = "uniform") -> DecodedVideo:
     """`count` frames at even targets (`sampling="shots"`: in the longest shots; or at `at`, seconds
     from the start), as `size` squares (no images when None), with their hashes and the dense
-    fingerprints."""
+    fingerprints. `path` is the file that `container` reads, opened again for the keyframes pass
+    of a long video."""
     time_base = stream.time_base or Fraction(1, 1_000_000)
     start = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
     duration = _duration(container, stream, time_base)
@@ -156,17 +157,20 @@ def _decode(container, stream, count: int, size: int | None, keyframes_only: boo
     # One swscale context per video and output: made afresh for each frame, it costs more than
     # the scaling itself (3 ms against 0.07 ms for a 64x64 grey square of a 360p frame).
     grey, rgb = VideoReformatter(), VideoReformatter()
-    sampler = DenseSampler(start, grey) if FINGERPRINTS else None
+    sampler = DenseSampler(start, duration, grey) if FINGERPRINTS else None
     if duration is not None and duration > 0:
-        # Past SEQUENTIAL_MAX_SECONDS the fingerprints come from keyframes: shots' pass offers them.
+        # Past SEQUENTIAL_MAX_SECONDS the fingerprints come from a keyframes pass: it finds the shots too.
         keyframes_offered = (sampling == "shots" and at is None and not keyframes_only and sampler is not None
                              and duration > SEQUENTIAL_MAX_SECONDS)
         if at is not None:
             # A stored frame's time is its own: a hair later is still that frame, never the one before.
             targets = [start + t + 1e-6 for t in at]
+        elif keyframes_offered:
+            finder = ShotFinder(sampler)
+            _keyframes_pass(path, finder)
+            targets = finder.targets(start, duration, count)
         elif sampling == "shots":
-            targets = shot_times(container, stream, start, duration, count,
-                                 sampler.offer if keyframes_offered else None)
+            targets = shot_times(container, stream, start, duration, count)
         else:
             targets = target_times(start, duration, count)
         if keyframes_only:
@@ -174,7 +178,7 @@ def _decode(container, stream, count: int, size: int | None, keyframes_only: boo
         elif duration > SEQUENTIAL_MAX_SECONDS:
             picked = _seek_each(container, stream, targets, time_base)
             if sampler is not None and not keyframes_offered:
-                _keyframes_pass(container, stream, sampler)
+                _keyframes_pass(path, sampler)
         else:
             picked = _sequential(container, stream, targets, sampler)
     else:
@@ -200,8 +204,9 @@ class DenseSampler:
     """Keeps, as a small grey square, the first frame it is offered at or after each whole second
     (FINGERPRINT_SPACING) from the video's start; frames must come in time order."""
 
-    def __init__(self, start: float, reformatter):
+    def __init__(self, start: float, duration: float | None, reformatter):
         self.start = start
+        self.duration = duration
         self.reformatter = reformatter
         self.next = 0.0
         self.times: list[float] = []
@@ -213,6 +218,10 @@ class DenseSampler:
             self.greys.append(_to_grey(frame, self.reformatter))
             self.times.append(max(0.0, offset))
             self.next = (math.floor((offset + 1e-3) / FINGERPRINT_SPACING) + 1) * FINGERPRINT_SPACING
+
+    def wants_more(self) -> bool:
+        """False once the next sample would lie past the stated end: the rest need not be decoded."""
+        return self.duration is None or self.next < self.duration - 1e-3
 
 
 def _duration(container, stream, time_base: Fraction) -> float | None:
@@ -245,7 +254,7 @@ def _frame_time(frame, time_base: Fraction) -> float:
 
 def _sequential(container, stream, targets: list[float], sampler: DenseSampler | None = None) -> list:
     """One decoding pass, keeping the frame on screen at each target time; with a `sampler`, the
-    pass goes on to the end and offers it every decoded frame."""
+    pass offers it every decoded frame and goes on past the last target while it wants more."""
     picked: list = []
     wanted = iter(sorted(targets))
     target = next(wanted)
@@ -260,9 +269,10 @@ def _sequential(container, stream, targets: list[float], sampler: DenseSampler |
             target = next(wanted, None)
         previous = frame
         if target is None:
-            if sampler is None:
+            if sampler is None or not sampler.wants_more():
                 break
-            # Past the last target only the samples are wanted: no frame needs decoding near one.
+            # Past the last target only the samples are wanted (at most a second's worth of
+            # frames in a clip of whole seconds): no frame needs decoding near a target.
             context.skip_frame = "NONREF"
             continue
         # Frames no other frame refers to (most B-frames) need not be decoded far from a target.
@@ -308,14 +318,19 @@ def _nearest_keyframes(container, stream, targets: list[float], sampler: DenseSa
     return picked
 
 
-def _keyframes_pass(container, stream, sampler: DenseSampler) -> None:
+def _keyframes_pass(path: str, sampler: DenseSampler | ShotFinder) -> None:
     """Offer the sampler every keyframe of a long video: one pass that reads the whole file but
-    decodes only keyframes (a fraction of the cost of decoding every frame)."""
-    container.seek(0, stream=stream, backward=True, any_frame=False)
-    context = stream.codec_context
-    context.skip_frame = "NONKEY"
-    for frame in container.decode(stream):
-        sampler.offer(frame, _frame_time(frame, stream.time_base))
+    hands the decoder keyframes alone, in a decoder of its own that skips deblocking (block
+    edges do not show in a 64x64 grey square). For 2 minutes of 360p with 47 keyframes: 30 ms,
+    against 73 ms for the same decoder skipping non-keyframes itself (it still parses them)."""
+    with open_video(path) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.options = {"skip_loop_filter": "all"}
+        for packet in container.demux(stream):
+            # The last, empty packet flushes the frames the decoder still holds.
+            if packet.is_keyframe or packet.size == 0:
+                for frame in stream.decode(packet):
+                    sampler.offer(frame, _frame_time(frame, stream.time_base))
 
 
 def _keep(picked: list, frame) -> None:

@@ -14,7 +14,7 @@ Measured against uniform sampling by scripts/bench_sampling.py (docs/decisions.m
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -33,8 +33,8 @@ PIXEL_MIN = 0.1
 PIXEL_CUT = 0.25
 PIXEL_JUMP = 3.0
 RECENT_FRAMES = 8
-# Keyframes closer than this to the last one examined are not decoded (unless each is offered to
-# the dense fingerprints): all-intra and short-GOP files (MJPEG, MPEG-4 part 2's 12-frame GOPs)
+# Keyframes closer than this to the last one examined are not decoded (in clips up to 30 s; past
+# that, the dense fingerprints' keyframe pass finds the shots): all-intra and short-GOP files (MJPEG, MPEG-4 part 2's 12-frame GOPs)
 # would otherwise be decoded twice over, 3x uniform sampling's time on a 28 s 320x240 clip.
 KEYFRAME_GAP = 0.5
 # Cuts closer together than this are one cut (a flash, a dissolve's first and last frame).
@@ -103,36 +103,49 @@ def shot_targets(shots: list[Shot], count: int) -> list[float]:
     return targets
 
 
+class ShotFinder:
+    """Finds the shots in frames offered in time order (`offer(frame, time)`), handing each on to
+    `then` (the dense fingerprints' sampler), so a keyframe pass made for them finds the shots too."""
+
+    def __init__(self, then=None) -> None:
+        self.then = then
+        self.detector = CutDetector()
+        self.cuts: list[float] = []
+
+    def offer(self, frame, time: float) -> None:
+        if self.then is not None:
+            self.then.offer(frame, time)
+        if self.detector.is_cut(frame):
+            self.cuts.append(time)
+
+    def targets(self, start: float, duration: float, count: int) -> list[float]:
+        """Where to take `count` frames: the middle of the longest shots from `start` on."""
+        return shot_targets(shots_between(self.cuts, start, start + duration), count)
+
+
 def find_shots(frames: Iterable[tuple[float, object]], start: float, end: float) -> list[Shot]:
     """The shots from `start` to `end` (seconds on the stream's clock) that one pass over `frames`
     ((time, PyAV frame) in order) shows."""
-    detector = CutDetector()
-    cuts = [time for time, frame in frames if detector.is_cut(frame)]
-    return shots_between(cuts, start, end)
+    finder = ShotFinder()
+    for time, frame in frames:
+        finder.offer(frame, time)
+    return shots_between(finder.cuts, start, end)
 
 
-def shot_times(container, stream, start: float, duration: float, count: int,
-               offer: Callable[[object, float], None] | None = None) -> list[float]:
+def shot_times(container, stream, start: float, duration: float, count: int) -> list[float]:
     """Where to take `count` frames of the PyAV `stream`: the middle of its longest shots, found on
-    its keyframes (each also handed to `offer(frame, time)`, if given). Seeks back to the start."""
-    keyframes = _keyframes(container, stream, 0.0 if offer else KEYFRAME_GAP)
-    if offer is not None:
-        keyframes = _offered(keyframes, offer)
-    shots = find_shots(keyframes, start, start + duration)
+    its keyframes. Seeks back to the start."""
+    finder = ShotFinder()
+    for time, frame in _keyframes(container, stream, KEYFRAME_GAP):
+        finder.offer(frame, time)
     container.seek(0, stream=stream)
-    return shot_targets(shots, count)
+    return finder.targets(start, duration, count)
 
 
 def _keyframes(container, stream, gap: float) -> Iterator[tuple[float, object]]:
     """(time, frame) of the keyframes at least `gap` seconds apart: only their packets reach the
-    decoder, which needs no other frame to decode them. All of them (`gap` 0): FFmpeg skips the
-    others itself, faster than a packet at a time for an all-intra file (80 against 160 ms)."""
+    decoder, which needs no other frame to decode them."""
     time_base = stream.time_base
-    if not gap:
-        stream.codec_context.skip_frame = "NONKEY"
-        yield from _timed(container.decode(stream), time_base)
-        stream.codec_context.skip_frame = "DEFAULT"
-        return
     due = None
     for packet in container.demux(stream):
         if packet.is_keyframe and packet.pts is not None:
@@ -146,10 +159,3 @@ def _keyframes(container, stream, gap: float) -> Iterator[tuple[float, object]]:
 def _timed(frames, time_base) -> Iterator[tuple[float, object]]:
     for frame in frames:
         yield float(frame.pts * time_base) if frame.pts is not None else float(frame.time or 0.0), frame
-
-
-def _offered(timed: Iterator[tuple[float, object]], offer: Callable[[object, float], None]):
-    """`timed` unchanged, each frame handed to `offer` on the way."""
-    for time, frame in timed:
-        offer(frame, time)
-        yield time, frame
