@@ -95,8 +95,8 @@ def add(folder, db, model, pretrained, checkpoint, device, precision, backend, f
     index = Index(db, device=device, precision=precision, backend=backend, status=status_printer(quiet))
     progress, hook = progress_bar(quiet or as_json)
     with progress:
-        summary = index.add(folder, model=spec, frames=frames, sampling=sampling, reembed=reembed, batch_size=batch_size,
-                            workers=workers, progress=hook, commit_every=commit_every, engine=engine,
+        summary = index.add(folder, model=spec, frames=frames, sampling=sampling, reembed=reembed,
+                            batch_size=batch_size, workers=workers, progress=hook, commit_every=commit_every, engine=engine,
                             address=address, keyframes_only=fast, retry_failed=retry_failed)
     emit(summary, as_json, print_add_summary)
 

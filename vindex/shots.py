@@ -3,13 +3,14 @@ frames from the middle of the longest shots.
 
 Evenly spaced frames describe a video by where its minutes fall, not by what it shows: five frames
 of a five-minute video with forty scenes may all land in two of them. `frames.read_frames(...,
-sampling="shots")` first decodes the keyframes alone (what `add --fast` decodes: a few per cent of
-a full decode), hands them here, then decodes the frames at the times chosen here as uniform
-sampling does. Each keyframe is shrunk to a tiny grey picture and compared with the one before;
-a jump in its grey histogram, or in the picture itself well beyond the recent motion, is a cut.
-Encoders with scene-cut detection (x264, x265, libvpx: most files) start a keyframe at each cut,
-so the cuts are found to the frame; with fixed keyframe intervals, to the interval (often 2 s).
-Measured against uniform sampling by scripts/bench_sampling.py (docs/decisions.md).
+sampling="shots")` first decodes keyframes alone (in clips up to 30 s here, `shot_times`; past
+that, the dense fingerprints' own keyframe pass carries a `ShotFinder`), then decodes the frames at
+the times chosen here as uniform sampling decodes its own. Each keyframe is shrunk to a tiny grey
+picture and compared with the one before: a jump in both its grey histogram and its picture, or
+in its picture alone well beyond the recent motion, is a cut. Encoders with scene-cut detection
+(x264, x265, libvpx) start a keyframe at a cut, so cuts are found within a frame or two; with
+fixed keyframe intervals, within the interval. Measured against uniform sampling by
+scripts/bench_sampling.py (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ PIXEL_CUT = 0.25
 PIXEL_JUMP = 3.0
 RECENT_FRAMES = 8
 # Keyframes closer than this to the last one examined are not decoded (in clips up to 30 s; past
-# that, the dense fingerprints' keyframe pass finds the shots): all-intra and short-GOP files (MJPEG, MPEG-4 part 2's 12-frame GOPs)
-# would otherwise be decoded twice over, 3x uniform sampling's time on a 28 s 320x240 clip.
+# that, the dense fingerprints' keyframe pass finds the shots): all-intra and short-GOP files
+# (MJPEG, MPEG-4 part 2's 12-frame GOPs) would otherwise be decoded twice over, 3x uniform
+# sampling's time on a 28 s 320x240 MJPEG clip.
 KEYFRAME_GAP = 0.5
 # Cuts closer together than this are one cut (a flash, a dissolve's first and last frame).
 MIN_SHOT_SECONDS = 0.4
