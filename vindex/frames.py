@@ -32,10 +32,15 @@ GUESSED_DURATION_FORMATS = frozenset({"mpeg", "mpegts", "mpegvideo", "h264", "he
 # A single read that takes longer than this (a hung network mount) ends the file's decoding.
 READ_TIMEOUT_SECONDS = 30.0
 PROBE_BYTES = 8 << 20  # how much FFmpeg reads, at most, to recognise the format and find the streams
-# Dense fingerprints: the first decoded frame at or after each whole second. Off only to measure
-# what they cost (scripts/bench_add.py).
+# Dense fingerprints: the first decoded frame at or after each multiple of the spacing. Off only
+# to measure what they cost (scripts/bench_add.py).
 FINGERPRINTS = True
-FINGERPRINT_SPACING = 1.0  # seconds
+# A copy trimmed by a fraction of a second is sampled at other moments than its original: at 1 s
+# spacing the nearest samples of 6 re-encoded, trimmed copies were up to 30 bits apart on moving
+# content, at 0.5 s up to 26 and mostly 0-4 (frames at the same moment: 0-4). Decoding dominates
+# the cost, so the extra samples cost little (docs/decisions.md).
+FINGERPRINT_SPACING = 0.5  # seconds, in the sequential pass (videos up to SEQUENTIAL_MAX_SECONDS)
+KEYFRAME_FINGERPRINT_SPACING = 1.0  # seconds, at most one keyframe per spacing (longer videos, --fast)
 
 
 @dataclass
@@ -51,8 +56,8 @@ class DecodedVideo:
     frame_count: int | None
     phashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))  # per image (vindex.fingerprints)
     blanks: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # per image: near-uniform, never a match
-    # Dense samples, about one a second (keyframes only past SEQUENTIAL_MAX_SECONDS), time order,
-    # blank ones included: `fingerprint_blank` says which.
+    # Dense samples, two a second (keyframes, at most one a second, past SEQUENTIAL_MAX_SECONDS),
+    # time order, blank ones included: `fingerprint_blank` says which.
     fingerprints: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     fingerprint_times: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     fingerprint_blank: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
@@ -157,7 +162,9 @@ def _decode(path: str, container, stream, count: int, size: int | None, keyframe
     # One swscale context per video and output: made afresh for each frame, it costs more than
     # the scaling itself (3 ms against 0.07 ms for a 64x64 grey square of a 360p frame).
     grey, rgb = VideoReformatter(), VideoReformatter()
-    sampler = DenseSampler(start, duration, grey) if FINGERPRINTS else None
+    long = duration is not None and duration > SEQUENTIAL_MAX_SECONDS
+    spacing = KEYFRAME_FINGERPRINT_SPACING if keyframes_only or long else FINGERPRINT_SPACING
+    sampler = DenseSampler(start, duration, spacing, grey) if FINGERPRINTS else None
     if duration is not None and duration > 0:
         # Past SEQUENTIAL_MAX_SECONDS the fingerprints come from a keyframes pass: it finds the shots too.
         keyframes_offered = (sampling == "shots" and at is None and not keyframes_only and sampler is not None
@@ -175,7 +182,7 @@ def _decode(path: str, container, stream, count: int, size: int | None, keyframe
             targets = target_times(start, duration, count)
         if keyframes_only:
             picked = _nearest_keyframes(container, stream, targets, sampler)
-        elif duration > SEQUENTIAL_MAX_SECONDS:
+        elif long:
             picked = _seek_each(container, stream, targets, time_base)
             if sampler is not None and not keyframes_offered:
                 _keyframes_pass(path, sampler)
@@ -201,12 +208,13 @@ def _decode(path: str, container, stream, count: int, size: int | None, keyframe
 
 
 class DenseSampler:
-    """Keeps, as a small grey square, the first frame it is offered at or after each whole second
-    (FINGERPRINT_SPACING) from the video's start; frames must come in time order."""
+    """Keeps, as a small grey square, the first frame it is offered at or after each multiple of
+    `spacing` seconds from the video's start; frames must come in time order."""
 
-    def __init__(self, start: float, duration: float | None, reformatter):
+    def __init__(self, start: float, duration: float | None, spacing: float, reformatter):
         self.start = start
         self.duration = duration
+        self.spacing = spacing
         self.reformatter = reformatter
         self.next = 0.0
         self.times: list[float] = []
@@ -217,7 +225,7 @@ class DenseSampler:
         if offset + 1e-3 >= self.next:
             self.greys.append(_to_grey(frame, self.reformatter))
             self.times.append(max(0.0, offset))
-            self.next = (math.floor((offset + 1e-3) / FINGERPRINT_SPACING) + 1) * FINGERPRINT_SPACING
+            self.next = (math.floor((offset + 1e-3) / self.spacing) + 1) * self.spacing
 
     def wants_more(self) -> bool:
         """False once the next sample would lie past the stated end: the rest need not be decoded."""
@@ -271,8 +279,8 @@ def _sequential(container, stream, targets: list[float], sampler: DenseSampler |
         if target is None:
             if sampler is None or not sampler.wants_more():
                 break
-            # Past the last target only the samples are wanted (at most a second's worth of
-            # frames in a clip of whole seconds): no frame needs decoding near a target.
+            # Past the last target only the samples are wanted (up to the last multiple of the
+            # spacing): no frame needs decoding near a target.
             context.skip_frame = "NONREF"
             continue
         # Frames no other frame refers to (most B-frames) need not be decoded far from a target.

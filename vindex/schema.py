@@ -28,7 +28,7 @@ MIGRATIONS: dict[int, Callable[["Store"], None]] = {}
 
 # Version 2: perceptual fingerprints for duplicate finding, and how a video got its cluster.
 VIDEO_COLUMNS_V2 = [
-    # 64-bit DCT hashes of frames sampled densely (about one a second), time order, blank frames
+    # 64-bit DCT hashes of frames sampled densely (every 0.5 s; keyframes past 30 s), time order, blank frames
     # left out; null until computed (an index from version 1 gets them on its next add).
     pa.field("fingerprints", pa.list_(pa.int64())),
     pa.field("fingerprint_times", pa.list_(pa.float32())),  # seconds from the start, one per fingerprint
