@@ -54,6 +54,9 @@ def cli() -> None:
 @backend_option
 @click.option("--frames", type=click.IntRange(min=1), default=None,
               help=f"Frames per video (default {defaults.FRAMES_PER_VIDEO}, or the index's).")
+@click.option("--sampling", type=click.Choice(defaults.SAMPLINGS), default=None,
+              help="Where frames are taken: evenly spaced (uniform), or the middle of the longest shots, "
+                   f"found on the keyframes (shots). Default {defaults.SAMPLING}, or the index's.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=defaults.BATCH_SIZE, show_default=True,
               help="Frames per model call.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Decoder threads (default: CPU count).")
@@ -78,8 +81,8 @@ def cli() -> None:
 @quiet_option
 @json_option
 @wait_option
-def add(folder, db, model, pretrained, checkpoint, device, precision, backend, frames, batch_size, workers, commit_every,
-        reembed, fast, retry_failed, engine, address, quiet, as_json):
+def add(folder, db, model, pretrained, checkpoint, device, precision, backend, frames, sampling, batch_size, workers,
+        commit_every, reembed, fast, retry_failed, engine, address, quiet, as_json):
     """Index (or re-index) the videos under FOLDER.
 
     Unchanged files are skipped, renamed files keep their vectors, changed files are
@@ -92,8 +95,8 @@ def add(folder, db, model, pretrained, checkpoint, device, precision, backend, f
     index = Index(db, device=device, precision=precision, backend=backend, status=status_printer(quiet))
     progress, hook = progress_bar(quiet or as_json)
     with progress:
-        summary = index.add(folder, model=spec, frames=frames, reembed=reembed, batch_size=batch_size,
-                            workers=workers, progress=hook, commit_every=commit_every, engine=engine,
+        summary = index.add(folder, model=spec, frames=frames, sampling=sampling, reembed=reembed,
+                            batch_size=batch_size, workers=workers, progress=hook, commit_every=commit_every, engine=engine,
                             address=address, keyframes_only=fast, retry_failed=retry_failed)
     emit(summary, as_json, print_add_summary)
 

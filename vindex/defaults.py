@@ -19,6 +19,10 @@ DEVICE = "auto"
 
 # -- add ----------------------------------------------------------------------------------------
 FRAMES_PER_VIDEO = 5
+# uniform: evenly spaced times; shots: the middle of the longest shots (vindex/shots.py). The
+# default is the measured one (docs/decisions.md, scripts/bench_sampling.py).
+SAMPLINGS = ("uniform", "shots")
+SAMPLING = "shots"
 BATCH_SIZE = 64  # frames per model call
 COMMIT_EVERY = 256  # videos per write: what a crash can lose at most
 ENGINES = ("local", "ray")

@@ -18,6 +18,7 @@ import numpy as np
 from vindex.errors import DecodeError, os_reason
 from vindex.fingerprints import GREY_SIZE, fingerprint
 from vindex.scanning import open_regular
+from vindex.shots import ShotFinder, shot_times
 
 # Below this length one sequential pass is cheaper than one seek per frame: each seek decodes
 # from the previous keyframe anyway, and short clips have few keyframes (docs/decisions.md).
@@ -67,8 +68,10 @@ def target_times(start: float, duration: float, count: int) -> list[float]:
     return [start + duration * (i + 0.5) / count for i in range(count)]
 
 
-def read_frames(path: str, count: int, size: int, threaded: bool = False, keyframes_only: bool = False) -> DecodedVideo:
-    """Decode `count` frames evenly spaced through the video at `path`.
+def read_frames(path: str, count: int, size: int, threaded: bool = False, keyframes_only: bool = False,
+                sampling: str = "uniform") -> DecodedVideo:
+    """Decode `count` frames evenly spaced through the video at `path` (`sampling="shots"`: from
+    the middle of its longest shots, found first on its keyframes; `vindex.shots`).
 
     `threaded` lets FFmpeg decode one video on several cores: right for a single video, but
     slower than one thread per video when several videos are decoded side by side.
@@ -88,7 +91,7 @@ def read_frames(path: str, count: int, size: int, threaded: bool = False, keyfra
             stream = container.streams.video[0]
             if threaded:
                 stream.thread_type = "AUTO"
-            return _decode(path, container, stream, count, size, keyframes_only)
+            return _decode(path, container, stream, count, size, keyframes_only, sampling=sampling)
     except DecodeError:
         raise
     except (av.FFmpegError, OSError, ValueError, RuntimeError, MemoryError) as error:
@@ -142,10 +145,11 @@ def _reason(error: BaseException) -> str:
 
 
 def _decode(path: str, container, stream, count: int, size: int | None, keyframes_only: bool,
-            at: list[float] | None = None) -> DecodedVideo:
-    """`count` frames at even targets (or at `at`, seconds from the start), as `size` squares
-    (no images when None), with their hashes and the dense fingerprints. `path` is the file that
-    `container` reads, opened again for the keyframes pass of a long video."""
+            at: list[float] | None = None, sampling: str = "uniform") -> DecodedVideo:
+    """`count` frames at even targets (`sampling="shots"`: in the longest shots; or at `at`, seconds
+    from the start), as `size` squares (no images when None), with their hashes and the dense
+    fingerprints. `path` is the file that `container` reads, opened again for the keyframes pass
+    of a long video."""
     time_base = stream.time_base or Fraction(1, 1_000_000)
     start = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
     duration = _duration(container, stream, time_base)
@@ -162,13 +166,25 @@ def _decode(path: str, container, stream, count: int, size: int | None, keyframe
     spacing = KEYFRAME_FINGERPRINT_SPACING if keyframes_only or long else FINGERPRINT_SPACING
     sampler = DenseSampler(start, duration, spacing, grey) if FINGERPRINTS else None
     if duration is not None and duration > 0:
-        # A stored frame's time is its own: a hair later is still that frame, never the one before.
-        targets = target_times(start, duration, count) if at is None else [start + t + 1e-6 for t in at]
+        # Past SEQUENTIAL_MAX_SECONDS the fingerprints come from a keyframes pass: it finds the shots too.
+        keyframes_offered = (sampling == "shots" and at is None and not keyframes_only and sampler is not None
+                             and duration > SEQUENTIAL_MAX_SECONDS)
+        if at is not None:
+            # A stored frame's time is its own: a hair later is still that frame, never the one before.
+            targets = [start + t + 1e-6 for t in at]
+        elif keyframes_offered:
+            finder = ShotFinder(sampler)
+            _keyframes_pass(path, finder)
+            targets = finder.targets(start, duration, count)
+        elif sampling == "shots":
+            targets = shot_times(container, stream, start, duration, count)
+        else:
+            targets = target_times(start, duration, count)
         if keyframes_only:
             picked = _nearest_keyframes(container, stream, targets, sampler)
         elif long:
             picked = _seek_each(container, stream, targets, time_base)
-            if sampler is not None:
+            if sampler is not None and not keyframes_offered:
                 _keyframes_pass(path, sampler)
         else:
             picked = _sequential(container, stream, targets, sampler)
@@ -310,7 +326,7 @@ def _nearest_keyframes(container, stream, targets: list[float], sampler: DenseSa
     return picked
 
 
-def _keyframes_pass(path: str, sampler: DenseSampler) -> None:
+def _keyframes_pass(path: str, sampler: DenseSampler | ShotFinder) -> None:
     """Offer the sampler every keyframe of a long video: one pass that reads the whole file but
     hands the decoder keyframes alone, in a decoder of its own that skips deblocking (block
     edges do not show in a 64x64 grey square). For 2 minutes of 360p with 47 keyframes: 30 ms,

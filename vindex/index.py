@@ -72,6 +72,7 @@ class IndexInfo(Result):
     weights: str | None
     dim: int | None
     frames_per_video: int | None
+    sampling: str | None  # how frames were chosen: uniform or shots
     schema_version: int | None
     size_bytes: int | None
     backend: str | None = None  # the runtime that made the latest vectors: torch or openvino
@@ -152,6 +153,7 @@ class Index:
         folder: str | Path,
         model: ModelSpec | None = None,
         frames: int | None = None,
+        sampling: str | None = None,
         reembed: bool = False,
         batch_size: int = defaults.BATCH_SIZE,
         workers: int | None = None,
@@ -165,6 +167,8 @@ class Index:
         """Index new and changed videos under `folder`, follow renames, drop deleted files.
 
         `engine="ray"` decodes and embeds on Ray (a local instance, or the cluster at `address`).
+        `sampling` is where frames are taken: "uniform" (evenly spaced) or "shots" (the middle of
+        the longest shots); by default the index's, else `defaults.SAMPLING`.
         `keyframes_only` takes the keyframe nearest each target time (several times faster to
         decode; the frames' real timestamps are stored). `retry_failed` decodes again the files
         remembered as undecodable (those that failed to be read are tried again on every add anyway).
@@ -182,18 +186,23 @@ class Index:
         frames = frames or meta.get("frames_per_video") or defaults.FRAMES_PER_VIDEO
         if frames < 1:
             raise VindexError("--frames must be at least 1")
+        # An index from before sampling was a choice sampled uniformly.
+        sampling = sampling or (meta.get("sampling", "uniform") if "model" in meta else defaults.SAMPLING)
+        if sampling not in defaults.SAMPLINGS:
+            raise VindexError(f"unknown sampling {sampling!r}: use {' or '.join(defaults.SAMPLINGS)}")
         if "model" in meta and not reembed:
-            recorded = (meta["model"], meta["weights"], meta["frames_per_video"])
-            wanted = (spec.name, spec.weights, frames)
+            recorded = (meta["model"], meta["weights"], meta["frames_per_video"], meta.get("sampling", "uniform"))
+            wanted = (spec.name, spec.weights, frames, sampling)
             if recorded != wanted:
                 raise VindexError(
-                    f"the index was built with {recorded[0]} ({recorded[1]}, {recorded[2]} frames per video), "
-                    f"not {wanted[0]} ({wanted[1]}, {wanted[2]} frames): add --reembed to rebuild it, "
-                    "or use a new --db"
+                    f"the index was built with {recorded[0]} ({recorded[1]}, {recorded[2]} frames per video, "
+                    f"{recorded[3]} sampling), not {wanted[0]} ({wanted[1]}, {wanted[2]} frames, {wanted[3]}): "
+                    "add --reembed to rebuild it, or use a new --db"
                 )
         root, folder = ensure_root(store, folder)
         organizing.refuse_if_interrupted(store)
-        settings = RunSettings(frames, batch_size, commit_every, workers, keyframes_only, self.device, self.precision)
+        settings = RunSettings(frames, batch_size, commit_every, workers, keyframes_only, self.device, self.precision,
+                               sampling)
         runner = make_runner(engine, settings, address)
         if reembed:
             store.drop_vectors()
@@ -203,7 +212,7 @@ class Index:
             if store.videos is None or "model" not in store.meta:
                 store.initialise(
                     model.dim, model=spec.name, pretrained=spec.pretrained, checkpoint=spec.checkpoint,
-                    weights=spec.weights, frames_per_video=frames, root=str(root),
+                    weights=spec.weights, frames_per_video=frames, sampling=sampling, root=str(root),
                 )
             return model
 
@@ -237,6 +246,7 @@ class Index:
             db=store.uri, root=meta.get("root"), videos=sum(channels.values()), frames=store.count_frames(),
             channels=dict(sorted(channels.items())), model=meta.get("model"), weights=meta.get("weights"),
             dim=meta.get("dim"), frames_per_video=meta.get("frames_per_video"),
+            sampling=meta.get("sampling", "uniform") if "model" in meta else None,
             schema_version=meta.get("schema_version"), size_bytes=store.size_on_disk(),
             backend=meta.get("backend"), precision=meta.get("precision"), int8_fidelity=meta.get("int8_fidelity"),
             vectors_made_by=meta.get("vectors_made_by"),

@@ -116,7 +116,7 @@ def print_info(facts) -> None:
         ("model", f"{facts.model} ({facts.weights})" if facts.model else None), ("vector dim", facts.dim),
         ("vectors by", ", ".join(facts.vectors_made_by) if facts.vectors_made_by else None),
         ("int8 fidelity", fidelity_line(facts.int8_fidelity)),
-        ("frames/video", facts.frames_per_video), ("schema", schema_line(facts.schema_version)),
+        ("frames/video", facts.frames_per_video), ("sampling", facts.sampling), ("schema", schema_line(facts.schema_version)),
         ("size on disk", size),
     ]
     for label, value in rows:

@@ -135,7 +135,8 @@ def video_probe(
         return Probe(str(path), vectors, np.asarray(row["vector"], np.float32), "index", sorted(set(exclude)))
     embedder = load_embedder()
     try:
-        decoded = read_frames(str(file), int(store.meta.get("frames_per_video") or FRAMES_PER_VIDEO), embedder.image_size, threaded=True)
+        decoded = read_frames(str(file), int(store.meta.get("frames_per_video") or FRAMES_PER_VIDEO),
+                              embedder.image_size, threaded=True, sampling=store.meta.get("sampling", "uniform"))
     except DecodeError as error:
         raise VindexError(f"cannot read {path} as a video: {error}") from None
     vectors = embedder.embed_images(decoded.images)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Iterator, Union
 
 import numpy as np
 
+from vindex.defaults import SAMPLING
 from vindex.errors import DecodeError
 from vindex.frames import DecodedVideo, read_frames
 
@@ -20,19 +21,20 @@ if TYPE_CHECKING:
 Outcome = Union[tuple[DecodedVideo, np.ndarray], str]
 
 
-def _decode_job(job: EmbedJob, frames_per_video: int, size: int, keyframes_only: bool) -> DecodedVideo:
-    return read_frames(job.files[0].abs_path, frames_per_video, size, keyframes_only=keyframes_only)
+def _decode_job(job: EmbedJob, frames_per_video: int, size: int, keyframes_only: bool, sampling: str) -> DecodedVideo:
+    return read_frames(job.files[0].abs_path, frames_per_video, size, keyframes_only=keyframes_only, sampling=sampling)
 
 
 def decode_ahead(jobs: list[EmbedJob], frames_per_video: int, size: int, workers: int,
-                 keyframes_only: bool = False) -> Iterator[tuple[EmbedJob, DecodedVideo | DecodeError]]:
+                 keyframes_only: bool = False, sampling: str = SAMPLING,
+                 ) -> Iterator[tuple[EmbedJob, DecodedVideo | DecodeError]]:
     """Decode in worker threads, at most a few videos ahead of the consumer, in job order."""
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vindex-decode") as pool:
         pending: list[tuple[EmbedJob, Future]] = []
         ahead = max(2, workers * 4)  # enough to keep every thread busy, few enough to bound memory
         try:
             for job in jobs:
-                pending.append((job, pool.submit(_decode_job, job, frames_per_video, size, keyframes_only)))
+                pending.append((job, pool.submit(_decode_job, job, frames_per_video, size, keyframes_only, sampling)))
                 if len(pending) >= ahead:
                     yield _result(*pending.pop(0))
             while pending:
@@ -57,6 +59,7 @@ def embed_jobs(
     batch_size: int,
     workers: int,
     keyframes_only: bool = False,
+    sampling: str = SAMPLING,
 ) -> Iterator[tuple[EmbedJob, Outcome]]:
     """Yield (job, (decoded frames, frame vectors)) or (job, reason) for each job, embedding frames
     of several videos per model call of `batch_size` frames.
@@ -76,7 +79,7 @@ def embed_jobs(
             start += count
         waiting.clear()
 
-    for job, decoded in decode_ahead(jobs, frames_per_video, image_size, workers, keyframes_only):
+    for job, decoded in decode_ahead(jobs, frames_per_video, image_size, workers, keyframes_only, sampling):
         if isinstance(decoded, DecodeError):
             yield job, str(decoded)
             continue

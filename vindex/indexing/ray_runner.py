@@ -28,6 +28,7 @@ from typing import Iterator
 
 import numpy as np
 
+from vindex.defaults import SAMPLING
 from vindex.embedding import Embedder, ModelShape, ModelSpec
 from vindex.errors import DecodeError, VindexError, first_line, os_reason
 from vindex.fingerprints import from_stored, to_stored
@@ -134,7 +135,7 @@ class RayRunner:
             .map_batches(
                 decode_videos, batch_size=1, num_cpus=1,
                 fn_kwargs={"frames_per_video": settings.frames_per_video, "size": image_size,
-                           "keyframes_only": settings.keyframes_only},
+                           "keyframes_only": settings.keyframes_only, "sampling": settings.sampling},
             )
             .map_batches(
                 EmbedFrames, batch_size=settings.batch_size, compute=actors, **actor_resources,
@@ -216,12 +217,13 @@ def root_reason(error: BaseException) -> str:
 
 
 def decode_videos(batch: dict[str, np.ndarray], frames_per_video: int, size: int,
-                  keyframes_only: bool = False) -> dict[str, np.ndarray]:
+                  keyframes_only: bool = False, sampling: str = SAMPLING) -> dict[str, np.ndarray]:
     """Ray Data stage 1 (CPU tasks): each video → one row per frame, or one row with its error."""
     rows = defaultdict(list)
     for job, path in zip(batch["job"], batch["path"]):
         try:
-            decoded = read_frames(disk_path(str(path)), frames_per_video, size, keyframes_only=keyframes_only)
+            decoded = read_frames(disk_path(str(path)), frames_per_video, size, keyframes_only=keyframes_only,
+                                  sampling=sampling)
         except DecodeError as error:
             failed = {"frame": -1, "frames": 0, "timestamp": 0.0, "video": "{}", "error": str(error) or "undecodable",
                       "phash": 0, "blank": False}

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
-from vindex.defaults import BATCH_SIZE, COMMIT_EVERY, ENGINES, FRAMES_PER_VIDEO, PRECISION
+from vindex.defaults import BATCH_SIZE, COMMIT_EVERY, ENGINES, FRAMES_PER_VIDEO, PRECISION, SAMPLING
 from vindex.errors import VindexError
 from vindex.indexing.pipeline import Outcome, embed_jobs
 from vindex.indexing.plan import EmbedJob
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 class RunSettings:
     """How a runner decodes and embeds: the user's `add` options.
 
+    `sampling` is how frames are chosen ("uniform" or "shots", `vindex.frames.read_frames`);
     `workers` is the number of decoder threads (default: the CPU count) of the local runner;
     `device` and `precision` are those of the Ray runner's model actors (the local runner embeds
     with the model `ModelLoader.load` gives, which the caller made for its own device and precision).
@@ -38,6 +39,7 @@ class RunSettings:
     keyframes_only: bool = False
     device: str | None = None
     precision: str = PRECISION
+    sampling: str = SAMPLING
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class LocalRunner:
             embedder = loader.submit(model.load)
             size = model.image_size or embedder.result().image_size
             outcomes = embed_jobs(jobs, embedder, size, settings.frames_per_video, settings.batch_size,
-                                  settings.workers or os.cpu_count() or 1, settings.keyframes_only)
+                                  settings.workers or os.cpu_count() or 1, settings.keyframes_only, settings.sampling)
             write_outcomes(store, jobs, outcomes, settings.commit_every, summary, progress)
 
 
