@@ -132,7 +132,7 @@ def compare(count: int, clusters: int, params: ClusterParams) -> list[dict]:
 
     def fast(points, p):
         model = fast_hdbscan.HDBSCAN(min_cluster_size=p.min_size, min_samples=p.min_samples or p.min_size).fit(points)
-        return by_size(model.labels_.astype(np.int32)), model.probabilities_.astype(np.float32)
+        return by_size(model.labels_.astype(np.int32)), model.probabilities_.astype(np.float32), None
 
     fast(np.random.default_rng(0).normal(size=(200, 5)), params)  # compile before timing
     timed("fast_hdbscan instead of hdbscan", run_hdbscan=fast)

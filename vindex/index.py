@@ -224,6 +224,10 @@ class Index:
             store.set_meta(**facts, vectors_made_by=sorted(history))
         if not store.is_empty:
             store.ensure_search_indexes()
+        if (store.meta.get("clustering") or {}).get("models"):
+            from vindex.clustering.assign import assign_new
+
+            summary.assigned = assign_new(store, self.status)
         return summary
 
     def info(self) -> IndexInfo:

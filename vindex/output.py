@@ -105,6 +105,8 @@ def print_add_summary(summary) -> None:
         f"{summary.unchanged} unchanged, {summary.removed} removed, {len(summary.failed)} failed "
         f"in {summary.seconds:.1f} s ({summary.embedded} videos, {summary.frames} frames embedded)"
     )
+    if summary.assigned:
+        click.echo(f"assigned to clusters: {summary.assigned} (`vindex cluster` re-fits)")
     click.echo(f"index: {summary.db}")
 
 

@@ -65,6 +65,7 @@ class AddSummary(Result):
     embedded: int = 0
     frames: int = 0
     seconds: float = 0.0
+    assigned: int = 0  # new or changed videos placed into the latest clustering's clusters (by `Index.add`)
     unreadable_folders: list[UnreadableFolder] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)  # last in `--json`: the long list after the counts
     failed_rows: list[str] = field(default_factory=list, repr=False)
