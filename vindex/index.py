@@ -78,6 +78,7 @@ class IndexInfo(Result):
     precision: str | None = None  # fp32, bf16, fp16 or int8
     int8_fidelity: dict | None = None  # int8 against full precision on held-back frames: mean/min cosine
     vectors_made_by: list[str] | None = None  # every "backend precision" that made vectors in this index
+    clusters: dict | None = None  # the latest fit and the videos that joined since (`cluster_freshness`)
 
 
 @dataclass
@@ -88,6 +89,23 @@ class OptimizeSummary(Result):
     built: list[dict]  # one per vector index (re)built: table, type, rows, partitions, seconds
     vector_indexes: dict[str, dict]  # table → type, indexed and unindexed rows, rows at training
     seconds: float
+
+
+def cluster_freshness(catalog, run: dict, clusters: int) -> dict:
+    """How many videos the latest fit placed, how many joined since (assigned by `add`, or not
+    placed), and whether that share calls for a re-fit (defaults.REFIT_SHARE)."""
+    statuses = catalog.column("cluster_status").to_pylist()
+    placed = [cluster is not None for cluster in catalog.column("cluster").to_pylist()]
+    channels = catalog.column("channel").to_pylist()
+    in_scope = [run.get("channel") is None or channel == run["channel"] for channel in channels]
+    assigned = sum(status == "assigned" for status in statuses)
+    fitted = sum(p and status != "assigned" for p, status in zip(placed, statuses))
+    unplaced = sum(scope and not p for scope, p in zip(in_scope, placed))
+    joined = assigned + unplaced
+    share = joined / max(fitted + joined, 1)
+    return dict(clusters=clusters, fitted=fitted, joined_since_fit=joined, assigned=assigned, unassigned=unplaced,
+                joined_share=round(share, 4), refit_suggested=share > defaults.REFIT_SHARE,
+                fitted_at=run.get("created_at"))
 
 
 class Index:
@@ -234,8 +252,9 @@ class Index:
         store = self.store
         meta = store.meta
         channels: dict[str, int] = {}
-        if store.videos is not None:
-            for channel in store.catalog(["channel"]).column("channel").to_pylist():
+        catalog = store.catalog(["channel", "cluster", "cluster_status"]) if store.videos is not None else None
+        if catalog is not None:
+            for channel in catalog.column("channel").to_pylist():
                 channels[channel] = channels.get(channel, 0) + 1
         return IndexInfo(
             db=store.uri, root=meta.get("root"), videos=sum(channels.values()), frames=store.count_frames(),
@@ -244,6 +263,8 @@ class Index:
             schema_version=meta.get("schema_version"), size_bytes=store.size_on_disk(),
             backend=meta.get("backend"), precision=meta.get("precision"), int8_fidelity=meta.get("int8_fidelity"),
             vectors_made_by=meta.get("vectors_made_by"),
+            clusters=cluster_freshness(catalog, meta.get("clustering"), len(store.cluster_rows()))
+            if catalog is not None and meta.get("clustering") else None,
         )
 
     def organize_plan(self, dest: str | Path, mode: str = defaults.ORGANIZE_MODE,

@@ -59,6 +59,12 @@ class Clustering:
     clusters: list[dict]  # rows of the clusters table, largest first
     run: dict  # the run's parameters, model and time (index metadata)
     root: str | None
+    statuses: list[str | None] = field(default_factory=list)  # "clustered" (the fit), "assigned" (by add later)
+
+    @property
+    def assigned(self) -> int:
+        """Videos placed into the clusters by `add` after the fit, counted in their clusters."""
+        return sum(status == "assigned" for status in self.statuses)
 
     @property
     def in_run(self) -> np.ndarray:
@@ -80,7 +86,7 @@ def load_clustering(store, with_centroids: bool = False) -> Clustering:
     run = store.meta.get("clustering")
     if run is None:
         raise VindexError("no clusters yet: run `vindex cluster` first")
-    table = store.catalog(["id", "path", "channel", "cluster", "cluster_probability", "x", "y"])
+    table = store.catalog(["id", "path", "channel", "cluster", "cluster_probability", "x", "y", "cluster_status"])
     probabilities = pc.fill_null(table.column("cluster_probability"), 0.0).to_numpy().astype(np.float32)
     xy = np.column_stack([
         table.column(axis).to_numpy(zero_copy_only=False).astype(np.float64) for axis in ("x", "y")
@@ -95,6 +101,7 @@ def load_clustering(store, with_centroids: bool = False) -> Clustering:
         ids=table.column("id").to_pylist(), paths=table.column("path").to_pylist(),
         channels=table.column("channel").to_pylist(), labels=stored_ids(table.column("cluster")),
         probabilities=probabilities, xy=xy, clusters=rows, run=run, root=store.meta.get("root"),
+        statuses=table.column("cluster_status").to_pylist(),
     )
 
 

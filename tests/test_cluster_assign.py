@@ -1,0 +1,127 @@
+"""Videos added after `vindex cluster` join its clusters (`assigned`) without a re-fit; a re-fit
+keeps the ids and marks them `clustered`; unusable saved models never fail an add."""
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY
+from vindex.clustering.assign import MODELS_FILE, MODELS_FOLDER
+from vindex.demo import make_corpus
+from vindex.store import Store
+
+SMALL = ["--min-size", "4", "--neighbors", "8"]
+# Share of new videos that must land in the cluster holding most of their theme's clustered videos.
+MIN_PLACED_RIGHT = 0.9
+
+
+def rows(db) -> list[dict]:
+    return Store(str(db)).catalog(["id", "path", "channel", "cluster", "cluster_probability", "x", "y",
+                                   "cluster_status"]).to_pylist()
+
+
+def add_new_videos(root: Path, tmp_path: Path, per_channel: int, seed: int) -> list[str]:
+    """More videos of each channel's theme (another seed), copied into the existing channel folders."""
+    made = make_corpus(tmp_path / f"more-{seed}", channels=4, videos_per_channel=per_channel, seed=seed,
+                       size=(96, 72), seconds=(1.0, 2.0), fps=10)
+    names = []
+    for path in made:
+        target = root / path.parent.name / f"new{seed}_{path.name}"
+        shutil.copy(path, target)
+        names.append(f"{path.parent.name}/{target.name}")
+    return names
+
+
+@pytest.fixture
+def clustered(tmp_path, isolated_index, run) -> Path:
+    """4 themes x 8 videos, indexed with the tiny model and clustered."""
+    root = tmp_path / "channels"
+    make_corpus(root, channels=4, videos_per_channel=8, seed=0, size=(96, 72), seconds=(1.0, 2.0), fps=10)
+    run("add", root, *TINY, "-q")
+    run("cluster", *SMALL, "--no-report", "-q")
+    return root
+
+
+def theme_clusters(table: list[dict]) -> dict[str, int]:
+    """For each channel (theme), the cluster holding most of its videos placed by the fit."""
+    by_channel: dict[str, Counter] = {}
+    for row in table:
+        if row["cluster_status"] == "clustered" and row["cluster"] >= 0:
+            by_channel.setdefault(row["channel"], Counter())[row["cluster"]] += 1
+    return {channel: counts.most_common(1)[0][0] for channel, counts in by_channel.items()}
+
+
+@pytest.mark.slow
+def test_new_videos_join_the_cluster_of_their_theme(clustered, tmp_path, isolated_index, run):
+    before = rows(isolated_index)
+    assert {row["cluster_status"] for row in before} == {"clustered"}
+    models = list((isolated_index / MODELS_FOLDER).glob(f"*/{MODELS_FILE}"))
+    assert len(models) == 1
+    theirs = theme_clusters(before)
+    assert len(set(theirs.values())) == 4  # the fit separated the four themes
+
+    new = add_new_videos(clustered, tmp_path, per_channel=5, seed=11)
+    result = run("add", clustered, "--json")
+    assert json.loads(result.stdout)["assigned"] == len(new) == 20
+    after = {row["path"]: row for row in rows(isolated_index)}
+    placed = [after[path] for path in new]
+    assert {row["cluster_status"] for row in placed} == {"assigned"}
+    right = sum(row["cluster"] == theirs[row["channel"]] for row in placed)
+    assert right / len(placed) >= MIN_PLACED_RIGHT, [(r["channel"], r["cluster"]) for r in placed]
+    assert all(0.0 <= row["cluster_probability"] <= 1.0 for row in placed)
+    assert all(row["x"] is not None and row["y"] is not None for row in placed)  # on the map
+    # The fit's own videos are untouched.
+    assert all(after[row["path"]]["cluster"] == row["cluster"] for row in before)
+    assert "assigned to clusters: " not in result.stdout  # --json: the count is in the JSON
+
+    # show, the report and organize count them at once.
+    overview = json.loads(run("show", "--json").stdout)
+    sizes = {c["id"]: c["size"] for c in overview}
+    for cluster in set(theirs.values()):
+        assert sizes[cluster] == sum(row["cluster"] == cluster for row in after.values())
+    run("report", "--out", tmp_path / "report", "--no-gallery", "-q")
+    report = json.loads((tmp_path / "report" / "cluster_analysis.json").read_text())
+    assert report["summary"]["total_videos"] == 52 and report["summary"]["assigned_since_fit"] == 20
+    plan = json.loads(run("organize", "--dest", tmp_path / "sorted", "--json").stdout)
+    planned = {move["source"] for move in plan["moves"]}
+    assert all(any(source.endswith(path) for source in planned) for path in new if after[path]["cluster"] >= 0)
+
+    # A re-fit keeps the ids of the clusters whose membership is the same, and marks everything clustered.
+    run("cluster", *SMALL, "--no-report", "-q")
+    refit = {row["path"]: row for row in rows(isolated_index)}
+    assert {row["cluster_status"] for row in refit.values()} == {"clustered"}
+    assert theme_clusters(list(refit.values())) == theirs
+    assert len(list((isolated_index / MODELS_FOLDER).glob(f"*/{MODELS_FILE}"))) == 1  # the older run's removed
+
+
+@pytest.mark.slow
+def test_a_damaged_model_warns_and_the_add_succeeds(clustered, tmp_path, isolated_index, run):
+    [models] = list((isolated_index / MODELS_FOLDER).glob(f"*/{MODELS_FILE}"))
+    models.write_bytes(b"not a pickle at all")
+    new = add_new_videos(clustered, tmp_path, per_channel=1, seed=12)
+    result = run("add", clustered)
+    assert "4 added" in result.stdout and "assigned to clusters" not in result.stdout
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "vindex cluster" in warnings[0], result.stderr
+    after = {row["path"]: row for row in rows(isolated_index)}
+    assert all(after[path]["cluster"] is None and after[path]["cluster_status"] is None for path in new)
+
+
+@pytest.mark.slow
+def test_info_counts_the_videos_that_joined_and_suggests_a_refit(clustered, tmp_path, isolated_index, run):
+    facts = json.loads(run("info", "--json").stdout)["clusters"]
+    assert facts["fitted"] == 32 and facts["joined_since_fit"] == 0 and not facts["refit_suggested"]
+    add_new_videos(clustered, tmp_path, per_channel=1, seed=13)  # 4 of 36: 11 %
+    run("add", clustered, "-q")
+    facts = json.loads(run("info", "--json").stdout)["clusters"]
+    assert (facts["joined_since_fit"], facts["assigned"], facts["refit_suggested"]) == (4, 4, False)
+    assert "re-fit" not in run("info").stdout
+    add_new_videos(clustered, tmp_path, per_channel=1, seed=14)  # 8 of 40: 20 %, not past it
+    add_new_videos(clustered, tmp_path, per_channel=1, seed=15)  # 12 of 44: 27 %
+    run("add", clustered, "-q")
+    facts = json.loads(run("info", "--json").stdout)["clusters"]
+    assert (facts["joined_since_fit"], facts["refit_suggested"]) == (12, True)
+    assert "12 joined since (27 %" in run("info").stdout and "run `vindex cluster` to re-fit" in run("info").stdout
