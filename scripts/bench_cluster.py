@@ -168,7 +168,7 @@ def cold_runs(videos: int, baseline: Path | None, repeats: int) -> dict:
             env = dict(os.environ, PYTHONPATH=str(checkout))
             children = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "vindex", *args], env=env, check=True, capture_output=True)
+            subprocess.run([sys.executable, "-m", "vindex", *args], env=env, cwd=checkout, check=True, capture_output=True)
             wall = time.perf_counter() - started
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             return wall, after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
