@@ -78,7 +78,7 @@ class IndexInfo(Result):
     precision: str | None = None  # fp32, bf16, fp16 or int8
     int8_fidelity: dict | None = None  # int8 against full precision on held-back frames: mean/min cosine
     vectors_made_by: list[str] | None = None  # every "backend precision" that made vectors in this index
-    clusters: dict | None = None  # the latest fit and the videos that joined since (`cluster_freshness`)
+    clusters: dict | None = None  # the latest fit and the videos that joined since (clustering.state.freshness)
 
 
 @dataclass
@@ -89,23 +89,6 @@ class OptimizeSummary(Result):
     built: list[dict]  # one per vector index (re)built: table, type, rows, partitions, seconds
     vector_indexes: dict[str, dict]  # table → type, indexed and unindexed rows, rows at training
     seconds: float
-
-
-def cluster_freshness(catalog, run: dict, clusters: int) -> dict:
-    """How many videos the latest fit placed, how many joined since (assigned by `add`, or not
-    placed), and whether that share calls for a re-fit (defaults.REFIT_SHARE)."""
-    statuses = catalog.column("cluster_status").to_pylist()
-    placed = [cluster is not None for cluster in catalog.column("cluster").to_pylist()]
-    channels = catalog.column("channel").to_pylist()
-    in_scope = [run.get("channel") is None or channel == run["channel"] for channel in channels]
-    assigned = sum(status == "assigned" for status in statuses)
-    fitted = sum(p and status != "assigned" for p, status in zip(placed, statuses))
-    unplaced = sum(scope and not p for scope, p in zip(in_scope, placed))
-    joined = assigned + unplaced
-    share = joined / max(fitted + joined, 1)
-    return dict(clusters=clusters, fitted=fitted, joined_since_fit=joined, assigned=assigned, unassigned=unplaced,
-                joined_share=round(share, 4), refit_suggested=share > defaults.REFIT_SHARE,
-                fitted_at=run.get("created_at"))
 
 
 class Index:
@@ -263,9 +246,15 @@ class Index:
             schema_version=meta.get("schema_version"), size_bytes=store.size_on_disk(),
             backend=meta.get("backend"), precision=meta.get("precision"), int8_fidelity=meta.get("int8_fidelity"),
             vectors_made_by=meta.get("vectors_made_by"),
-            clusters=cluster_freshness(catalog, meta.get("clustering"), len(store.cluster_rows()))
-            if catalog is not None and meta.get("clustering") else None,
+            clusters=self._cluster_freshness(catalog),
         )
+
+    def _cluster_freshness(self, catalog) -> dict | None:
+        if catalog is None or not self.meta.get("clustering"):
+            return None
+        from vindex.clustering.state import freshness
+
+        return freshness(catalog, self.meta["clustering"], len(self.store.cluster_rows()))
 
     def organize_plan(self, dest: str | Path, mode: str = defaults.ORGANIZE_MODE,
                       noise: str = defaults.NOISE_POLICY, keep_channel: bool = False) -> organizing.OrganizePlan:
