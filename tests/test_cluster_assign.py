@@ -125,3 +125,19 @@ def test_info_counts_the_videos_that_joined_and_suggests_a_refit(clustered, tmp_
     facts = json.loads(run("info", "--json").stdout)["clusters"]
     assert (facts["joined_since_fit"], facts["refit_suggested"]) == (12, True)
     assert "12 joined since (27 %" in run("info").stdout and "run `vindex cluster` to re-fit" in run("info").stdout
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_numpy_neighbours_match_torch(metric, monkeypatch):
+    """Small runs search neighbours in numpy (no torch import); the result is torch's, self first."""
+    import numpy as np
+
+    from vindex.clustering import layout
+
+    points = np.random.default_rng(0).normal(size=(300, 64)).astype(np.float32)
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    small = layout.exact_neighbours(points, 10, metric)
+    monkeypatch.setattr(layout, "NUMPY_NEIGHBOURS_MAX", 0)
+    large = layout.exact_neighbours(points, 10, metric)
+    assert (small[0] == large[0]).all() and np.allclose(small[1], large[1], atol=1e-5)
+    assert (small[0][:, 0] == np.arange(len(points))).all()

@@ -2,9 +2,9 @@
 
 Nearest neighbours are computed once and shared by both UMAP layouts (the 5-D one to cluster in,
 the 2-D one for the picture). Up to EXACT_NEIGHBOURS_MAX vectors an exact search (one matrix
-product per block, in torch) is cheaper than pynndescent, whose kernels take a dist function as an
-argument and so recompile in every process (about 10 s). Layouts are seeded, hence single-threaded
-and reproducible.
+product per block: numpy for small runs, torch above) is cheaper than pynndescent, whose kernels
+take a dist function as an argument and so recompile in every process (about 10 s). Layouts are
+seeded, hence single-threaded and reproducible.
 """
 
 from __future__ import annotations
