@@ -141,3 +141,29 @@ def test_numpy_neighbours_match_torch(metric, monkeypatch):
     large = layout.exact_neighbours(points, 10, metric)
     assert (small[0] == large[0]).all() and np.allclose(small[1], large[1], atol=1e-5)
     assert (small[0][:, 0] == np.arange(len(points))).all()
+
+
+@pytest.mark.slow
+def test_models_fitted_on_more_than_4096_vectors_place_new_ones():
+    """Above 4,096 vectors UMAP is fitted on vindex's own neighbours and keeps no search index;
+    placing still works (distances to every fitted vector) and finds the planted groups."""
+    import pickle
+
+    import numpy as np
+
+    from vindex.clustering import ClusterParams, assign, group_vectors
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(6, 64))
+    planted = rng.integers(0, 6, size=4300)
+    vectors = (centres[planted] + 0.15 * rng.normal(size=(4300, 64))).astype(np.float32)
+    fitted = group_vectors(vectors[:4200], ClusterParams())
+    models = fitted.models
+    content = pickle.loads(pickle.dumps(dict(
+        umap=models.umap, picture=models.picture, picture_is_umap=False, hdbscan=models.hdbscan, metric="cosine",
+        label_ids={int(raw): int(final) for raw, final in zip(models.raw_labels, fitted.labels) if raw >= 0})))
+    labels, probabilities, xy = assign.place(content, vectors[4200:], lambda message: None)
+    cluster_of = {group: np.bincount(fitted.labels[:4200][planted[:4200] == group] + 1).argmax() - 1
+                  for group in range(6)}
+    assert np.mean(labels == np.array([cluster_of[group] for group in planted[4200:]])) >= MIN_PLACED_RIGHT
+    assert np.isfinite(xy).all() and ((probabilities >= 0) & (probabilities <= 1)).all()
