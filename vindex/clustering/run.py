@@ -16,7 +16,7 @@ from vindex.clustering.grouping import ClusterParams, Grouping, group_vectors
 from vindex.clustering.naming import load_vocabulary, name_clusters
 from vindex.clustering.stable_ids import carry_ids, stored_ids
 from vindex.clustering.state import ClusterInfo
-from vindex.errors import VindexError
+from vindex.errors import VindexError, first_line
 from vindex.results import Result, StatusHook
 
 # How many member ids the clusters table keeps as exemplars (closest to the centroid first).
@@ -144,8 +144,8 @@ def _save_models(uri: str, now: datetime, grouping: Grouping, ids: np.ndarray, r
     label_ids = {int(raw): int(final) for raw, final in zip(models.raw_labels[found], ids[found])}
     try:
         key = save_models(uri, "run-" + now.strftime("%Y%m%dT%H%M%S%fZ"), models, label_ids, run_params)
-    except OSError as error:
-        key, reason = None, f"cannot write them: {error.strerror or error}"
+    except Exception as error:  # a disk error or a model that cannot be pickled: the run itself stands
+        key, reason = None, f"cannot write them: {first_line(error, 120)}"
     else:
         reason = "an object-store index keeps no model files"
     if key is None:
