@@ -10,6 +10,14 @@ Printed per size: seconds for nearest neighbours, the two UMAP layouts, HDBSCAN,
 and CPU), the ARI on planted members and the share of them called noise. The JIT cost is measured apart,
 in fresh processes: with an empty numba cache (the first run on a machine) and with a warm one (every
 later process). Targets on a 2-core box: 10k <= 10 s, 100k <= 60 s, JIT excluded.
+
+    python scripts/bench_cluster.py --cold 120 --baseline /tmp/vindex-before   # `vindex cluster` from a fresh shell
+
+`--cold N` times the whole command (`python -m vindex cluster`, report included) in fresh processes on a
+generated N-video index (tiny model), after one untimed run (numba's cache and the naming terms warm,
+as on a machine that clustered before), and a cold `vindex add` of 3 new videos that the saved models
+place; `--baseline DIR` runs another checkout of vindex side by side, alternating. Target: <= 4 s for
+<= 1,000 videos.
 """
 
 from __future__ import annotations
@@ -132,11 +140,65 @@ def compare(count: int, clusters: int, params: ClusterParams) -> list[dict]:
 
     def fast(points, p):
         model = fast_hdbscan.HDBSCAN(min_cluster_size=p.min_size, min_samples=p.min_samples or p.min_size).fit(points)
-        return by_size(model.labels_.astype(np.int32)), model.probabilities_.astype(np.float32)
+        return by_size(model.labels_.astype(np.int32)), model.probabilities_.astype(np.float32), None
 
     fast(np.random.default_rng(0).normal(size=(200, 5)), params)  # compile before timing
     timed("fast_hdbscan instead of hdbscan", run_hdbscan=fast)
     return rows
+
+
+def cold_runs(videos: int, baseline: Path | None, repeats: int) -> dict:
+    """Median wall seconds of `vindex cluster` (and of `vindex add` of 3 new videos) in fresh processes."""
+    import shutil
+    import statistics
+
+    from vindex.demo import make_corpus
+
+    here = Path(__file__).resolve().parent.parent
+    checkouts = {"this": here} | ({"baseline": baseline.resolve()} if baseline else {})
+    work = Path(tempfile.mkdtemp(prefix="vindex-cold-"))
+    try:
+        channels = 6
+        make_corpus(work / "corpus", channels=channels, videos_per_channel=max(1, videos // channels), seed=0,
+                    size=(96, 72), seconds=(1.0, 2.0), fps=10)
+        make_corpus(work / "more", channels=3, videos_per_channel=1, seed=9, size=(96, 72), seconds=(1.0, 2.0), fps=10)
+
+        def vindex(checkout: Path, *args: str) -> tuple[float, float]:
+            """Wall and CPU seconds of one command in a fresh process (CPU: steadier on a busy box)."""
+            env = dict(os.environ, PYTHONPATH=str(checkout))
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "vindex", *args], env=env, cwd=checkout, check=True, capture_output=True)
+            wall = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            return wall, after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+
+        cluster_args = ["--min-size", "5", "--out", str(work / "report"), "-q"]
+        times: dict[str, dict[str, list[tuple[float, float]]]] = {name: {"cluster": [], "add": []} for name in checkouts}
+        for name, checkout in checkouts.items():
+            db = work / f"{name}.vindex"
+            vindex(checkout, "add", str(work / "corpus"), "--db", str(db), "--model", "vindex-tiny", "-q")
+            vindex(checkout, "cluster", "--db", str(db), *cluster_args)  # warm: numba cache, naming terms
+            shutil.copytree(db, work / f"{name}-clustered.vindex")
+        for _ in range(repeats):
+            for name, checkout in checkouts.items():
+                times[name]["cluster"].append(vindex(checkout, "cluster", "--db", str(work / f"{name}.vindex"),
+                                                     *cluster_args))
+                db = work / f"{name}-add.vindex"
+                shutil.rmtree(db, ignore_errors=True)
+                shutil.copytree(work / f"{name}-clustered.vindex", db)
+                added = []
+                for path in (work / "more").rglob("*.mp4"):
+                    added.append(next((work / "corpus").glob(path.parent.name)) / f"new_{path.name}")
+                    shutil.copy(path, added[-1])
+                times[name]["add"].append(vindex(checkout, "add", str(work / "corpus"), "--db", str(db), "-q"))
+                for path in added:
+                    path.unlink()
+        return {name: {f"{step}_{kind}": round(statistics.median(value[i] for value in values), 2)
+                       for step, values in steps.items() for i, kind in enumerate(("wall", "cpu"))}
+                for name, steps in times.items()} | {"videos": channels * max(1, videos // channels)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
@@ -146,7 +208,21 @@ def main() -> None:
     parser.add_argument("--compare", action="store_true", help="also time the alternatives on the smallest size")
     parser.add_argument("--no-jit", action="store_true", help="skip the fresh-process JIT measurements")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--cold", type=int, metavar="N", help="time `vindex cluster` from a fresh shell on N videos")
+    parser.add_argument("--baseline", type=Path, help="with --cold: another vindex checkout to time side by side")
+    parser.add_argument("--repeats", type=int, default=3, help="with --cold: runs per checkout (median shown)")
     args = parser.parse_args()
+    if args.cold:
+        cold = cold_runs(args.cold, args.baseline, args.repeats)
+        if args.json:
+            print(json.dumps(cold, indent=2))
+            return
+        print(f"fresh process, {cold.pop('videos')} videos, median of {args.repeats} (`vindex cluster --min-size 5`, "
+              "report included; `vindex add` of 3 new videos into the clustered index):")
+        for name, steps in cold.items():
+            print(f"  {name:<9} cluster {steps['cluster_wall']:5.2f} s wall {steps['cluster_cpu']:5.2f} s CPU   "
+                  f"add {steps['add_wall']:5.2f} s wall {steps['add_cpu']:5.2f} s CPU")
+        return
     sizes = [int(s) for s in args.sizes.split(",") if s]
     params = ClusterParams()
     results: dict = {"cpus": os.cpu_count(), "params": params.to_dict()}

@@ -187,7 +187,8 @@ def cluster(db, min_size, min_samples, neighbors, components, metric, seed, chan
 
     Writes back into the index: each video's cluster (-1 = noise), probability and x/y map
     position, and a clusters table (id, name, size, centroid, exemplars). Clusters that match
-    the previous run's keep their ids. Videos added later stay unassigned until the next run.
+    the previous run's keep their ids. The fitted models are saved, so `vindex add` assigns videos
+    added later to these clusters; running `cluster` again re-fits.
     Then writes cluster_analysis.json and video_clusters_visualization.png into --out
     (`vindex report` adds the HTML gallery).
     """

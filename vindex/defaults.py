@@ -45,6 +45,9 @@ COMPONENTS = 5
 METRICS = ("cosine", "euclidean")
 METRIC = "cosine"
 SEED = 42
+# `vindex info` suggests a re-fit (`vindex cluster`) once this share of the clustered videos joined
+# after the latest fit (placed by `add` into its clusters, or not placed at all).
+REFIT_SHARE = 0.2
 
 # -- reports ------------------------------------------------------------------------------------
 REPORT_FOLDER = "."

@@ -79,6 +79,7 @@ class IndexInfo(Result):
     precision: str | None = None  # fp32, bf16, fp16 or int8
     int8_fidelity: dict | None = None  # int8 against full precision on held-back frames: mean/min cosine
     vectors_made_by: list[str] | None = None  # every "backend precision" that made vectors in this index
+    clusters: dict | None = None  # the latest fit and the videos that joined since (clustering.state.freshness)
 
 
 @dataclass
@@ -233,14 +234,19 @@ class Index:
             store.set_meta(**facts, vectors_made_by=sorted(history))
         if not store.is_empty:
             store.ensure_search_indexes()
+        if (store.meta.get("clustering") or {}).get("models"):
+            from vindex.clustering.assign import assign_new
+
+            summary.assigned = assign_new(store, self.status)
         return summary
 
     def info(self) -> IndexInfo:
         store = self.store
         meta = store.meta
         channels: dict[str, int] = {}
-        if store.videos is not None:
-            for channel in store.catalog(["channel"]).column("channel").to_pylist():
+        catalog = store.catalog(["channel", "cluster", "cluster_status"]) if store.videos is not None else None
+        if catalog is not None:
+            for channel in catalog.column("channel").to_pylist():
                 channels[channel] = channels.get(channel, 0) + 1
         return IndexInfo(
             db=store.uri, root=meta.get("root"), videos=sum(channels.values()), frames=store.count_frames(),
@@ -250,7 +256,15 @@ class Index:
             schema_version=meta.get("schema_version"), size_bytes=store.size_on_disk(),
             backend=meta.get("backend"), precision=meta.get("precision"), int8_fidelity=meta.get("int8_fidelity"),
             vectors_made_by=meta.get("vectors_made_by"),
+            clusters=self._cluster_freshness(catalog),
         )
+
+    def _cluster_freshness(self, catalog) -> dict | None:
+        if catalog is None or not self.meta.get("clustering"):
+            return None
+        from vindex.clustering.state import freshness
+
+        return freshness(catalog, self.meta["clustering"], len(self.store.cluster_rows()))
 
     def organize_plan(self, dest: str | Path, mode: str = defaults.ORGANIZE_MODE,
                       noise: str = defaults.NOISE_POLICY, keep_channel: bool = False) -> organizing.OrganizePlan:

@@ -106,6 +106,8 @@ def print_add_summary(summary) -> None:
         f"in {summary.seconds:.1f} s ({summary.embedded} videos, {summary.frames} frames embedded"
         + (f"; {summary.fingerprinted} fingerprinted" if summary.fingerprinted else "") + ")"
     )
+    if summary.assigned:
+        click.echo(f"assigned to clusters: {summary.assigned} (`vindex cluster` re-fits)")
     click.echo(f"index: {summary.db}")
 
 
@@ -121,11 +123,23 @@ def print_info(facts) -> None:
     ]
     for label, value in rows:
         click.echo(f"{label:>13}: {value if value is not None else '-'}")
+    if facts.clusters:
+        click.echo(f"{'clusters':>13}: {cluster_line(facts.clusters)}")
     if facts.channels:
         click.echo(f"{'channels':>13}: {len(facts.channels)}")
         width = max(len(name or "(root)") for name in facts.channels)
         for name, videos in facts.channels.items():
             click.echo(f"{'':>15}{(name or '(root)'):<{width}}  {videos}")
+
+
+def cluster_line(clusters: dict) -> str:
+    """The latest fit, the videos that joined since, and a re-fit suggestion past the share."""
+    line = (f"{count(clusters['clusters'], 'cluster')} fitted on {count(clusters['fitted'], 'video')}; "
+            f"{clusters['joined_since_fit']} joined since ({100 * clusters['joined_share']:.0f} %, "
+            f"{clusters['assigned']} assigned to clusters)")
+    if clusters["refit_suggested"]:
+        line += ": run `vindex cluster` to re-fit"
+    return line
 
 
 def fidelity_line(fidelity: dict | None) -> str | None:

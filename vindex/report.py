@@ -36,11 +36,12 @@ def analysis(clustering: Clustering) -> dict:
             sample_videos=exemplars[:SAMPLE_VIDEOS], id=row["id"], name=row["name"], exemplars=exemplars,
             mean_probability=round(float(row["mean_probability"]), 4),
         )
-    parameters = {k: v for k, v in run.items() if k not in ("model", "weights", "videos", "noise", "notes", "created_at")}
+    parameters = {k: v for k, v in run.items()
+                  if k not in ("model", "weights", "videos", "noise", "notes", "created_at", "models")}
     return dict(
         summary=dict(
             total_videos=int(clustering.in_run.sum()), num_clusters=len(clusters), num_noise=len(noise),
-            unassigned=int((~clustering.in_run).sum()), model=run.get("model"), weights=run.get("weights"),
+            unassigned=int((~clustering.in_run).sum()), assigned_since_fit=clustering.assigned, model=run.get("model"), weights=run.get("weights"),
             parameters=parameters, created_at=run.get("created_at"), root=clustering.root, notes=run.get("notes", []),
         ),
         clusters=clusters,

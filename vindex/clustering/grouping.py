@@ -56,6 +56,16 @@ class ClusterParams(Result):
 
 
 @dataclass
+class FittedModels:
+    """The fitted models of one run, kept so that `add` can place later videos among its clusters."""
+
+    umap: object | None  # UMAP to --components dims (None: HDBSCAN ran on the vectors themselves)
+    picture: object | None  # UMAP to 2 dims for the map (None: no 2-D layout to place videos on)
+    hdbscan: object  # fitted with prediction_data, for approximate_predict
+    raw_labels: np.ndarray  # HDBSCAN's own label of every video (-1 noise), before `by_size`
+
+
+@dataclass
 class Grouping(Result):
     """What clustering found for n vectors: labels 0..k-1 by decreasing size, -1 for noise."""
 
@@ -66,6 +76,8 @@ class Grouping(Result):
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     epochs: int | None = None  # UMAP optimisation epochs, when UMAP ran
+    # What `add` needs to place later videos (`assign`): None where the method fitted no HDBSCAN.
+    models: FittedModels | None = field(default=None, repr=False)
 
     @property
     def num_clusters(self) -> int:
@@ -99,6 +111,8 @@ def group_vectors(vectors: np.ndarray, params: ClusterParams, status: StatusHook
     grouping.labels = grouping.labels[inverse]
     grouping.probabilities = grouping.probabilities[inverse]
     grouping.xy = grouping.xy[inverse]
+    if grouping.models is not None:
+        grouping.models.raw_labels = grouping.models.raw_labels[inverse]
     return grouping
 
 
@@ -147,9 +161,10 @@ def _identical(videos: int, params: ClusterParams, say: StatusHook) -> Grouping:
 
 def _direct(points: np.ndarray, params: ClusterParams, notes: list[str]) -> Grouping:
     started = time.perf_counter()
-    labels, probabilities = run_hdbscan(points, params)
+    labels, probabilities, model = run_hdbscan(points, params)
     seconds = {"hdbscan": time.perf_counter() - started}
-    return Grouping(labels, probabilities, _pca_2d(points), "hdbscan", notes, seconds)
+    models = FittedModels(None, None, model, model.labels_.astype(np.int32)) if model is not None else None
+    return Grouping(labels, probabilities, _pca_2d(points), "hdbscan", notes, seconds, models=models)
 
 
 def _umap_hdbscan(points: np.ndarray, params: ClusterParams, say: StatusHook) -> Grouping:
@@ -171,35 +186,39 @@ def _umap_hdbscan(points: np.ndarray, params: ClusterParams, say: StatusHook) ->
         + f" ({len(points)} vectors, {layout.layout_epochs(len(points))} epochs, seed {params.seed})")
     with ThreadPoolExecutor(max_workers=LAYOUT_THREADS, thread_name_prefix="vindex-umap") as pool:
         # Clustering wants tight clumps (min_dist 0); the picture reads better with some spread.
-        embedding_job = pool.submit(layout.umap_layout, umap, points, neighbours, params.components, 0.0,
+        embedding_job = pool.submit(layout.fit_umap, umap, points, neighbours, params.components, 0.0,
                                     params.metric, params.seed)
-        picture_job = pool.submit(layout.umap_layout, umap, points, neighbours, 2, 0.1, params.metric, params.seed) \
+        picture_job = pool.submit(layout.fit_umap, umap, points, neighbours, 2, 0.1, params.metric, params.seed) \
             if params.components != 2 else None
-        embedding = embedding_job.result()
-        xy = picture_job.result() if picture_job else embedding
+        reducer = embedding_job.result()
+        picture = picture_job.result() if picture_job else reducer
+    embedding, xy = reducer.embedding_, picture.embedding_
     seconds["umap"] = time.perf_counter() - started
 
     started = time.perf_counter()
     say(f"HDBSCAN on {params.components} dims: min cluster size {params.min_size}, "
         f"min samples {params.min_samples or params.min_size}")
-    labels, probabilities = run_hdbscan(embedding, params)
+    labels, probabilities, model = run_hdbscan(embedding, params)
     seconds["hdbscan"] = time.perf_counter() - started
+    models = FittedModels(reducer, picture, model, model.labels_.astype(np.int32)) if model is not None else None
     return Grouping(labels, probabilities, xy.astype(np.float32), "umap+hdbscan", [], seconds,
-                    layout.layout_epochs(len(points)))
+                    layout.layout_epochs(len(points)), models)
 
 
-def run_hdbscan(points: np.ndarray, params: ClusterParams) -> tuple[np.ndarray, np.ndarray]:
-    """HDBSCAN labels (renumbered by decreasing cluster size, -1 noise) and probabilities."""
+def run_hdbscan(points: np.ndarray, params: ClusterParams) -> tuple[np.ndarray, np.ndarray, object]:
+    """HDBSCAN labels (renumbered by decreasing cluster size, -1 noise), probabilities, and the
+    fitted model (with the prediction data `approximate_predict` needs later)."""
     import hdbscan
 
     min_samples = min(params.min_samples or params.min_size, len(points) - 1)
     model = hdbscan.HDBSCAN(
         min_cluster_size=params.min_size, min_samples=max(1, min_samples), core_dist_n_jobs=1,
+        prediction_data=True,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(points.astype(np.float64))
-    return by_size(model.labels_.astype(np.int32)), model.probabilities_.astype(np.float32)
+    return by_size(model.labels_.astype(np.int32)), model.probabilities_.astype(np.float32), model
 
 
 def by_size(labels: np.ndarray) -> np.ndarray:

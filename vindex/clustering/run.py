@@ -11,11 +11,12 @@ from typing import Callable
 
 import numpy as np
 
-from vindex.clustering.grouping import ClusterParams, group_vectors
+from vindex.clustering.assign import CLUSTERED, labels_table, save_models
+from vindex.clustering.grouping import ClusterParams, Grouping, group_vectors
 from vindex.clustering.naming import load_vocabulary, name_clusters
 from vindex.clustering.stable_ids import carry_ids, stored_ids
 from vindex.clustering.state import ClusterInfo
-from vindex.errors import VindexError
+from vindex.errors import VindexError, first_line
 from vindex.results import Result, StatusHook
 
 # How many member ids the clusters table keeps as exemplars (closest to the centroid first).
@@ -94,6 +95,7 @@ def cluster_index(store, load_embedder: Callable, params: ClusterParams, vocabul
     run_params = dict(params.to_dict(), model=meta.get("model"), weights=meta.get("weights"),
                       method=grouping.method, epochs=grouping.epochs)
     now = datetime.now(timezone.utc)
+    run_params["models"] = _save_models(store.uri, now, grouping, ids, run_params, say)
     store.write_cluster_labels(_labels_table(catalog, run_ids, ids, grouping.probabilities, grouping.xy))
     store.write_clusters([
         dict(id=s.id, name=names[s.id], size=s.size, centroid=s.centroid, exemplars=[run_ids[i] for i in s.exemplars],
@@ -132,27 +134,41 @@ def _run_rows(catalog, channel: str | None):
     return run
 
 
-def _labels_table(catalog, run_ids: list[str], ids: np.ndarray, probabilities: np.ndarray, xy: np.ndarray):
-    """The label columns for every row of the index: this run's values, null for videos outside it."""
-    import pyarrow as pa
+def _save_models(uri: str, now: datetime, grouping: Grouping, ids: np.ndarray, run_params: dict,
+                 say: StatusHook) -> str | None:
+    """Save the fitted models for `add` to place later videos; the saved run's key, or None."""
+    models = grouping.models
+    if models is None:
+        return None
+    found = models.raw_labels >= 0
+    label_ids = {int(raw): int(final) for raw, final in zip(models.raw_labels[found], ids[found])}
+    try:
+        key = save_models(uri, "run-" + now.strftime("%Y%m%dT%H%M%S%fZ"), models, label_ids, run_params)
+    except Exception as error:  # a disk error or a model that cannot be pickled: the run itself stands
+        key, reason = None, f"cannot write them: {first_line(error, 120)}"
+    else:
+        reason = "an object-store index keeps no model files"
+    if key is None:
+        note = f"cluster models not saved ({reason}): videos added later stay unassigned until the next `vindex cluster`"
+        say(note)
+        grouping.notes.append(note)
+    return key
 
+
+def _labels_table(catalog, run_ids: list[str], ids: np.ndarray, probabilities: np.ndarray, xy: np.ndarray):
+    """The label columns for every row of the index: this run's values (status `clustered`), null
+    for videos outside it."""
     rows = len(catalog)
     position = {video: i for i, video in enumerate(run_ids)}
     in_run = np.array([position.get(video, -1) for video in catalog.column("id").to_pylist()], dtype=np.int64)
     member = in_run >= 0
 
-    def spread(values: np.ndarray, kind) -> pa.Array:
-        full = np.zeros(rows, dtype=values.dtype)
+    def spread(values: np.ndarray) -> np.ndarray:
+        full = np.zeros((rows, *values.shape[1:]), dtype=values.dtype)
         full[member] = values[in_run[member]]
-        return pa.array(full, kind, mask=~member)
+        return full
 
-    return pa.table({
-        "id": catalog.column("id"),
-        "cluster": spread(ids, pa.int32()),
-        "cluster_probability": spread(probabilities, pa.float32()),
-        "x": spread(np.ascontiguousarray(xy[:, 0]), pa.float32()),
-        "y": spread(np.ascontiguousarray(xy[:, 1]), pa.float32()),
-    })
+    return labels_table(catalog.column("id"), spread(ids), spread(probabilities), spread(xy), CLUSTERED, member)
 
 
 def _json(data: dict) -> str:

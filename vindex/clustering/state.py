@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vindex.clustering.stable_ids import NO_PREVIOUS, stored_ids
+from vindex.defaults import REFIT_SHARE
 from vindex.errors import VindexError
 from vindex.locations import shown_path
 from vindex.results import Result
@@ -59,6 +60,12 @@ class Clustering:
     clusters: list[dict]  # rows of the clusters table, largest first
     run: dict  # the run's parameters, model and time (index metadata)
     root: str | None
+    statuses: list[str | None] = field(default_factory=list)  # "clustered" (the fit), "assigned" (by add later)
+
+    @property
+    def assigned(self) -> int:
+        """Videos placed into the clusters by `add` after the fit, counted in their clusters."""
+        return sum(status == "assigned" for status in self.statuses)
 
     @property
     def in_run(self) -> np.ndarray:
@@ -80,7 +87,7 @@ def load_clustering(store, with_centroids: bool = False) -> Clustering:
     run = store.meta.get("clustering")
     if run is None:
         raise VindexError("no clusters yet: run `vindex cluster` first")
-    table = store.catalog(["id", "path", "channel", "cluster", "cluster_probability", "x", "y"])
+    table = store.catalog(["id", "path", "channel", "cluster", "cluster_probability", "x", "y", "cluster_status"])
     probabilities = pc.fill_null(table.column("cluster_probability"), 0.0).to_numpy().astype(np.float32)
     xy = np.column_stack([
         table.column(axis).to_numpy(zero_copy_only=False).astype(np.float64) for axis in ("x", "y")
@@ -95,6 +102,7 @@ def load_clustering(store, with_centroids: bool = False) -> Clustering:
         ids=table.column("id").to_pylist(), paths=table.column("path").to_pylist(),
         channels=table.column("channel").to_pylist(), labels=stored_ids(table.column("cluster")),
         probabilities=probabilities, xy=xy, clusters=rows, run=run, root=store.meta.get("root"),
+        statuses=table.column("cluster_status").to_pylist(),
     )
 
 
@@ -125,6 +133,23 @@ def members(store, cluster: int) -> ClusterMembers:
         [Member(shown_path(clustering.paths[i]), clustering.channels[i], round(float(clustering.probabilities[i]), 4),
                 clustering.ids[i]) for i in rows],
     )
+
+
+def freshness(catalog, run: dict, clusters: int) -> dict:
+    """How many videos the latest fit placed, how many joined since (assigned by `add`, or not
+    placed), and whether that share calls for a re-fit (REFIT_SHARE)."""
+    statuses = catalog.column("cluster_status").to_pylist()
+    placed = [cluster is not None for cluster in catalog.column("cluster").to_pylist()]
+    channels = catalog.column("channel").to_pylist()
+    in_scope = [run.get("channel") is None or channel == run["channel"] for channel in channels]
+    assigned = sum(status == "assigned" for status in statuses)
+    fitted = sum(p and status != "assigned" for p, status in zip(placed, statuses))
+    unplaced = sum(scope and not p for scope, p in zip(in_scope, placed))
+    joined = assigned + unplaced
+    share = joined / max(fitted + joined, 1)
+    return dict(clusters=clusters, fitted=fitted, joined_since_fit=joined, assigned=assigned, unassigned=unplaced,
+                joined_share=round(share, 4), refit_suggested=share > REFIT_SHARE,
+                fitted_at=run.get("created_at"))
 
 
 def spread_pick(items: list, count: int) -> list:

@@ -354,11 +354,13 @@ class Store(VectorSearch):
     # -- clusters -----------------------------------------------------------------------------
     @writes
     def write_cluster_labels(self, labels: pa.Table) -> None:
-        """Set `cluster`, `cluster_probability`, `x`, `y` of the rows named by `labels["id"]`.
+        """Set `cluster`, `cluster_probability`, `x`, `y` (and `cluster_status` when given) of the rows
+        named by `labels["id"]`.
 
-        Only those four columns are sent, so vectors and file facts are never rewritten.
+        Only those columns are sent, so vectors and file facts are never rewritten.
         """
-        columns = ["id", "cluster", "cluster_probability", "x", "y"]
+        columns = [name for name in ("id", "cluster", "cluster_probability", "x", "y", "cluster_status")
+                   if name in labels.column_names]
         schema = pa.schema([self.videos.schema.field(name) for name in columns])
         result = self.videos.merge_insert("id").when_matched_update_all().execute(labels.select(columns).cast(schema))
         if result.num_updated_rows != labels.num_rows:

@@ -1,0 +1,200 @@
+"""Videos added after a `vindex cluster` join its clusters without a re-fit.
+
+`cluster` saves the run's fitted models (UMAP to --components dims, UMAP to 2 dims for the map,
+HDBSCAN with its prediction data) in a folder inside the index, named after the run. `add` then
+places every video outside the fit: UMAP `transform`, HDBSCAN `approximate_predict` (label and
+probability), the 2-D UMAP for its map position, and marks it `assigned`. The next `cluster` re-fits
+everything and marks them `clustered`.
+
+Saved models are a convenience: one that is missing, damaged or written by other versions of
+UMAP/HDBSCAN costs one warning, and the videos stay unassigned until the next `vindex cluster`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from vindex.locations import is_remote
+from vindex.results import StatusHook
+
+MODELS_FOLDER = "cluster-models"  # inside a local index folder; one sub-folder per run
+MODELS_FILE = "models.pkl"
+FORMAT = 1
+CLUSTERED, ASSIGNED = "clustered", "assigned"
+# New videos go through UMAP's transform this many at a time: its distance matrix to the fitted
+# videos is batch x fitted videos.
+TRANSFORM_BATCH = 256
+
+
+def library_versions() -> dict[str, str]:
+    """The versions a pickled model depends on: another version may read it wrongly, so it is refused."""
+    from importlib.metadata import version
+
+    found = {"python": f"{sys.version_info[0]}.{sys.version_info[1]}"}
+    for package in ("umap-learn", "hdbscan", "scikit-learn", "numpy"):
+        try:
+            found[package] = version(package)
+        except Exception:
+            found[package] = "unknown"
+    return found
+
+
+def save_models(uri: str, run_key: str, models, label_ids: dict[int, int], params: dict) -> str | None:
+    """Write a run's models into the index folder (and remove older runs'); the folder's name, or
+    None when there is nowhere to put them (an object-store index)."""
+    if is_remote(uri):
+        return None
+    base = Path(uri) / MODELS_FOLDER
+    folder = base / run_key
+    folder.mkdir(parents=True, exist_ok=True)
+    content = dict(format=FORMAT, versions=library_versions(), umap=models.umap,
+                   picture=models.picture if models.picture is not models.umap else None,
+                   picture_is_umap=models.picture is models.umap and models.umap is not None,
+                   hdbscan=models.hdbscan, label_ids=label_ids, metric=params.get("metric"))
+    partial = folder / (MODELS_FILE + ".partial")
+    with open(partial, "wb") as out:
+        pickle.dump(content, out, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(partial, folder / MODELS_FILE)
+    for older in base.iterdir():
+        if older.name != run_key:
+            shutil.rmtree(older, ignore_errors=True)
+    return run_key
+
+
+def load_models(uri: str, run_key: str) -> dict:
+    """The saved models of run `run_key`; raises ValueError (with the reason) when they cannot be used."""
+    path = Path(uri) / MODELS_FOLDER / run_key / MODELS_FILE
+    if not path.is_file():
+        raise ValueError(f"{path} is missing")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with open(path, "rb") as source:
+            content = pickle.load(source)
+    if not isinstance(content, dict) or content.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a models file this vindex writes")
+    saved, installed = content.get("versions", {}), library_versions()
+    changed = [f"{name} {saved.get(name)} → {installed[name]}" for name in installed if saved.get(name) != installed[name]]
+    if changed:
+        raise ValueError(f"written by other library versions ({', '.join(changed)})")
+    return content
+
+
+def pending(store, run: dict):
+    """Ids of the videos outside the latest fit that it can place: no cluster yet (within the run's
+    channel when the run clustered one)."""
+    import pyarrow.compute as pc
+
+    catalog = store.catalog(["id", "channel", "cluster"])
+    outside = pc.is_null(catalog.column("cluster"))
+    if run.get("channel") is not None:
+        outside = pc.and_(outside, pc.equal(catalog.column("channel"), run["channel"]))
+    return catalog.filter(outside).column("id").to_pylist()
+
+
+def assign_new(store, status: StatusHook | None = None) -> int:
+    """Place the videos added since the latest `cluster` into its clusters; how many were placed.
+
+    Never raises for models that cannot be used: one warning, and the videos stay unassigned.
+    """
+    from vindex.store import vectors_of
+
+    meta = store.meta
+    run = meta.get("clustering") or {}
+    if not run.get("models") or (run.get("model"), run.get("weights")) != (meta.get("model"), meta.get("weights")):
+        return 0  # no saved models, or they were fitted on another model's vectors
+    ids = pending(store, run)
+    if not ids:
+        return 0
+    say = status or (lambda message: None)
+    try:
+        content = load_models(store.uri, run["models"])
+        say(f"placing {len(ids)} new videos among the clusters of the latest `vindex cluster`")
+        rows = store.videos_by_id(ids, ["id", "vector"])
+        labels, probabilities, xy = place(content, vectors_of(rows.column("vector")), say)
+    except Exception as error:  # never fail an add over a convenience: say it once and go on
+        from vindex.errors import first_line
+
+        logging.getLogger("vindex").warning(
+            "new videos not placed in clusters (saved cluster models unusable: %s); run `vindex cluster` to re-fit",
+            first_line(error, 200))
+        return 0
+    store.write_cluster_labels(labels_table(rows.column("id"), labels, probabilities, xy, ASSIGNED))
+    return len(labels)
+
+
+def place(content: dict, vectors: np.ndarray, say: StatusHook) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cluster ids (-1 noise), probabilities and map positions (NaN when the run has no 2-D UMAP)."""
+    import hdbscan
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if content.get("metric") == "cosine":
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    reducer, picture = content["umap"], content["picture"]
+    if content.get("picture_is_umap"):
+        picture = reducer
+    umap = None
+    if reducer is not None:
+        from vindex.clustering import jit
+
+        umap = jit.prepare_umap(say, vectors.shape[1])
+    points = transform(reducer, vectors) if reducer is not None else vectors
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw, strengths = hdbscan.approximate_predict(content["hdbscan"], points.astype(np.float64))
+    label_ids = content["label_ids"]
+    labels = np.array([label_ids.get(int(label), -1) for label in raw], dtype=np.int32)
+    probabilities = np.where(labels >= 0, strengths, 0.0).astype(np.float32)
+    if picture is None or umap is None:
+        xy = np.full((len(vectors), 2), np.nan, np.float32)
+    else:
+        xy = points if picture is reducer else transform(picture, vectors)
+    return labels, probabilities, np.asarray(xy, np.float32)
+
+
+def transform(model, vectors: np.ndarray) -> np.ndarray:
+    """UMAP's transform against the fitted videos themselves (exact distances), in batches.
+
+    Above 4,096 videos UMAP was fitted on neighbours computed by vindex, so it holds no search
+    index; its own small-data path (distances to every fitted video) needs none.
+    """
+    if getattr(model, "_knn_search_index", True) is None:
+        del model._knn_search_index
+        model._small_data = True
+    if model.metric in ("cosine", "euclidean"):
+        # The unpickled model's numba distance is a fresh dispatcher without numba's cache (it would
+        # compile in every process), and scikit-learn calls it once per pair; by name, scikit-learn
+        # computes the same distances as one matrix product.
+        model._input_distance_func = model.metric
+    parts = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for start in range(0, len(vectors), TRANSFORM_BATCH):
+            parts.append(model.transform(vectors[start:start + TRANSFORM_BATCH]))
+    return np.concatenate(parts).astype(np.float32)
+
+
+def labels_table(ids, labels: np.ndarray, probabilities: np.ndarray, xy: np.ndarray, status: str,
+                 present: np.ndarray | None = None):
+    """The label columns of these videos, as `Store.write_cluster_labels` takes them; all null
+    where `present` is False, x/y null where NaN."""
+    import pyarrow as pa
+
+    absent = np.zeros(len(labels), bool) if present is None else ~present
+    unplaced = absent[:, None] | ~np.isfinite(xy)
+    xy = np.nan_to_num(xy)
+    return pa.table({
+        "id": ids,
+        "cluster": pa.array(labels, pa.int32(), mask=absent),
+        "cluster_probability": pa.array(probabilities, pa.float32(), mask=absent),
+        "x": pa.array(np.ascontiguousarray(xy[:, 0]), pa.float32(), mask=unplaced[:, 0]),
+        "y": pa.array(np.ascontiguousarray(xy[:, 1]), pa.float32(), mask=unplaced[:, 1]),
+        "cluster_status": pa.array(np.full(len(labels), status, object), pa.string(), mask=absent),
+    })
