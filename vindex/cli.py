@@ -10,6 +10,7 @@ import click
 from vindex import __version__, defaults
 from vindex.errors import VindexError, first_line
 from vindex.options import db_option, json_option, wait_option, quiet_option, out_option, device_options, backend_option, model_options, search_options
+from vindex.options import filter_options
 from vindex.output import (
     emit, print_add_summary, print_cluster_run, print_cluster_table, print_duplicate_groups, print_hits, print_info,
     print_json, print_members, print_optimize, print_organized, print_plan, print_undo, print_written, progress_bar,
@@ -227,20 +228,21 @@ def report(db, out, thumbnails, no_picture, no_gallery, quiet, as_json):
 @db_option
 @click.option("--limit", type=click.IntRange(min=0), default=defaults.SHOW_LIMIT, show_default=True,
               help="Videos to list (0 = all).")
+@filter_options
 @json_option
-def show(cluster_id, db, limit, as_json):
+def show(cluster_id, db, limit, under, name, as_json):
     """List the clusters, or the videos of cluster ID (`noise` for the unclustered), most typical first."""
     from vindex.index import Index
 
     index = Index(db)
     if cluster_id is None:
-        overview = index.clusters()
+        overview = index.clusters(under=under, name=name)
         emit(overview, as_json, lambda clusters: print_cluster_table([cluster.to_dict() for cluster in clusters]))
         return
     wanted = cluster_id.strip().lower()
     if wanted not in ("noise", "-1") and not wanted.isdigit():
         raise VindexError(f"{cluster_id!r} is not a cluster id: pass a number, or `noise`")
-    found = index.cluster_members(-1 if wanted in ("noise", "-1") else int(wanted))
+    found = index.cluster_members(-1 if wanted in ("noise", "-1") else int(wanted), under=under, name=name)
     shown = found.videos if limit == 0 else found.videos[:limit]
     if as_json:
         print_json(dict(found.to_dict(), videos=shown))
@@ -251,11 +253,12 @@ def show(cluster_id, db, limit, as_json):
 @cli.command()
 @click.argument("text")
 @search_options
+@filter_options
 @db_option
 @device_options
 @backend_option
 @json_option
-def query(text, limit, channels, min_score, by, bare_paths, db, device, precision, backend, as_json):
+def query(text, limit, channels, min_score, by, bare_paths, under, name, db, device, precision, backend, as_json):
     """Find videos matching a text such as "neon abstract", best first.
 
     TEXT goes through the text tower of the model that built the index. Each result shows
@@ -264,7 +267,7 @@ def query(text, limit, channels, min_score, by, bare_paths, db, device, precisio
     from vindex.index import Index
 
     result = Index(db, device=device, precision=precision, backend=backend).query(
-        text, limit=limit, by=by, channels=channels, min_score=min_score
+        text, limit=limit, by=by, channels=channels, min_score=min_score, under=under, name=name
     )
     print_hits(result, as_json, bare_paths)
 
@@ -272,12 +275,14 @@ def query(text, limit, channels, min_score, by, bare_paths, db, device, precisio
 @cli.command()
 @click.argument("file", type=click.Path(path_type=str))
 @search_options
+@filter_options
 @click.option("--include-self", is_flag=True, help="Keep FILE itself and its identical copies in the results.")
 @db_option
 @device_options
 @backend_option
 @json_option
-def similar(file, limit, channels, min_score, by, bare_paths, include_self, db, device, precision, backend, as_json):
+def similar(file, limit, channels, min_score, by, bare_paths, under, name, include_self, db, device, precision, backend,
+            as_json):
     """Find videos like FILE, a video on disk, indexed or not.
 
     An indexed file (same path, or same content anywhere) uses its stored vectors; any other
@@ -286,7 +291,8 @@ def similar(file, limit, channels, min_score, by, bare_paths, include_self, db, 
     from vindex.index import Index
 
     result = Index(db, device=device, precision=precision, backend=backend).similar(
-        file, limit=limit, by=by, channels=channels, min_score=min_score, include_self=include_self
+        file, limit=limit, by=by, channels=channels, min_score=min_score, include_self=include_self, under=under,
+        name=name,
     )
     print_hits(result, as_json, bare_paths)
 
@@ -296,9 +302,10 @@ def similar(file, limit, channels, min_score, by, bare_paths, include_self, db, 
               show_default=True,
               help="How similar (cosine of matching frames) two videos must be to count as duplicates.")
 @click.option("--channel", "channels", multiple=True, metavar="NAME", help="Only videos in this channel (repeatable).")
+@filter_options
 @db_option
 @json_option
-def dupes(threshold, channels, db, as_json):
+def dupes(threshold, channels, under, name, db, as_json):
     """List groups of near-duplicate videos: re-encodes, resizes, crops, trims and copies.
 
     In each group the longest (then largest) file comes first; the others show their
@@ -306,7 +313,7 @@ def dupes(threshold, channels, db, as_json):
     """
     from vindex.index import Index
 
-    groups = Index(db).duplicates(threshold=threshold, channels=channels)
+    groups = Index(db).duplicates(threshold=threshold, channels=channels, under=under, name=name)
     emit(groups, as_json, lambda found: print_duplicate_groups(found, threshold))
 
 

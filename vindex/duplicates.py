@@ -19,6 +19,7 @@ from vindex.locations import join_root, shown_path
 from vindex.results import Result
 from vindex.search import channel_ids
 from vindex.store import Store, sql_list, vectors_of
+from vindex.store.filters import all_of
 
 # Cells of the (frames x frames) similarity matrix computed at once when looking for candidate
 # pairs (512 MiB of float32).
@@ -53,25 +54,26 @@ class DuplicateGroup(Result):
 
 
 def find_duplicates(store: Store, threshold: float = DUPLICATE_THRESHOLD,
-                    channels: tuple[str, ...] = ()) -> list[DuplicateGroup]:
+                    channels: tuple[str, ...] = (), where: str | None = None) -> list[DuplicateGroup]:
     """Groups of videos that show the same footage, the groups that free the most bytes first.
 
     Two videos are near-duplicates when the frames of one, on average, find a frame of the other
     at least `threshold` similar (taken in the direction that suits a trim: the shorter clip's
     frames all appear in the longer one). Candidate pairs come from an exact blocked frame x frame
     similarity, since any such pair shares at least one frame pair above `threshold`; groups are
-    the connected components of the pairs.
+    the connected components of the pairs. `where` (an SQL filter on the videos table, such as
+    `vindex.store.filters.video_filter` builds) limits the videos compared, as `channels` does.
     """
     store.require_videos()
     if not 0.0 < threshold <= 1.0:
         raise VindexError("--threshold is a cosine similarity: above 0 and at most 1")
-    videos = {row["id"]: row for row in _catalog(store, channels).to_pylist()}
+    videos = {row["id"]: row for row in _catalog(store, channels, where).to_pylist()}
     by_content: dict[str, list[str]] = defaultdict(list)
     for row in videos.values():
         by_content[row["content_hash"]].append(row["id"])
     # Identical copies share vectors: one video per content takes part in the comparison.
     contents = list(by_content)
-    owner, vectors = _all_frames(store, [by_content[content][0] for content in contents], subset=bool(channels))
+    owner, vectors = _all_frames(store, [by_content[content][0] for content in contents], subset=bool(channels or where))
     frames_of = _split(owner, vectors, len(contents))
     links = [
         (by_content[contents[a]][0], by_content[contents[b]][0])
@@ -94,13 +96,13 @@ def find_duplicates(store: Store, threshold: float = DUPLICATE_THRESHOLD,
     return sorted(groups, key=lambda g: (-g.reclaimable_bytes, g.videos[0].path))
 
 
-def _catalog(store: Store, channels: tuple[str, ...]):
-    """The file facts of the videos compared: all of them, or those of `channels` (which must exist)."""
+def _catalog(store: Store, channels: tuple[str, ...], where: str | None):
+    """The file facts of the videos compared: all of them, or those of `channels` (which must
+    exist) that pass `where`."""
     columns = ["id", "path", "channel", "size", "duration", "width", "height", "content_hash"]
-    if not channels:
-        return store.catalog(columns)
-    channel_ids(store, channels)
-    return store.videos.search().where(f"channel IN ({sql_list(channels)})").select(columns).limit(None).to_arrow()
+    if channels:
+        channel_ids(store, channels)
+    return store.catalog(columns, all_of(f"channel IN ({sql_list(channels)})" if channels else None, where))
 
 
 def keeper_order(row: dict) -> tuple:

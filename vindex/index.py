@@ -21,6 +21,7 @@ from vindex.indexing import AddSummary, ModelLoader, RunSettings, add_folder, ch
 from vindex.results import ProgressHook, Result, StatusHook
 from vindex.search import QueryResult, search, text_probe, video_probe
 from vindex.store import Store, resolve_db
+from vindex.store.filters import video_filter
 
 if TYPE_CHECKING:
     from vindex.checking import CheckResult
@@ -273,18 +274,25 @@ class Index:
 
         return cluster_index(self.store, self.embedder, params or ClusterParams(), vocabulary, status)
 
-    def clusters(self) -> list[ClusterInfo]:
+    def clusters(self, under: str | Path | None = None, name: str | None = None) -> list[ClusterInfo]:
         """The latest `cluster` run's clusters, largest first, then the noise (id -1): id, name, size,
-        mean probability and videos per channel."""
+        mean probability and videos per channel (counting only the videos in folder `under` whose
+        file name matches the glob `name`, when given)."""
         from vindex.clustering import cluster_overview
 
-        return cluster_overview(self.store)
+        return cluster_overview(self.store, self._filter(under, name))
 
-    def cluster_members(self, cluster: int) -> ClusterMembers:
-        """One cluster (or -1, the noise) with its videos, most typical first."""
+    def cluster_members(self, cluster: int, under: str | Path | None = None, name: str | None = None) -> ClusterMembers:
+        """One cluster (or -1, the noise) with its videos, most typical first (those in folder
+        `under` whose file name matches the glob `name`, when given)."""
         from vindex.clustering import members
 
-        return members(self.store, cluster)
+        return members(self.store, cluster, self._filter(under, name))
+
+    def _filter(self, under: str | Path | None, name: str | None) -> str | None:
+        """The videos-table filter for `under` (a folder inside the root: relative to it, or a real
+        path) and `name` (a glob on the file name, case-sensitive), pushed into LanceDB's query."""
+        return video_filter(self.meta.get("root"), under, name) if under is not None or name is not None else None
 
     def report(self, out: str | Path = defaults.REPORT_FOLDER, thumbnails: int = defaults.THUMBNAILS_PER_CLUSTER,
                picture: bool = True, gallery: bool = True, status: StatusHook | None = None) -> list[Path]:
@@ -301,15 +309,19 @@ class Index:
         by: str = defaults.RANK,
         channels: tuple[str, ...] | list[str] = (),
         min_score: float | None = None,
+        under: str | Path | None = None,
+        name: str | None = None,
     ) -> QueryResult:
         """Videos matching a text, through the text tower of the model that built the index.
 
         `by="frame"` (the default) ranks a video by its best-matching frame, `by="video"` by
-        its mean-pooled vector.
+        its mean-pooled vector. `under` (a folder) and `name` (a file-name glob) filter the
+        videos before ranking, so `limit` hits come back whenever that many pass.
         """
         self.store.require_videos()
+        where = self._filter(under, name)
         probe, warnings = text_probe(self.embedder(), text)
-        hits = search(self.store, probe, by, limit, tuple(channels), min_score)
+        hits = search(self.store, probe, by, limit, tuple(channels), min_score, where=where)
         return QueryResult(probe.label, by, hits, probe.source, warnings)
 
     def similar(
@@ -320,22 +332,28 @@ class Index:
         channels: tuple[str, ...] | list[str] = (),
         min_score: float | None = None,
         include_self: bool = False,
+        under: str | Path | None = None,
+        name: str | None = None,
     ) -> QueryResult:
         """Videos like the file at `path`, indexed or not (an unindexed file is embedded, not added).
 
-        The file itself and its identical copies are left out unless `include_self`.
+        The file itself and its identical copies are left out unless `include_self`. `under` and
+        `name` filter the candidates as in `query`.
         """
         store = self.store
         store.require_videos()
+        where = self._filter(under, name)
         probe = video_probe(store, path, self.embedder, include_self)
-        hits = search(store, probe, by, limit, tuple(channels), min_score)
+        hits = search(store, probe, by, limit, tuple(channels), min_score, where=where)
         return QueryResult(probe.label, by, hits, probe.source)
 
     def duplicates(
-        self, threshold: float = defaults.DUPLICATE_THRESHOLD, channels: tuple[str, ...] | list[str] = ()
+        self, threshold: float = defaults.DUPLICATE_THRESHOLD, channels: tuple[str, ...] | list[str] = (),
+        under: str | Path | None = None, name: str | None = None,
     ) -> list[DuplicateGroup]:
-        """Groups of near-duplicate videos (re-encodes, resizes, crops, trims, identical copies)."""
-        return find_duplicates(self.store, threshold, tuple(channels))
+        """Groups of near-duplicate videos (re-encodes, resizes, crops, trims, identical copies),
+        among the videos in folder `under` whose file name matches the glob `name`, when given."""
+        return find_duplicates(self.store, threshold, tuple(channels), where=self._filter(under, name))
 
     @_writes
     def optimize(self, rebuild: bool = False) -> OptimizeSummary:
