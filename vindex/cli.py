@@ -16,6 +16,7 @@ from vindex.output import (
     print_json, print_members, print_optimize, print_organized, print_plan, print_undo, print_written, progress_bar,
     show_library_warnings, status_printer,
 )
+from vindex.output import print_exports
 
 
 class VindexGroup(click.Group):
@@ -254,11 +255,16 @@ def show(cluster_id, db, limit, under, name, as_json):
 @click.argument("text")
 @search_options
 @filter_options
+@click.option("--export", "export_to", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Also write each hit's matched moment into DIR: a clip and a still frame (see `vindex export`).")
+@click.option("--clip", type=click.FloatRange(min=0, min_open=True), default=defaults.EXPORT_CLIP_SECONDS,
+              show_default=True, help="Seconds of video around each moment, with --export.")
 @db_option
 @device_options
 @backend_option
 @json_option
-def query(text, limit, channels, min_score, by, bare_paths, under, name, db, device, precision, backend, as_json):
+def query(text, limit, channels, min_score, by, bare_paths, under, name, export_to, clip, db, device, precision,
+          backend, as_json):
     """Find videos matching a text such as "neon abstract", best first.
 
     TEXT goes through the text tower of the model that built the index. Each result shows
@@ -266,10 +272,38 @@ def query(text, limit, channels, min_score, by, bare_paths, under, name, db, dev
     """
     from vindex.index import Index
 
-    result = Index(db, device=device, precision=precision, backend=backend).query(
-        text, limit=limit, by=by, channels=channels, min_score=min_score, under=under, name=name
-    )
+    index = Index(db, device=device, precision=precision, backend=backend)
+    result = index.query(text, limit=limit, by=by, channels=channels, min_score=min_score, under=under, name=name)
+    exports = [index.export(hit, clip=clip, out=export_to) for hit in result] if export_to else None
+    if as_json and exports is not None:
+        print_json({**result.to_dict(), "exports": [done.to_dict() for done in exports]})
+        return
     print_hits(result, as_json, bare_paths)
+    print_exports(exports or [], err=bare_paths)
+
+
+@cli.command()
+@click.argument("video")
+@click.option("--at", default=None, metavar="TIME", help="The moment: seconds (83.5), M:SS (1:23) or H:MM:SS. "
+              "Default: the start.")
+@click.option("--clip", type=click.FloatRange(min=0, min_open=True), default=defaults.EXPORT_CLIP_SECONDS,
+              show_default=True, help="Seconds of video around the moment.")
+@click.option("--out", type=click.Path(file_okay=False), default=".", show_default=True, help="Folder to write into.")
+@click.option("--reencode", is_flag=True,
+              help="Cut exactly at the asked start by re-encoding (libx264, video only) instead of copying the "
+                   "streams from the keyframe before it.")
+@db_option
+@json_option
+def export(video, at, clip, out, reencode, db, as_json):
+    """Write a short clip around a moment of VIDEO, and that moment's frame as a JPEG.
+
+    VIDEO is a video id (from `vindex query --json`) or an indexed file. Files are named after
+    the video and the moment (`beach@1m23s.mp4`, `.jpg`) and never overwrite another file.
+    """
+    from vindex.index import Index
+
+    emit(Index(db).export(video, at=at, clip=clip, out=out, reencode=reencode), as_json,
+         lambda done: print_exports([done]))
 
 
 @cli.command()

@@ -16,10 +16,11 @@ from vindex.embedding import DEFAULT_MODEL, Embedder, ModelShape, ModelSpec, ima
 from vindex.embedding.backends import provenance
 from vindex.embedding.weights import check_weights_available
 from vindex.errors import VindexError
+from vindex.exporting import Export, export
 from vindex.locations import is_remote
 from vindex.indexing import AddSummary, ModelLoader, RunSettings, add_folder, check_folder, ensure_root, make_runner
 from vindex.results import ProgressHook, Result, StatusHook
-from vindex.search import QueryResult, search, text_probe, video_probe
+from vindex.search import Hit, QueryResult, search, text_probe, video_probe
 from vindex.store import Store, resolve_db
 from vindex.store.filters import video_filter
 
@@ -354,6 +355,16 @@ class Index:
         """Groups of near-duplicate videos (re-encodes, resizes, crops, trims, identical copies),
         among the videos in folder `under` whose file name matches the glob `name`, when given."""
         return find_duplicates(self.store, threshold, tuple(channels), where=self._filter(under, name))
+
+    def export(self, hit: str | Path | Hit, at: float | str | None = None, clip: float = defaults.EXPORT_CLIP_SECONDS,
+               out: str | Path = ".", reencode: bool = False) -> Export:
+        """Write a `clip`-second clip around the moment `at` (seconds or "M:SS"; a `Hit`'s own moment by
+        default, else the start) of `hit` (a video id, an indexed file, or a search `Hit`) into the
+        folder `out`, with the frame at that moment as a JPEG; a stream copy from the keyframe
+        before, unless `reencode`. Never overwrites a file."""
+        if isinstance(hit, Hit):
+            hit, at = hit.video_id, hit.timestamp if at is None else at
+        return export(self.store, hit, at, clip, out, reencode)
 
     @_writes
     def optimize(self, rebuild: bool = False) -> OptimizeSummary:
