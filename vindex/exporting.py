@@ -39,8 +39,8 @@ class Export(Result):
     at: float  # the moment, seconds from the video's start
     start: float  # where the clip really starts (a keyframe at or before the asked start when copied)
     end: float
-    clip: str | None  # the files written
-    still: str | None
+    clip: str  # the files written
+    still: str
     reencoded: bool
     audio: bool  # the clip carries the source's audio
 
@@ -96,9 +96,9 @@ def _lookups(store: Store, text: str) -> list[str]:
 
 
 def export(store: Store, hit: str | Path, at: float | str | None, clip: float, out: str | Path,
-           reencode: bool = False, still: bool = True) -> Export:
+           reencode: bool = False) -> Export:
     """Write a clip of `clip` seconds around `at` (default: the start) of the video `hit` (a video
-    id or an indexed file) into the folder `out`, and the still frame at `at` unless not `still`."""
+    id or an indexed file) into the folder `out`, and the still frame at `at`."""
     store.require_videos()
     row = find_video(store, hit)
     at = parse_time(at) if at is not None else 0.0
@@ -124,7 +124,7 @@ def export(store: Store, hit: str | Path, at: float | str | None, clip: float, o
     source_extension = os.path.splitext(row["path"])[1].lower() or CLIP_FORMAT
     base = safe_name(Path(shown).stem, "video") + "@" + time_label(at)
     clip_extension = CLIP_FORMAT if reencode else source_extension
-    clip_path, still_path = _claim(folder, base, [clip_extension, ".jpg" if still else None])
+    clip_path, still_path = _claim(folder, base, [clip_extension, ".jpg"])
     try:
         written = None if reencode else _copy_or_none(file, clip_path, start, end)
         if written is None:  # asked for, or the container refused the copy
@@ -134,28 +134,23 @@ def export(store: Store, hit: str | Path, at: float | str | None, clip: float, o
             (real_start, real_end), audio, reencoded = _reencode(file, clip_path, start, end), False, True
         else:
             (real_start, real_end), audio, reencoded = *written, False
-        if still_path is not None:
-            _write_still(file, at, still_path)
+        _write_still(file, at, still_path)
     except DecodeError as error:
         for path in (clip_path, still_path):
-            if path is not None and path.exists():
-                path.unlink()
+            path.unlink(missing_ok=True)
         raise VindexError(f"cannot read {shown} as a video: {error}") from None
     return Export(row["id"], shown, round(at, 3), round(real_start, 3), round(real_end, 3), str(clip_path),
-                  str(still_path) if still_path else None, reencoded, audio)
+                  str(still_path), reencoded, audio)
 
 
-def _claim(folder: Path, base: str, extensions: list[str | None]) -> list[Path | None]:
+def _claim(folder: Path, base: str, extensions: list[str]) -> list[Path]:
     """Create empty files `base<ext>` (numbered `base-2<ext>`... until every one of them is free), so
     that no existing file is overwritten, even by a run beside this one."""
     number = 0
     while True:
-        claimed: list[Path | None] = []
+        claimed: list[Path] = []
         try:
             for extension in extensions:
-                if extension is None:
-                    claimed.append(None)
-                    continue
                 name = fit(base, extension)
                 path = folder / (numbered(name, number) if number else name)
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
@@ -163,8 +158,7 @@ def _claim(folder: Path, base: str, extensions: list[str | None]) -> list[Path |
             return claimed
         except FileExistsError:
             for path in claimed:
-                if path is not None:
-                    path.unlink()
+                path.unlink()
             number = max(2, number + 1)
         except OSError as error:
             raise VindexError(f"cannot write into {folder}: {os_reason(error)}") from None
@@ -207,7 +201,8 @@ def _copy(file: str, target: Path, start: float, end: float) -> tuple[tuple[floa
                     origin = time if origin is None else origin
                     if float(packet.dts * packet.time_base) >= end + offset:
                         break
-                    last = max(last or time, time + float((packet.duration or 0) * packet.time_base))
+                    finish = time + float((packet.duration or 0) * packet.time_base)
+                    last = finish if last is None else max(last, finish)
                 elif origin is None or not origin <= time < end + offset:
                     continue
                 shift = round(Fraction(origin) / packet.time_base)
