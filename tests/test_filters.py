@@ -174,3 +174,45 @@ def test_show_lists_only_the_filtered_members(filtered, run, tmp_path):
     biggest = index.clusters()[0]
     named = index.cluster_members(biggest.id, name="stripes_[0-9].mp4")
     assert {video.path for video in named.videos} <= set(NEAR) and named.size == len(named.videos)
+
+
+def test_lancedb_runs_the_filter_on_escaped_and_special_names(tmp_path):
+    """The SQL the filter writes (starts_with, regexp_like with \\x{..} escapes) as LanceDB's
+    DataFusion runs it, on stored paths with a byte that is not UTF-8 (stored as NUL + hex)."""
+    import fnmatch
+
+    import lancedb
+    import pyarrow as pa
+
+    from vindex.locations import stored_path
+    from vindex.store.filters import video_filter
+
+    names = ["a/caf\x00e9.mp4", "a/café.mp4", "a/back\\slash.mp4", "a/x%y.mp4", "a/x_y.mp4", "b/a]b.mp4", "b/a-b.mp4",
+             "b/.hidden.mp4", "top.mp4", "a/sub/deep.mkv"]
+    table = lancedb.connect(str(tmp_path / "db")).create_table("videos", pa.table({"path": names}))
+
+    def matching(where: str | None) -> list[str]:
+        query = table.search()
+        return sorted((query.where(where) if where else query).limit(None).to_arrow().column("path").to_pylist())
+
+    for glob in ["caf?.mp4", "caf\udce9.mp4", "café.mp4", "back\\slash.mp4", "x%y.mp4", "x?y.mp4", "a[]-]b.mp4",
+                 "a[!]]b.mp4", "*", ".*", "[!.]*", "*.mkv", "[a-c]*"]:
+        expected = sorted(name for name in names if fnmatch.fnmatchcase(name.rsplit("/", 1)[-1], stored_path(glob)))
+        if glob == "caf?.mp4":  # one character of a file name, also when it is an escaped byte
+            expected = ["a/caf\x00e9.mp4", "a/café.mp4"]
+        assert matching(video_filter("/videos-root", name=glob)) == expected, glob
+    assert matching(video_filter("/videos-root", under="a")) == [name for name in sorted(names) if name.startswith("a/")]
+    assert matching(video_filter("/videos-root", under="/videos-root/a/sub/")) == ["a/sub/deep.mkv"]
+    assert matching(video_filter("/videos-root", under="/videos-root")) == sorted(names)
+
+
+def test_under_on_an_object_store_root():
+    from vindex.errors import VindexError
+    from vindex.store.filters import under_prefix
+
+    assert under_prefix("s3://bucket/videos", "s3://bucket/videos/trips/2024/") == "trips/2024"
+    assert under_prefix("s3://bucket/videos", "trips/./2024") == "trips/2024"
+    assert under_prefix("s3://bucket/videos/", "s3://bucket/videos") == ""
+    for outside in ("s3://bucket/other", "../trips", "/trips"):
+        with pytest.raises(VindexError, match="outside the index root"):
+            under_prefix("s3://bucket/videos", outside)
