@@ -15,6 +15,7 @@ from vindex.clustering import ClusterInfo, ClusterMembers, ClusterParams, Cluste
 from vindex.duplicates import Duplicate, DuplicateGroup, DuplicateReport  # noqa: E402
 from vindex.embedding import ModelSpec  # noqa: E402
 from vindex.errors import VindexError  # noqa: E402
+from vindex.exporting import Export  # noqa: E402
 from vindex.index import Index, IndexInfo, OptimizeSummary  # noqa: E402
 from vindex.indexing import AddSummary, Failure  # noqa: E402
 from vindex.organizing import OrganizePlan, OrganizeResult, UndoResult  # noqa: E402
@@ -22,6 +23,6 @@ from vindex.search import Hit, QueryResult  # noqa: E402
 
 __all__ = [
     "AddSummary", "CheckResult", "ClusterInfo", "ClusterMembers", "ClusterParams", "ClusterResult", "Duplicate",
-    "DuplicateGroup", "DuplicateReport", "Failure", "Hit", "Index", "IndexInfo", "Member", "ModelSpec", "OptimizeSummary",
+    "DuplicateGroup", "DuplicateReport", "Export", "Failure", "Hit", "Index", "IndexInfo", "Member", "ModelSpec", "OptimizeSummary",
     "OrganizePlan", "OrganizeResult", "QueryResult", "UndoResult", "VindexError", "__version__",
 ]

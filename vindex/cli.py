@@ -10,11 +10,13 @@ import click
 from vindex import __version__, defaults
 from vindex.errors import VindexError, first_line
 from vindex.options import db_option, json_option, wait_option, quiet_option, out_option, device_options, backend_option, model_options, search_options
+from vindex.options import filter_options
 from vindex.output import (
     emit, print_add_summary, print_cluster_run, print_cluster_table, print_duplicate_groups, print_hits, print_info,
     print_json, print_members, print_optimize, print_organized, print_plan, print_undo, print_written, progress_bar,
     show_library_warnings, status_printer,
 )
+from vindex.output import print_exports
 
 
 class VindexGroup(click.Group):
@@ -231,20 +233,21 @@ def report(db, out, thumbnails, no_picture, no_gallery, quiet, as_json):
 @db_option
 @click.option("--limit", type=click.IntRange(min=0), default=defaults.SHOW_LIMIT, show_default=True,
               help="Videos to list (0 = all).")
+@filter_options
 @json_option
-def show(cluster_id, db, limit, as_json):
+def show(cluster_id, db, limit, under, name, as_json):
     """List the clusters, or the videos of cluster ID (`noise` for the unclustered), most typical first."""
     from vindex.index import Index
 
     index = Index(db)
     if cluster_id is None:
-        overview = index.clusters()
+        overview = index.clusters(under=under, name=name)
         emit(overview, as_json, lambda clusters: print_cluster_table([cluster.to_dict() for cluster in clusters]))
         return
     wanted = cluster_id.strip().lower()
     if wanted not in ("noise", "-1") and not wanted.isdigit():
         raise VindexError(f"{cluster_id!r} is not a cluster id: pass a number, or `noise`")
-    found = index.cluster_members(-1 if wanted in ("noise", "-1") else int(wanted))
+    found = index.cluster_members(-1 if wanted in ("noise", "-1") else int(wanted), under=under, name=name)
     shown = found.videos if limit == 0 else found.videos[:limit]
     if as_json:
         print_json(dict(found.to_dict(), videos=shown))
@@ -255,11 +258,17 @@ def show(cluster_id, db, limit, as_json):
 @cli.command()
 @click.argument("text")
 @search_options
+@filter_options
+@click.option("--export", "export_to", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Also write each hit's matched moment into DIR: a clip and a still frame (see `vindex export`).")
+@click.option("--clip", type=click.FloatRange(min=0, min_open=True), default=defaults.EXPORT_CLIP_SECONDS,
+              show_default=True, help="Seconds of video around each moment, with --export.")
 @db_option
 @device_options
 @backend_option
 @json_option
-def query(text, limit, channels, min_score, by, bare_paths, db, device, precision, backend, as_json):
+def query(text, limit, channels, min_score, by, bare_paths, under, name, export_to, clip, db, device, precision,
+          backend, as_json):
     """Find videos matching a text such as "neon abstract", best first.
 
     TEXT goes through the text tower of the model that built the index. Each result shows
@@ -267,21 +276,51 @@ def query(text, limit, channels, min_score, by, bare_paths, db, device, precisio
     """
     from vindex.index import Index
 
-    result = Index(db, device=device, precision=precision, backend=backend).query(
-        text, limit=limit, by=by, channels=channels, min_score=min_score
-    )
+    index = Index(db, device=device, precision=precision, backend=backend)
+    result = index.query(text, limit=limit, by=by, channels=channels, min_score=min_score, under=under, name=name)
+    exports = [index.export(hit, clip=clip, out=export_to) for hit in result] if export_to else None
+    if as_json and exports is not None:
+        print_json({**result.to_dict(), "exports": [done.to_dict() for done in exports]})
+        return
     print_hits(result, as_json, bare_paths)
+    print_exports(exports or [], err=bare_paths)
+
+
+@cli.command()
+@click.argument("video")
+@click.option("--at", default=None, metavar="TIME", help="The moment: seconds (83.5), M:SS (1:23) or H:MM:SS. "
+              "Default: the start.")
+@click.option("--clip", type=click.FloatRange(min=0, min_open=True), default=defaults.EXPORT_CLIP_SECONDS,
+              show_default=True, help="Seconds of video around the moment.")
+@click.option("--out", type=click.Path(file_okay=False), default=".", show_default=True, help="Folder to write into.")
+@click.option("--reencode", is_flag=True,
+              help="Cut exactly at the asked start by re-encoding (libx264, video only) instead of copying the "
+                   "streams from the keyframe before it.")
+@db_option
+@json_option
+def export(video, at, clip, out, reencode, db, as_json):
+    """Write a short clip around a moment of VIDEO, and that moment's frame as a JPEG.
+
+    VIDEO is a video id (from `vindex query --json`) or an indexed file. Files are named after
+    the video and the moment (`beach@1m23s.mp4`, `.jpg`) and never overwrite another file.
+    """
+    from vindex.index import Index
+
+    emit(Index(db).export(video, at=at, clip=clip, out=out, reencode=reencode), as_json,
+         lambda done: print_exports([done]))
 
 
 @cli.command()
 @click.argument("file", type=click.Path(path_type=str))
 @search_options
+@filter_options
 @click.option("--include-self", is_flag=True, help="Keep FILE itself and its identical copies in the results.")
 @db_option
 @device_options
 @backend_option
 @json_option
-def similar(file, limit, channels, min_score, by, bare_paths, include_self, db, device, precision, backend, as_json):
+def similar(file, limit, channels, min_score, by, bare_paths, under, name, include_self, db, device, precision, backend,
+            as_json):
     """Find videos like FILE, a video on disk, indexed or not.
 
     An indexed file (same path, or same content anywhere) uses its stored vectors; any other
@@ -290,7 +329,8 @@ def similar(file, limit, channels, min_score, by, bare_paths, include_self, db, 
     from vindex.index import Index
 
     result = Index(db, device=device, precision=precision, backend=backend).similar(
-        file, limit=limit, by=by, channels=channels, min_score=min_score, include_self=include_self
+        file, limit=limit, by=by, channels=channels, min_score=min_score, include_self=include_self, under=under,
+        name=name,
     )
     print_hits(result, as_json, bare_paths)
 
@@ -305,9 +345,10 @@ def similar(file, limit, channels, min_score, by, bare_paths, include_self, db, 
               f"{defaults.DUPLICATE_THRESHOLDS['similar']}).")
 @click.option("--channel", "channels", multiple=True, metavar="NAME", help="Only videos in this channel (repeatable).")
 @click.option("--paths", "bare_paths", is_flag=True, help="Print only the videos that are not keepers, one per line.")
+@filter_options
 @db_option
 @json_option
-def dupes(mode, threshold, channels, bare_paths, db, as_json):
+def dupes(mode, threshold, channels, bare_paths, under, name, db, as_json):
     """List groups of duplicate videos: which one to keep, and why each other one is a copy.
 
     The keeper of a group is its longest video (then most pixels, then largest file); every
@@ -316,7 +357,7 @@ def dupes(mode, threshold, channels, bare_paths, db, as_json):
     """
     from vindex.index import Index
 
-    report = Index(db).duplicates(mode=mode, threshold=threshold, channels=channels)
+    report = Index(db).duplicates(mode=mode, threshold=threshold, channels=channels, under=under, name=name)
     print_duplicate_groups(report, as_json, bare_paths)
 
 

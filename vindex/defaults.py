@@ -68,3 +68,6 @@ SERVE_HOST = "127.0.0.1"  # loopback only: any other address needs a token
 SERVE_PORT = 8765
 SERVE_PAGE_SIZE = 60  # videos (and so thumbnails) per cluster page
 SERVE_THUMBNAIL_CACHE_MIB = 256  # on disk beside the index; the least recently used go first
+
+# -- export -------------------------------------------------------------------------------------
+EXPORT_CLIP_SECONDS = 6.0  # the length of a clip around an exported moment

@@ -380,8 +380,9 @@ def _reformat(frame, reformatter, **how):
     return reformatter.reformat(frame, **how) if reformatter is not None else frame.reformat(**how)
 
 
-def read_thumbnail(path: str, timestamp: float, width: int = 192) -> np.ndarray:
-    """The frame shown at `timestamp` seconds (from the video's start), `width` pixels wide, upright.
+def read_thumbnail(path: str, timestamp: float, width: int | None = 192) -> np.ndarray:
+    """The frame shown at `timestamp` seconds (from the video's start), `width` pixels wide (None:
+    its own size), upright.
 
     Raises DecodeError when the file cannot be read as a video.
     """
@@ -411,9 +412,10 @@ def read_thumbnail(path: str, timestamp: float, width: int = 192) -> np.ndarray:
         raise DecodeError(_reason(error)) from None
 
 
-def _to_width_rgb(frame, width: int) -> np.ndarray:
+def _to_width_rgb(frame, width: int | None) -> np.ndarray:
     rotation = (getattr(frame, "rotation", 0) or 0) % 360
     shown_width, shown_height = (frame.height, frame.width) if rotation in (90, 270) else (frame.width, frame.height)
+    width = width or shown_width
     height = max(2, round(shown_height * width / max(shown_width, 1)))
     size = (height, width) if rotation in (90, 270) else (width, height)
     rgb = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="BICUBIC").to_ndarray()

@@ -16,11 +16,13 @@ from vindex.embedding import DEFAULT_MODEL, Embedder, ModelShape, ModelSpec, ima
 from vindex.embedding.backends import provenance
 from vindex.embedding.weights import check_weights_available
 from vindex.errors import VindexError
+from vindex.exporting import Export, export
 from vindex.locations import is_remote
 from vindex.indexing import AddSummary, ModelLoader, RunSettings, add_folder, check_folder, ensure_root, make_runner
 from vindex.results import ProgressHook, Result, StatusHook
-from vindex.search import QueryResult, search, text_probe, video_probe
+from vindex.search import Hit, QueryResult, search, text_probe, video_probe
 from vindex.store import Store, resolve_db
+from vindex.store.filters import video_filter
 
 if TYPE_CHECKING:
     from vindex.checking import CheckResult
@@ -297,18 +299,25 @@ class Index:
 
         return cluster_index(self.store, self.embedder, params or ClusterParams(), vocabulary, status)
 
-    def clusters(self) -> list[ClusterInfo]:
+    def clusters(self, under: str | Path | None = None, name: str | None = None) -> list[ClusterInfo]:
         """The latest `cluster` run's clusters, largest first, then the noise (id -1): id, name, size,
-        mean probability and videos per channel."""
+        mean probability and videos per channel (counting only the videos in folder `under` whose
+        file name matches the glob `name`, when given)."""
         from vindex.clustering import cluster_overview
 
-        return cluster_overview(self.store)
+        return cluster_overview(self.store, self._filter(under, name))
 
-    def cluster_members(self, cluster: int) -> ClusterMembers:
-        """One cluster (or -1, the noise) with its videos, most typical first."""
+    def cluster_members(self, cluster: int, under: str | Path | None = None, name: str | None = None) -> ClusterMembers:
+        """One cluster (or -1, the noise) with its videos, most typical first (those in folder
+        `under` whose file name matches the glob `name`, when given)."""
         from vindex.clustering import members
 
-        return members(self.store, cluster)
+        return members(self.store, cluster, self._filter(under, name))
+
+    def _filter(self, under: str | Path | None, name: str | None) -> str | None:
+        """The videos-table filter for `under` (a folder inside the root: relative to it, or a real
+        path) and `name` (a glob on the file name, case-sensitive), pushed into LanceDB's query."""
+        return video_filter(self.meta.get("root"), under, name) if under is not None or name is not None else None
 
     def report(self, out: str | Path = defaults.REPORT_FOLDER, thumbnails: int = defaults.THUMBNAILS_PER_CLUSTER,
                picture: bool = True, gallery: bool = True, status: StatusHook | None = None) -> list[Path]:
@@ -325,15 +334,19 @@ class Index:
         by: str = defaults.RANK,
         channels: tuple[str, ...] | list[str] = (),
         min_score: float | None = None,
+        under: str | Path | None = None,
+        name: str | None = None,
     ) -> QueryResult:
         """Videos matching a text, through the text tower of the model that built the index.
 
         `by="frame"` (the default) ranks a video by its best-matching frame, `by="video"` by
-        its mean-pooled vector.
+        its mean-pooled vector. `under` (a folder) and `name` (a file-name glob) filter the
+        videos before ranking, so `limit` hits come back whenever that many pass.
         """
         self.store.require_videos()
+        where = self._filter(under, name)
         probe, warnings = text_probe(self.embedder(), text)
-        hits = search(self.store, probe, by, limit, tuple(channels), min_score)
+        hits = search(self.store, probe, by, limit, tuple(channels), min_score, where=where)
         return QueryResult(probe.label, by, hits, probe.source, warnings)
 
     def similar(
@@ -344,27 +357,41 @@ class Index:
         channels: tuple[str, ...] | list[str] = (),
         min_score: float | None = None,
         include_self: bool = False,
+        under: str | Path | None = None,
+        name: str | None = None,
     ) -> QueryResult:
         """Videos like the file at `path`, indexed or not (an unindexed file is embedded, not added).
 
-        The file itself and its identical copies are left out unless `include_self`.
+        The file itself and its identical copies are left out unless `include_self`. `under` and
+        `name` filter the candidates as in `query`.
         """
         store = self.store
         store.require_videos()
+        where = self._filter(under, name)
         probe = video_probe(store, path, self.embedder, include_self)
-        hits = search(store, probe, by, limit, tuple(channels), min_score)
+        hits = search(store, probe, by, limit, tuple(channels), min_score, where=where)
         return QueryResult(probe.label, by, hits, probe.source)
 
     def duplicates(
         self, mode: str = defaults.DUPLICATE_MODE, threshold: float | None = None,
-        channels: tuple[str, ...] | list[str] = (), where: str | None = None,
+        channels: tuple[str, ...] | list[str] = (), under: str | Path | None = None, name: str | None = None,
     ) -> DuplicateReport:
         """Groups of duplicate videos, each with its keeper and why every other member is a copy.
 
         `mode`: exact (same bytes), near (same pictures: re-encodes, resizes, crops, trims,
-        sub-clips) or similar (same scene, by CLIP); `threshold` defaults to the mode's;
-        `where` is an SQL filter on the videos table."""
-        return find_duplicates(self.store, mode, threshold, tuple(channels), where)
+        sub-clips) or similar (same scene, by CLIP); `threshold` defaults to the mode's; only the
+        videos in folder `under` whose file name matches the glob `name` take part, when given."""
+        return find_duplicates(self.store, mode, threshold, tuple(channels), self._filter(under, name))
+
+    def export(self, hit: str | Path | Hit, at: float | str | None = None, clip: float = defaults.EXPORT_CLIP_SECONDS,
+               out: str | Path = ".", reencode: bool = False) -> Export:
+        """Write a `clip`-second clip around the moment `at` (seconds or "M:SS"; a `Hit`'s own moment by
+        default, else the start) of `hit` (a video id, an indexed file, or a search `Hit`) into the
+        folder `out`, with the frame at that moment as a JPEG; a stream copy from the keyframe
+        before, unless `reencode`. Never overwrites a file."""
+        if isinstance(hit, Hit):
+            hit, at = hit.video_id, hit.timestamp if at is None else at
+        return export(self.store, hit, at, clip, out, reencode)
 
     @_writes
     def optimize(self, rebuild: bool = False) -> OptimizeSummary:

@@ -96,3 +96,15 @@ def search_options(command: Callable) -> Callable:
     ):
         command = decorator(command)
     return command
+
+
+def filter_options(command: Callable) -> Callable:
+    """--under and --name: which videos a command looks at, filtered inside the index's query."""
+    command = click.option(
+        "--name", "name", metavar="GLOB", default=None,
+        help="Only videos whose file name matches this glob, e.g. '*beach*' (case-sensitive; quote it).",
+    )(command)
+    return click.option(
+        "--under", "under", metavar="FOLDER", default=None,
+        help="Only videos in this folder: relative to the indexed root (e.g. cooking/2024) or a path under it.",
+    )(command)

@@ -261,6 +261,15 @@ def print_members(found, shown: list) -> None:
         click.echo(f"  … and {found.size - len(shown)} more (--limit 0 lists all)")
 
 
+def print_exports(exports: list, err: bool = False) -> None:
+    for done in exports:
+        how = "re-encoded" if done.reencoded else "stream copy" + (" with audio" if done.audio else "")
+        click.echo(f"wrote {done.clip} ({format_moment(done.start)}–{format_moment(done.end)} of {done.path}, {how})",
+                   err=err)
+        if done.still:
+            click.echo(f"wrote {done.still} (the frame at {format_moment(done.at)})", err=err)
+
+
 def print_written(paths: list) -> None:
     for path in paths:
         click.echo(f"wrote {path}")

@@ -1,9 +1,10 @@
 """Search the index: text → videos, video → videos (groups of near-duplicates: `vindex.duplicates`).
 
 Every vector in the index has unit length, so a dot product is the cosine similarity, and a
-score here is always a cosine (higher is closer). Filters go into the LanceDB query: channels
-and excluded videos as a `where` prefilter, `min_score` as a distance range. Channels are
-resolved to video ids for the frames table (it holds no channel column: see docs/search.md).
+score here is always a cosine (higher is closer). Filters go into the LanceDB query: channels,
+folders and file names (`vindex.store.filters`) and excluded videos as a `where` prefilter,
+`min_score` as a distance range. The videos they keep are resolved to ids for the frames table
+(it holds no channel or path column: see docs/search.md).
 
 Ranking by frame (the default) scores a video by its best-matching frame; for a query video,
 by the mean over its frames of each one's best match in the candidate (so one shared black
@@ -27,6 +28,7 @@ from vindex.locations import is_remote, join_root, shown_path, stored_path
 from vindex.results import Result
 from vindex.scanning import hash_file
 from vindex.store import Store, sql_list, vectors_of
+from vindex.store.filters import all_of
 from vindex.vector_index import ANN_PROBE_SHARE, ANN_TEXT_PROBE_SHARE
 
 # Candidate frames fetched per wanted video, on top of the index's frames per video; grows x4
@@ -182,9 +184,11 @@ def search(
     channels: tuple[str, ...] = (),
     min_score: float | None = None,
     exact: bool = False,
+    where: str | None = None,
 ) -> list[Hit]:
     """The `limit` videos closest to `probe`, best first, with their best-matching moment.
 
+    `where` filters the videos table (`vindex.store.filters.video_filter`: --under, --name).
     `exact` bypasses the ANN index (used to measure its recall).
     """
     store.require_videos()
@@ -194,12 +198,22 @@ def search(
         raise VindexError("--limit must be at least 1")
     if min_score is not None and not -1.0 <= min_score <= 1.0:
         raise VindexError("--min-score is a cosine similarity: between -1 and 1")
-    in_channels = channel_ids(store, channels) if channels else None
+    if channels:
+        channel_ids(store, channels)  # an unknown channel is an error
+    video_where = all_of(f"channel IN ({sql_list(channels)})" if channels else None, where)
+    kept = matching_ids(store, video_where) if video_where else None
+    if kept == []:
+        return []
     if by == "video":
-        scored = _rank_by_video(store, probe, limit, channels, in_channels, min_score, exact)
+        scored = _rank_by_video(store, probe, limit, video_where, kept, min_score, exact)
     else:
-        scored = _rank_by_frame(store, probe, limit, in_channels, min_score, exact)
+        scored = _rank_by_frame(store, probe, limit, kept, min_score, exact)
     return _hits(store, scored)
+
+
+def matching_ids(store: Store, where: str) -> list[str]:
+    """Ids of the videos that pass `where`: the frames table holds no channel or path column."""
+    return store.videos.search().where(where).select(["id"]).limit(None).to_arrow().column("id").to_pylist()
 
 
 def channel_ids(store: Store, channels: tuple[str, ...]) -> list[str]:
@@ -216,20 +230,15 @@ def channel_ids(store: Store, channels: tuple[str, ...]) -> list[str]:
     return found.column("id").to_pylist()
 
 
-def _where(*clauses: str | None) -> str | None:
-    present = [f"({clause})" for clause in clauses if clause]
-    return " AND ".join(present) or None
-
-
-def _rank_by_frame(store: Store, probe: Probe, limit: int, in_channels: list[str] | None,
+def _rank_by_frame(store: Store, probe: Probe, limit: int, kept: list[str] | None,
                    min_score: float | None, exact: bool) -> list[Scored]:
-    where = _where(
-        f"video_id IN ({sql_list(in_channels)})" if in_channels is not None else None,
+    where = all_of(
+        f"video_id IN ({sql_list(kept)})" if kept is not None else None,
         f"video_id NOT IN ({sql_list(probe.exclude)})" if probe.exclude else None,
     )
     frames_per_video = int(store.meta.get("frames_per_video") or FRAMES_PER_VIDEO)
     wanted = limit * frames_per_video
-    kept_rows = None if in_channels is None else len(in_channels) * frames_per_video
+    kept_rows = None if kept is None else len(kept) * frames_per_video
     while True:
         found = store.nearest("frames", probe.frames, wanted, ["video_id", "frame_index", "timestamp"],
                               where, min_score, exact, kept_rows, _probe_share(probe))
@@ -277,14 +286,11 @@ def _frames_of(store: Store, ids: list[str]) -> dict[str, pa.Table]:
     return {video: frames.filter(pa.array(owner == video)) for video in ids if (owner == video).any()}
 
 
-def _rank_by_video(store: Store, probe: Probe, limit: int, channels: tuple[str, ...], in_channels: list[str] | None,
+def _rank_by_video(store: Store, probe: Probe, limit: int, video_where: str | None, kept: list[str] | None,
                    min_score: float | None, exact: bool) -> list[Scored]:
-    where = _where(
-        f"channel IN ({sql_list(channels)})" if channels else None,
-        f"id NOT IN ({sql_list(probe.exclude)})" if probe.exclude else None,
-    )
+    where = all_of(video_where, f"id NOT IN ({sql_list(probe.exclude)})" if probe.exclude else None)
     found = store.nearest("videos", probe.video[None], limit, ["id"], where, min_score, exact,
-                          None if in_channels is None else len(in_channels), _probe_share(probe))
+                          None if kept is None else len(kept), _probe_share(probe))
     moments = {s.video_id: s for s in _frame_scores(store, probe.frames, found.column("id").to_pylist())}
     return [
         Scored(video, score, moments[video].frame_index if video in moments else None,

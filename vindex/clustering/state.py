@@ -79,15 +79,16 @@ class Clustering:
         return dict(sorted(counts.items(), key=lambda item: (-item[1], str(item[0]))))
 
 
-def load_clustering(store, with_centroids: bool = False) -> Clustering:
-    """The latest run's labels, probabilities, map positions and clusters table."""
+def load_clustering(store, with_centroids: bool = False, where: str | None = None) -> Clustering:
+    """The latest run's labels, probabilities, map positions and clusters table; `where` (an SQL
+    filter on the videos table: --under, --name) keeps the entries of the videos that pass it."""
     import pyarrow.compute as pc
 
     store.require_videos()
     run = store.meta.get("clustering")
     if run is None:
         raise VindexError("no clusters yet: run `vindex cluster` first")
-    table = store.catalog(["id", "path", "channel", "cluster", "cluster_probability", "x", "y", "cluster_status"])
+    table = store.catalog(["id", "path", "channel", "cluster", "cluster_probability", "x", "y", "cluster_status"], where)
     probabilities = pc.fill_null(table.column("cluster_probability"), 0.0).to_numpy().astype(np.float32)
     xy = np.column_stack([
         table.column(axis).to_numpy(zero_copy_only=False).astype(np.float64) for axis in ("x", "y")
@@ -106,12 +107,15 @@ def load_clustering(store, with_centroids: bool = False) -> Clustering:
     )
 
 
-def cluster_overview(store) -> list[ClusterInfo]:
-    """Every cluster of the latest run, largest first, with its channels; the noise last (id -1)."""
-    clustering = load_clustering(store)
+def cluster_overview(store, where: str | None = None) -> list[ClusterInfo]:
+    """Every cluster of the latest run, largest first, with its channels; the noise last (id -1).
+    With `where`, sizes and channels count the videos that pass it, and clusters without one go."""
+    clustering = load_clustering(store, where=where)
     overview = []
     for row in clustering.clusters:
         rows = clustering.members(row["id"])
+        if where and not len(rows):
+            continue
         overview.append(ClusterInfo(row["id"], row["name"], len(rows), round(float(row["mean_probability"]), 4),
                                         clustering.channel_counts(rows)))
     noise = clustering.members(NOISE)
@@ -119,9 +123,10 @@ def cluster_overview(store) -> list[ClusterInfo]:
     return overview
 
 
-def members(store, cluster: int) -> ClusterMembers:
-    """One cluster (or the noise, -1) and its videos, highest membership probability first."""
-    clustering = load_clustering(store)
+def members(store, cluster: int, where: str | None = None) -> ClusterMembers:
+    """One cluster (or the noise, -1) and its videos, highest membership probability first; with
+    `where`, only the videos that pass it (its size and channels count those)."""
+    clustering = load_clustering(store, where=where)
     row = next((r for r in clustering.clusters if r["id"] == cluster), None)
     if row is None and cluster != NOISE:
         known = ", ".join(str(r["id"]) for r in clustering.clusters) or "none"

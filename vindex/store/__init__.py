@@ -201,11 +201,13 @@ class Store(VectorSearch):
         return self.videos
 
     @reads
-    def catalog(self, columns: list[str] = CATALOG_COLUMNS) -> pa.Table:
-        """Every video row without its vector: cheap enough to hold for 100,000s of videos."""
+    def catalog(self, columns: list[str] = CATALOG_COLUMNS, where: str | None = None) -> pa.Table:
+        """Every video row (or those passing `where`) without its vector: cheap enough to hold for
+        100,000s of videos."""
         if self.videos is None:
             return video_schema(self._meta.get("dim", 1)).empty_table().select(columns)
-        return self.videos.search().select(columns).limit(None).to_arrow()
+        query = self.videos.search()
+        return (query.where(where) if where else query).select(columns).limit(None).to_arrow()
 
     @reads
     def videos_by_id(self, ids: list[str], columns: list[str] | None = None) -> pa.Table:
