@@ -25,3 +25,19 @@ def test_setup_cfg_declares_every_data_file_as_package_data():
         assert any(fnmatch.fnmatch(package, pattern) for pattern in include), package
         assert any(fnmatch.fnmatch(path.name, pattern) for pattern in package_data.get(package, [])), \
             f"{path.relative_to(ROOT)} is not package data of {package} in setup.cfg"
+
+
+def test_help_lists_json_wherever_a_command_takes_it(run):
+    from vindex.cli import cli
+
+    assert "--json" in run("--help").stdout
+    takes_json = []
+    for name, command in cli.commands.items():
+        option = next((param for param in command.params if "--json" in getattr(param, "opts", [])), None)
+        if option is None:
+            continue
+        takes_json.append(name)
+        shown = run(name, "--help").stdout
+        line = next(line for line in shown.splitlines() if line.strip().startswith("--json"))
+        assert "JSON" in line, (name, line)
+    assert {"add", "info", "query", "similar", "dupes", "cluster", "report", "show", "organize", "check"} <= set(takes_json)
