@@ -2,7 +2,13 @@
 
 import configparser
 import fnmatch
+import re
+import shutil
 from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,3 +47,47 @@ def test_help_lists_json_wherever_a_command_takes_it(run):
         line = next(line for line in shown.splitlines() if line.strip().startswith("--json"))
         assert "JSON" in line, (name, line)
     assert {"add", "info", "query", "similar", "dupes", "cluster", "report", "show", "organize", "check"} <= set(takes_json)
+
+
+@pytest.fixture
+def one_video(corpus_template, tmp_path, run):
+    """An index of a single video, clustered (it is noise: one video makes no cluster)."""
+    root = tmp_path / "channels"
+    (root / "solo").mkdir(parents=True)
+    shutil.copy2(next(corpus_template.glob("*/*.mp4")), root / "solo" / "only.mp4")
+    added = run("add", root, *TINY, "-q")
+    run("cluster", "--min-size", "2", "--no-report", "-q")
+    return root, added
+
+
+def test_a_single_video_is_counted_as_one_video_not_one_videos(one_video, run, isolated_index, tmp_path):
+    from starlette.testclient import TestClient
+
+    from vindex.serve.app import create_app
+    from vindex.serve.library import Library
+
+    _, added = one_video
+    lines = [added.stdout, run("check").stdout, run("cluster", "--min-size", "2", "--no-report", "-q").stdout,
+             run("organize", "--dest", tmp_path / "by").stdout]
+    assert "(1 video, 5 frames embedded)" in lines[0]
+    assert "index OK: 1 video, 5 frames" in lines[1]
+    assert "1 noise video (100 %) among 1 video" in lines[2]
+    assert "move 1 video into" in lines[3]
+    client = TestClient(create_app(Library(str(isolated_index))))
+    pages = {page: client.get(page).text for page in ("/info", "/clusters", "/clusters/noise", "/organize?dest=by")}
+    assert "1 channel<" in pages["/info"] and "0 clusters of 1 video" in pages["/clusters"]
+    assert '<span class="size">1 video</span>' in pages["/clusters/noise"] and "</b> video into" in pages["/organize?dest=by"]
+    for shown in [*lines, *pages.values()]:
+        assert not re.search(r"\b1 (videos|frames|clusters|channels|files)\b", shown), shown
+
+
+@pytest.mark.parametrize("flag, verb, done", [("--copy", "copy", "copied"), ("--link", "link", "linked")])
+def test_organize_copy_and_link_say_what_they_do(one_video, run, tmp_path, flag, verb, done):
+    dest = tmp_path / "by"
+    preview = run("organize", "--dest", dest, flag).stdout
+    assert preview.startswith(f"Preview: {verb} 1 video into ")
+    applied = run("organize", "--dest", dest, flag, "--apply", "-q").stdout
+    assert applied.startswith(f"{done} 1 video into ")
+    for shown in (preview, applied):
+        assert "move" not in shown.lower()
+    assert (dest / "unsorted" / "only.mp4").is_file() and (one_video[0] / "solo" / "only.mp4").is_file()

@@ -17,7 +17,7 @@ import numpy as np
 import xxhash
 
 from vindex.errors import VindexError, os_reason
-from vindex.results import StatusHook
+from vindex.results import StatusHook, count
 
 VOCABULARY_FILE = Path(__file__).parent.parent / "vocabulary.txt"
 PROMPT = "a photo of {}."
@@ -210,7 +210,7 @@ def name_clusters(store, load_embedder: Callable, terms: list[str], clusters: li
             return fallback
         term_vectors, scale = embed_terms(embedder, terms), logit_scale(embedder)
         store.cache_terms(key, terms, term_vectors, scale)
-    say(f"naming {len(clusters)} clusters from {len(terms)} vocabulary terms")
+    say(f"naming {count(len(clusters), 'cluster')} from {len(terms)} vocabulary terms")
     slot = {cluster: i for i, cluster in enumerate(clusters)}
     positions_of = {video: slot.get(int(cluster), -1) for video, cluster in zip(run_ids, ids)}
     batches = store.frames.search().select(["video_id", "vector"]).limit(None).to_batches(1 << 15)

@@ -16,7 +16,7 @@ from vindex.clustering.naming import load_vocabulary, name_clusters
 from vindex.clustering.stable_ids import carry_ids, stored_ids
 from vindex.clustering.state import ClusterInfo
 from vindex.errors import VindexError
-from vindex.results import Result, StatusHook
+from vindex.results import Result, StatusHook, count
 
 # How many member ids the clusters table keeps as exemplars (closest to the centroid first).
 EXEMPLARS = 12
@@ -79,7 +79,7 @@ def cluster_index(store, load_embedder: Callable, params: ClusterParams, vocabul
     run = _run_rows(catalog, params.channel)
     vectors = vectors_of(run.column("vector"))
     where = f", channel {params.channel}" if params.channel is not None else ""
-    say(f"clustering {len(vectors)} videos ({vectors.shape[1]}-d vectors{where})")
+    say(f"clustering {count(len(vectors), 'video')} ({vectors.shape[1]}-d vectors{where})")
     grouping = group_vectors(vectors, params, say)
 
     ids = carry_ids(grouping.labels, stored_ids(run.column("cluster")), set(store.cluster_names()))
