@@ -14,7 +14,7 @@ import numpy as np
 from vindex.clustering.grouping import ClusterParams, group_vectors
 from vindex.clustering.naming import load_vocabulary, name_clusters
 from vindex.clustering.stable_ids import carry_ids, stored_ids
-from vindex.clustering.state import ClusterInfo
+from vindex.clustering.state import ClusterInfo, most_typical_first
 from vindex.errors import VindexError
 from vindex.results import Result, StatusHook, count
 
@@ -38,8 +38,7 @@ def summarise(vectors: np.ndarray, ids: np.ndarray, probabilities: np.ndarray) -
         members = np.flatnonzero(ids == cluster)
         centroid = vectors[members].mean(axis=0)
         centroid = centroid / max(float(np.linalg.norm(centroid)), 1e-12)
-        closeness = vectors[members] @ centroid
-        order = members[np.argsort(-closeness, kind="stable")[:EXEMPLARS]]
+        order = members[most_typical_first(vectors[members], centroid)[:EXEMPLARS]]
         summaries.append(ClusterSummary(
             int(cluster), len(members), centroid.astype(np.float32), [int(i) for i in order],
             float(probabilities[members].mean()),
