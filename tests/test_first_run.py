@@ -2,6 +2,7 @@
 
 import configparser
 import fnmatch
+import json
 import re
 import shutil
 from pathlib import Path
@@ -91,3 +92,53 @@ def test_organize_copy_and_link_say_what_they_do(one_video, run, tmp_path, flag,
     for shown in (preview, applied):
         assert "move" not in shown.lower()
     assert (dest / "unsorted" / "only.mp4").is_file() and (one_video[0] / "solo" / "only.mp4").is_file()
+
+
+@pytest.mark.slow
+def test_demo_says_its_model_is_random_and_rebuilds_an_index_of_another_model(corpus_template, tmp_path, run):
+    """scripts/demo.sh as `make demo` runs it (on a small corpus already in place), over a demo index
+    recorded as built by another model: it says once what random weights mean, rebuilds the index
+    with --reembed instead of failing, and runs to the end."""
+    import os
+    import subprocess
+    import sys
+
+    from vindex.store import Store
+
+    demo = tmp_path / "demo"
+    shutil.copytree(corpus_template, demo / "channels")
+    db = demo / ".vindex"
+    run("add", demo / "channels", "--db", db, *TINY, "-q")
+    store = Store(str(db))
+    store.set_meta(model="ViT-B-32", weights="openai")  # as if `VINDEX_DEMO_MODEL=ViT-B-32 make demo` ran before
+    del store
+    bin_folder = tmp_path / "bin"  # `vindex` and `python` of this checkout, as the Makefile's venv provides them
+    bin_folder.mkdir()
+    (bin_folder / "vindex").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m vindex "$@"\n')
+    (bin_folder / "vindex").chmod(0o755)
+    (bin_folder / "python").symlink_to(sys.executable)
+    env = dict(os.environ, PATH=f"{bin_folder}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(ROOT))
+    env.pop("VINDEX_DEMO_MODEL", None)
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("RANDOM weights") == 1 and "VINDEX_DEMO_MODEL=ViT-B-32 make demo" in done.stdout
+    assert "built with ViT-B-32: rebuilding it with vindex-tiny" in done.stdout
+    assert "0 added, 24 re-embedded" in done.stdout or "24 added" in done.stdout
+    info = json.loads(run("info", "--db", db, "--json").stdout)
+    assert info["model"] == "vindex-tiny" and info["weights"].startswith("random-init") and info["videos"] == 24
+    # The CLI says it too, on stderr, where a random-weight model answers in words.
+    assert "text matches mean nothing" in done.stderr and "cluster names mean nothing" in done.stderr
+
+
+def test_random_weights_are_named_where_they_answer_in_words(indexed, run):
+    """With vindex-tiny, a text query and cluster names carry one `warning:` line on stderr (stdout,
+    --json included, stays clean); a search by a video, which random weights can answer, carries none."""
+    human = run("query", "neon abstract", "--limit", "2")
+    assert human.stderr.count("warning: this index's model has random weights, so its text matches mean nothing") == 1
+    assert "--model ViT-B-32" in human.stderr and "warning" not in human.stdout
+    scripted = run("query", "neon abstract", "--limit", "2", "--json")
+    assert "text matches mean nothing" in json.loads(scripted.stdout)["warnings"][0]
+    clustered = run("cluster", "--min-size", "4", "--neighbors", "8", "--no-report", "-q", "--json")
+    assert clustered.stderr.count("cluster names mean nothing") == 1 and json.loads(clustered.stdout)["clusters"]
+    assert "random weights" not in run("similar", next(indexed.glob("*/*.mp4")), "--limit", "2").stderr

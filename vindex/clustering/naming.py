@@ -10,12 +10,14 @@ suits every frame ("a photo") scores nothing, and each cluster gets what sets it
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import xxhash
 
+from vindex.embedding.spec import random_weights_warning
 from vindex.errors import VindexError, os_reason
 from vindex.results import StatusHook, count
 
@@ -195,6 +197,9 @@ def name_clusters(store, load_embedder: Callable, terms: list[str], clusters: li
     if not clusters:
         return fallback
     meta = store.meta
+    untrained = random_weights_warning(meta.get("weights"), "cluster names")
+    if untrained:
+        logging.getLogger("vindex").warning(untrained)
     key = vocabulary_key(f"{meta.get('model')}:{meta.get('weights')}", terms)
     cached = store.cached_terms(key)
     if cached is not None:
