@@ -131,7 +131,7 @@ def test_demo_says_its_model_is_random_and_rebuilds_an_index_of_another_model(co
     assert "text matches mean nothing" in done.stderr and "cluster names mean nothing" in done.stderr
 
 
-def test_random_weights_are_named_where_they_answer_in_words(indexed, run):
+def test_random_weights_are_named_where_they_answer_in_words(indexed, run, tmp_path):
     """With vindex-tiny, a text query and cluster names carry one `warning:` line on stderr (stdout,
     --json included, stays clean); a search by a video, which random weights can answer, carries none."""
     human = run("query", "neon abstract", "--limit", "2")
@@ -142,3 +142,5 @@ def test_random_weights_are_named_where_they_answer_in_words(indexed, run):
     clustered = run("cluster", "--min-size", "4", "--neighbors", "8", "--no-report", "-q", "--json")
     assert clustered.stderr.count("cluster names mean nothing") == 1 and json.loads(clustered.stdout)["clusters"]
     assert "random weights" not in run("similar", next(indexed.glob("*/*.mp4")), "--limit", "2").stderr
+    run("report", "--out", tmp_path / "report", "--no-picture", "--thumbnails", "1", "-q")
+    assert 'class="warning">this index&#x27;s model has random weights' in (tmp_path / "report" / "clusters.html").read_text()

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from vindex.clustering import NOISE, Clustering
+from vindex.embedding.spec import random_weights_warning
 from vindex.errors import DecodeError
 from vindex.locations import is_remote, join_root
 from vindex.results import StatusHook, count
@@ -233,6 +234,8 @@ def gallery_html(clustering: Clustering, report: dict, frames: dict[int, list[tu
     )
     parameters = " · ".join(f"{k} {escape(str(v))}" for k, v in summary["parameters"].items() if v is not None)
     headline = f'{count(summary["num_clusters"], "cluster")} of {count(summary["total_videos"], "video")}'
+    warning = random_weights_warning(run.get("weights"), "cluster names")
+    untrained = f'<p class="warning">{escape(warning)}</p>' if warning else ""
     picture_html = f'<img class="map" src="{picture}" alt="map of the clusters">' if picture else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -242,7 +245,7 @@ def gallery_html(clustering: Clustering, report: dict, frames: dict[int, list[tu
 <p class="summary"><b id="num-clusters">{summary["num_clusters"]}</b> clusters · <b id="num-noise">{summary["num_noise"]}</b>
 noise · <b>{summary["unassigned"]}</b> not clustered · model {escape(str(run.get("model")))} ·
 {escape(str(summary["created_at"] or ""))[:19].replace("T", " ")}</p>
-<p class="params">{parameters}</p><nav>{"".join(links)}</nav></header>
+<p class="params">{parameters}</p>{untrained}<nav>{"".join(links)}</nav></header>
 <main>{picture_html}{"".join(sections)}</main></body></html>
 """
 
@@ -251,6 +254,7 @@ _STYLE = """
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f6f6f4;color:#1d1d1d}
 header{background:#fff;border-bottom:1px solid #ddd;padding:16px 24px}
 h1{margin:0 0 4px;font-size:22px} .summary,.params{margin:2px 0;color:#555} .params{font-size:12px}
+.warning{margin:6px 0 0;padding:4px 8px;background:#fff4d6;border-left:3px solid #e0a800;font-size:13px}
 nav{display:flex;flex-wrap:wrap;gap:6px 14px;margin-top:10px;font-size:13px}
 nav a{color:#1d1d1d;text-decoration:none;white-space:nowrap} nav a:hover{text-decoration:underline}
 main{padding:8px 24px 40px} .map{display:block;max-width:100%;margin:12px auto;border:1px solid #ddd;background:#fff}
