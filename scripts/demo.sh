@@ -28,7 +28,7 @@ if [ -d "$VINDEX_DB" ]; then
     REEMBED="--reembed"
   fi
 fi
-echo "== vindex add channels --model $MODEL $REEMBED"
+echo "== vindex add channels --model $MODEL${REEMBED:+ $REEMBED}"
 vindex add channels --model "$MODEL" $REEMBED
 echo "== vindex add channels (again: nothing to do)"
 vindex add channels
