@@ -1,4 +1,5 @@
-# `make demo`: a fresh venv, a generated demo corpus, indexed and explored.
+# `make demo`: a fresh venv, a generated demo corpus, indexed and explored (random-weight model;
+#   VINDEX_DEMO_MODEL=ViT-B-32 make demo for real CLIP weights).
 # `make test`: a fresh venv if needed, then the whole test suite.
 VENV ?= .venv
 PYTHON ?= python3

@@ -9,15 +9,34 @@ if [ ! -d channels ]; then
   python -m vindex.demo channels --channels 6 --videos 20
 fi
 export VINDEX_DB="$PWD/.vindex"
-echo "== vindex add channels --model $MODEL"
-vindex add channels --model "$MODEL"
+if [ "$MODEL" = vindex-tiny ]; then
+  cat <<'NOTE'
+========================================================================================
+ This demo runs the built-in model vindex-tiny: RANDOM weights, so it runs offline. Its
+ vectors tell looks apart (similar, dupes and the clusters themselves work), but it knows
+ no words: the text matches of `vindex query` and the cluster names below mean nothing.
+ For real CLIP weights:  VINDEX_DEMO_MODEL=ViT-B-32 make demo   (downloads them once)
+ or offline, from a weights file:  cd demo && vindex add channels --reembed --model ViT-B-32 --checkpoint FILE
+========================================================================================
+NOTE
+fi
+REEMBED=""
+if [ -d "$VINDEX_DB" ]; then
+  BUILT_WITH="$(vindex info --json | python -c 'import json, sys; print(json.load(sys.stdin).get("model") or "")')"
+  if [ -n "$BUILT_WITH" ] && [ "$BUILT_WITH" != "$MODEL" ]; then
+    echo "== the demo index was built with $BUILT_WITH: rebuilding it with $MODEL"
+    REEMBED="--reembed"
+  fi
+fi
+echo "== vindex add channels --model $MODEL${REEMBED:+ $REEMBED}"
+vindex add channels --model "$MODEL" $REEMBED
 echo "== vindex add channels (again: nothing to do)"
 vindex add channels
 echo "== vindex info"
 vindex info
 echo "== vindex similar channels/00_stripes/stripes_000.mp4 --limit 5"
 vindex similar channels/00_stripes/stripes_000.mp4 --limit 5
-echo "== vindex query \"neon abstract\" --limit 5   (vindex-tiny knows no words: try it with ViT-B-32)"
+echo "== vindex query \"neon abstract\" --limit 5"
 vindex query "neon abstract" --limit 5
 echo "== vindex cluster --min-size 5 --out report"
 vindex cluster --min-size 5 --out report

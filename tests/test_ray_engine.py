@@ -187,7 +187,7 @@ def test_a_worker_error_is_reported_by_its_own_message():
 
 
 def test_lost_frames_are_an_error_not_a_partial_video():
-    with pytest.raises(VindexError, match="lost frames of 1 videos"):
+    with pytest.raises(VindexError, match="lost frames of 1 video;"):
         list(collect_videos(iter([frame_rows([(0, 0, 3, 0.5, "")])])))
 
 

@@ -134,3 +134,35 @@ def test_report_writes_into_the_current_folder_by_default(clustered, run):
     result = run("report", "--no-gallery")
     assert "cluster_analysis.json" in result.stdout
     assert Path("cluster_analysis.json").is_file() and Path("video_clusters_visualization.png").is_file()
+
+
+def test_picture_labels_stay_inside_the_map_and_off_the_dots():
+    """Clusters at the very edges of the map, with long names: every id label is drawn whole inside
+    the map and covers none of the dots; names go to the key beside it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vindex.gallery import _label_clusters
+
+    rng = np.random.default_rng(1)
+    centres = np.array([[0, 0], [0, 10], [10, 0], [10, 10], [5, 5], [5.5, 5]])  # corners, and two that touch
+    labels = np.repeat(np.arange(len(centres)), 40)
+    xy = centres[labels] + rng.normal(scale=0.4, size=(len(labels), 2))
+    figure = plt.figure(figsize=(12, 9), dpi=150)
+    axes = figure.add_axes((0.01, 0.02, 0.7, 0.92))
+    axes.scatter(xy[:, 0], xy[:, 1], s=40)
+    axes.margins(0.04)
+    _label_clusters(axes, xy, labels, list(range(len(centres))), 9)
+    renderer = figure.canvas.get_renderer()
+    inside = axes.get_window_extent(renderer)
+    dots = axes.transData.transform(xy)
+    boxes = [text.get_window_extent(renderer) for text in axes.texts]
+    assert len(boxes) == len(centres)
+    for box in boxes:
+        assert inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1
+        covered = (box.x0 <= dots[:, 0]) & (dots[:, 0] <= box.x1) & (box.y0 <= dots[:, 1]) & (dots[:, 1] <= box.y1)
+        assert not covered.any()
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    plt.close(figure)

@@ -293,8 +293,8 @@ def test_check_drops_orphan_frames(indexed_copy, run):
     frames = store.frames_by_video([some_video(indexed_copy)["id"]])
     store.append("frames", frames.set_column(0, "video_id", pa.array(["gone"] * frames.num_rows)))
     found = check(run, expect=1)
-    assert found["problems"] == ["5 frames belong to no video (1 video ids no longer in the index)"]
-    assert check(run, "--repair")["repaired"] == ["removed the frames of 1 video ids no longer in the index"]
+    assert found["problems"] == ["5 frames belong to no video (1 video id no longer in the index)"]
+    assert check(run, "--repair")["repaired"] == ["removed the frames of 1 video id no longer in the index"]
     assert check(run) == dict(check(run), ok=True, frames=120)
 
 
@@ -304,7 +304,7 @@ def test_check_drops_duplicate_frames_and_keeps_the_video(indexed_copy, run):
     store.append("frames", store.frames_by_video([video["id"]]))
     found = check(run, expect=1)
     assert found["problems"] == [f"{video['path']}: 5 duplicate frames"]
-    assert check(run, "--repair")["repaired"] == ["removed 5 duplicate frames of 1 videos"]
+    assert check(run, "--repair")["repaired"] == ["removed 5 duplicate frames of 1 video"]
     assert check(run)["ok"] and check(run)["frames"] == 120
     assert Store(str(indexed_copy)).frames_by_video([video["id"]]).num_rows == 5
 
@@ -317,9 +317,9 @@ def test_check_requeues_a_video_with_missing_frames_for_the_next_add(indexed_cop
     store.frames.delete(f"video_id = '{video['id']}' AND frame_index >= 2")
     found = check(run, expect=1)
     assert found["problems"] == [f"{video['path']}: 2 of its 5 frames"]
-    assert "re-queued 1 videos" in check(run, "--repair")["repaired"][0]
+    assert "re-queued 1 video whose" in check(run, "--repair")["repaired"][0]
     after = check(run)
-    assert after["ok"] and after["frames"] == 115 and after["warnings"][0].startswith("1 videos wait")
+    assert after["ok"] and after["frames"] == 115 and after["warnings"][0].startswith("1 video waits")
     store = Store(str(indexed_copy))
     root = Path(store.meta["root"])
     plan = plan_sync(store, root, root)
@@ -347,7 +347,7 @@ def test_check_keeps_the_newest_row_of_a_duplicated_path(indexed_copy, run):
     store.append("frames", frames.set_column(0, "video_id", pa.array(["older-row"] * frames.num_rows)))
     found = check(run, expect=1)
     assert found["problems"] == [f"{video['path']} is in 2 rows (ids {', '.join(sorted([video['id'], 'older-row']))})"]
-    assert check(run, "--repair")["repaired"] == [f"{video['path']}: removed 1 rows that repeated it "
+    assert check(run, "--repair")["repaired"] == [f"{video['path']}: removed 1 row that repeated it "
                                                   f"(kept {video['id']}, the newest)"]
     assert check(run) == dict(check(run), ok=True, videos=24, frames=120)
 

@@ -25,7 +25,7 @@ import pyarrow as pa
 from vindex.errors import VindexError
 from vindex.locations import is_remote, join_root
 from vindex.locking import WriterBusy
-from vindex.results import Result
+from vindex.results import Result, count
 from vindex.schema import CLUSTERS, FRAMES, META, VIDEOS
 from vindex.store import Store, chunked, writer_lock
 from vindex.store.failures import latest_version_on_disk, manifest_version, storage_reason
@@ -190,19 +190,22 @@ def report(uri: str, found: Findings) -> CheckResult:
     problems += [f"{path} is in {len(ids)} rows (ids {', '.join(ids)})" for path, ids in found.duplicate_paths().items()]
     orphans = found.orphans()
     if orphans:
-        count = sum(len(found.frame_indexes[video]) for video in orphans)
-        problems.append(f"{count} frames belong to no video ({len(orphans)} video ids no longer in the index)")
+        lost = sum(len(found.frame_indexes[video]) for video in orphans)
+        problems.append(f"{count(lost, 'frame')} {'belongs' if lost == 1 else 'belong'} to no video "
+                        f"({count(len(orphans), 'video id')} no longer in the index)")
     extra, wrong, queued = found.per_video()
     paths = {row["id"]: row["path"] for row in found.rows}
-    problems += shown([f"{paths[video]}: {n} duplicate frames" for video, n in sorted(extra.items())])
-    problems += shown([f"{row['path']}: {row['found']} of its {row['num_frames'] or 0} frames"
+    problems += shown([f"{paths[video]}: {count(n, 'duplicate frame')}" for video, n in sorted(extra.items())])
+    problems += shown([f"{row['path']}: {row['found']} of its {count(row['num_frames'] or 0, 'frame')}"
                        + (" (and others that are not its own)" if row["found"] > (row["num_frames"] or 0) else "")
                        for row in sorted(wrong.values(), key=lambda row: row["path"])])
     warnings = []
     if queued:
-        warnings.append(f"{len(queued)} videos wait to be embedded again by the next `vindex add`")
+        warnings.append(f"{count(len(queued), 'video')} {'waits' if len(queued) == 1 else 'wait'} "
+                        "to be embedded again by the next `vindex add`")
     if found.missing:
-        warnings.append(f"{len(found.missing)} files in the index are not on disk: `vindex add FOLDER` drops them")
+        warnings.append(f"{count(len(found.missing), 'file')} in the index {'is' if len(found.missing) == 1 else 'are'} not on disk: "
+                        "`vindex add FOLDER` drops them")
     return CheckResult(db=uri, ok=not problems, videos=len({row["id"] for row in found.rows}), frames=found.frames,
                        problems=problems, warnings=warnings, missing_files=found.missing)
 
@@ -287,11 +290,11 @@ def repair_rows(store: Store, found: Findings) -> list[str]:
         removed = [video for video in ids if video != kept]
         store.delete_videos(removed)
         dropped.update(removed)
-        done.append(f"{path}: removed {len(removed)} rows that repeated it (kept {kept}, the newest)")
+        done.append(f"{path}: removed {count(len(removed), 'row')} that repeated it (kept {kept}, the newest)")
     orphans = found.orphans()
     store.delete_rows(FRAMES, "video_id", orphans)
     if orphans:
-        done.append(f"removed the frames of {len(orphans)} video ids no longer in the index")
+        done.append(f"removed the frames of {count(len(orphans), 'video id')} no longer in the index")
     extra, wrong, _ = found.per_video()
     requeue = sorted(set(wrong) - dropped)
     deduplicate = sorted(set(extra) - set(wrong) - dropped)
@@ -301,11 +304,11 @@ def repair_rows(store: Store, found: Findings) -> list[str]:
         store.delete_rows(FRAMES, "video_id", chunk)
         store.append(FRAMES, pa.Table.from_pylist(list(once.values()), store.frames.schema))
     if deduplicate:
-        done.append(f"removed {sum(extra[video] for video in deduplicate)} duplicate frames of "
-                    f"{len(deduplicate)} videos")
+        done.append(f"removed {count(sum(extra[video] for video in deduplicate), 'duplicate frame')} of "
+                    f"{count(len(deduplicate), 'video')}")
     store.delete_rows(FRAMES, "video_id", requeue)
     store.update_rows({video: {"num_frames": 0} for video in requeue})
     if requeue:
-        done.append(f"re-queued {len(requeue)} videos whose frames were missing or wrong: "
-                    "the next `vindex add FOLDER` embeds them again")
+        done.append(f"re-queued {count(len(requeue), 'video')} whose frames were missing or wrong: "
+                    f"the next `vindex add FOLDER` embeds {'it' if len(requeue) == 1 else 'them'} again")
     return done

@@ -44,7 +44,11 @@ class VindexGroup(click.Group):
 @click.group(cls=VindexGroup)
 @click.version_option(__version__, prog_name="vindex")
 def cli() -> None:
-    """Index folders of videos with CLIP, then search, cluster and organise them."""
+    """Index folders of videos with CLIP, then search, cluster and organise them.
+
+    Every command but serve prints a table for people, or its result as JSON with --json
+    (`vindex COMMAND --help` lists its options).
+    """
     show_library_warnings()
 
 

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import click
 
 from vindex.locations import shown_path
-from vindex.results import ProgressHook, StatusHook, plain
+from vindex.results import ProgressHook, StatusHook, count, plain
 
 MISSING_SHOWN = 20  # files not on disk that `vindex check` lists; --json has them all
 VERBS = {"move": ("move", "moved"), "copy": ("copy", "copied"), "link": ("link", "linked")}
@@ -73,11 +73,6 @@ def status_printer(quiet: bool) -> StatusHook | None:
     return lambda message: click.echo(f"  {message}", err=True)
 
 
-def count(number: int, noun: str) -> str:
-    """"1 video", "2 videos"."""
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
 def format_moment(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -103,7 +98,7 @@ def print_add_summary(summary) -> None:
     click.echo(
         f"{summary.added} added, {summary.reembedded} re-embedded, {summary.renamed} renamed, "
         f"{summary.unchanged} unchanged, {summary.removed} removed, {len(summary.failed)} failed "
-        f"in {summary.seconds:.1f} s ({summary.embedded} videos, {summary.frames} frames embedded"
+        f"in {summary.seconds:.1f} s ({count(summary.embedded, 'video')}, {count(summary.frames, 'frame')} embedded"
         + (f"; {summary.fingerprinted} fingerprinted" if summary.fingerprinted else "") + ")"
     )
     if summary.assigned:

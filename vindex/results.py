@@ -41,6 +41,16 @@ def plain(value: Any) -> Any:
     return value
 
 
+def plural(noun: str, number: int) -> str:
+    """`noun` as it reads after `number`: "video" for 1, "videos" otherwise."""
+    return noun if number == 1 else f"{noun}s"
+
+
+def count(number: int, noun: str) -> str:
+    """"1 video", "2 videos": every count a person reads goes through here."""
+    return f"{number} {plural(noun, number)}"
+
+
 class Result:
     """Mixin for public result dataclasses. Subclasses whose dict differs from their fields
     (derived values, hidden fields) override `to_dict` and call `plain` on what they add."""

@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from vindex.defaults import FRAMES_PER_VIDEO, LIMIT, RANK, RANK_BY
 from vindex.errors import DecodeError, VindexError, os_reason
+from vindex.embedding.spec import random_weights_warning
 from vindex.frames import read_frames
 from vindex.indexing.rows import mean_vector
 from vindex.locations import is_remote, join_root, shown_path, stored_path
@@ -101,6 +102,9 @@ def text_probe(embedder, text: str) -> tuple[Probe, list[str]]:
             f"the query is longer than the model's {embedder.context_length}-token context: "
             "only its beginning was used"
         )
+    spec = embedder.spec  # a checkpoint is trained weights (and its `weights` would hash the file)
+    untrained = None if spec.checkpoint else random_weights_warning(spec.weights, "text matches")
+    warnings += [untrained] if untrained else []
     vector = embedder.embed_texts([text])[0]
     return Probe(text, vector[None], vector, "text"), warnings
 

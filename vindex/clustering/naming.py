@@ -10,14 +10,16 @@ suits every frame ("a photo") scores nothing, and each cluster gets what sets it
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import xxhash
 
+from vindex.embedding.spec import random_weights_warning
 from vindex.errors import VindexError, os_reason
-from vindex.results import StatusHook
+from vindex.results import StatusHook, count
 
 VOCABULARY_FILE = Path(__file__).parent.parent / "vocabulary.txt"
 PROMPT = "a photo of {}."
@@ -195,6 +197,9 @@ def name_clusters(store, load_embedder: Callable, terms: list[str], clusters: li
     if not clusters:
         return fallback
     meta = store.meta
+    untrained = random_weights_warning(meta.get("weights"), "cluster names")
+    if untrained:
+        logging.getLogger("vindex").warning(untrained)
     key = vocabulary_key(f"{meta.get('model')}:{meta.get('weights')}", terms)
     cached = store.cached_terms(key)
     if cached is not None:
@@ -210,7 +215,7 @@ def name_clusters(store, load_embedder: Callable, terms: list[str], clusters: li
             return fallback
         term_vectors, scale = embed_terms(embedder, terms), logit_scale(embedder)
         store.cache_terms(key, terms, term_vectors, scale)
-    say(f"naming {len(clusters)} clusters from {len(terms)} vocabulary terms")
+    say(f"naming {count(len(clusters), 'cluster')} from {len(terms)} vocabulary terms")
     slot = {cluster: i for i, cluster in enumerate(clusters)}
     positions_of = {video: slot.get(int(cluster), -1) for video, cluster in zip(run_ids, ids)}
     batches = store.frames.search().select(["video_id", "vector"]).limit(None).to_batches(1 << 15)

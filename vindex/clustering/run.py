@@ -15,9 +15,9 @@ from vindex.clustering.assign import CLUSTERED, labels_table, save_models
 from vindex.clustering.grouping import ClusterParams, Grouping, group_vectors
 from vindex.clustering.naming import load_vocabulary, name_clusters
 from vindex.clustering.stable_ids import carry_ids, stored_ids
-from vindex.clustering.state import ClusterInfo
+from vindex.clustering.state import ClusterInfo, most_typical_first
 from vindex.errors import VindexError, first_line
-from vindex.results import Result, StatusHook
+from vindex.results import Result, StatusHook, count
 
 # How many member ids the clusters table keeps as exemplars (closest to the centroid first).
 EXEMPLARS = 12
@@ -39,8 +39,7 @@ def summarise(vectors: np.ndarray, ids: np.ndarray, probabilities: np.ndarray) -
         members = np.flatnonzero(ids == cluster)
         centroid = vectors[members].mean(axis=0)
         centroid = centroid / max(float(np.linalg.norm(centroid)), 1e-12)
-        closeness = vectors[members] @ centroid
-        order = members[np.argsort(-closeness, kind="stable")[:EXEMPLARS]]
+        order = members[most_typical_first(vectors[members], centroid)[:EXEMPLARS]]
         summaries.append(ClusterSummary(
             int(cluster), len(members), centroid.astype(np.float32), [int(i) for i in order],
             float(probabilities[members].mean()),
@@ -80,7 +79,7 @@ def cluster_index(store, load_embedder: Callable, params: ClusterParams, vocabul
     run = _run_rows(catalog, params.channel)
     vectors = vectors_of(run.column("vector"))
     where = f", channel {params.channel}" if params.channel is not None else ""
-    say(f"clustering {len(vectors)} videos ({vectors.shape[1]}-d vectors{where})")
+    say(f"clustering {count(len(vectors), 'video')} ({vectors.shape[1]}-d vectors{where})")
     grouping = group_vectors(vectors, params, say)
 
     ids = carry_ids(grouping.labels, stored_ids(run.column("cluster")), set(store.cluster_names()))

@@ -123,15 +123,31 @@ def cluster_overview(store, where: str | None = None) -> list[ClusterInfo]:
     return overview
 
 
+def most_typical_first(vectors: np.ndarray, centroid: np.ndarray) -> np.ndarray:
+    """Positions of a cluster's video vectors, closest to its centroid first (ties keep their order).
+    The one order of "most typical": the report's exemplars and `vindex show`'s members."""
+    closeness = np.asarray(vectors, dtype=np.float64) @ np.asarray(centroid, dtype=np.float64)
+    return np.argsort(-closeness, kind="stable")
+
+
 def members(store, cluster: int, where: str | None = None) -> ClusterMembers:
-    """One cluster (or the noise, -1) and its videos, highest membership probability first; with
-    `where`, only the videos that pass it (its size and channels count those)."""
-    clustering = load_clustering(store, where=where)
+    """One cluster (or the noise, -1) and its videos, most typical first (the noise: by
+    probability, then path); with `where`, only the videos that pass it (its size and channels count those)."""
+    from vindex.store import vectors_of
+
+    clustering = load_clustering(store, with_centroids=cluster != NOISE, where=where)
     row = next((r for r in clustering.clusters if r["id"] == cluster), None)
     if row is None and cluster != NOISE:
         known = ", ".join(str(r["id"]) for r in clustering.clusters) or "none"
         raise VindexError(f"no cluster {cluster}; the latest run has clusters: {known} (and -1, the noise)")
-    rows = sorted(clustering.members(cluster), key=lambda i: (-clustering.probabilities[i], clustering.paths[i]))
+    rows = clustering.members(cluster)  # in index order, as the run saw them: ties keep the exemplars' order
+    if row is not None and row.get("centroid") is not None and len(rows):
+        found = store.videos_by_id([clustering.ids[i] for i in rows], ["id", "vector"])
+        position = {video: n for n, video in enumerate(found.column("id").to_pylist())}
+        vectors = vectors_of(found.column("vector"))[[position[clustering.ids[i]] for i in rows]]
+        rows = rows[most_typical_first(vectors, row["centroid"])]
+    else:
+        rows = sorted(rows, key=lambda i: (-clustering.probabilities[i], clustering.paths[i]))
     return ClusterMembers(
         cluster, row["name"] if row else "noise", len(rows),
         round(float(row["mean_probability"]), 4) if row else 0.0, clustering.channel_counts(rows),

@@ -18,6 +18,7 @@ from vindex.defaults import TINY_MODEL
 from vindex.errors import VindexError
 
 TINY_SEED = 0
+RANDOM_WEIGHTS = "random-init"  # how the index's `weights` begins when no trained weights made its vectors
 MODEL_CONFIG_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
@@ -42,7 +43,17 @@ class ModelSpec:
             return f"checkpoint:xxh3:{checkpoint_digest(self.checkpoint)}"
         if self.pretrained:
             return self.pretrained
-        return f"random-init-seed-{TINY_SEED}"
+        return f"{RANDOM_WEIGHTS}-seed-{TINY_SEED}"
+
+
+def random_weights_warning(weights: str | None, what: str) -> str | None:
+    """What to tell someone whose index was made without trained weights (the built-in `vindex-tiny`):
+    its vectors tell looks apart, but anything read through words (`what`) means nothing. None otherwise."""
+    if not str(weights or "").startswith(RANDOM_WEIGHTS):
+        return None
+    return (f"this index's model has random weights, so its {what} mean nothing (it tells looks apart, "
+            "not words); for real ones, index with trained CLIP weights: `vindex add FOLDER --reembed --model "
+            "ViT-B-32` (downloads them once) or `--checkpoint FILE` (offline)")
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from vindex.indexing.plan import EmbedJob
 from vindex.indexing.runners import ModelLoader, RunSettings, write_outcomes
 from vindex.indexing.summary import AddSummary
 from vindex.locations import disk_path, stored_path
-from vindex.results import ProgressHook
+from vindex.results import ProgressHook, count
 from vindex.store import Store
 
 DEFAULT_RAY_PORT = 6379
@@ -301,4 +301,4 @@ def collect_videos(batches: Iterator[dict[str, np.ndarray]]) -> Iterator[tuple[i
             )
             yield job, (decoded, np.stack([frame[2] for frame in frames]).astype(np.float32))
     if pending:
-        raise VindexError(f"the Ray run lost frames of {len(pending)} videos; run the command again to finish")
+        raise VindexError(f"the Ray run lost frames of {count(len(pending), 'video')}; run the command again to finish")

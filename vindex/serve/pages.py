@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from vindex.defaults import DUPLICATE_MODE, DUPLICATE_MODES, NOISE_POLICIES, NOISE_POLICY, ORGANIZE_MODES, RANK_BY
 from vindex.errors import VindexError, first_line
+from vindex.results import count, plural
 from vindex.serve import params, views
 from vindex.serve.library import Library
 
@@ -25,6 +26,8 @@ def environment():
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["moment"] = moment
     env.filters["size"] = size
+    env.filters["count"] = count
+    env.filters["plural"] = plural
     env.filters["tojson_script"] = lambda value: json.dumps(value).replace("</", "<\\/")
     return env
 

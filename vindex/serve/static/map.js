@@ -44,28 +44,36 @@
       });
     }
     context.globalAlpha = 1;
-    label();
+    label(width, height);
   }
 
-  // Each cluster's id and name at the centre of its dots, over a white halo so they read on any colour.
-  function label() {
-    const centres = new Map();
+  // Each cluster's id and name just above its dots (below them when there is no room above), over a
+  // white halo so they read on any colour, and shifted inward so no label runs off the map's edge.
+  function label(width, height) {
+    const extents = new Map();  // cluster -> [sum of x, count, top, bottom]
     points.forEach((p, i) => {
       if (p.cluster < 0) return;
-      const sum = centres.get(p.cluster) || [0, 0, 0];
-      centres.set(p.cluster, [sum[0] + screen[i][0], sum[1] + screen[i][1], sum[2] + 1]);
+      const [x, y] = screen[i];
+      const e = extents.get(p.cluster) || [0, 0, Infinity, -Infinity];
+      extents.set(p.cluster, [e[0] + x, e[1] + 1, Math.min(e[2], y), Math.max(e[3], y)]);
     });
     context.font = "600 12px system-ui, sans-serif";
     context.textAlign = "center";
+    context.textBaseline = "middle";
     context.lineJoin = "round";
-    for (const [cluster, [x, y, count]] of centres) {
+    const half = 7;  // half the text's height, in CSS pixels
+    for (const [cluster, [sumX, count, top, bottom]] of extents) {
       const name = data.names[cluster] || "";
       const text = cluster + " · " + (name.length > 28 ? name.slice(0, 27) + "…" : name);
+      const wide = context.measureText(text).width / 2 + 3;
+      const x = Math.min(Math.max(sumX / count, wide), width - wide);
+      let y = top - half - 6;
+      if (y < half) y = Math.min(bottom + half + 6, height - half);
       context.lineWidth = 4;
       context.strokeStyle = "rgba(255,255,255,0.9)";
-      context.strokeText(text, x / count, y / count - 12);
+      context.strokeText(text, x, y);
       context.fillStyle = "#1d1d1f";
-      context.fillText(text, x / count, y / count - 12);
+      context.fillText(text, x, y);
     }
   }
 
