@@ -23,6 +23,7 @@ import numpy as np
 from vindex.embedding.cache import model_folder
 from vindex.embedding.spec import ModelSpec
 from vindex.embedding.tokenizer import clip_tokenizer
+from vindex.embedding.torch_backend import BF16_MIN_COSINE, probe_frames
 from vindex.errors import VindexError, first_line
 from vindex.results import StatusHook
 
@@ -30,6 +31,8 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 # OpenVINO's names for the precisions it computes in on a CPU.
 INFERENCE_TYPES = {"fp32": "f32", "bf16": "bf16"}
 FACTS_FILE = "model.json"
+# Which precision each tower may run in on this machine, after checking the runtime's choice against f32 once.
+PRECISION_CHECK_FILE = "precision-check.json"
 IMAGE_IR, TEXT_IR = "image.xml", "text.xml"
 # Batch of the example inputs the towers are traced with; the batch dimension stays dynamic.
 TRACE_BATCH = 2
@@ -85,6 +88,35 @@ class OpenVinoEmbedder:
         except RuntimeError as error:
             raise VindexError(f"OpenVINO could not compile {path}: {first_line(error)}") from None
 
+    def _checked_compile(self, tower: str, path: Path, precision: str, probe: np.ndarray):
+        """`tower` compiled in `precision`, unless the runtime's reduced precision (bf16 on a CPU that
+        has it) strays from f32 on `probe` (cosine below BF16_MIN_COSINE, or NaN from an overflow):
+        then in f32, with a warning. The verdict is kept beside the converted model."""
+        verdicts_file = self.folder / PRECISION_CHECK_FILE
+        try:
+            verdicts = json.loads(verdicts_file.read_text())
+        except (OSError, ValueError):
+            verdicts = {}
+        key = f"{tower} {precision}"
+        if verdicts.get(key) == "fp32":
+            return self.compile(path, "fp32")
+        compiled = self.compile(path, precision)
+        if precision == "fp32" or key in verdicts or computed_precision(compiled) == "fp32":
+            return compiled
+        full = self.compile(path, "fp32")
+        cosine = float(np.min(np.sum(unit_rows(full(probe)[0]) * unit_rows(compiled(probe)[0]), axis=1)))
+        verdicts[key] = "fp32" if not cosine >= BF16_MIN_COSINE else computed_precision(compiled)
+        try:
+            verdicts_file.write_text(json.dumps(verdicts))
+        except OSError:
+            pass  # a read-only cache: the check runs again next time
+        if verdicts[key] == "fp32":
+            logging.getLogger("vindex").warning(
+                "OpenVINO's %s gave cosine %.4f against f32 for the %s tower; using f32", computed_precision(compiled),
+                cosine, tower)
+            return full
+        return compiled
+
     @property
     def precision(self) -> str:
         """The image tower's precision, settled at its first use (int8 is calibrated then, once)."""
@@ -100,7 +132,10 @@ class OpenVinoEmbedder:
 
                 quantized, self.fidelity = int8_image_model(self, self.calibration)
                 path, precision = (quantized, "int8") if quantized else (path, "auto")
-            self._image = self.compile(path, precision)
+            if precision == "int8":
+                self._image = self.compile(path, precision)
+            else:
+                self._image = self._checked_compile("image", path, precision, probe_frames(self.image_size))
             self._precision = "int8" if precision == "int8" else computed_precision(self._image)
         return self._image
 
@@ -112,7 +147,8 @@ class OpenVinoEmbedder:
         """Texts → (n, dim) L2-normalised float32 vectors through the same model's text tower."""
         if self._text is None:
             wanted = self._requested_precision if self._requested_precision in INFERENCE_TYPES else "auto"
-            self._text = self.compile(self.folder / TEXT_IR, wanted)
+            self._text = self._checked_compile("text", self.folder / TEXT_IR, wanted,
+                                               self.tokenizer(["a photo of a city at night", "neon abstract"]))
         return unit_rows(self._text(self.tokenizer(texts))[0])
 
     @property
@@ -135,7 +171,7 @@ def unit_rows(vectors) -> np.ndarray:
 
 
 def computed_precision(compiled) -> str:
-    hint = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+    hint = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
     return {"bf16": "bf16", "f16": "fp16"}.get(hint, "fp32")
 
 

@@ -90,11 +90,11 @@ class Embedder:
         if precision == "fp32":
             return precision
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-        probe = np.random.default_rng(0).integers(0, 256, (2, self.image_size, self.image_size, 3), dtype=np.uint8)
+        probe = probe_frames(self.image_size)
         reference = self._encode_images(probe)
         self.model.visual.to(dtype)
         cosine = float(np.min(np.sum(reference * self._encode_images(probe), axis=1)))
-        if cosine < BF16_MIN_COSINE:
+        if not cosine >= BF16_MIN_COSINE:  # NaN (an overflow in the reduced precision) fails too
             logging.getLogger(__name__).warning("%s gave cosine %.4f against fp32; using fp32", precision, cosine)
             self.model.visual.float()
             return "fp32"
@@ -174,3 +174,12 @@ def _load_model(spec: ModelSpec, device: str):
         root_logger.setLevel(level)
     model.eval()
     return model
+
+
+def probe_frames(size: int) -> np.ndarray:
+    """Noise and smooth gradients, the two kinds of picture a decoder gives (bf16 overflowed on
+    gradients alone with a random-weight model)."""
+    noise = np.random.default_rng(0).integers(0, 256, (2, size, size, 3), dtype=np.uint8)
+    y, x = np.mgrid[0:size, 0:size] / max(size - 1, 1)
+    smooth = [np.stack([x, y, 1 - x], axis=-1) * 255 * level for level in (0.5, 1.0)]
+    return np.concatenate([noise, np.asarray(smooth, dtype=np.uint8)])
