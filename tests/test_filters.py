@@ -136,7 +136,7 @@ def test_dupes_are_looked_for_among_the_filtered_videos(filtered, run):
 
     def groups(*args) -> list[list[str]]:
         found = json.loads(run("dupes", "--db", db, "--threshold", "1.0", *args, "--json").stdout)
-        return sorted(sorted(video["path"] for video in group["videos"]) for group in found)
+        return sorted(sorted(video["path"] for video in group["videos"]) for group in found["groups"])
 
     everything = groups()
     assert ["far/2024/[x].mp4", "far/2024/x.mp4"] in everything

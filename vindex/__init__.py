@@ -16,7 +16,8 @@ from vindex.duplicates import Duplicate, DuplicateGroup, DuplicateReport  # noqa
 from vindex.embedding import ModelSpec  # noqa: E402
 from vindex.errors import VindexError  # noqa: E402
 from vindex.exporting import Export  # noqa: E402
-from vindex.index import Index, IndexInfo, OptimizeSummary  # noqa: E402
+from vindex.index import Index, OptimizeSummary  # noqa: E402
+from vindex.info import IndexInfo  # noqa: E402
 from vindex.indexing import AddSummary, Failure  # noqa: E402
 from vindex.organizing import OrganizePlan, OrganizeResult, UndoResult  # noqa: E402
 from vindex.search import Hit, QueryResult  # noqa: E402

@@ -9,14 +9,15 @@ import click
 
 from vindex import __version__, defaults
 from vindex.errors import VindexError, first_line
-from vindex.options import db_option, json_option, wait_option, quiet_option, out_option, device_options, backend_option, model_options, search_options
-from vindex.options import filter_options
-from vindex.output import (
-    emit, print_add_summary, print_cluster_run, print_cluster_table, print_duplicate_groups, print_hits, print_info,
-    print_json, print_members, print_optimize, print_organized, print_plan, print_undo, print_written, progress_bar,
-    show_library_warnings, status_printer,
+from vindex.options import (
+    backend_option, db_option, device_options, engine_options, filter_options, frame_options, json_option,
+    model_options, out_option, quiet_option, search_options, wait_option,
 )
-from vindex.output import print_exports
+from vindex.output import (
+    emit, print_add_summary, print_cluster_run, print_cluster_table, print_duplicate_groups, print_exports, print_hits,
+    print_info, print_json, print_members, print_optimize, print_organized, print_plan, print_undo, print_written,
+    progress_bar, show_library_warnings, status_printer,
+)
 
 
 class VindexGroup(click.Group):
@@ -58,11 +59,7 @@ def cli() -> None:
 @model_options
 @device_options
 @backend_option
-@click.option("--frames", type=click.IntRange(min=1), default=None,
-              help=f"Frames per video (default {defaults.FRAMES_PER_VIDEO}, or the index's).")
-@click.option("--sampling", type=click.Choice(defaults.SAMPLINGS), default=None,
-              help="Where frames are taken: evenly spaced (uniform), or the middle of the longest shots, "
-                   f"found on the keyframes (shots). Default {defaults.SAMPLING}, or the index's.")
+@frame_options
 @click.option("--batch-size", type=click.IntRange(min=1), default=defaults.BATCH_SIZE, show_default=True,
               help="Frames per model call.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Decoder threads (default: CPU count).")
@@ -71,19 +68,8 @@ def cli() -> None:
     help="Videos per database write: a crash loses at most this much work.",
 )
 @click.option("--reembed", is_flag=True, help="Drop all vectors and embed everything again (e.g. with a new model).")
-@click.option(
-    "--fast", is_flag=True,
-    help="Take the keyframe nearest each target time: several times faster to decode, less evenly spaced.",
-)
 @click.option("--retry-failed", is_flag=True, help="Decode again files that failed before, changed or not.")
-@click.option(
-    "--engine", type=click.Choice(defaults.ENGINES), default=defaults.ENGINE, show_default=True,
-    help="Where to decode and embed: this process, or Ray Data (pip install 'vindex[ray]').",
-)
-@click.option(
-    "--address", metavar="ADDR", default=None,
-    help="Ray cluster to use with --engine ray (host:port, ray://host:port or auto). Default: start a local Ray.",
-)
+@engine_options
 @quiet_option
 @json_option
 @wait_option

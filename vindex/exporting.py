@@ -19,7 +19,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from vindex.errors import DecodeError, VindexError, os_reason
-from vindex.frames import open_video, read_thumbnail
+from vindex.frames import open_video
+from vindex.stills import read_thumbnail
 from vindex.locations import is_remote, join_root, shown_path, stored_path
 from vindex.organizing.names import fit, numbered, safe_name
 from vindex.results import Result

@@ -95,7 +95,7 @@ def read_frames(path: str, count: int, size: int, threaded: bool = False, keyfra
     except DecodeError:
         raise
     except (av.FFmpegError, OSError, ValueError, RuntimeError, MemoryError) as error:
-        raise DecodeError(_reason(error)) from None
+        raise DecodeError(decode_reason(error)) from None
 
 
 def read_fingerprints(path: str, timestamps: list[float]) -> DecodedVideo:
@@ -113,7 +113,7 @@ def read_fingerprints(path: str, timestamps: list[float]) -> DecodedVideo:
     except DecodeError:
         raise
     except (av.FFmpegError, OSError, ValueError, RuntimeError, MemoryError) as error:
-        raise DecodeError(_reason(error)) from None
+        raise DecodeError(decode_reason(error)) from None
 
 
 def open_video(path: str):
@@ -134,12 +134,12 @@ def open_video(path: str):
         return av.open(checked if os.path.exists(checked) else path, metadata_errors="ignore",
                        timeout=READ_TIMEOUT_SECONDS, options={"probesize": str(PROBE_BYTES)})
     except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as error:
-        raise DecodeError(_reason(error)) from None
+        raise DecodeError(decode_reason(error)) from None
     finally:
         os.close(fd)
 
 
-def _reason(error: BaseException) -> str:
+def decode_reason(error: BaseException) -> str:
     # FFmpeg errors carry "[Errno N] message: 'path'"; the message alone is what a user needs.
     return os_reason(error)[:200]
 
@@ -196,7 +196,7 @@ def _decode(path: str, container, stream, count: int, size: int | None, keyframe
     images = (np.stack([_to_square_rgb(frame, size, rgb) for frame in picked]) if size
               else np.zeros((0, 0, 0, 3), np.uint8))
     phashes, blanks = fingerprint(np.stack([_to_grey(frame, grey) for frame in picked]))
-    timestamps = [max(0.0, _frame_time(frame, time_base) - start) for frame in picked]
+    timestamps = [max(0.0, frame_time(frame, time_base) - start) for frame in picked]
     first = picked[0]
     width, height = stream.codec_context.width or first.width, stream.codec_context.height or first.height
     frame_count = stream.frames or (round(duration * fps) if duration and fps else None)
@@ -254,7 +254,7 @@ def _duration_from_packets(container, stream, time_base: Fraction, start: float)
     return float(last * time_base) - start if last is not None else None
 
 
-def _frame_time(frame, time_base: Fraction) -> float:
+def frame_time(frame, time_base: Fraction) -> float:
     if frame.pts is not None:
         return float(frame.pts * (frame.time_base or time_base))
     return float(frame.time or 0.0)
@@ -269,7 +269,7 @@ def _sequential(container, stream, targets: list[float], sampler: DenseSampler |
     previous = None
     context = stream.codec_context
     for frame in container.decode(stream):
-        time = _frame_time(frame, stream.time_base)
+        time = frame_time(frame, stream.time_base)
         if sampler is not None:
             sampler.offer(frame, time)
         while target is not None and time > target:
@@ -298,7 +298,7 @@ def _seek_each(container, stream, targets: list[float], time_base: Fraction) -> 
         container.seek(int(target / time_base), stream=stream, backward=True, any_frame=False)
         previous = None
         for frame in container.decode(stream):
-            if _frame_time(frame, time_base) > target:
+            if frame_time(frame, time_base) > target:
                 previous = previous if previous is not None else frame
                 break
             previous = frame
@@ -313,11 +313,11 @@ def _nearest_keyframes(container, stream, targets: list[float], sampler: DenseSa
     stream.codec_context.skip_frame = "NONKEY"
     best: list = [None] * len(targets)
     for frame in container.decode(stream):
-        time = _frame_time(frame, stream.time_base)
+        time = frame_time(frame, stream.time_base)
         if sampler is not None:
             sampler.offer(frame, time)
         for i, target in enumerate(targets):
-            if best[i] is None or abs(time - target) < abs(_frame_time(best[i], stream.time_base) - target):
+            if best[i] is None or abs(time - target) < abs(frame_time(best[i], stream.time_base) - target):
                 best[i] = frame
     picked: list = []
     for frame in best:
@@ -338,7 +338,7 @@ def _keyframes_pass(path: str, sampler: DenseSampler | ShotFinder) -> None:
             # The last, empty packet flushes the frames the decoder still holds.
             if packet.is_keyframe or packet.size == 0:
                 for frame in stream.decode(packet):
-                    sampler.offer(frame, _frame_time(frame, stream.time_base))
+                    sampler.offer(frame, frame_time(frame, stream.time_base))
 
 
 def _keep(picked: list, frame) -> None:
@@ -378,47 +378,3 @@ def _reformat(frame, reformatter, **how):
     """`frame` scaled and converted by `reformatter` (a VideoReformatter kept for the whole video),
     or by a swscale context made for this frame alone when None."""
     return reformatter.reformat(frame, **how) if reformatter is not None else frame.reformat(**how)
-
-
-def read_thumbnail(path: str, timestamp: float, width: int | None = 192) -> np.ndarray:
-    """The frame shown at `timestamp` seconds (from the video's start), `width` pixels wide (None:
-    its own size), upright.
-
-    Raises DecodeError when the file cannot be read as a video.
-    """
-    import av
-
-    try:
-        with open_video(path) as container:
-            if not container.streams.video:
-                raise DecodeError("no video stream")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            time_base = stream.time_base or Fraction(1, 1_000_000)
-            start = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
-            target = start + max(0.0, timestamp)
-            container.seek(int(target / time_base), stream=stream, backward=True, any_frame=False)
-            chosen = None
-            for frame in container.decode(stream):
-                chosen = frame
-                if _frame_time(frame, time_base) >= target - 1e-3:
-                    break
-            if chosen is None:
-                raise DecodeError("no decodable video frames")
-            return _to_width_rgb(chosen, width)
-    except DecodeError:
-        raise
-    except (av.FFmpegError, OSError, ValueError, RuntimeError, MemoryError, UnicodeDecodeError) as error:
-        raise DecodeError(_reason(error)) from None
-
-
-def _to_width_rgb(frame, width: int | None) -> np.ndarray:
-    rotation = (getattr(frame, "rotation", 0) or 0) % 360
-    shown_width, shown_height = (frame.height, frame.width) if rotation in (90, 270) else (frame.width, frame.height)
-    width = width or shown_width
-    height = max(2, round(shown_height * width / max(shown_width, 1)))
-    size = (height, width) if rotation in (90, 270) else (width, height)
-    rgb = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="BICUBIC").to_ndarray()
-    if rotation:
-        rgb = np.rot90(rgb, k=rotation // 90)
-    return np.ascontiguousarray(rgb)

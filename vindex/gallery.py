@@ -157,7 +157,7 @@ def decode_thumbnails(clustering: Clustering, frames: dict[int, list[tuple[str, 
     """JPEG data URIs of the chosen frames, decoded in parallel; None for files that cannot be read."""
     from PIL import Image
 
-    from vindex.frames import read_thumbnail
+    from vindex.stills import read_thumbnail
 
     path_of = dict(zip(clustering.ids, clustering.paths))
     jobs = sorted({item for items in frames.values() for item in items})

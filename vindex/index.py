@@ -18,11 +18,12 @@ from vindex.embedding.weights import check_weights_available
 from vindex.errors import VindexError
 from vindex.exporting import Export, export
 from vindex.locations import is_remote
+from vindex.info import IndexInfo, index_info
 from vindex.indexing import AddSummary, ModelLoader, RunSettings, add_folder, check_folder, ensure_root, make_runner
 from vindex.results import ProgressHook, Result, StatusHook
 from vindex.search import Hit, QueryResult, search, text_probe, video_probe
 from vindex.store import Store, resolve_db
-from vindex.store.filters import video_filter
+from vindex.store.filters import all_of, video_filter
 
 if TYPE_CHECKING:
     from vindex.checking import CheckResult
@@ -61,27 +62,6 @@ def model_to_add(model: ModelSpec | None, meta: dict) -> ModelSpec:
     elif not model.name:  # --pretrained/--checkpoint alone: for the index's model, or the default
         model = ModelSpec(meta.get("model", DEFAULT_MODEL), model.pretrained, model.checkpoint)
     return model.resolved()
-
-
-@dataclass
-class IndexInfo(Result):
-    db: str
-    root: str | None
-    videos: int
-    frames: int
-    channels: dict[str, int]
-    model: str | None
-    weights: str | None
-    dim: int | None
-    frames_per_video: int | None
-    sampling: str | None  # how frames were chosen: uniform or shots
-    schema_version: int | None
-    size_bytes: int | None
-    backend: str | None = None  # the runtime that made the latest vectors: torch or openvino
-    precision: str | None = None  # fp32, bf16, fp16 or int8
-    int8_fidelity: dict | None = None  # int8 against full precision on held-back frames: mean/min cosine
-    vectors_made_by: list[str] | None = None  # every "backend precision" that made vectors in this index
-    clusters: dict | None = None  # the latest fit and the videos that joined since (clustering.state.freshness)
 
 
 @dataclass
@@ -243,30 +223,8 @@ class Index:
         return summary
 
     def info(self) -> IndexInfo:
-        store = self.store
-        meta = store.meta
-        channels: dict[str, int] = {}
-        catalog = store.catalog(["channel", "cluster", "cluster_status"]) if store.videos is not None else None
-        if catalog is not None:
-            for channel in catalog.column("channel").to_pylist():
-                channels[channel] = channels.get(channel, 0) + 1
-        return IndexInfo(
-            db=store.uri, root=meta.get("root"), videos=sum(channels.values()), frames=store.count_frames(),
-            channels=dict(sorted(channels.items())), model=meta.get("model"), weights=meta.get("weights"),
-            dim=meta.get("dim"), frames_per_video=meta.get("frames_per_video"),
-            sampling=meta.get("sampling", "uniform") if "model" in meta else None,
-            schema_version=meta.get("schema_version"), size_bytes=store.size_on_disk(),
-            backend=meta.get("backend"), precision=meta.get("precision"), int8_fidelity=meta.get("int8_fidelity"),
-            vectors_made_by=meta.get("vectors_made_by"),
-            clusters=self._cluster_freshness(catalog),
-        )
-
-    def _cluster_freshness(self, catalog) -> dict | None:
-        if catalog is None or not self.meta.get("clustering"):
-            return None
-        from vindex.clustering.state import freshness
-
-        return freshness(catalog, self.meta["clustering"], len(self.store.cluster_rows()))
+        """What the index holds: videos, frames, channels, model, sampling, clusters, location, size."""
+        return index_info(self.store)
 
     def organize_plan(self, dest: str | Path, mode: str = defaults.ORGANIZE_MODE,
                       noise: str = defaults.NOISE_POLICY, keep_channel: bool = False) -> organizing.OrganizePlan:
@@ -375,13 +333,15 @@ class Index:
     def duplicates(
         self, mode: str = defaults.DUPLICATE_MODE, threshold: float | None = None,
         channels: tuple[str, ...] | list[str] = (), under: str | Path | None = None, name: str | None = None,
+        where: str | None = None,
     ) -> DuplicateReport:
         """Groups of duplicate videos, each with its keeper and why every other member is a copy.
 
         `mode`: exact (same bytes), near (same pictures: re-encodes, resizes, crops, trims,
         sub-clips) or similar (same scene, by CLIP); `threshold` defaults to the mode's; only the
-        videos in folder `under` whose file name matches the glob `name` take part, when given."""
-        return find_duplicates(self.store, mode, threshold, tuple(channels), self._filter(under, name))
+        videos in folder `under` whose file name matches the glob `name` (and that pass `where`, an
+        SQL filter on the videos table) take part, when given."""
+        return find_duplicates(self.store, mode, threshold, tuple(channels), all_of(self._filter(under, name), where))
 
     def export(self, hit: str | Path | Hit, at: float | str | None = None, clip: float = defaults.EXPORT_CLIP_SECONDS,
                out: str | Path = ".", reencode: bool = False) -> Export:

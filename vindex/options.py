@@ -108,3 +108,31 @@ def filter_options(command: Callable) -> Callable:
         "--under", "under", metavar="FOLDER", default=None,
         help="Only videos in this folder: relative to the indexed root (e.g. cooking/2024) or a path under it.",
     )(command)
+
+
+
+def frame_options(command: Callable) -> Callable:
+    """--frames, --sampling and --fast: which frames of each video `add` embeds."""
+    command = click.option(
+        "--fast", is_flag=True,
+        help="Take the keyframe nearest each target time: several times faster to decode, less evenly spaced.",
+    )(command)
+    command = click.option(
+        "--sampling", type=click.Choice(defaults.SAMPLINGS), default=None,
+        help="Where frames are taken: evenly spaced (uniform), or the middle of the longest shots, "
+             f"found on the keyframes (shots). Default {defaults.SAMPLING}, or the index's.",
+    )(command)
+    return click.option("--frames", type=click.IntRange(min=1), default=None,
+                        help=f"Frames per video (default {defaults.FRAMES_PER_VIDEO}, or the index's).")(command)
+
+
+def engine_options(command: Callable) -> Callable:
+    """--engine and --address: where `add` decodes and embeds."""
+    command = click.option(
+        "--address", metavar="ADDR", default=None,
+        help="Ray cluster to use with --engine ray (host:port, ray://host:port or auto). Default: start a local Ray.",
+    )(command)
+    return click.option(
+        "--engine", type=click.Choice(defaults.ENGINES), default=defaults.ENGINE, show_default=True,
+        help="Where to decode and embed: this process, or Ray Data (pip install 'vindex[ray]').",
+    )(command)

@@ -43,7 +43,7 @@ def render_thumbnail(file: Path, timestamp: float, width: int) -> bytes:
     """The frame at `timestamp` as JPEG bytes; raises DecodeError for an unreadable file."""
     from PIL import Image
 
-    from vindex.frames import read_thumbnail
+    from vindex.stills import read_thumbnail
 
     picture = read_thumbnail(str(file), timestamp, width)
     buffer = io.BytesIO()

@@ -1,0 +1,56 @@
+"""`vindex info`: what an index holds, what made its vectors, and how fresh its clusters are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vindex.results import Result
+from vindex.store import Store
+
+
+@dataclass
+class IndexInfo(Result):
+    db: str
+    root: str | None
+    videos: int
+    frames: int
+    channels: dict[str, int]
+    model: str | None
+    weights: str | None
+    dim: int | None
+    frames_per_video: int | None
+    sampling: str | None  # how frames were chosen: uniform or shots
+    schema_version: int | None
+    size_bytes: int | None
+    backend: str | None = None  # the runtime that made the latest vectors: torch or openvino
+    precision: str | None = None  # fp32, bf16, fp16 or int8
+    int8_fidelity: dict | None = None  # int8 against full precision on held-back frames: mean/min cosine
+    vectors_made_by: list[str] | None = None  # every "backend precision" that made vectors in this index
+    clusters: dict | None = None  # the latest fit and the videos that joined since (clustering.state.freshness)
+
+
+def index_info(store: Store) -> IndexInfo:
+    meta = store.meta
+    channels: dict[str, int] = {}
+    catalog = store.catalog(["channel", "cluster", "cluster_status"]) if store.videos is not None else None
+    if catalog is not None:
+        for channel in catalog.column("channel").to_pylist():
+            channels[channel] = channels.get(channel, 0) + 1
+    return IndexInfo(
+        db=store.uri, root=meta.get("root"), videos=sum(channels.values()), frames=store.count_frames(),
+        channels=dict(sorted(channels.items())), model=meta.get("model"), weights=meta.get("weights"),
+        dim=meta.get("dim"), frames_per_video=meta.get("frames_per_video"),
+        sampling=meta.get("sampling", "uniform") if "model" in meta else None,
+        schema_version=meta.get("schema_version"), size_bytes=store.size_on_disk(),
+        backend=meta.get("backend"), precision=meta.get("precision"), int8_fidelity=meta.get("int8_fidelity"),
+        vectors_made_by=meta.get("vectors_made_by"),
+        clusters=_cluster_freshness(store, catalog),
+    )
+
+
+def _cluster_freshness(store: Store, catalog) -> dict | None:
+    if catalog is None or not store.meta.get("clustering"):
+        return None
+    from vindex.clustering.state import freshness
+
+    return freshness(catalog, store.meta["clustering"], len(store.cluster_rows()))
