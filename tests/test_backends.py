@@ -165,3 +165,25 @@ def test_offline_default_model_fails_fast_in_one_line_and_leaves_no_index(corpus
         assert len(lines) == 1 and "--checkpoint FILE" in lines[0] and "--model vindex-tiny" in lines[0]
         assert str(tmp_path / "empty-hub") in lines[0]
         assert not (corpus.parent / ".vindex").exists()
+
+
+def test_bf16_that_overflows_on_real_frames_falls_back_to_f32_for_good(monkeypatch, caplog):
+    """A reduced precision can pass the probe and still overflow on some frames: those frames, and
+    every later one, are embedded in f32, and the verdict is kept for the next run."""
+    from vindex.embedding import openvino_backend
+
+    embedder = open_embedder(TINY_SPEC, "cpu", "auto", "openvino")
+    frames = frames_for(embedder.image_size)
+    reference = Embedder(TINY_SPEC, "cpu", "fp32").embed_images(frames)
+    embedder._image_model()
+    embedder._precision = "bf16"  # as on a CPU with bf16, whatever this one has
+    overflowing = embedder._image
+    embedder._image = lambda pixels: [np.full((len(pixels), embedder.dim), np.nan, np.float32)]
+    with caplog.at_level("WARNING", logger="vindex"):
+        vectors = embedder.embed_images(frames)
+    assert np.isfinite(vectors).all() and embedder.precision == "fp32"
+    assert np.sum(reference * vectors, axis=1).min() >= MIN_COSINE
+    assert "using f32" in caplog.text
+    verdicts = json.loads((embedder.folder / openvino_backend.PRECISION_CHECK_FILE).read_text())
+    assert verdicts["image auto"] == "fp32"
+    assert overflowing is not embedder._image

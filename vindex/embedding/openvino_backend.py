@@ -92,11 +92,7 @@ class OpenVinoEmbedder:
         """`tower` compiled in `precision`, unless the runtime's reduced precision (bf16 on a CPU that
         has it) strays from f32 on `probe` (cosine below BF16_MIN_COSINE, or NaN from an overflow):
         then in f32, with a warning. The verdict is kept beside the converted model."""
-        verdicts_file = self.folder / PRECISION_CHECK_FILE
-        try:
-            verdicts = json.loads(verdicts_file.read_text())
-        except (OSError, ValueError):
-            verdicts = {}
+        verdicts = self._verdicts()
         key = f"{tower} {precision}"
         if verdicts.get(key) == "fp32":
             return self.compile(path, "fp32")
@@ -105,17 +101,30 @@ class OpenVinoEmbedder:
             return compiled
         full = self.compile(path, "fp32")
         cosine = float(np.min(np.sum(unit_rows(full(probe)[0]) * unit_rows(compiled(probe)[0]), axis=1)))
-        verdicts[key] = "fp32" if not cosine >= BF16_MIN_COSINE else computed_precision(compiled)
+        if not cosine >= BF16_MIN_COSINE:
+            return self._fall_back_to_f32(tower, path, f"cosine {cosine:.4f} against f32", key, full)
+        self._record_verdict(key, computed_precision(compiled))
+        return compiled
+
+    def _fall_back_to_f32(self, tower: str, path: Path, why: str, key: str | None = None, full=None):
+        """The tower compiled in f32, remembered for this model and precision, with one warning."""
+        self._record_verdict(key or f"{tower} {self._requested_precision}", "fp32")
+        logging.getLogger("vindex").warning("OpenVINO's bf16 gave %s for the %s tower; using f32", why, tower)
+        return full if full is not None else self.compile(path, "fp32")
+
+    def _verdicts(self) -> dict:
         try:
-            verdicts_file.write_text(json.dumps(verdicts))
+            return json.loads((self.folder / PRECISION_CHECK_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _record_verdict(self, key: str, precision: str) -> None:
+        verdicts = self._verdicts()
+        verdicts[key] = precision
+        try:
+            (self.folder / PRECISION_CHECK_FILE).write_text(json.dumps(verdicts))
         except OSError:
             pass  # a read-only cache: the check runs again next time
-        if verdicts[key] == "fp32":
-            logging.getLogger("vindex").warning(
-                "OpenVINO's %s gave cosine %.4f against f32 for the %s tower; using f32", computed_precision(compiled),
-                cosine, tower)
-            return full
-        return compiled
 
     @property
     def precision(self) -> str:
@@ -141,7 +150,14 @@ class OpenVinoEmbedder:
 
     def embed_images(self, images: np.ndarray) -> np.ndarray:
         """(n, size, size, 3) uint8 RGB frames → (n, dim) L2-normalised float32 vectors."""
-        return unit_rows(self._image_model()(np.ascontiguousarray(images, dtype=np.uint8))[0])
+        pixels = np.ascontiguousarray(images, dtype=np.uint8)
+        vectors = self._image_model()(pixels)[0]
+        if not np.isfinite(vectors).all() and self._precision == "bf16":
+            # An overflow the probe did not meet: these frames, and every later one, in f32.
+            self._image = self._fall_back_to_f32("image", self.folder / IMAGE_IR, "an overflow on real frames")
+            self._precision = "fp32"
+            vectors = self._image(pixels)[0]
+        return unit_rows(vectors)
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         """Texts → (n, dim) L2-normalised float32 vectors through the same model's text tower."""
