@@ -19,7 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from vindex.errors import DecodeError, VindexError, os_reason
-from vindex.frames import open_video
+from vindex.frames import open_video, video_stream
 from vindex.stills import read_thumbnail
 from vindex.locations import is_remote, join_root, shown_path, stored_path
 from vindex.organizing.names import fit, numbered, safe_name
@@ -181,9 +181,7 @@ def _copy(file: str, target: Path, start: float, end: float) -> tuple[tuple[floa
     import av
 
     with open_video(file) as source:
-        if not source.streams.video:
-            raise DecodeError("no video stream")
-        video = source.streams.video[0]
+        video = video_stream(source)
         audio = source.streams.audio[0] if source.streams.audio else None
         offset = _start_of(video)
         with av.open(str(target), "w") as sink:
@@ -221,9 +219,7 @@ def _reencode(file: str, target: Path, start: float, end: float) -> tuple[float,
 
     try:
         with open_video(file) as source:
-            if not source.streams.video:
-                raise DecodeError("no video stream")
-            video = source.streams.video[0]
+            video = video_stream(source)
             video.thread_type = "AUTO"
             offset = _start_of(video)
             rate = video.average_rate or Fraction(25)

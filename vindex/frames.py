@@ -86,9 +86,7 @@ def read_frames(path: str, count: int, size: int, threaded: bool = False, keyfra
     container = open_video(path)
     try:
         with container:
-            if not container.streams.video:
-                raise DecodeError("no video stream")
-            stream = container.streams.video[0]
+            stream = video_stream(container)
             if threaded:
                 stream.thread_type = "AUTO"
             return _decode(path, container, stream, count, size, keyframes_only, sampling=sampling)
@@ -107,9 +105,7 @@ def read_fingerprints(path: str, timestamps: list[float]) -> DecodedVideo:
     container = open_video(path)
     try:
         with container:
-            if not container.streams.video:
-                raise DecodeError("no video stream")
-            return _decode(path, container, container.streams.video[0], len(timestamps), None, False, timestamps)
+            return _decode(path, container, video_stream(container), len(timestamps), None, False, timestamps)
     except DecodeError:
         raise
     except (av.FFmpegError, OSError, ValueError, RuntimeError, MemoryError) as error:
@@ -137,6 +133,13 @@ def open_video(path: str):
         raise DecodeError(decode_reason(error)) from None
     finally:
         os.close(fd)
+
+
+def video_stream(container):
+    """The container's first video stream; DecodeError when it has none (an audio file, say)."""
+    if not container.streams.video:
+        raise DecodeError("no video stream")
+    return container.streams.video[0]
 
 
 def decode_reason(error: BaseException) -> str:

@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 
 from vindex.errors import DecodeError
-from vindex.frames import decode_reason, frame_time, open_video
+from vindex.frames import decode_reason, frame_time, open_video, video_stream
 
 
 def read_thumbnail(path: str, timestamp: float, width: int | None = 192) -> np.ndarray:
@@ -21,9 +21,7 @@ def read_thumbnail(path: str, timestamp: float, width: int | None = 192) -> np.n
 
     try:
         with open_video(path) as container:
-            if not container.streams.video:
-                raise DecodeError("no video stream")
-            stream = container.streams.video[0]
+            stream = video_stream(container)
             stream.thread_type = "AUTO"
             time_base = stream.time_base or Fraction(1, 1_000_000)
             start = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
