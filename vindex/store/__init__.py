@@ -3,7 +3,7 @@
 `videos`: one row per file (path relative to the indexed root, stat fingerprint, content hash,
 media metadata, the mean-pooled vector, cluster columns). `frames`: one row per embedded frame.
 `meta`: key → JSON value (schema version, model, weights, vector size, frames per video, root).
-Their schemas and migrations are in `vindex.schema`; vector search in `vindex.vector_index`.
+Their schemas are in `vindex.schema`, their migrations in `vindex.store.migrations`; vector search in `vindex.vector_index`.
 """
 
 from __future__ import annotations
@@ -30,14 +30,13 @@ from vindex.schema import (
     SCHEMA_VERSION,
     TERMS,
     VIDEOS,
-    check_version,
     cluster_schema,
     frame_schema,
-    migrate,
     vectors_of,
     video_schema,
 )
 from vindex.store.failures import reads, storage_error, storage_reason, writes
+from vindex.store.migrations import check_version, migrate
 from vindex.vector_index import ANN_PROBE_SHARE, ANN_TEXT_PROBE_SHARE, VectorSearch  # noqa: F401
 
 # Ids go into SQL `IN (...)` lists; this keeps each statement a reasonable size.
