@@ -137,6 +137,13 @@ def test_address_needs_ray_engine(corpus, run):
     assert result.stderr == "Error: --address is for --engine ray\n"
 
 
+def test_every_engine_a_user_can_name_has_a_runner():
+    from vindex.defaults import ENGINES
+    from vindex.indexing import RUNNERS
+
+    assert tuple(RUNNERS) == ENGINES
+
+
 def test_object_store_source_folder_is_one_line(run):
     result = run("add", "s3://bucket/channels", *TINY, expect=1)
     assert result.stderr.startswith("Error: cannot index s3://bucket/channels: source folders on object storage")

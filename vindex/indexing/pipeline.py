@@ -15,7 +15,7 @@ from vindex.frames import DecodedVideo, read_frames
 
 if TYPE_CHECKING:
     from vindex.embedding import Embedder
-    from vindex.indexing.plan import EmbedJob
+    from vindex.indexing.jobs import EmbedJob
 
 # What became of one job: its decoded video with the frame vectors, or why it could not be decoded.
 Outcome = Union[tuple[DecodedVideo, np.ndarray], str]

@@ -34,7 +34,7 @@ from vindex.errors import DecodeError, VindexError, first_line, os_reason
 from vindex.fingerprints import from_stored, to_stored
 from vindex.frames import DecodedVideo, read_frames
 from vindex.indexing.pipeline import Outcome
-from vindex.indexing.plan import EmbedJob
+from vindex.indexing.jobs import EmbedJob
 from vindex.indexing.runners import ModelLoader, RunSettings, write_outcomes
 from vindex.indexing.summary import AddSummary
 from vindex.locations import disk_path, stored_path

@@ -12,7 +12,8 @@ from vindex.indexing.backfill import backfill_fingerprints
 from vindex.indexing.plan import plan_sync, subdir_prefix
 from vindex.indexing.rows import apply_copies, apply_moves
 from vindex.indexing.runners import JobRunner, ModelLoader
-from vindex.indexing.summary import AddSummary, Failure
+from vindex.indexing.jobs import Failure
+from vindex.indexing.summary import AddSummary
 from vindex.locations import is_remote, join_root
 from vindex.results import ProgressHook
 from vindex.scanning import VIDEO_EXTENSIONS
