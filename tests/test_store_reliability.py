@@ -17,11 +17,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from vindex import store as store_module
 from vindex.demo import make_corpus
 from vindex.embedding import ModelSpec
 from vindex.index import Index
-from vindex.locking import WriterLock
+from vindex.locking import WriterBusy, WriterLock
 from vindex.store import Store
 from vindex.store.failures import latest_version_on_disk, manifest_version
 
@@ -51,19 +50,24 @@ def frame_facts(db: Path) -> tuple[int, int, Counter]:
 
 class PausedWriter:
     """An `add` in a thread that stops in its first `Store.write`, between deleting a video's frames
-    and appending the new ones, until `resume()`."""
+    and appending the new ones (its first append to the frames table), until `finish()`."""
 
     def __init__(self, db: Path, folder: Path, monkeypatch):
+        from lancedb.table import LanceTable
+
         self.paused, self.go = threading.Event(), threading.Event()
         self.error: BaseException | None = None
+        append = LanceTable.add
+        writer = threading.Thread(target=self._add, args=(db, folder))
 
-        def pause_once():
-            if not self.paused.is_set():
+        def pause_once(table, *args, **kwargs):
+            if table.name == "frames" and threading.current_thread() is writer and not self.paused.is_set():
                 self.paused.set()
                 assert self.go.wait(120), "the test never resumed the writer"
+            return append(table, *args, **kwargs)
 
-        monkeypatch.setattr(store_module, "between_delete_and_append", pause_once)
-        self.thread = threading.Thread(target=self._add, args=(db, folder))
+        monkeypatch.setattr(LanceTable, "add", pause_once)
+        self.thread = writer
         self.thread.start()
         assert self.paused.wait(180), "the writer never reached its first write"
 
@@ -189,6 +193,26 @@ def test_wait_flag_waits_for_the_lock(indexed_copy, run):
         lock.release()
     waiting.join(120)
     assert done.is_set()
+
+
+def test_index_writing_holds_the_lock_for_its_block_and_writing_methods_inside_share_it(indexed_copy):
+    index = Index(str(indexed_copy))
+    outside: dict = {}
+
+    def optimize_from_another_thread():
+        try:
+            Index(str(indexed_copy)).optimize()
+        except WriterBusy as error:
+            outside["error"] = str(error)
+
+    with index.writing() as store:
+        assert store is index.store
+        assert index.optimize().videos == 24  # inside the block: the lock it holds, not a second one
+        other = threading.Thread(target=optimize_from_another_thread)
+        other.start()
+        other.join(120)
+        assert "another vindex is writing to" in outside["error"]
+    Index(str(indexed_copy)).optimize()  # released at the block's end
 
 
 def test_lock_is_released_when_a_writer_fails(indexed_copy, run):

@@ -87,7 +87,7 @@ class Findings:
         return extra, wrong, queued
 
 
-def check_index(uri: str, repair: bool = False, wait: bool | None = None) -> CheckResult:
+def check_index(uri: str, repair: bool = False, wait: bool = False) -> CheckResult:
     """Check the index at `uri`; with `repair`, holding the writer lock, fix it first, then check again."""
     if not is_remote(uri) and not Path(uri).is_dir():
         raise VindexError(f"no index at {uri}: run `vindex add FOLDER` first, or pass --db PATH")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import shutil
-from contextlib import ExitStack
-from contextvars import ContextVar
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from vindex import defaults, organizing
 from vindex.duplicates import DuplicateReport, find_duplicates
@@ -28,32 +27,6 @@ from vindex.store.filters import all_of, video_filter
 if TYPE_CHECKING:
     from vindex.checking import CheckResult
     from vindex.clustering import ClusterInfo, ClusterMembers, ClusterParams, ClusterResult
-
-# The writer lock a running writing method holds (its exit stack) and whether it waits for another writer.
-_writing: ContextVar[tuple[ExitStack, bool | None]] = ContextVar("vindex_writing")
-
-
-def _writes(method: Callable | None = None, *, opens_store: bool = False) -> Callable:
-    """Make an `Index` method a writer: it holds the index's writer lock to its end, from its start
-    or (`opens_store`) from where it hands its store to `self._writer` (`add` first looks whether
-    it creates the index). `wait=True` waits for another writer instead of failing at once."""
-
-    def decorate(method: Callable) -> Callable:
-        @functools.wraps(method)
-        def writer(self: "Index", *args, wait: bool | None = None, **kwargs):
-            with ExitStack() as held:
-                token = _writing.set((held, wait))
-                try:
-                    if not opens_store:
-                        self._writer(self.store)
-                    return method(self, *args, **kwargs)
-                finally:
-                    _writing.reset(token)
-
-        return writer
-
-    return decorate(method) if method else decorate
-
 
 def model_to_add(model: ModelSpec | None, meta: dict) -> ModelSpec:
     """The model an add embeds with: the one asked for, else the index's, else the default."""
@@ -108,10 +81,14 @@ class Index:
     def meta(self) -> dict:
         return self.store.meta
 
-    def _writer(self, store: Store) -> Store:
-        """`store` with the writer lock held (and its tables reread) until the writing method ends."""
-        held, wait = _writing.get()
-        return held.enter_context(store.writing(wait))
+    @contextmanager
+    def writing(self, wait: bool = False) -> Iterator[Store]:
+        """The store with the index's writer lock held, and its tables as the previous writer left
+        them, for the block. Every writing method runs inside one; `wait` queues behind another
+        writer instead of failing at once (a writing method called inside the block holds the
+        lock it already has)."""
+        with self.store.writing(wait) as store:
+            yield store
 
     def model_spec(self) -> ModelSpec:
         """The model that made the index's vectors, as recorded in its metadata."""
@@ -130,7 +107,6 @@ class Index:
                                                  calibration)
         return self._embedders[key]
 
-    @_writes(opens_store=True)
     def add(
         self,
         folder: str | Path,
@@ -146,6 +122,7 @@ class Index:
         address: str | None = None,
         keyframes_only: bool = False,
         retry_failed: bool = False,
+        wait: bool = False,
     ) -> AddSummary:
         """Index new and changed videos under `folder`, follow renames, drop deleted files.
 
@@ -155,6 +132,7 @@ class Index:
         `keyframes_only` takes the keyframe nearest each target time (several times faster to
         decode; the frames' real timestamps are stored). `retry_failed` decodes again the files
         remembered as undecodable (those that failed to be read are tried again on every add anyway).
+        `wait` waits for another writer of the index instead of failing at once.
         """
         folder = check_folder(folder)
         self._calibration = folder
@@ -163,64 +141,64 @@ class Index:
             check_weights_available(model_to_add(model, {}))
         if self._store is None:
             self._store = Store(uri, create=True)
-        store = self._writer(self._store)
-        meta = store.meta
-        spec = model_to_add(model, meta)
-        frames = frames or meta.get("frames_per_video") or defaults.FRAMES_PER_VIDEO
-        if frames < 1:
-            raise VindexError("--frames must be at least 1")
-        # An index from before sampling was a choice sampled uniformly.
-        sampling = sampling or (meta.get("sampling", "uniform") if "model" in meta else defaults.SAMPLING)
-        if sampling not in defaults.SAMPLINGS:
-            raise VindexError(f"unknown sampling {sampling!r}: use {' or '.join(defaults.SAMPLINGS)}")
-        if "model" in meta and not reembed:
-            recorded = (meta["model"], meta["weights"], meta["frames_per_video"], meta.get("sampling", "uniform"))
-            wanted = (spec.name, spec.weights, frames, sampling)
-            if recorded != wanted:
-                raise VindexError(
-                    f"the index was built with {recorded[0]} ({recorded[1]}, {recorded[2]} frames per video, "
-                    f"{recorded[3]} sampling), not {wanted[0]} ({wanted[1]}, {wanted[2]} frames, {wanted[3]}): "
-                    "add --reembed to rebuild it, or use a new --db"
-                )
-        root, folder = ensure_root(store, folder)
-        organizing.refuse_if_interrupted(store)
-        settings = RunSettings(frames, batch_size, commit_every, workers, keyframes_only, self.device, self.precision,
-                               sampling)
-        runner = make_runner(engine, settings, address)
-        if reembed:
-            store.drop_vectors()
+        with self.writing(wait) as store:
+            meta = store.meta
+            spec = model_to_add(model, meta)
+            frames = frames or meta.get("frames_per_video") or defaults.FRAMES_PER_VIDEO
+            if frames < 1:
+                raise VindexError("--frames must be at least 1")
+            # An index from before sampling was a choice sampled uniformly.
+            sampling = sampling or (meta.get("sampling", "uniform") if "model" in meta else defaults.SAMPLING)
+            if sampling not in defaults.SAMPLINGS:
+                raise VindexError(f"unknown sampling {sampling!r}: use {' or '.join(defaults.SAMPLINGS)}")
+            if "model" in meta and not reembed:
+                recorded = (meta["model"], meta["weights"], meta["frames_per_video"], meta.get("sampling", "uniform"))
+                wanted = (spec.name, spec.weights, frames, sampling)
+                if recorded != wanted:
+                    raise VindexError(
+                        f"the index was built with {recorded[0]} ({recorded[1]}, {recorded[2]} frames per video, "
+                        f"{recorded[3]} sampling), not {wanted[0]} ({wanted[1]}, {wanted[2]} frames, {wanted[3]}): "
+                        "add --reembed to rebuild it, or use a new --db"
+                    )
+            root, folder = ensure_root(store, folder)
+            organizing.refuse_if_interrupted(store)
+            settings = RunSettings(frames, batch_size, commit_every, workers, keyframes_only, self.device, self.precision,
+                                   sampling)
+            runner = make_runner(engine, settings, address)
+            if reembed:
+                store.drop_vectors()
 
-        def recorded(model: Embedder | ModelShape) -> Embedder | ModelShape:
-            # An empty index learns its model when the model is first needed.
-            if store.videos is None or "model" not in store.meta:
-                store.initialise(
-                    model.dim, model=spec.name, pretrained=spec.pretrained, checkpoint=spec.checkpoint,
-                    weights=spec.weights, frames_per_video=frames, sampling=sampling, root=str(root),
-                )
-            return model
+            def recorded(model: Embedder | ModelShape) -> Embedder | ModelShape:
+                # An empty index learns its model when the model is first needed.
+                if store.videos is None or "model" not in store.meta:
+                    store.initialise(
+                        model.dim, model=spec.name, pretrained=spec.pretrained, checkpoint=spec.checkpoint,
+                        weights=spec.weights, frames_per_video=frames, sampling=sampling, root=str(root),
+                    )
+                return model
 
-        loader = ModelLoader(image_size_of(spec), lambda: recorded(self.embedder(spec)),
-                             lambda: recorded(model_shape(spec)))
-        try:
-            check_weights_available(spec)
-            summary = add_folder(store, root, folder, loader, runner, progress, retry_failed)
-        except BaseException:
-            if new_index and store.is_empty:  # a failed first add leaves no empty index behind
-                self._store = None
-                shutil.rmtree(uri, ignore_errors=True)
-            raise
-        made_by = self._embedders.get((spec, self.device, self.precision, self.backend))
-        if made_by is not None and summary.embedded:
-            facts = provenance(made_by)
-            history = set(store.meta.get("vectors_made_by", [])) | {f"{facts['backend']} {facts['precision']}"}
-            store.set_meta(**facts, vectors_made_by=sorted(history))
-        if not store.is_empty:
-            store.ensure_search_indexes()
-        if (store.meta.get("clustering") or {}).get("models"):
-            from vindex.clustering.assign import assign_new
+            loader = ModelLoader(image_size_of(spec), lambda: recorded(self.embedder(spec)),
+                                 lambda: recorded(model_shape(spec)))
+            try:
+                check_weights_available(spec)
+                summary = add_folder(store, root, folder, loader, runner, progress, retry_failed)
+            except BaseException:
+                if new_index and store.is_empty:  # a failed first add leaves no empty index behind
+                    self._store = None
+                    shutil.rmtree(uri, ignore_errors=True)
+                raise
+            made_by = self._embedders.get((spec, self.device, self.precision, self.backend))
+            if made_by is not None and summary.embedded:
+                facts = provenance(made_by)
+                history = set(store.meta.get("vectors_made_by", [])) | {f"{facts['backend']} {facts['precision']}"}
+                store.set_meta(**facts, vectors_made_by=sorted(history))
+            if not store.is_empty:
+                store.ensure_search_indexes()
+            if (store.meta.get("clustering") or {}).get("models"):
+                from vindex.clustering.assign import assign_new
 
-            summary.assigned = assign_new(store, self.status)
-        return summary
+                summary.assigned = assign_new(store, self.status)
+            return summary
 
     def info(self) -> IndexInfo:
         """What the index holds: videos, frames, channels, model, sampling, clusters, location, size."""
@@ -231,23 +209,22 @@ class Index:
         """Where `organize_apply` would put each clustered video (mode: move, copy or link). Changes nothing."""
         return organizing.preview(self.store, dest, mode, noise, keep_channel)
 
-    @_writes
     def organize_apply(self, dest: str | Path, mode: str = defaults.ORGANIZE_MODE,
                        noise: str = defaults.NOISE_POLICY, keep_channel: bool = False,
-                       progress: ProgressHook | None = None) -> organizing.OrganizeResult:
+                       progress: ProgressHook | None = None, wait: bool = False) -> organizing.OrganizeResult:
         """Move (copy, link) the videos into one folder per cluster under `dest`, journaled; the
         index follows moved files. Finishes an interrupted run into the same `dest` instead."""
-        return organizing.apply(self.store, dest, mode, noise, keep_channel, progress)
+        with self.writing(wait) as store:
+            return organizing.apply(store, dest, mode, noise, keep_channel, progress)
 
-    @_writes
-    def organize_undo(self, progress: ProgressHook | None = None) -> organizing.UndoResult:
+    def organize_undo(self, progress: ProgressHook | None = None, wait: bool = False) -> organizing.UndoResult:
         """Put back the files of the latest organize not undone yet; the index follows them back."""
-        return organizing.undo(self.store, progress)
+        with self.writing(wait) as store:
+            return organizing.undo(store, progress)
 
     # -- clusters -----------------------------------------------------------------------------
-    @_writes
     def cluster(self, params: "ClusterParams | None" = None, vocabulary: str | Path | None = None,
-                status: StatusHook | None = None) -> "ClusterResult":
+                status: StatusHook | None = None, wait: bool = False) -> "ClusterResult":
         """Group the videos (UMAP + HDBSCAN), name the groups, and store labels, x/y and a clusters table.
 
         >>> run = Index().cluster(ClusterParams(min_size=5))
@@ -255,7 +232,8 @@ class Index:
         """
         from vindex.clustering import ClusterParams, cluster_index
 
-        return cluster_index(self.store, self.embedder, params or ClusterParams(), vocabulary, status)
+        with self.writing(wait) as store:
+            return cluster_index(store, self.embedder, params or ClusterParams(), vocabulary, status)
 
     def clusters(self, under: str | Path | None = None, name: str | None = None) -> list[ClusterInfo]:
         """The latest `cluster` run's clusters, largest first, then the noise (id -1): id, name, size,
@@ -353,23 +331,22 @@ class Index:
             hit, at = hit.video_id, hit.timestamp if at is None else at
         return export(self.store, hit, at, clip, out, reencode)
 
-    @_writes
-    def optimize(self, rebuild: bool = False) -> OptimizeSummary:
+    def optimize(self, rebuild: bool = False, wait: bool = False) -> OptimizeSummary:
         """Compact the tables and build (or, with `rebuild`, retrain) the ANN indexes that the
         collection's size calls for."""
         import time
 
         started = time.perf_counter()
-        store = self.store
-        store.require_videos()
-        store.optimize()
-        built = store.ensure_search_indexes(rebuild=rebuild)
-        return OptimizeSummary(
-            db=store.uri, videos=store.videos.count_rows(), frames=store.count_frames(), built=built,
-            vector_indexes=store.vector_indexes(), seconds=round(time.perf_counter() - started, 3),
-        )
+        with self.writing(wait) as store:
+            store.require_videos()
+            store.optimize()
+            built = store.ensure_search_indexes(rebuild=rebuild)
+            return OptimizeSummary(
+                db=store.uri, videos=store.videos.count_rows(), frames=store.count_frames(), built=built,
+                vector_indexes=store.vector_indexes(), seconds=round(time.perf_counter() - started, 3),
+            )
 
-    def check(self, repair: bool = False, wait: bool | None = None) -> "CheckResult":
+    def check(self, repair: bool = False, wait: bool = False) -> "CheckResult":
         """Verify what a user cannot see (every video has its frames and only those, vector sizes, no
         duplicate rows, files on disk, tables readable at their latest version); `repair` fixes what
         it can, taking the writer lock, and never deletes a video file."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -64,11 +64,6 @@ def _expand(uri: str) -> str:
     return uri if is_remote(uri) else str(Path(uri).expanduser().absolute())
 
 
-# Called by `Store.write` after a video's old frames are deleted and before its new ones are
-# appended: tests pause a writer there to show that a second writer cannot slip in between.
-between_delete_and_append: Callable[[], None] | None = None
-
-
 def sql_list(values: Iterable[str]) -> str:
     return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
 
@@ -79,7 +74,7 @@ def chunked(items: list, size: int = ID_CHUNK) -> Iterator[list]:
 
 
 @contextmanager
-def writer_lock(uri: str, wait: bool | None = None) -> Iterator[None]:
+def writer_lock(uri: str, wait: bool = False) -> Iterator[None]:
     """Hold the index's writer lock (`vindex.locking`); nothing to hold for an object-store index."""
     if is_remote(uri):
         yield
@@ -147,8 +142,9 @@ class Store(VectorSearch):
             raise explained from None
 
     @contextmanager
-    def writing(self, wait: bool | None = None) -> Iterator[Store]:
-        """Hold the writer lock for the block, with the tables as the previous writer left them."""
+    def writing(self, wait: bool = False) -> Iterator[Store]:
+        """Hold the writer lock for the block, with the tables as the previous writer left them
+        (`Index.writing` is the one way the library's writing commands get here)."""
         with writer_lock(self.uri, wait):
             self.reload()
             yield self
@@ -248,8 +244,6 @@ class Store(VectorSearch):
             ids = videos.column("id").to_pylist()
             for chunk in chunked(ids):
                 self.frames.delete(f"video_id IN ({sql_list(chunk)})")
-            if between_delete_and_append is not None:
-                between_delete_and_append()
             if frames.num_rows:
                 self.frames.add(frames.cast(self.frames.schema))
         self.upsert_videos(videos)
