@@ -69,7 +69,7 @@ def test_first_add_embeds_every_video_with_a_unit_mean_vector(corpus):
     assert np.isclose(np.linalg.norm(row["vector"]), 1.0, atol=1e-5)
     times = [f["timestamp"] for f in frames]
     assert times == sorted(times) and 0 <= times[0] < times[-1] <= row["duration"]
-    assert index.meta["model"] == "vindex-tiny" and index.meta["frames_per_video"] == 5
+    assert index.meta.model == "vindex-tiny" and index.meta.frames_per_video == 5
 
 
 def test_unchanged_files_are_neither_read_nor_decoded(indexed, counting):
@@ -184,7 +184,7 @@ def test_other_frames_count_needs_reembed(indexed, run):
     assert "--reembed" in result.stderr and "Traceback" not in result.stderr
     run("add", indexed, "--frames", "3", "--reembed", "-q")
     index = Index()
-    assert index.meta["frames_per_video"] == 3 and index.store.count_frames() == 24 * 3
+    assert index.meta.frames_per_video == 3 and index.store.count_frames() == 24 * 3
     assert_consistent(index)
 
 
@@ -199,7 +199,7 @@ def test_checkpoint_file_gives_the_same_vectors_offline(corpus, tmp_path):
     random_init.add(corpus, model=TINY_SPEC)
     offline = Index(str(tmp_path / "b"), precision="fp32")
     offline.add(corpus, model=ModelSpec("vindex-tiny", checkpoint=str(checkpoint)))
-    assert offline.meta["weights"].startswith("checkpoint:xxh3:")
+    assert offline.meta.weights.startswith("checkpoint:xxh3:")
     a, b = rows_by_path(random_init), rows_by_path(offline)
     assert a.keys() == b.keys()
     for path in a:

@@ -63,8 +63,8 @@ def assert_same_index(local: Store, other: Store) -> None:
         assert frames_a.column(column).to_pylist() == frames_b.column(column).to_pylist(), column
     np.testing.assert_allclose(vectors(frames_a), vectors(frames_b), atol=1e-4)
     runtime = {"backend", "precision", "vectors_made_by"}  # recorded by the local engine's model only
-    assert {k: v for k, v in local.meta.items() if k not in runtime} == {
-        k: v for k, v in other.meta.items() if k not in runtime}
+    assert {k: v for k, v in local.meta.stored.items() if k not in runtime} == {
+        k: v for k, v in other.meta.stored.items() if k not in runtime}
 
 
 @pytest.mark.slow

@@ -42,7 +42,7 @@ def test_an_older_index_is_migrated_once_on_open(indexed_copy, monkeypatch):
     monkeypatch.setitem(migrations.MIGRATIONS, current, add_note_column)
     store = Store(str(indexed_copy))
     assert store.migrated == [current]
-    assert store.meta["schema_version"] == current + 1
+    assert store.meta.schema_version == current + 1
     assert "note" in store.videos.schema.names
     assert store.videos.count_rows() > 0  # rows kept
     again = Store(str(indexed_copy))

@@ -302,7 +302,7 @@ def test_check_restores_the_last_readable_version_and_add_embeds_the_lost_frames
     assert repaired["ok"] and any("restored version" in line for line in repaired["repaired"])
     assert any("re-queued 24 videos" in line for line in repaired["repaired"])
     assert check(run)["warnings"] == ["24 videos wait to be embedded again by the next `vindex add`"]
-    root = Store(str(indexed_copy)).meta["root"]
+    root = Store(str(indexed_copy)).meta.root
     summary = json.loads(run("add", root, *TINY, "-q", "--json").stdout)
     assert summary["embedded"] == 24
     assert run("check").stdout.strip() == "index OK: 24 videos, 120 frames"
@@ -345,7 +345,7 @@ def test_check_requeues_a_video_with_missing_frames_for_the_next_add(indexed_cop
     after = check(run)
     assert after["ok"] and after["frames"] == 115 and after["warnings"][0].startswith("1 video waits")
     store = Store(str(indexed_copy))
-    root = Path(store.meta["root"])
+    root = Path(store.meta.root)
     plan = plan_sync(store, root, root)
     queued = [i for job in plan.jobs for i in job.ids] + [copy[1] for copy in plan.copies]
     assert queued == [video["id"]] and plan.unchanged == 23

@@ -86,7 +86,7 @@ def find_video(store: Store, hit: str | Path) -> dict:
 
 def _lookups(store: Store, text: str) -> list[str]:
     lookups = [f"id = {sql_list([text])}"]
-    root = store.meta.get("root") or ""
+    root = store.meta.root or ""
     file = Path(text).expanduser()
     if root and not is_remote(root) and file.exists():
         for path, base in ((Path(os.path.abspath(file)), Path(os.path.abspath(root))), (file.resolve(), Path(root).resolve())):
@@ -105,7 +105,7 @@ def export(store: Store, hit: str | Path, at: float | str | None, clip: float, o
     at = parse_time(at) if at is not None else 0.0
     if not clip > 0:
         raise VindexError(f"--clip {clip}: a clip lasts more than 0 seconds")
-    root = store.meta.get("root") or ""
+    root = store.meta.root or ""
     if is_remote(root):
         raise VindexError(f"export reads local files; the index's videos are at {root}")
     file, shown = join_root(root, row["path"]), shown_path(row["path"])

@@ -22,18 +22,19 @@ from vindex.indexing import AddSummary, ModelLoader, RunSettings, add_folder, ch
 from vindex.results import ProgressHook, Result, StatusHook
 from vindex.search import Hit, QueryResult, search, text_probe, video_probe
 from vindex.store import Store, resolve_db
+from vindex.store.meta import IndexMeta
 from vindex.store.filters import all_of, video_filter
 
 if TYPE_CHECKING:
     from vindex.checking import CheckResult
     from vindex.clustering import ClusterInfo, ClusterMembers, ClusterParams, ClusterResult
 
-def model_to_add(model: ModelSpec | None, meta: dict) -> ModelSpec:
+def model_to_add(model: ModelSpec | None, meta: IndexMeta) -> ModelSpec:
     """The model an add embeds with: the one asked for, else the index's, else the default."""
     if model is None:
-        model = ModelSpec(meta["model"], meta.get("pretrained"), meta.get("checkpoint")) if "model" in meta else ModelSpec()
+        model = ModelSpec(meta.model, meta.pretrained, meta.checkpoint) if meta.has_model else ModelSpec()
     elif not model.name:  # --pretrained/--checkpoint alone: for the index's model, or the default
-        model = ModelSpec(meta.get("model", DEFAULT_MODEL), model.pretrained, model.checkpoint)
+        model = ModelSpec(meta.model or DEFAULT_MODEL, model.pretrained, model.checkpoint)
     return model.resolved()
 
 
@@ -78,7 +79,7 @@ class Index:
         self._store = None
 
     @property
-    def meta(self) -> dict:
+    def meta(self) -> IndexMeta:
         return self.store.meta
 
     @contextmanager
@@ -93,16 +94,16 @@ class Index:
     def model_spec(self) -> ModelSpec:
         """The model that made the index's vectors, as recorded in its metadata."""
         meta = self.meta
-        if "model" not in meta:
+        if not meta.has_model:
             raise VindexError(f"the index at {self.store.uri} holds no videos yet: run `vindex add FOLDER` first")
-        return ModelSpec(meta["model"], meta.get("pretrained"), meta.get("checkpoint"))
+        return ModelSpec(meta.model, meta.pretrained, meta.checkpoint)
 
     def embedder(self, spec: ModelSpec | None = None) -> Embedder:
         """The embedder for `spec` (default: the index's model) on this Index's device, precision and backend."""
         spec = (spec or self.model_spec()).resolved()
         key = (spec, self.device, self.precision, self.backend)
         if key not in self._embedders:
-            calibration = self._calibration or self.meta.get("root")
+            calibration = self._calibration or self.meta.root
             self._embedders[key] = open_embedder(spec, self.device, self.precision, self.backend, self.status,
                                                  calibration)
         return self._embedders[key]
@@ -138,21 +139,20 @@ class Index:
         self._calibration = folder
         new_index = self._store is None and not is_remote(uri := resolve_db(self._db, folder)) and not Path(uri).exists()
         if new_index:  # before anything is created: no empty index is left behind
-            check_weights_available(model_to_add(model, {}))
+            check_weights_available(model_to_add(model, IndexMeta()))
         if self._store is None:
             self._store = Store(uri, create=True)
         with self.writing(wait) as store:
             meta = store.meta
             spec = model_to_add(model, meta)
-            frames = frames or meta.get("frames_per_video") or defaults.FRAMES_PER_VIDEO
+            frames = frames or meta.frames_per_video or defaults.FRAMES_PER_VIDEO
             if frames < 1:
                 raise VindexError("--frames must be at least 1")
-            # An index from before sampling was a choice sampled uniformly.
-            sampling = sampling or (meta.get("sampling", "uniform") if "model" in meta else defaults.SAMPLING)
+            sampling = sampling or meta.sampling or defaults.SAMPLING
             if sampling not in defaults.SAMPLINGS:
                 raise VindexError(f"unknown sampling {sampling!r}: use {' or '.join(defaults.SAMPLINGS)}")
-            if "model" in meta and not reembed:
-                recorded = (meta["model"], meta["weights"], meta["frames_per_video"], meta.get("sampling", "uniform"))
+            if meta.has_model and not reembed:
+                recorded = (meta.model, meta.weights, meta.frames_per_video, meta.sampling)
                 wanted = (spec.name, spec.weights, frames, sampling)
                 if recorded != wanted:
                     raise VindexError(
@@ -170,7 +170,7 @@ class Index:
 
             def recorded(model: Embedder | ModelShape) -> Embedder | ModelShape:
                 # An empty index learns its model when the model is first needed.
-                if store.videos is None or "model" not in store.meta:
+                if store.videos is None or not store.meta.has_model:
                     store.initialise(
                         model.dim, model=spec.name, pretrained=spec.pretrained, checkpoint=spec.checkpoint,
                         weights=spec.weights, frames_per_video=frames, sampling=sampling, root=str(root),
@@ -190,11 +190,11 @@ class Index:
             made_by = self._embedders.get((spec, self.device, self.precision, self.backend))
             if made_by is not None and summary.embedded:
                 facts = provenance(made_by)
-                history = set(store.meta.get("vectors_made_by", [])) | {f"{facts['backend']} {facts['precision']}"}
+                history = set(store.meta.vectors_made_by) | {f"{facts['backend']} {facts['precision']}"}
                 store.set_meta(**facts, vectors_made_by=sorted(history))
             if not store.is_empty:
                 store.ensure_search_indexes()
-            if (store.meta.get("clustering") or {}).get("models"):
+            if (store.meta.clustering or {}).get("models"):
                 from vindex.clustering.assign import assign_new
 
                 summary.assigned = assign_new(store, self.status)
@@ -253,7 +253,7 @@ class Index:
     def _filter(self, under: str | Path | None, name: str | None) -> str | None:
         """The videos-table filter for `under` (a folder inside the root: relative to it, or a real
         path) and `name` (a glob on the file name, case-sensitive), pushed into LanceDB's query."""
-        return video_filter(self.meta.get("root"), under, name) if under is not None or name is not None else None
+        return video_filter(self.meta.root, under, name) if under is not None or name is not None else None
 
     def report(self, out: str | Path = defaults.REPORT_FOLDER, thumbnails: int = defaults.THUMBNAILS_PER_CLUSTER,
                picture: bool = True, gallery: bool = True, status: StatusHook | None = None) -> list[Path]:

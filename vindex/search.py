@@ -30,6 +30,7 @@ from vindex.results import Result
 from vindex.scanning import hash_file
 from vindex.store import Store, sql_list, vectors_of
 from vindex.store.filters import all_of
+from vindex.store.meta import LEGACY_SAMPLING
 from vindex.vector_index import ANN_PROBE_SHARE, ANN_TEXT_PROBE_SHARE
 
 # Candidate frames fetched per wanted video, on top of the index's frames per video; grows x4
@@ -141,8 +142,8 @@ def video_probe(
         return Probe(str(path), vectors, np.asarray(row["vector"], np.float32), "index", sorted(set(exclude)))
     embedder = load_embedder()
     try:
-        decoded = read_frames(str(file), int(store.meta.get("frames_per_video") or FRAMES_PER_VIDEO),
-                              embedder.image_size, threaded=True, sampling=store.meta.get("sampling", "uniform"))
+        decoded = read_frames(str(file), store.meta.frames_per_video or FRAMES_PER_VIDEO,
+                              embedder.image_size, threaded=True, sampling=store.meta.sampling or LEGACY_SAMPLING)
     except DecodeError as error:
         raise VindexError(f"cannot read {path} as a video: {error}") from None
     vectors = embedder.embed_images(decoded.images)
@@ -151,7 +152,7 @@ def video_probe(
 
 def _row_at_path(store: Store, file: Path) -> tuple[str | None, dict | None]:
     """(id of the row at this file's path, that row if the file is unchanged since indexing)."""
-    root = store.meta.get("root")
+    root = store.meta.root
     if not root or is_remote(root) or not file.is_relative_to(Path(root).resolve()):
         return None, None
     relative = stored_path(file.relative_to(Path(root).resolve()).as_posix())
@@ -240,7 +241,7 @@ def _rank_by_frame(store: Store, probe: Probe, limit: int, kept: list[str] | Non
         f"video_id IN ({sql_list(kept)})" if kept is not None else None,
         f"video_id NOT IN ({sql_list(probe.exclude)})" if probe.exclude else None,
     )
-    frames_per_video = int(store.meta.get("frames_per_video") or FRAMES_PER_VIDEO)
+    frames_per_video = store.meta.frames_per_video or FRAMES_PER_VIDEO
     wanted = limit * frames_per_video
     kept_rows = None if kept is None else len(kept) * frames_per_video
     while True:
@@ -305,7 +306,7 @@ def _rank_by_video(store: Store, probe: Probe, limit: int, video_where: str | No
 
 def _hits(store: Store, scored: list[Scored]) -> list[Hit]:
     rows = {r["id"]: r for r in store.videos_by_id([s.video_id for s in scored], ["id", "path", "channel"]).to_pylist()}
-    root = store.meta.get("root") or ""
+    root = store.meta.root or ""
     return [
         Hit(rank, round(s.score, 6), shown_path(rows[s.video_id]["path"]), rows[s.video_id]["channel"], s.timestamp,
             s.frame_index, s.video_id, join_root(root, rows[s.video_id]["path"]))

@@ -107,8 +107,8 @@ def assign_new(store, status: StatusHook | None = None) -> int:
     from vindex.store import vectors_of
 
     meta = store.meta
-    run = meta.get("clustering") or {}
-    if not run.get("models") or (run.get("model"), run.get("weights")) != (meta.get("model"), meta.get("weights")):
+    run = meta.clustering or {}
+    if not run.get("models") or (run.get("model"), run.get("weights")) != (meta.model, meta.weights):
         return 0  # no saved models, or they were fitted on another model's vectors
     ids = pending(store, run)
     if not ids:

@@ -85,7 +85,7 @@ def load_clustering(store, with_centroids: bool = False, where: str | None = Non
     import pyarrow.compute as pc
 
     store.require_videos()
-    run = store.meta.get("clustering")
+    run = store.meta.clustering
     if run is None:
         raise VindexError("no clusters yet: run `vindex cluster` first")
     table = store.catalog(["id", "path", "channel", "cluster", "cluster_probability", "x", "y", "cluster_status"], where)
@@ -102,7 +102,7 @@ def load_clustering(store, with_centroids: bool = False, where: str | None = Non
     return Clustering(
         ids=table.column("id").to_pylist(), paths=table.column("path").to_pylist(),
         channels=table.column("channel").to_pylist(), labels=stored_ids(table.column("cluster")),
-        probabilities=probabilities, xy=xy, clusters=rows, run=run, root=store.meta.get("root"),
+        probabilities=probabilities, xy=xy, clusters=rows, run=run, root=store.meta.root,
         statuses=table.column("cluster_status").to_pylist(),
     )
 

@@ -12,7 +12,7 @@ from vindex.indexing.jobs import UNREADABLE, EmbedJob, Failure, SyncPlan, Unread
 from vindex.indexing.rows import video_id
 from vindex.locations import join_root, stored_path
 from vindex.results import ProgressHook
-from vindex.scanning import VideoFile, hash_file, is_outside_root, scan
+from vindex.scanning import hash_file, is_outside_root, scan
 from vindex.store import Store
 
 
@@ -54,7 +54,7 @@ def plan_sync(store: Store, root: Path, subdir: Path, progress: ProgressHook | N
     if not prefix:
         result.unchanged += count_unchanged_outside_root(root, catalog)
 
-    known_failures = {} if retry_failed else store.meta.get("failed", {})
+    known_failures = {} if retry_failed else store.meta.failed
     to_hash = []
     for file in files:
         row = by_path.get(file.path)

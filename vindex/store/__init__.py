@@ -2,7 +2,8 @@
 
 `videos`: one row per file (path relative to the indexed root, stat fingerprint, content hash,
 media metadata, the mean-pooled vector, cluster columns). `frames`: one row per embedded frame.
-`meta`: key → JSON value (schema version, model, weights, vector size, frames per video, root).
+`meta`: key → JSON value (schema version, model, weights, vector size, frames per video, root),
+read once per open into `Store.meta`, an `IndexMeta` (`vindex.store.meta`).
 Their schemas are in `vindex.schema`, their migrations in `vindex.store.migrations`; vector search in `vindex.vector_index`.
 """
 
@@ -36,6 +37,7 @@ from vindex.schema import (
     video_schema,
 )
 from vindex.store.failures import reads, storage_error, storage_reason, writes
+from vindex.store.meta import IndexMeta
 from vindex.store.migrations import check_version, migrate
 from vindex.vector_index import ANN_PROBE_SHARE, ANN_TEXT_PROBE_SHARE, VectorSearch  # noqa: F401
 
@@ -119,14 +121,14 @@ class Store(VectorSearch):
             explained = storage_error(uri, error, writing=create)
             raise explained or VindexError(f"cannot open the index at {uri}: {storage_reason(error)}") from None
         self.reload()
-        version = check_version(self._meta.get("schema_version"), uri)
+        version = check_version(self.meta.schema_version, uri)
         # An index made by an older vindex is brought up to date once, on its first open.
-        self.migrated = migrate(self, version) if self._meta else []
+        self.migrated = migrate(self, version) if not self.meta.is_empty else []
 
     def reload(self) -> None:
         """Open the tables and read the metadata again, as another writer may have left them."""
         names = set(self.db.list_tables().tables)
-        self._meta = self._read_meta() if META in names else {}
+        self.meta = IndexMeta.parse(self._read_meta() if META in names else {})
         self.videos, self.frames, self.clusters = (
             self._open(name) if name in names else None for name in (VIDEOS, FRAMES, CLUSTERS)
         )
@@ -158,15 +160,13 @@ class Store(VectorSearch):
             raise storage_error(self.uri, error, writing=False, table=META) or error from None
         return {row["key"]: json.loads(row["value"]) for row in rows}
 
-    @property
-    def meta(self) -> dict:
-        return dict(self._meta)
-
     @writes
     def set_meta(self, **items) -> None:
-        self._meta.update(items)
-        rows = pa.table({"key": list(self._meta), "value": [json.dumps(v) for v in self._meta.values()]})
+        """Record `items` (IndexMeta's field names) in the meta table; `self.meta` follows."""
+        stored = {**self.meta.stored, **items}
+        rows = pa.table({"key": list(stored), "value": [json.dumps(v) for v in stored.values()]})
         self.db.create_table(META, data=rows, mode="overwrite")
+        self.meta = IndexMeta.parse(stored)
 
     @property
     @reads
@@ -187,7 +187,7 @@ class Store(VectorSearch):
             if name in self.db.list_tables().tables:
                 self.db.drop_table(name)
         self.videos = self.frames = self.clusters = None
-        self._meta = {}
+        self.meta = IndexMeta()
 
     # -- reading ------------------------------------------------------------------------------
     def require_videos(self):
@@ -200,7 +200,7 @@ class Store(VectorSearch):
         """Every video row (or those passing `where`) without its vector: cheap enough to hold for
         100,000s of videos."""
         if self.videos is None:
-            return video_schema(self._meta.get("dim", 1)).empty_table().select(columns)
+            return video_schema(self.meta.dim or 1).empty_table().select(columns)
         query = self.videos.search()
         return (query.where(where) if where else query).select(columns).limit(None).to_arrow()
 
@@ -367,7 +367,7 @@ class Store(VectorSearch):
     @writes
     def write_clusters(self, rows: list[dict]) -> None:
         """Replace the clusters table with the latest run's clusters."""
-        schema = cluster_schema(self._meta["dim"])
+        schema = cluster_schema(self.meta.dim)
         self.clusters = self.db.create_table(CLUSTERS, data=pa.Table.from_pylist(rows, schema), mode="overwrite")
 
     @reads
@@ -383,10 +383,10 @@ class Store(VectorSearch):
     def cached_terms(self, key: str) -> tuple[list[str], np.ndarray, float] | None:
         """The vocabulary's terms, text vectors and the model's logit scale stored under `key`
         (a digest of model and vocabulary), if any."""
-        if self._meta.get("terms_key") != key or TERMS not in self.db.list_tables().tables:
+        if self.meta.terms_key != key or TERMS not in self.db.list_tables().tables:
             return None
         table = self.db.open_table(TERMS).to_arrow()
-        return table.column("term").to_pylist(), vectors_of(table.column("vector")), float(self._meta["terms_scale"])
+        return table.column("term").to_pylist(), vectors_of(table.column("vector")), float(self.meta.terms_scale)
 
     @writes
     def cache_terms(self, key: str, terms: list[str], vectors: np.ndarray, scale: float) -> None:
