@@ -14,7 +14,7 @@ LAYERS = [
     ("foundation", ["defaults", "errors", "locations", "results"]),
     ("files", ["scanning", "frames", "stills", "fingerprints", "shots", "demo"]),
     ("vectors", ["embedding"]),
-    ("store", ["store", "schema", "vector_index", "locking", "checking"]),
+    ("store", ["store", "schema", "locking", "checking"]),
     ("indexing", ["indexing"]),
     ("analysis", ["search", "duplicates", "clustering"]),
     ("outputs", ["report", "gallery", "organizing", "exporting", "info"]),

@@ -274,7 +274,7 @@ def test_ann_index_agrees_with_brute_force(library, run, tmp_path):
 
 
 def test_add_builds_the_ann_index_past_the_threshold(corpus, run, monkeypatch, isolated_index):
-    monkeypatch.setattr("vindex.vector_index.ANN_MIN_ROWS", 100)
+    monkeypatch.setattr("vindex.store.vector_index.ANN_MIN_ROWS", 100)
     run("add", corpus, "--model", "vindex-tiny", "-q")
     indexes = Store(str(isolated_index)).vector_indexes()
     assert set(indexes) == {"frames"}  # 120 frame rows passed the threshold, 24 video rows did not

@@ -342,7 +342,7 @@ class Index:
             store.optimize()
             built = store.ensure_search_indexes(rebuild=rebuild)
             return OptimizeSummary(
-                db=store.uri, videos=store.videos.count_rows(), frames=store.count_frames(), built=built,
+                db=store.uri, videos=store.count_videos(), frames=store.count_frames(), built=built,
                 vector_indexes=store.vector_indexes(), seconds=round(time.perf_counter() - started, 3),
             )
 

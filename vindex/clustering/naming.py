@@ -218,6 +218,6 @@ def name_clusters(store, load_embedder: Callable, terms: list[str], clusters: li
     say(f"naming {count(len(clusters), 'cluster')} from {len(terms)} vocabulary terms")
     slot = {cluster: i for i, cluster in enumerate(clusters)}
     positions_of = {video: slot.get(int(cluster), -1) for video, cluster in zip(run_ids, ids)}
-    batches = store.frames.search().select(["video_id", "vector"]).limit(None).to_batches(1 << 15)
+    batches = store.frame_vector_batches(1 << 15)
     names = contrast_names(terms, term_vectors, frame_batches(batches, positions_of), len(clusters), scale)
     return {cluster: names[slot[cluster]] or fallback[cluster] for cluster in clusters}

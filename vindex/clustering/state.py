@@ -93,12 +93,7 @@ def load_clustering(store, with_centroids: bool = False, where: str | None = Non
     xy = np.column_stack([
         table.column(axis).to_numpy(zero_copy_only=False).astype(np.float64) for axis in ("x", "y")
     ])
-    if store.clusters is None:
-        rows = []
-    elif with_centroids:
-        rows = sorted(store.clusters.to_arrow().to_pylist(), key=lambda row: (-row["size"], row["id"]))
-    else:
-        rows = store.cluster_rows()
+    rows = store.cluster_rows(centroids=with_centroids)
     return Clustering(
         ids=table.column("id").to_pylist(), paths=table.column("path").to_pylist(),
         channels=table.column("channel").to_pylist(), labels=stored_ids(table.column("cluster")),

@@ -4,14 +4,14 @@
 media metadata, the mean-pooled vector, cluster columns). `frames`: one row per embedded frame.
 `meta`: key → JSON value (schema version, model, weights, vector size, frames per video, root),
 read once per open into `Store.meta`, an `IndexMeta` (`vindex.store.meta`).
-Their schemas are in `vindex.schema`, their migrations in `vindex.store.migrations`; vector search in `vindex.vector_index`.
+Their schemas are in `vindex.schema`, their migrations in `vindex.store.migrations`; vector search in `vindex.store.vector_index`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -38,11 +38,10 @@ from vindex.schema import (
 )
 from vindex.store.failures import reads, storage_error, storage_reason, writes
 from vindex.store.meta import IndexMeta
+from vindex.store.queries import ChannelMember, StoredVideo, VideoQueries, chunked, sql_list  # noqa: F401
 from vindex.store.migrations import check_version, migrate
-from vindex.vector_index import ANN_PROBE_SHARE, ANN_TEXT_PROBE_SHARE, VectorSearch  # noqa: F401
+from vindex.store.vector_index import ANN_PROBE_SHARE, ANN_TEXT_PROBE_SHARE, VectorSearch  # noqa: F401
 
-# Ids go into SQL `IN (...)` lists; this keeps each statement a reasonable size.
-ID_CHUNK = 1000
 OLD_VERSION_GRACE = timedelta(minutes=1)
 CATALOG_COLUMNS = ["id", "path", "size", "mtime_ns", "content_hash", "num_frames"]
 
@@ -66,15 +65,6 @@ def _expand(uri: str) -> str:
     return uri if is_remote(uri) else str(Path(uri).expanduser().absolute())
 
 
-def sql_list(values: Iterable[str]) -> str:
-    return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
-
-
-def chunked(items: list, size: int = ID_CHUNK) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 @contextmanager
 def writer_lock(uri: str, wait: bool = False) -> Iterator[None]:
     """Hold the index's writer lock (`vindex.locking`); nothing to hold for an object-store index."""
@@ -94,7 +84,7 @@ def writer_lock(uri: str, wait: bool = False) -> Iterator[None]:
 
 
 
-class Store(VectorSearch):
+class Store(VectorSearch, VideoQueries):
     """The index's tables at one LanceDB URI (a local folder or any URI LanceDB accepts)."""
 
     def __init__(self, uri: str, create: bool = False):
@@ -371,11 +361,11 @@ class Store(VectorSearch):
         self.clusters = self.db.create_table(CLUSTERS, data=pa.Table.from_pylist(rows, schema), mode="overwrite")
 
     @reads
-    def cluster_rows(self) -> list[dict]:
-        """The latest run's clusters (without centroids), largest first."""
+    def cluster_rows(self, centroids: bool = False) -> list[dict]:
+        """The latest run's clusters (with their centroids when asked), largest first."""
         if self.clusters is None:
             return []
-        columns = [name for name in self.clusters.schema.names if name != "centroid"]
+        columns = [name for name in self.clusters.schema.names if centroids or name != "centroid"]
         rows = self.clusters.search().select(columns).limit(None).to_arrow().to_pylist()
         return sorted(rows, key=lambda row: (-row["size"], row["id"]))
 
