@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import TINY
 from vindex.demo import make_corpus
-from vindex.errors import VindexError
+from vindex.errors import DecodeError, VindexError
 from vindex.indexing.ray_runner import collect_videos, root_reason
 from vindex.store import Store, storage_reason
 
@@ -167,7 +167,7 @@ def test_videos_are_reassembled_from_frames_in_any_order():
         frame_rows([(0, 0, 2, 0.5, "")]),
     ]
     videos = dict(collect_videos(iter(batches)))
-    assert videos[1] == "moov atom not found"
+    assert isinstance(videos[1], DecodeError) and str(videos[1]) == "moov atom not found"
     decoded, frame_vectors = videos[0]
     assert decoded.timestamps == [0.5, 1.5] and decoded.duration == 2.0 and decoded.frame_count == 20
     assert frame_vectors[:, 0].tolist() == [0.0, 1.0]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from vindex.clock import moment
 from vindex.errors import DecodeError, VindexError, os_reason
 from vindex.frames import open_video, video_stream
 from vindex.stills import read_thumbnail
@@ -68,11 +69,6 @@ def time_label(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{rest:02d}s" if hours else f"{minutes}m{rest:02d}s"
 
 
-def clock(seconds: float) -> str:
-    minutes, rest = divmod(seconds, 60)
-    return f"{int(minutes)}:{rest:04.1f}"
-
-
 def find_video(store: Store, hit: str | Path) -> StoredVideo:
     """The index row of a video id, a file on disk under the root, or a path as the index shows it."""
     text = os.fspath(hit)
@@ -117,7 +113,7 @@ def export(store: Store, hit: str | Path, at: float | str | None, clip: float, o
         raise VindexError(f"the file of {shown} is missing: {file} (moved or deleted? run `vindex add`)")
     duration = row.duration
     if duration is not None and at > duration:
-        raise VindexError(f"--at {clock(at)} is past the end of {shown} ({clock(duration)} long)")
+        raise VindexError(f"--at {moment(at)} is past the end of {shown} ({moment(duration)} long)")
     start, end = max(0.0, at - clip / 2), at + clip / 2
     if duration is not None and end > duration:
         start, end = max(0.0, duration - clip), duration

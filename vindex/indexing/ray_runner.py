@@ -279,7 +279,7 @@ def collect_videos(batches: Iterator[dict[str, np.ndarray]]) -> Iterator[tuple[i
         for row in range(len(batch["job"])):
             job = int(batch["job"][row])
             if batch["error"][row]:
-                yield job, str(batch["error"][row])
+                yield job, DecodeError(str(batch["error"][row]))
                 continue
             frames = pending[job]
             frames.append((int(batch["frame"][row]), float(batch["timestamp"][row]), batch["vector"][row],

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
 from vindex.defaults import BATCH_SIZE, COMMIT_EVERY, FRAMES_PER_VIDEO, PRECISION, SAMPLING
-from vindex.errors import VindexError
+from vindex.errors import DecodeError, VindexError
 from vindex.indexing.pipeline import Outcome, embed_jobs
 from vindex.indexing.jobs import EmbedJob
 from vindex.indexing.rows import BatchWriter, rows_for
@@ -71,7 +71,7 @@ def write_outcomes(store: Store, jobs: list[EmbedJob], outcomes: Iterator[tuple[
     writer = BatchWriter(store, commit_every)
     try:
         for done, (job, outcome) in enumerate(outcomes, 1):
-            if isinstance(outcome, str):
+            if isinstance(outcome, DecodeError):
                 summary.count_failed(job, outcome)
             else:
                 decoded, vectors = outcome

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from vindex.errors import DecodeError
 from vindex.indexing.jobs import EmbedJob, Failure, UnreadableFolder
 from vindex.locations import shown_path
 from vindex.results import Result
@@ -48,8 +49,8 @@ class AddSummary(Result):
         self.reembedded += sum(job.changed)
         self.added += len(job.files) - sum(job.changed)
 
-    def count_failed(self, job: EmbedJob, reason: str) -> None:
+    def count_failed(self, job: EmbedJob, error: DecodeError) -> None:
         """A job that cannot be decoded fails every file that holds its content, and the rows of
         the files among them that held other content before are dropped: that content is gone."""
-        self.failed.extend(Failure(file.path, reason) for file in job.files)
+        self.failed.extend(Failure(file.path, str(error)) for file in job.files)
         self.failed_rows.extend(video for video, changed in zip(job.ids, job.changed) if changed)
