@@ -133,7 +133,7 @@ def garble(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
-# -- item 9: one writer at a time ------------------------------------------------------------------
+# -- one writer at a time ------------------------------------------------------------------
 def test_second_add_is_refused_while_a_writer_is_between_delete_and_append(small_corpus, isolated_index, run,
                                                                            monkeypatch):
     writer = PausedWriter(isolated_index, small_corpus, monkeypatch)
@@ -220,7 +220,7 @@ def test_lock_is_released_when_a_writer_fails(indexed_copy, run):
     run("optimize", "--json")  # would be refused if the failed add had kept the lock
 
 
-# -- item 8: read-only disk and damaged files ---------------------------------------------------------
+# -- read-only disk and damaged files ---------------------------------------------------------
 def test_read_only_index_refuses_writes_in_one_line_and_still_reads(indexed_template, corpus_template, open_tmp,
                                                                     tmp_path):
     db = read_only_copy(indexed_template, open_tmp)
@@ -267,7 +267,7 @@ def test_damaged_data_file_is_one_line_with_what_to_do(indexed_copy, run):
     one_line_error(failed, f"the index at {indexed_copy} is damaged", "run `vindex check --repair`")
 
 
-# -- item 12: vindex check and --repair --------------------------------------------------------------
+# -- vindex check and --repair --------------------------------------------------------------
 def check(run, *args: str, expect: int = 0) -> dict:
     return json.loads(run("check", "--json", *args, expect=expect).stdout)
 
