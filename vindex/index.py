@@ -162,8 +162,8 @@ class Index:
                     )
             root, folder = ensure_root(store, folder)
             organizing.refuse_if_interrupted(store)
-            settings = RunSettings(frames, batch_size, commit_every, workers, keyframes_only, self.device, self.precision,
-                                   sampling)
+            settings = RunSettings(frames, batch_size, commit_every, workers, keyframes_only, self.device,
+                                   self.precision, sampling)
             runner = make_runner(engine, settings, address)
             if reembed:
                 store.drop_vectors()

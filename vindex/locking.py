@@ -39,8 +39,9 @@ def holder(path: Path) -> str:
 class WriterLock:
     """The writer lock of the index in `folder`, held from `acquire()` to `release()`.
 
-    Another holder makes `acquire` fail at once with one line, or, with `wait`, wait for it. An OSError from the lock file itself (a read-only folder)
-    is left to the caller, which knows how to explain it.
+    Another holder makes `acquire` fail at once with one line, or, with `wait`, wait for it. An
+    OSError from the lock file itself (a read-only folder) is left to the caller, which knows how
+    to explain it.
     """
 
     def __init__(self, folder: Path, label: str | None = None):

@@ -26,7 +26,7 @@ from vindex.indexing.summary import AddSummary
 from vindex.indexing.sync import add_folder, check_folder, ensure_root
 
 __all__ = [
-    "RUNNERS", "AddSummary", "EmbedJob", "Failure", "JobRunner", "LocalRunner", "ModelLoader", "RunSettings", "SyncPlan",
-    "add_folder", "apply_copies", "check_folder", "decode_ahead", "ensure_root", "make_runner", "mean_vector",
+    "RUNNERS", "AddSummary", "EmbedJob", "Failure", "JobRunner", "LocalRunner", "ModelLoader", "RunSettings",
+    "SyncPlan", "add_folder", "apply_copies", "check_folder", "decode_ahead", "ensure_root", "make_runner", "mean_vector",
     "plan_sync", "video_id",
 ]

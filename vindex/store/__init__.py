@@ -4,7 +4,8 @@
 media metadata, the mean-pooled vector, cluster columns). `frames`: one row per embedded frame.
 `meta`: key → JSON value (schema version, model, weights, vector size, frames per video, root),
 read once per open into `Store.meta`, an `IndexMeta` (`vindex.store.meta`).
-Their schemas are in `vindex.schema`, their migrations in `vindex.store.migrations`; vector search in `vindex.store.vector_index`.
+Their schemas are in `vindex.schema`, their migrations in `vindex.store.migrations`; vector search
+in `vindex.store.vector_index`, the named queries of the layers above in `vindex.store.queries`.
 """
 
 from __future__ import annotations
