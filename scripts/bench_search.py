@@ -41,7 +41,7 @@ from vindex.index import Index  # noqa: E402
 from vindex.indexing.rows import mean_vector  # noqa: E402
 from vindex.search import Probe, search  # noqa: E402
 from vindex.store import Store  # noqa: E402
-from vindex.vector_index import ANN_TEXT_PROBE_SHARE  # noqa: E402
+from vindex.store.vector_index import ANN_TEXT_PROBE_SHARE  # noqa: E402
 
 GROWTH_CHECKPOINTS = (200, 400, 1000, 2000, 4000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000)
 WRITE_BATCH = 5000

@@ -54,7 +54,7 @@ def build(work: Path, videos: int) -> Path:
 def ensure_clustered(db: Path) -> None:
     from vindex.index import Index
 
-    if "clustering" not in Index(str(db)).meta:
+    if Index(str(db)).meta.clustering is None:
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "vindex", "cluster", "--db", str(db), "--min-size", "10", "--no-report",
                         "-q"], check=True)

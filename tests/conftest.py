@@ -7,6 +7,8 @@ from click.testing import CliRunner
 from vindex.cli import cli
 from vindex.demo import make_corpus
 
+from tests.search_corpus import library  # noqa: F401  (the search corpus, indexed once per run)
+
 TINY = ["--model", "vindex-tiny"]
 
 

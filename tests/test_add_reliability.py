@@ -1,4 +1,4 @@
-"""`vindex add` against what a real collection holds (issue 12, items 1, 2, 4, 5): folders it may not
+"""`vindex add` against what a real collection holds: folders it may not
 read, file names that are not UTF-8, failures that pass on their own, files that turn into junk.
 
 Permission cases run `add` as another user (uid 65534) when the tests run as root, who reads
@@ -81,7 +81,7 @@ def rows(db: Path) -> dict[str, dict]:
     return {row["path"]: row for row in table}
 
 
-# -- item 1: an unreadable folder is not a deleted one --------------------------------------------
+# -- an unreadable folder is not a deleted one --------------------------------------------
 @pytest.mark.parametrize("mode", [0o000, 0o444], ids=["unlistable", "not-enterable"])
 def test_unreadable_folder_keeps_its_rows_and_labels_and_is_listed(library, mode):
     root, db = library
@@ -119,7 +119,7 @@ def test_adding_an_unreadable_folder_is_refused_and_keeps_every_row(library):
     assert len(rows(db)) == 24
 
 
-# -- item 2: names that are not UTF-8 ---------------------------------------------------------------
+# -- names that are not UTF-8 ---------------------------------------------------------------
 def test_stored_paths_round_trip_every_byte():
     every_byte = bytes(range(1, 256)).replace(b"/", b"")
     name = os.fsdecode(every_byte)
@@ -160,7 +160,7 @@ def test_file_name_that_is_not_utf8_is_indexed_searched_and_followed(corpus, run
     assert rows(db)["02_rings/caf\x00e9 2.mp4"]["id"] == video
 
 
-# -- item 4: failures that may pass on their own are tried again ------------------------------------
+# -- failures that may pass on their own are tried again ------------------------------------
 def test_unreadable_file_is_tried_again_once_readable(library, tmp_path):
     root, db = library
     open_to_everyone(root.parent)
@@ -219,7 +219,7 @@ def test_retry_failed_decodes_remembered_failures_again(corpus, run, monkeypatch
     assert [os.path.basename(path) for path in decoded] == ["junk.mp4"]
 
 
-# -- item 5: a file that turned into junk leaves the index ------------------------------------------
+# -- a file that turned into junk leaves the index ------------------------------------------
 def test_changed_file_that_no_longer_decodes_leaves_the_index(indexed, run):
     db = Path(os.environ["VINDEX_DB"])
     victim = indexed / "02_rings" / "rings_001.mp4"

@@ -53,7 +53,7 @@ def test_labels_follow_their_videos_whatever_the_insertion_order(indexed_copy, t
     frames = source.frames.to_arrow()
     shuffled = Store(str(tmp_path / "shuffled.vindex"), create=True)
     meta = source.meta
-    shuffled.initialise(meta["dim"], **{k: v for k, v in meta.items() if k not in ("dim", "schema_version")})
+    shuffled.initialise(meta.dim, **{k: v for k, v in meta.stored.items() if k not in ("dim", "schema_version")})
     order = np.random.default_rng(3).permutation(videos.num_rows)
     for part in np.array_split(order, 5):  # several writes, so rows land in several fragments
         part_videos = videos.take(pa.array(part))

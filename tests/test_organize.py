@@ -40,7 +40,7 @@ def set_clusters(db: Path, names: dict[int, str] = NAMES) -> None:
         row["cluster"] = label(row["path"])
         row["cluster_probability"] = None if row["cluster"] is None else 1.0
     store.upsert_videos(pa.Table.from_pylist(rows, store.videos.schema))
-    dim = store.meta["dim"]
+    dim = store.meta.dim
     clusters = [
         {"id": number, "name": name, "size": 5, "centroid": [1.0] + [0.0] * (dim - 1), "exemplars": [], "params": "{}"}
         for number, name in names.items()
@@ -113,7 +113,7 @@ def rows(db: Path) -> dict[str, dict]:
 def assert_index_matches_disk(db: Path) -> None:
     """Every row's path holds a file with the row's size, mtime and content (what `add` calls unchanged)."""
     store = Store(str(db))
-    root = store.meta["root"]
+    root = store.meta.root
     for row in store.catalog().to_pylist():
         path = os.path.normpath(os.path.join(root, row["path"]))
         info = os.stat(path)

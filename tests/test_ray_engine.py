@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import TINY
 from vindex.demo import make_corpus
-from vindex.errors import VindexError
+from vindex.errors import DecodeError, VindexError
 from vindex.indexing.ray_runner import collect_videos, root_reason
 from vindex.store import Store, storage_reason
 
@@ -63,8 +63,8 @@ def assert_same_index(local: Store, other: Store) -> None:
         assert frames_a.column(column).to_pylist() == frames_b.column(column).to_pylist(), column
     np.testing.assert_allclose(vectors(frames_a), vectors(frames_b), atol=1e-4)
     runtime = {"backend", "precision", "vectors_made_by"}  # recorded by the local engine's model only
-    assert {k: v for k, v in local.meta.items() if k not in runtime} == {
-        k: v for k, v in other.meta.items() if k not in runtime}
+    assert {k: v for k, v in local.meta.stored.items() if k not in runtime} == {
+        k: v for k, v in other.meta.stored.items() if k not in runtime}
 
 
 @pytest.mark.slow
@@ -137,6 +137,13 @@ def test_address_needs_ray_engine(corpus, run):
     assert result.stderr == "Error: --address is for --engine ray\n"
 
 
+def test_every_engine_a_user_can_name_has_a_runner():
+    from vindex.defaults import ENGINES
+    from vindex.indexing import RUNNERS
+
+    assert tuple(RUNNERS) == ENGINES
+
+
 def test_object_store_source_folder_is_one_line(run):
     result = run("add", "s3://bucket/channels", *TINY, expect=1)
     assert result.stderr.startswith("Error: cannot index s3://bucket/channels: source folders on object storage")
@@ -160,7 +167,7 @@ def test_videos_are_reassembled_from_frames_in_any_order():
         frame_rows([(0, 0, 2, 0.5, "")]),
     ]
     videos = dict(collect_videos(iter(batches)))
-    assert videos[1] == "moov atom not found"
+    assert isinstance(videos[1], DecodeError) and str(videos[1]) == "moov atom not found"
     decoded, frame_vectors = videos[0]
     assert decoded.timestamps == [0.5, 1.5] and decoded.duration == 2.0 and decoded.frame_count == 20
     assert frame_vectors[:, 0].tolist() == [0.0, 1.0]

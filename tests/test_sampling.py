@@ -97,7 +97,7 @@ def test_the_library_records_sampling_in_the_meta(tmp_path):
     multi_scene(folder / "a" / "scenes.mp4", SCENES[:2])
     index = Index(str(tmp_path / "db"))
     index.add(folder, model=ModelSpec("vindex-tiny"), sampling="uniform")
-    assert index.meta["sampling"] == "uniform" and index.info().sampling == "uniform"
+    assert index.meta.sampling == "uniform" and index.info().sampling == "uniform"
 
 
 def test_add_help_explains_sampling(run):

@@ -7,7 +7,7 @@ import pytest
 
 from vindex import schema
 from vindex.errors import VindexError
-from vindex.store import Store
+from vindex.store import Store, migrations
 
 
 def set_version(db, version: int) -> None:
@@ -39,10 +39,10 @@ def test_an_older_index_is_migrated_once_on_open(indexed_copy, monkeypatch):
 
     current = schema.SCHEMA_VERSION
     monkeypatch.setattr(schema, "SCHEMA_VERSION", current + 1)
-    monkeypatch.setitem(schema.MIGRATIONS, current, add_note_column)
+    monkeypatch.setitem(migrations.MIGRATIONS, current, add_note_column)
     store = Store(str(indexed_copy))
     assert store.migrated == [current]
-    assert store.meta["schema_version"] == current + 1
+    assert store.meta.schema_version == current + 1
     assert "note" in store.videos.schema.names
     assert store.videos.count_rows() > 0  # rows kept
     again = Store(str(indexed_copy))

@@ -1,96 +1,21 @@
-"""`vindex query`, `vindex similar`, `vindex dupes`, `vindex optimize` and their library API.
+"""`vindex query`, `vindex similar` and their library API.
 
-The corpus gives every original video its own pattern and palette (so the randomly initialised
-tiny model tells them apart) and plants near-duplicates: a re-encode (MPEG-4 in AVI, 1.5x the
-size), a trim, a crop and an identical copy, plus an unindexed re-encode outside the root.
-Measured with the tiny model in fp32: planted pairs score >= 0.99, all other pairs <= 0.98.
+The corpus (tests/search_corpus.py) gives every original video its own pattern and palette and
+plants near-duplicates; the dupes and ANN tests on it are in test_dupes_similar.py and test_ann.py.
 """
 
-import colorsys
 import json
 import shutil
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
-from vindex import Index, ModelSpec
-from vindex.demo import PATTERNS, Theme, render, write_video
+from vindex import Index
 from vindex.duplicates import DuplicateGroup
 from vindex.search import Hit, QueryResult
 from vindex.store import Store
-
-CHANNELS = ("alpha", "beta", "gamma", "delta")
-ORIGINALS = 12
-DUPLICATE_THRESHOLD = 0.985  # between the planted pairs and everything else, for the tiny model
-PLANTED_GROUPS = {
-    frozenset({"alpha/stripes_00.mp4", "alpha/reencode_00.avi"}),
-    frozenset({"beta/plasma_05.mp4", "gamma/trim_05.mp4"}),
-    frozenset({"beta/checker_09.mp4", "delta/crop_09.mp4"}),
-    frozenset({"gamma/rings_10.mp4", "beta/copy_10.mp4"}),
-}
-FP32 = ["--precision", "fp32"]  # the same vectors on every CPU, bf16 or not
-
-
-def decode_all(path: Path) -> tuple[np.ndarray, float]:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        pictures = np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(stream)])
-        return pictures, float(stream.average_rate)
-
-
-def resized(pictures: np.ndarray, width: int, height: int) -> np.ndarray:
-    return np.stack([
-        av.VideoFrame.from_ndarray(p, format="rgb24").reformat(width=width, height=height).to_ndarray(format="rgb24")
-        for p in pictures
-    ])
-
-
-def centre_crop(pictures: np.ndarray, keep: float) -> np.ndarray:
-    height, width = pictures.shape[1:3]
-    new_height, new_width = int(height * keep) // 2 * 2, int(width * keep) // 2 * 2
-    top, left = (height - new_height) // 2, (width - new_width) // 2
-    return pictures[:, top : top + new_height, left : left + new_width]
-
-
-def derive(source: Path, target: Path, change, codec: str = "libx264") -> Path:
-    pictures, fps = decode_all(source)
-    return write_video(target, change(pictures), fps, codec)
-
-
-def make_search_corpus(root: Path) -> Path:
-    """Originals `<channel>/<pattern>_<nn>.mp4`, the planted duplicates, and `../outside/` files."""
-    rng = np.random.default_rng(3)
-    originals = []
-    for number in range(ORIGINALS):
-        hue = number / ORIGINALS
-        bright = tuple(int(255 * c) for c in colorsys.hsv_to_rgb(hue, 1.0, 1.0))
-        dark = tuple(int(255 * c) for c in colorsys.hsv_to_rgb((hue + 0.45) % 1, 0.7, 0.25 + 0.5 * (number % 2)))
-        theme = Theme(PATTERNS[number % len(PATTERNS)], (bright, dark))
-        width, height = int(rng.integers(40, 56)) * 2, int(rng.integers(30, 42)) * 2
-        pictures = render(theme, width, height, int(rng.integers(12, 24)), rng)
-        originals.append(write_video(root / CHANNELS[number % 4] / f"{theme.pattern}_{number:02d}.mp4", pictures, 10))
-    derive(originals[0], root / "alpha" / "reencode_00.avi",
-           lambda p: resized(p, p.shape[2] * 3 // 4 * 2, p.shape[1] * 3 // 4 * 2), codec="mpeg4")
-    derive(originals[5], root / "gamma" / "trim_05.mp4", lambda p: p[: int(len(p) * 0.7)])
-    derive(originals[9], root / "delta" / "crop_09.mp4", lambda p: centre_crop(p, 0.9))
-    shutil.copy(originals[10], root / "beta" / "copy_10.mp4")
-    outside = root.parent / "outside"
-    derive(originals[3], outside / "reencoded_03.avi", lambda p: resized(p, 80, 60), codec="mpeg4")
-    shutil.copy(originals[10], outside / "copy_of_10.mp4")
-    (outside / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"not really a video" * 20)
-    return root
-
-
-@pytest.fixture(scope="module")
-def library(tmp_path_factory) -> tuple[Path, Path]:
-    """(root of the search corpus, its index), indexed once for the whole module."""
-    base = tmp_path_factory.mktemp("search")
-    root = make_search_corpus(base / "channels")
-    db = base / "index"
-    Index(str(db), precision="fp32").add(root, model=ModelSpec("vindex-tiny"))
-    return root, db
+from tests.search_corpus import DUPLICATE_THRESHOLD, FP32
 
 
 def hits(run, *args) -> list[dict]:
@@ -231,55 +156,6 @@ def test_library_api_returns_typed_results(library):
     assert isinstance(result, QueryResult) and all(isinstance(hit, Hit) for hit in result)
     assert [hit.rank for hit in result] == [1, 2, 3] and result[0].file == str(root / "alpha" / "reencode_00.avi")
     assert all(isinstance(group, DuplicateGroup) for group in index.duplicates("similar", DUPLICATE_THRESHOLD))
-
-
-# -- dupes ---------------------------------------------------------------------------------------
-def test_dupes_groups_exactly_the_planted_near_duplicates(library, run):
-    _, db = library
-    groups = json.loads(run("dupes", "--db", db, "--mode", "similar", "--threshold", DUPLICATE_THRESHOLD,
-                            "--json").stdout)["groups"]
-    assert {frozenset(video["path"] for video in group["videos"]) for group in groups} == PLANTED_GROUPS
-    firsts = {group["videos"][0]["path"] for group in groups}
-    # Longest, then largest first: the re-encode is bigger, the trim is shorter, the crop smaller.
-    assert {"alpha/reencode_00.avi", "beta/plasma_05.mp4", "beta/checker_09.mp4"} <= firsts
-    for group in groups:
-        assert group["videos"][0]["score"] == 1.0 and all(v["score"] >= DUPLICATE_THRESHOLD for v in group["videos"])
-
-
-def test_dupes_human_output_and_channel_filter(library, run):
-    _, db = library
-    output = run("dupes", "--db", db, "--mode", "similar", "--threshold", DUPLICATE_THRESHOLD, "--channel", "alpha").stdout
-    assert output.count("group ") == 1 and "alpha/reencode_00.avi" in output and "beta/" not in output
-
-
-# -- ANN -----------------------------------------------------------------------------------------
-def test_ann_index_agrees_with_brute_force(library, run, tmp_path):
-    root, db = library
-    copy = tmp_path / "index"
-    shutil.copytree(db, copy)
-    store = Store(str(copy))
-    built = store.ensure_search_indexes(min_rows=10)
-    assert {index["table"] for index in built} == {"videos", "frames"}
-    assert store.vector_indexes()["frames"]["type"] == "IvfFlat"
-    from vindex.search import search, video_probe
-
-    index = Index(str(copy))
-    for name in ("alpha/stripes_00.mp4", "beta/checker_09.mp4", "delta/noise_07.mp4"):
-        probe = video_probe(index.store, root / name, index.embedder)
-        for by in ("frame", "video"):
-            ann = [hit.video_id for hit in search(index.store, probe, by, 5)]
-            assert ann == [hit.video_id for hit in search(index.store, probe, by, 5, exact=True)]
-    report = json.loads(run("optimize", "--db", copy, "--rebuild", "--json").stdout)
-    assert {index["table"] for index in report["built"]} == {"videos", "frames"}
-
-
-def test_add_builds_the_ann_index_past_the_threshold(corpus, run, monkeypatch, isolated_index):
-    monkeypatch.setattr("vindex.vector_index.ANN_MIN_ROWS", 100)
-    run("add", corpus, "--model", "vindex-tiny", "-q")
-    indexes = Store(str(isolated_index)).vector_indexes()
-    assert set(indexes) == {"frames"}  # 120 frame rows passed the threshold, 24 video rows did not
-    assert indexes["frames"]["indexed_rows"] == 120
-    assert "frames: IvfFlat (120 indexed" in run("optimize").stdout
 
 
 # -- errors --------------------------------------------------------------------------------------

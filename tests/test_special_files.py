@@ -1,4 +1,4 @@
-"""Files that are not regular files, or not videos, are answered at once, never read forever (issue 12, item 3)."""
+"""Files that are not regular files, or not videos, are answered at once, never read forever."""
 
 import os
 import threading

@@ -17,11 +17,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from vindex import store as store_module
 from vindex.demo import make_corpus
 from vindex.embedding import ModelSpec
 from vindex.index import Index
-from vindex.locking import WriterLock
+from vindex.locking import WriterBusy, WriterLock
 from vindex.store import Store
 from vindex.store.failures import latest_version_on_disk, manifest_version
 
@@ -51,19 +50,24 @@ def frame_facts(db: Path) -> tuple[int, int, Counter]:
 
 class PausedWriter:
     """An `add` in a thread that stops in its first `Store.write`, between deleting a video's frames
-    and appending the new ones, until `resume()`."""
+    and appending the new ones (its first append to the frames table), until `finish()`."""
 
     def __init__(self, db: Path, folder: Path, monkeypatch):
+        from lancedb.table import LanceTable
+
         self.paused, self.go = threading.Event(), threading.Event()
         self.error: BaseException | None = None
+        append = LanceTable.add
+        writer = threading.Thread(target=self._add, args=(db, folder))
 
-        def pause_once():
-            if not self.paused.is_set():
+        def pause_once(table, *args, **kwargs):
+            if table.name == "frames" and threading.current_thread() is writer and not self.paused.is_set():
                 self.paused.set()
                 assert self.go.wait(120), "the test never resumed the writer"
+            return append(table, *args, **kwargs)
 
-        monkeypatch.setattr(store_module, "between_delete_and_append", pause_once)
-        self.thread = threading.Thread(target=self._add, args=(db, folder))
+        monkeypatch.setattr(LanceTable, "add", pause_once)
+        self.thread = writer
         self.thread.start()
         assert self.paused.wait(180), "the writer never reached its first write"
 
@@ -129,7 +133,7 @@ def garble(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
-# -- item 9: one writer at a time ------------------------------------------------------------------
+# -- one writer at a time ------------------------------------------------------------------
 def test_second_add_is_refused_while_a_writer_is_between_delete_and_append(small_corpus, isolated_index, run,
                                                                            monkeypatch):
     writer = PausedWriter(isolated_index, small_corpus, monkeypatch)
@@ -191,12 +195,32 @@ def test_wait_flag_waits_for_the_lock(indexed_copy, run):
     assert done.is_set()
 
 
+def test_index_writing_holds_the_lock_for_its_block_and_writing_methods_inside_share_it(indexed_copy):
+    index = Index(str(indexed_copy))
+    outside: dict = {}
+
+    def optimize_from_another_thread():
+        try:
+            Index(str(indexed_copy)).optimize()
+        except WriterBusy as error:
+            outside["error"] = str(error)
+
+    with index.writing() as store:
+        assert store is index.store
+        assert index.optimize().videos == 24  # inside the block: the lock it holds, not a second one
+        other = threading.Thread(target=optimize_from_another_thread)
+        other.start()
+        other.join(120)
+        assert "another vindex is writing to" in outside["error"]
+    Index(str(indexed_copy)).optimize()  # released at the block's end
+
+
 def test_lock_is_released_when_a_writer_fails(indexed_copy, run):
     run("add", "/no/such/folder", *TINY, expect=1)
     run("optimize", "--json")  # would be refused if the failed add had kept the lock
 
 
-# -- item 8: read-only disk and damaged files ---------------------------------------------------------
+# -- read-only disk and damaged files ---------------------------------------------------------
 def test_read_only_index_refuses_writes_in_one_line_and_still_reads(indexed_template, corpus_template, open_tmp,
                                                                     tmp_path):
     db = read_only_copy(indexed_template, open_tmp)
@@ -243,7 +267,7 @@ def test_damaged_data_file_is_one_line_with_what_to_do(indexed_copy, run):
     one_line_error(failed, f"the index at {indexed_copy} is damaged", "run `vindex check --repair`")
 
 
-# -- item 12: vindex check and --repair --------------------------------------------------------------
+# -- vindex check and --repair --------------------------------------------------------------
 def check(run, *args: str, expect: int = 0) -> dict:
     return json.loads(run("check", "--json", *args, expect=expect).stdout)
 
@@ -278,7 +302,7 @@ def test_check_restores_the_last_readable_version_and_add_embeds_the_lost_frames
     assert repaired["ok"] and any("restored version" in line for line in repaired["repaired"])
     assert any("re-queued 24 videos" in line for line in repaired["repaired"])
     assert check(run)["warnings"] == ["24 videos wait to be embedded again by the next `vindex add`"]
-    root = Store(str(indexed_copy)).meta["root"]
+    root = Store(str(indexed_copy)).meta.root
     summary = json.loads(run("add", root, *TINY, "-q", "--json").stdout)
     assert summary["embedded"] == 24
     assert run("check").stdout.strip() == "index OK: 24 videos, 120 frames"
@@ -321,7 +345,7 @@ def test_check_requeues_a_video_with_missing_frames_for_the_next_add(indexed_cop
     after = check(run)
     assert after["ok"] and after["frames"] == 115 and after["warnings"][0].startswith("1 video waits")
     store = Store(str(indexed_copy))
-    root = Path(store.meta["root"])
+    root = Path(store.meta.root)
     plan = plan_sync(store, root, root)
     queued = [i for job in plan.jobs for i in job.ids] + [copy[1] for copy in plan.copies]
     assert queued == [video["id"]] and plan.unchanged == 23

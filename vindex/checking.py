@@ -87,7 +87,7 @@ class Findings:
         return extra, wrong, queued
 
 
-def check_index(uri: str, repair: bool = False, wait: bool | None = None) -> CheckResult:
+def check_index(uri: str, repair: bool = False, wait: bool = False) -> CheckResult:
     """Check the index at `uri`; with `repair`, holding the writer lock, fix it first, then check again."""
     if not is_remote(uri) and not Path(uri).is_dir():
         raise VindexError(f"no index at {uri}: run `vindex add FOLDER` first, or pass --db PATH")
@@ -168,14 +168,14 @@ def inspect(uri: str) -> Findings:
         found.frames = frames.num_rows
         for video, index in zip(frames.column("video_id").to_pylist(), frames.column("frame_index").to_pylist()):
             found.frame_indexes[video].append(index)
-    dim = store.meta.get("dim")
+    dim = store.meta.dim
     for name, table, column in ((VIDEOS, store.videos, "vector"), (FRAMES, store.frames, "vector"),
                                 (CLUSTERS, store.clusters, "centroid")):
         size = table.schema.field(column).type.list_size if table is not None else dim
         if dim and size != dim:
             found.bad_dims.append(f"{name}: vectors of size {size}, but the index's model makes {dim}: "
                                   "rebuild it with `vindex add FOLDER --reembed`")
-    root = store.meta.get("root")
+    root = store.meta.root
     if root and not is_remote(root):
         found.missing = sorted({row["path"] for row in found.rows if not os.path.lexists(join_root(root, row["path"]))})
     return found

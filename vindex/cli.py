@@ -74,7 +74,7 @@ def cli() -> None:
 @json_option
 @wait_option
 def add(folder, db, model, pretrained, checkpoint, device, precision, backend, frames, sampling, batch_size, workers,
-        commit_every, reembed, fast, retry_failed, engine, address, quiet, as_json):
+        commit_every, reembed, fast, retry_failed, engine, address, quiet, as_json, wait):
     """Index (or re-index) the videos under FOLDER.
 
     Unchanged files are skipped, renamed files keep their vectors, changed files are
@@ -89,7 +89,7 @@ def add(folder, db, model, pretrained, checkpoint, device, precision, backend, f
     with progress:
         summary = index.add(folder, model=spec, frames=frames, sampling=sampling, reembed=reembed,
                             batch_size=batch_size, workers=workers, progress=hook, commit_every=commit_every, engine=engine,
-                            address=address, keyframes_only=fast, retry_failed=retry_failed)
+                            address=address, keyframes_only=fast, retry_failed=retry_failed, wait=wait)
     emit(summary, as_json, print_add_summary)
 
 
@@ -118,7 +118,7 @@ def info(db, as_json):
 @quiet_option
 @json_option
 @wait_option
-def organize(dest, apply_plan, copy, link, noise, keep_channel, undo, db, quiet, as_json):
+def organize(dest, apply_plan, copy, link, noise, keep_channel, undo, db, quiet, as_json, wait):
     """Preview, apply or undo a reorganisation into one folder per cluster.
 
     Folders are named <id>-<name> after the clusters of the last `vindex cluster` run. Moves
@@ -135,7 +135,7 @@ def organize(dest, apply_plan, copy, link, noise, keep_channel, undo, db, quiet,
     progress, hook = progress_bar(quiet or as_json)
     if undo:
         with progress:
-            done = index.organize_undo(progress=hook)
+            done = index.organize_undo(progress=hook, wait=wait)
         if dest and os.path.realpath(dest) != done.dest:
             click.echo(f"note: the organize undone was into {done.dest}", err=True)
         emit(done, as_json, print_undo)
@@ -147,7 +147,7 @@ def organize(dest, apply_plan, copy, link, noise, keep_channel, undo, db, quiet,
         emit(index.organize_plan(dest, mode, noise, keep_channel), as_json, print_plan)
         return
     with progress:
-        result = index.organize_apply(dest, mode, noise, keep_channel, progress=hook)
+        result = index.organize_apply(dest, mode, noise, keep_channel, progress=hook, wait=wait)
     emit(result, as_json, print_organized)
 
 
@@ -174,7 +174,7 @@ def organize(dest, apply_plan, copy, link, noise, keep_channel, undo, db, quiet,
 @json_option
 @wait_option
 def cluster(db, min_size, min_samples, neighbors, components, metric, seed, channel, vocabulary, out, no_report,
-            quiet, as_json):
+            quiet, as_json, wait):
     """Group the indexed videos: UMAP, then HDBSCAN; name each group and store the labels.
 
     Writes back into the index: each video's cluster (-1 = noise), probability and x/y map
@@ -191,7 +191,7 @@ def cluster(db, min_size, min_samples, neighbors, components, metric, seed, chan
                            metric=metric, seed=seed, channel=channel)
     index = Index(db)
     status = status_printer(quiet or as_json)
-    run = index.cluster(params, vocabulary=vocabulary, status=status)
+    run = index.cluster(params, vocabulary=vocabulary, status=status, wait=wait)
     written = [] if no_report else index.report(out, gallery=False, status=status)
     if as_json:
         print_json({**run.to_dict(), "files": written})
@@ -356,7 +356,7 @@ def dupes(mode, threshold, channels, bare_paths, under, name, db, as_json):
 @db_option
 @json_option
 @wait_option
-def optimize(rebuild, db, as_json):
+def optimize(rebuild, db, as_json, wait):
     """Compact the index and build the ANN indexes its size calls for.
 
     `vindex add` does this on its own; run it after large changes, or with --rebuild to
@@ -364,7 +364,7 @@ def optimize(rebuild, db, as_json):
     """
     from vindex.index import Index
 
-    emit(Index(db).optimize(rebuild=rebuild), as_json, print_optimize)
+    emit(Index(db).optimize(rebuild=rebuild, wait=wait), as_json, print_optimize)
 
 
 @cli.command()
@@ -396,7 +396,7 @@ def serve(db, host, port, token, open_browser, device, precision, quiet):
 @db_option
 @wait_option
 @json_option
-def check(repair, db, as_json):
+def check(repair, db, as_json, wait):
     """Verify the index: every video has its frames and only those, no duplicate or orphan rows,
     vector sizes match the model, files are on disk, tables read at their latest version.
 
@@ -405,7 +405,7 @@ def check(repair, db, as_json):
     from vindex.index import Index
     from vindex.output import print_check
 
-    result = Index(db).check(repair=repair)
+    result = Index(db).check(repair=repair, wait=wait)
     emit(result, as_json, print_check)
     if not result.ok:
         sys.exit(1)

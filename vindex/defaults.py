@@ -11,7 +11,9 @@ from __future__ import annotations
 MODEL = "ViT-B-32"
 PRETRAINED = {"ViT-B-32": "laion2b_s34b_b79k"}  # the tag used when --pretrained is not given
 TINY_MODEL = "vindex-tiny"  # random-weight model shipped with the package: offline demos and tests
-PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")  # int8: OpenVINO on a CPU, opt-in
+# The precisions each backend runs (int8: OpenVINO on a CPU, opt-in); --precision takes any of them.
+BACKEND_PRECISIONS = {"torch": ("auto", "fp32", "bf16", "fp16"), "openvino": ("auto", "fp32", "bf16", "int8")}
+PRECISIONS = tuple(dict.fromkeys(name for names in BACKEND_PRECISIONS.values() for name in names))
 PRECISION = "auto"
 BACKENDS = ("auto", "torch", "openvino")  # auto: OpenVINO on a CPU where installed, else torch
 BACKEND = "auto"

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from vindex.clock import moment
 from vindex.errors import DecodeError, VindexError, os_reason
 from vindex.frames import open_video, video_stream
 from vindex.stills import read_thumbnail
 from vindex.locations import is_remote, join_root, shown_path, stored_path
 from vindex.organizing.names import fit, numbered, safe_name
 from vindex.results import Result
-from vindex.store import Store, sql_list
+from vindex.store import Store, StoredVideo
 
 CLIP_FORMAT = ".mp4"  # of a re-encoded clip; a copied one keeps its source's container
 JPEG_QUALITY = 92
@@ -68,32 +69,31 @@ def time_label(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{rest:02d}s" if hours else f"{minutes}m{rest:02d}s"
 
 
-def clock(seconds: float) -> str:
-    minutes, rest = divmod(seconds, 60)
-    return f"{int(minutes)}:{rest:04.1f}"
-
-
-def find_video(store: Store, hit: str | Path) -> dict:
+def find_video(store: Store, hit: str | Path) -> StoredVideo:
     """The index row of a video id, a file on disk under the root, or a path as the index shows it."""
-    columns = ["id", "path", "duration"]
     text = os.fspath(hit)
-    for where in _lookups(store, text):
-        rows = store.videos.search().where(where).select(columns).limit(1).to_arrow().to_pylist()
-        if rows:
-            return rows[0]
-    raise VindexError(f"{text} is not in the index: give a video id (vindex query --json) or an indexed file")
+    found = store.video_with_id(text)
+    for path in [] if found else _stored_paths(store, text):
+        found = store.video_at(path)
+        if found:
+            break
+    if found is None:
+        raise VindexError(f"{text} is not in the index: give a video id (vindex query --json) or an indexed file")
+    return found
 
 
-def _lookups(store: Store, text: str) -> list[str]:
-    lookups = [f"id = {sql_list([text])}"]
-    root = store.meta.get("root") or ""
+def _stored_paths(store: Store, text: str) -> list[str]:
+    """The stored paths `text` may name: a file under the root (as given, then with links
+    resolved), or a path as the index shows it."""
+    paths = []
+    root = store.meta.root or ""
     file = Path(text).expanduser()
     if root and not is_remote(root) and file.exists():
         for path, base in ((Path(os.path.abspath(file)), Path(os.path.abspath(root))), (file.resolve(), Path(root).resolve())):
             if path.is_relative_to(base):
-                lookups.append(f"path = {sql_list([stored_path(path.relative_to(base).as_posix())])}")
-    lookups.append(f"path = {sql_list([stored_path(text)])}")
-    return lookups
+                paths.append(stored_path(path.relative_to(base).as_posix()))
+    paths.append(stored_path(text))
+    return paths
 
 
 def export(store: Store, hit: str | Path, at: float | str | None, clip: float, out: str | Path,
@@ -105,15 +105,15 @@ def export(store: Store, hit: str | Path, at: float | str | None, clip: float, o
     at = parse_time(at) if at is not None else 0.0
     if not clip > 0:
         raise VindexError(f"--clip {clip}: a clip lasts more than 0 seconds")
-    root = store.meta.get("root") or ""
+    root = store.meta.root or ""
     if is_remote(root):
         raise VindexError(f"export reads local files; the index's videos are at {root}")
-    file, shown = join_root(root, row["path"]), shown_path(row["path"])
+    file, shown = join_root(root, row.path), shown_path(row.path)
     if not os.path.isfile(file):
         raise VindexError(f"the file of {shown} is missing: {file} (moved or deleted? run `vindex add`)")
-    duration = row["duration"]
+    duration = row.duration
     if duration is not None and at > duration:
-        raise VindexError(f"--at {clock(at)} is past the end of {shown} ({clock(duration)} long)")
+        raise VindexError(f"--at {moment(at)} is past the end of {shown} ({moment(duration)} long)")
     start, end = max(0.0, at - clip / 2), at + clip / 2
     if duration is not None and end > duration:
         start, end = max(0.0, duration - clip), duration
@@ -122,7 +122,7 @@ def export(store: Store, hit: str | Path, at: float | str | None, clip: float, o
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise VindexError(f"cannot create {folder}: {os_reason(error)}") from None
-    source_extension = os.path.splitext(row["path"])[1].lower() or CLIP_FORMAT
+    source_extension = os.path.splitext(row.path)[1].lower() or CLIP_FORMAT
     base = safe_name(Path(shown).stem, "video") + "@" + time_label(at)
     clip_extension = CLIP_FORMAT if reencode else source_extension
     clip_path, still_path = _claim(folder, base, [clip_extension, ".jpg"])
@@ -140,7 +140,7 @@ def export(store: Store, hit: str | Path, at: float | str | None, clip: float, o
         for path in (clip_path, still_path):
             path.unlink(missing_ok=True)
         raise VindexError(f"cannot read {shown} as a video: {error}") from None
-    return Export(row["id"], shown, round(at, 3), round(real_start, 3), round(real_end, 3), str(clip_path),
+    return Export(row.id, shown, round(at, 3), round(real_start, 3), round(real_end, 3), str(clip_path),
                   str(still_path), reencoded, audio)
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import shutil
-from contextlib import ExitStack
-from contextvars import ContextVar
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from vindex import defaults, organizing
 from vindex.duplicates import DuplicateReport, find_duplicates
@@ -23,44 +22,19 @@ from vindex.indexing import AddSummary, ModelLoader, RunSettings, add_folder, ch
 from vindex.results import ProgressHook, Result, StatusHook
 from vindex.search import Hit, QueryResult, search, text_probe, video_probe
 from vindex.store import Store, resolve_db
+from vindex.store.meta import IndexMeta
 from vindex.store.filters import all_of, video_filter
 
 if TYPE_CHECKING:
     from vindex.checking import CheckResult
     from vindex.clustering import ClusterInfo, ClusterMembers, ClusterParams, ClusterResult
 
-# The writer lock a running writing method holds (its exit stack) and whether it waits for another writer.
-_writing: ContextVar[tuple[ExitStack, bool | None]] = ContextVar("vindex_writing")
-
-
-def _writes(method: Callable | None = None, *, opens_store: bool = False) -> Callable:
-    """Make an `Index` method a writer: it holds the index's writer lock to its end, from its start
-    or (`opens_store`) from where it hands its store to `self._writer` (`add` first looks whether
-    it creates the index). `wait=True` waits for another writer instead of failing at once."""
-
-    def decorate(method: Callable) -> Callable:
-        @functools.wraps(method)
-        def writer(self: "Index", *args, wait: bool | None = None, **kwargs):
-            with ExitStack() as held:
-                token = _writing.set((held, wait))
-                try:
-                    if not opens_store:
-                        self._writer(self.store)
-                    return method(self, *args, **kwargs)
-                finally:
-                    _writing.reset(token)
-
-        return writer
-
-    return decorate(method) if method else decorate
-
-
-def model_to_add(model: ModelSpec | None, meta: dict) -> ModelSpec:
+def model_to_add(model: ModelSpec | None, meta: IndexMeta) -> ModelSpec:
     """The model an add embeds with: the one asked for, else the index's, else the default."""
     if model is None:
-        model = ModelSpec(meta["model"], meta.get("pretrained"), meta.get("checkpoint")) if "model" in meta else ModelSpec()
+        model = ModelSpec(meta.model, meta.pretrained, meta.checkpoint) if meta.has_model else ModelSpec()
     elif not model.name:  # --pretrained/--checkpoint alone: for the index's model, or the default
-        model = ModelSpec(meta.get("model", DEFAULT_MODEL), model.pretrained, model.checkpoint)
+        model = ModelSpec(meta.model or DEFAULT_MODEL, model.pretrained, model.checkpoint)
     return model.resolved()
 
 
@@ -105,32 +79,35 @@ class Index:
         self._store = None
 
     @property
-    def meta(self) -> dict:
+    def meta(self) -> IndexMeta:
         return self.store.meta
 
-    def _writer(self, store: Store) -> Store:
-        """`store` with the writer lock held (and its tables reread) until the writing method ends."""
-        held, wait = _writing.get()
-        return held.enter_context(store.writing(wait))
+    @contextmanager
+    def writing(self, wait: bool = False) -> Iterator[Store]:
+        """The store with the index's writer lock held, and its tables as the previous writer left
+        them, for the block. Every writing method runs inside one; `wait` queues behind another
+        writer instead of failing at once (a writing method called inside the block holds the
+        lock it already has)."""
+        with self.store.writing(wait) as store:
+            yield store
 
     def model_spec(self) -> ModelSpec:
         """The model that made the index's vectors, as recorded in its metadata."""
         meta = self.meta
-        if "model" not in meta:
+        if not meta.has_model:
             raise VindexError(f"the index at {self.store.uri} holds no videos yet: run `vindex add FOLDER` first")
-        return ModelSpec(meta["model"], meta.get("pretrained"), meta.get("checkpoint"))
+        return ModelSpec(meta.model, meta.pretrained, meta.checkpoint)
 
     def embedder(self, spec: ModelSpec | None = None) -> Embedder:
         """The embedder for `spec` (default: the index's model) on this Index's device, precision and backend."""
         spec = (spec or self.model_spec()).resolved()
         key = (spec, self.device, self.precision, self.backend)
         if key not in self._embedders:
-            calibration = self._calibration or self.meta.get("root")
+            calibration = self._calibration or self.meta.root
             self._embedders[key] = open_embedder(spec, self.device, self.precision, self.backend, self.status,
                                                  calibration)
         return self._embedders[key]
 
-    @_writes(opens_store=True)
     def add(
         self,
         folder: str | Path,
@@ -146,6 +123,7 @@ class Index:
         address: str | None = None,
         keyframes_only: bool = False,
         retry_failed: bool = False,
+        wait: bool = False,
     ) -> AddSummary:
         """Index new and changed videos under `folder`, follow renames, drop deleted files.
 
@@ -155,72 +133,72 @@ class Index:
         `keyframes_only` takes the keyframe nearest each target time (several times faster to
         decode; the frames' real timestamps are stored). `retry_failed` decodes again the files
         remembered as undecodable (those that failed to be read are tried again on every add anyway).
+        `wait` waits for another writer of the index instead of failing at once.
         """
         folder = check_folder(folder)
         self._calibration = folder
         new_index = self._store is None and not is_remote(uri := resolve_db(self._db, folder)) and not Path(uri).exists()
         if new_index:  # before anything is created: no empty index is left behind
-            check_weights_available(model_to_add(model, {}))
+            check_weights_available(model_to_add(model, IndexMeta()))
         if self._store is None:
             self._store = Store(uri, create=True)
-        store = self._writer(self._store)
-        meta = store.meta
-        spec = model_to_add(model, meta)
-        frames = frames or meta.get("frames_per_video") or defaults.FRAMES_PER_VIDEO
-        if frames < 1:
-            raise VindexError("--frames must be at least 1")
-        # An index from before sampling was a choice sampled uniformly.
-        sampling = sampling or (meta.get("sampling", "uniform") if "model" in meta else defaults.SAMPLING)
-        if sampling not in defaults.SAMPLINGS:
-            raise VindexError(f"unknown sampling {sampling!r}: use {' or '.join(defaults.SAMPLINGS)}")
-        if "model" in meta and not reembed:
-            recorded = (meta["model"], meta["weights"], meta["frames_per_video"], meta.get("sampling", "uniform"))
-            wanted = (spec.name, spec.weights, frames, sampling)
-            if recorded != wanted:
-                raise VindexError(
-                    f"the index was built with {recorded[0]} ({recorded[1]}, {recorded[2]} frames per video, "
-                    f"{recorded[3]} sampling), not {wanted[0]} ({wanted[1]}, {wanted[2]} frames, {wanted[3]}): "
-                    "add --reembed to rebuild it, or use a new --db"
-                )
-        root, folder = ensure_root(store, folder)
-        organizing.refuse_if_interrupted(store)
-        settings = RunSettings(frames, batch_size, commit_every, workers, keyframes_only, self.device, self.precision,
-                               sampling)
-        runner = make_runner(engine, settings, address)
-        if reembed:
-            store.drop_vectors()
+        with self.writing(wait) as store:
+            meta = store.meta
+            spec = model_to_add(model, meta)
+            frames = frames or meta.frames_per_video or defaults.FRAMES_PER_VIDEO
+            if frames < 1:
+                raise VindexError("--frames must be at least 1")
+            sampling = sampling or meta.sampling or defaults.SAMPLING
+            if sampling not in defaults.SAMPLINGS:
+                raise VindexError(f"unknown sampling {sampling!r}: use {' or '.join(defaults.SAMPLINGS)}")
+            if meta.has_model and not reembed:
+                recorded = (meta.model, meta.weights, meta.frames_per_video, meta.sampling)
+                wanted = (spec.name, spec.weights, frames, sampling)
+                if recorded != wanted:
+                    raise VindexError(
+                        f"the index was built with {recorded[0]} ({recorded[1]}, {recorded[2]} frames per video, "
+                        f"{recorded[3]} sampling), not {wanted[0]} ({wanted[1]}, {wanted[2]} frames, {wanted[3]}): "
+                        "add --reembed to rebuild it, or use a new --db"
+                    )
+            root, folder = ensure_root(store, folder)
+            organizing.refuse_if_interrupted(store)
+            settings = RunSettings(frames, batch_size, commit_every, workers, keyframes_only, self.device,
+                                   self.precision, sampling)
+            runner = make_runner(engine, settings, address)
+            if reembed:
+                store.drop_vectors()
 
-        def recorded(model: Embedder | ModelShape) -> Embedder | ModelShape:
-            # An empty index learns its model when the model is first needed.
-            if store.videos is None or "model" not in store.meta:
-                store.initialise(
-                    model.dim, model=spec.name, pretrained=spec.pretrained, checkpoint=spec.checkpoint,
-                    weights=spec.weights, frames_per_video=frames, sampling=sampling, root=str(root),
-                )
-            return model
+            def recorded(model: Embedder | ModelShape) -> Embedder | ModelShape:
+                # An empty index learns its model when the model is first needed.
+                if store.videos is None or not store.meta.has_model:
+                    store.initialise(
+                        model.dim, model=spec.name, pretrained=spec.pretrained, checkpoint=spec.checkpoint,
+                        weights=spec.weights, frames_per_video=frames, sampling=sampling, root=str(root),
+                    )
+                return model
 
-        loader = ModelLoader(image_size_of(spec), lambda: recorded(self.embedder(spec)),
-                             lambda: recorded(model_shape(spec)))
-        try:
-            check_weights_available(spec)
-            summary = add_folder(store, root, folder, loader, runner, progress, retry_failed)
-        except BaseException:
-            if new_index and store.is_empty:  # a failed first add leaves no empty index behind
-                self._store = None
-                shutil.rmtree(uri, ignore_errors=True)
-            raise
-        made_by = self._embedders.get((spec, self.device, self.precision, self.backend))
-        if made_by is not None and summary.embedded:
-            facts = provenance(made_by)
-            history = set(store.meta.get("vectors_made_by", [])) | {f"{facts['backend']} {facts['precision']}"}
-            store.set_meta(**facts, vectors_made_by=sorted(history))
-        if not store.is_empty:
-            store.ensure_search_indexes()
-        if (store.meta.get("clustering") or {}).get("models"):
-            from vindex.clustering.assign import assign_new
+            loader = ModelLoader(image_size_of(spec), lambda: recorded(self.embedder(spec)),
+                                 lambda: recorded(model_shape(spec)))
+            try:
+                check_weights_available(spec)
+                summary = add_folder(store, root, folder, loader, runner, progress, retry_failed)
+            except BaseException:
+                if new_index and store.is_empty:  # a failed first add leaves no empty index behind
+                    self._store = None
+                    shutil.rmtree(uri, ignore_errors=True)
+                raise
+            made_by = self._embedders.get((spec, self.device, self.precision, self.backend))
+            if made_by is not None and summary.embedded:
+                facts = provenance(made_by)
+                history = set(store.meta.vectors_made_by) | {f"{facts['backend']} {facts['precision']}"}
+                store.set_meta(**facts, vectors_made_by=sorted(history))
+            if not store.is_empty:
+                store.ensure_search_indexes()
+            if (store.meta.clustering or {}).get("models"):
+                from vindex.clustering.assign import assign_new
 
-            summary.assigned = assign_new(store, self.status)
-        return summary
+                summary.assigned = assign_new(store, self.status)
+            return summary
 
     def info(self) -> IndexInfo:
         """What the index holds: videos, frames, channels, model, sampling, clusters, location, size."""
@@ -231,23 +209,22 @@ class Index:
         """Where `organize_apply` would put each clustered video (mode: move, copy or link). Changes nothing."""
         return organizing.preview(self.store, dest, mode, noise, keep_channel)
 
-    @_writes
     def organize_apply(self, dest: str | Path, mode: str = defaults.ORGANIZE_MODE,
                        noise: str = defaults.NOISE_POLICY, keep_channel: bool = False,
-                       progress: ProgressHook | None = None) -> organizing.OrganizeResult:
+                       progress: ProgressHook | None = None, wait: bool = False) -> organizing.OrganizeResult:
         """Move (copy, link) the videos into one folder per cluster under `dest`, journaled; the
         index follows moved files. Finishes an interrupted run into the same `dest` instead."""
-        return organizing.apply(self.store, dest, mode, noise, keep_channel, progress)
+        with self.writing(wait) as store:
+            return organizing.apply(store, dest, mode, noise, keep_channel, progress)
 
-    @_writes
-    def organize_undo(self, progress: ProgressHook | None = None) -> organizing.UndoResult:
+    def organize_undo(self, progress: ProgressHook | None = None, wait: bool = False) -> organizing.UndoResult:
         """Put back the files of the latest organize not undone yet; the index follows them back."""
-        return organizing.undo(self.store, progress)
+        with self.writing(wait) as store:
+            return organizing.undo(store, progress)
 
     # -- clusters -----------------------------------------------------------------------------
-    @_writes
     def cluster(self, params: "ClusterParams | None" = None, vocabulary: str | Path | None = None,
-                status: StatusHook | None = None) -> "ClusterResult":
+                status: StatusHook | None = None, wait: bool = False) -> "ClusterResult":
         """Group the videos (UMAP + HDBSCAN), name the groups, and store labels, x/y and a clusters table.
 
         >>> run = Index().cluster(ClusterParams(min_size=5))
@@ -255,7 +232,8 @@ class Index:
         """
         from vindex.clustering import ClusterParams, cluster_index
 
-        return cluster_index(self.store, self.embedder, params or ClusterParams(), vocabulary, status)
+        with self.writing(wait) as store:
+            return cluster_index(store, self.embedder, params or ClusterParams(), vocabulary, status)
 
     def clusters(self, under: str | Path | None = None, name: str | None = None) -> list[ClusterInfo]:
         """The latest `cluster` run's clusters, largest first, then the noise (id -1): id, name, size,
@@ -275,7 +253,7 @@ class Index:
     def _filter(self, under: str | Path | None, name: str | None) -> str | None:
         """The videos-table filter for `under` (a folder inside the root: relative to it, or a real
         path) and `name` (a glob on the file name, case-sensitive), pushed into LanceDB's query."""
-        return video_filter(self.meta.get("root"), under, name) if under is not None or name is not None else None
+        return video_filter(self.meta.root, under, name) if under is not None or name is not None else None
 
     def report(self, out: str | Path = defaults.REPORT_FOLDER, thumbnails: int = defaults.THUMBNAILS_PER_CLUSTER,
                picture: bool = True, gallery: bool = True, status: StatusHook | None = None) -> list[Path]:
@@ -353,23 +331,22 @@ class Index:
             hit, at = hit.video_id, hit.timestamp if at is None else at
         return export(self.store, hit, at, clip, out, reencode)
 
-    @_writes
-    def optimize(self, rebuild: bool = False) -> OptimizeSummary:
+    def optimize(self, rebuild: bool = False, wait: bool = False) -> OptimizeSummary:
         """Compact the tables and build (or, with `rebuild`, retrain) the ANN indexes that the
         collection's size calls for."""
         import time
 
         started = time.perf_counter()
-        store = self.store
-        store.require_videos()
-        store.optimize()
-        built = store.ensure_search_indexes(rebuild=rebuild)
-        return OptimizeSummary(
-            db=store.uri, videos=store.videos.count_rows(), frames=store.count_frames(), built=built,
-            vector_indexes=store.vector_indexes(), seconds=round(time.perf_counter() - started, 3),
-        )
+        with self.writing(wait) as store:
+            store.require_videos()
+            store.optimize()
+            built = store.ensure_search_indexes(rebuild=rebuild)
+            return OptimizeSummary(
+                db=store.uri, videos=store.count_videos(), frames=store.count_frames(), built=built,
+                vector_indexes=store.vector_indexes(), seconds=round(time.perf_counter() - started, 3),
+            )
 
-    def check(self, repair: bool = False, wait: bool | None = None) -> "CheckResult":
+    def check(self, repair: bool = False, wait: bool = False) -> "CheckResult":
         """Verify what a user cannot see (every video has its frames and only those, vector sizes, no
         duplicate rows, files on disk, tables readable at their latest version); `repair` fixes what
         it can, taking the writer lock, and never deletes a video file."""

@@ -37,20 +37,19 @@ def index_info(store: Store) -> IndexInfo:
         for channel in catalog.column("channel").to_pylist():
             channels[channel] = channels.get(channel, 0) + 1
     return IndexInfo(
-        db=store.uri, root=meta.get("root"), videos=sum(channels.values()), frames=store.count_frames(),
-        channels=dict(sorted(channels.items())), model=meta.get("model"), weights=meta.get("weights"),
-        dim=meta.get("dim"), frames_per_video=meta.get("frames_per_video"),
-        sampling=meta.get("sampling", "uniform") if "model" in meta else None,
-        schema_version=meta.get("schema_version"), size_bytes=store.size_on_disk(),
-        backend=meta.get("backend"), precision=meta.get("precision"), int8_fidelity=meta.get("int8_fidelity"),
-        vectors_made_by=meta.get("vectors_made_by"),
+        db=store.uri, root=meta.root, videos=sum(channels.values()), frames=store.count_frames(),
+        channels=dict(sorted(channels.items())), model=meta.model, weights=meta.weights,
+        dim=meta.dim, frames_per_video=meta.frames_per_video, sampling=meta.sampling,
+        schema_version=meta.schema_version, size_bytes=store.size_on_disk(),
+        backend=meta.backend, precision=meta.precision, int8_fidelity=meta.int8_fidelity,
+        vectors_made_by=meta.vectors_made_by or None,
         clusters=_cluster_freshness(store, catalog),
     )
 
 
 def _cluster_freshness(store: Store, catalog) -> dict | None:
-    if catalog is None or not store.meta.get("clustering"):
+    if catalog is None or not store.meta.clustering:
         return None
     from vindex.clustering.state import freshness
 
-    return freshness(catalog, store.meta["clustering"], len(store.cluster_rows()))
+    return freshness(catalog, store.meta.clustering, len(store.cluster_rows()))

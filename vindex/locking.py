@@ -10,19 +10,12 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 
 from vindex.errors import VindexError
 
 LOCK_FILE = "writer.lock"
-
-# Whether a writer waits for another to finish when its caller does not say (`vindex ... --wait`
-# sets it for one command, so the commands need not pass it down themselves).
-WAIT_FOR_WRITERS: ContextVar[bool] = ContextVar("wait_for_writers", default=False)
 
 # Locks this process holds, per lock file and thread: a writer that calls another writing step
 # holds the lock once, and a second thread is refused as another process would be.
@@ -32,16 +25,6 @@ _held_guard = threading.Lock()
 
 class WriterBusy(VindexError):
     """Another writer holds the lock (and the caller would not wait)."""
-
-
-@contextmanager
-def waiting_for_writers(wait: bool) -> Iterator[None]:
-    """Make writers started inside this block wait for the lock (or not) unless told otherwise."""
-    token = WAIT_FOR_WRITERS.set(wait)
-    try:
-        yield
-    finally:
-        WAIT_FOR_WRITERS.reset(token)
 
 
 def holder(path: Path) -> str:
@@ -56,9 +39,9 @@ def holder(path: Path) -> str:
 class WriterLock:
     """The writer lock of the index in `folder`, held from `acquire()` to `release()`.
 
-    Another holder makes `acquire` fail at once with one line, or, with `wait` (default:
-    WAIT_FOR_WRITERS), wait for it. An OSError from the lock file itself (a read-only folder)
-    is left to the caller, which knows how to explain it.
+    Another holder makes `acquire` fail at once with one line, or, with `wait`, wait for it. An
+    OSError from the lock file itself (a read-only folder) is left to the caller, which knows how
+    to explain it.
     """
 
     def __init__(self, folder: Path, label: str | None = None):
@@ -67,14 +50,13 @@ class WriterLock:
         self._key = (str(self.path), threading.get_ident())
         self._descriptor: int | None = None
 
-    def acquire(self, wait: bool | None = None) -> WriterLock:
+    def acquire(self, wait: bool = False) -> WriterLock:
         import fcntl
 
         with _held_guard:
             if self._key in _held:
                 _held[self._key] += 1
                 return self
-        wait = WAIT_FOR_WRITERS.get() if wait is None else wait
         descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))

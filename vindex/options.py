@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Callable
 
 import click
@@ -22,17 +21,10 @@ def json_option(command: Callable) -> Callable:
 
 
 def wait_option(command: Callable) -> Callable:
-    """--wait: a writing command queues behind another writer of the index instead of failing at once."""
-
-    @functools.wraps(command)
-    def waiting(*args, wait: bool, **kwargs):
-        from vindex.locking import waiting_for_writers
-
-        with waiting_for_writers(wait):
-            return command(*args, **kwargs)
-
+    """--wait: a writing command queues behind another writer of the index instead of failing at once
+    (the command passes it to its `Index` method's `wait`)."""
     return click.option("--wait", is_flag=True,
-                        help="If another vindex is writing to the index, wait for it instead of failing.")(waiting)
+                        help="If another vindex is writing to the index, wait for it instead of failing.")(command)
 
 
 def quiet_option(command: Callable) -> Callable:

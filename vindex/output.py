@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import click
 
+from vindex.clock import moment
 from vindex.locations import shown_path
 from vindex.results import ProgressHook, StatusHook, count, plain
 
@@ -71,13 +72,6 @@ def status_printer(quiet: bool) -> StatusHook | None:
     if quiet:
         return None
     return lambda message: click.echo(f"  {message}", err=True)
-
-
-def format_moment(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    minutes, rest = divmod(seconds, 60)
-    return f"{int(minutes)}:{rest:04.1f}"
 
 
 def human_size(size: float) -> str:
@@ -182,7 +176,7 @@ def print_hits(result, as_json: bool, bare_paths: bool) -> None:
         click.echo(f"{'rank':>4}  {'score':>6}  {'moment':>7}  {'channel':<{width}}  path")
         for hit in result:
             click.echo(
-                f"{hit.rank:>4}  {hit.score:>6.3f}  {format_moment(hit.timestamp):>7}  "
+                f"{hit.rank:>4}  {hit.score:>6.3f}  {moment(hit.timestamp):>7}  "
                 f"{(hit.channel or '(root)'):<{width}}  {hit.path}"
             )
 
@@ -213,7 +207,7 @@ def print_duplicate_groups(report, as_json: bool, bare_paths: bool) -> None:
             pixels = f"{video.width}x{video.height}" if video.width else "-"
             shown = (f"{video.visual:>6.3f}  " if video.visual is not None else f"{'-':>6}  ") if second else ""
             click.echo(
-                f"  {video.score:>6.3f}  {shown}{video.reason:<{width}}  {format_moment(video.duration):>7}  "
+                f"  {video.score:>6.3f}  {shown}{video.reason:<{width}}  {moment(video.duration):>7}  "
                 f"{pixels:>9}  {human_size(video.size or 0):>9}  {video.path}"
             )
     click.echo(f"{count(len(report.groups), 'group')}, {human_size(report.reclaimable_bytes)} reclaimable "
@@ -259,10 +253,10 @@ def print_members(found, shown: list) -> None:
 def print_exports(exports: list, err: bool = False) -> None:
     for done in exports:
         how = "re-encoded" if done.reencoded else "stream copy" + (" with audio" if done.audio else "")
-        click.echo(f"wrote {done.clip} ({format_moment(done.start)}–{format_moment(done.end)} of {done.path}, {how})",
+        click.echo(f"wrote {done.clip} ({moment(done.start)}–{moment(done.end)} of {done.path}, {how})",
                    err=err)
         if done.still:
-            click.echo(f"wrote {done.still} (the frame at {format_moment(done.at)})", err=err)
+            click.echo(f"wrote {done.still} (the frame at {moment(done.at)})", err=err)
 
 
 def print_written(paths: list) -> None:

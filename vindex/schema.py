@@ -1,29 +1,17 @@
-"""The shape of an index: its tables' Arrow schemas, the schema version, and the numbered
-migrations that bring an older index up to date when it is opened.
+"""The shape of an index: its tables' Arrow schemas and the schema version.
 
-A change to a table's columns bumps SCHEMA_VERSION and adds `MIGRATIONS[old_version]`, a function
-that takes the store at `old_version` and leaves it at `old_version + 1`; tests/test_schema.py runs
-each one on an index written by the previous version.
+A change to a table's columns bumps SCHEMA_VERSION and adds a numbered migration in
+`vindex.store.migrations`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
-
 import numpy as np
 import pyarrow as pa
-
-from vindex.errors import VindexError
-
-if TYPE_CHECKING:
-    from vindex.store import Store
 
 SCHEMA_VERSION = 2
 VIDEOS, FRAMES, META, CLUSTERS = "videos", "frames", "meta", "clusters"
 TERMS = "terms"  # the cluster-naming vocabulary's text vectors, cached per model and vocabulary
-
-# from-version -> the function that migrates an index from that version to the next.
-MIGRATIONS: dict[int, Callable[["Store"], None]] = {}
 
 
 # Version 2: perceptual fingerprints for duplicate finding, and how a video got its cluster.
@@ -41,13 +29,6 @@ FRAME_COLUMNS_V2 = [
     pa.field("blank", pa.bool_()),  # black, white, one colour or a fade: never a match
 ]
 
-
-def _add_fingerprint_columns(store: "Store") -> None:
-    """Version 1 → 2: the new columns, null; `add` fills fingerprints in without re-embedding."""
-    if store.videos is not None:
-        store.videos.add_columns(VIDEO_COLUMNS_V2)
-    if store.frames is not None:
-        store.frames.add_columns(FRAME_COLUMNS_V2)
 
 
 def video_schema(dim: int) -> pa.Schema:
@@ -110,35 +91,3 @@ def vectors_of(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
         column = column.combine_chunks() if column.num_chunks else pa.array([], column.type)
     dim = column.type.list_size
     return column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, dim)
-
-
-MIGRATIONS[1] = _add_fingerprint_columns
-
-
-def check_version(found: int | None, uri: str) -> int:
-    """The index's schema version, refused when it is newer than this vindex knows."""
-    version = SCHEMA_VERSION if found is None else int(found)
-    if version > SCHEMA_VERSION:
-        raise VindexError(
-            f"the index at {uri} has schema version {version}, newer than this vindex understands "
-            f"(version {SCHEMA_VERSION}): upgrade vindex (pip install -U vindex)"
-        )
-    return version
-
-
-def migrate(store: "Store", version: int) -> list[int]:
-    """Run the migrations from `version` up to SCHEMA_VERSION, recording each step; returns the
-    versions migrated from."""
-    done = []
-    while version < SCHEMA_VERSION:
-        step = MIGRATIONS.get(version)
-        if step is None:
-            raise VindexError(
-                f"the index at {store.uri} has schema version {version}, which this vindex cannot migrate: "
-                "rebuild it with `vindex add FOLDER --reembed`"
-            )
-        step(store)
-        version += 1
-        store.set_meta(schema_version=version)
-        done.append(version - 1)
-    return done

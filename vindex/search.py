@@ -28,9 +28,10 @@ from vindex.indexing.rows import mean_vector
 from vindex.locations import is_remote, join_root, shown_path, stored_path
 from vindex.results import Result
 from vindex.scanning import hash_file
-from vindex.store import Store, sql_list, vectors_of
+from vindex.store import Store, StoredVideo, sql_list, vectors_of
 from vindex.store.filters import all_of
-from vindex.vector_index import ANN_PROBE_SHARE, ANN_TEXT_PROBE_SHARE
+from vindex.store.meta import LEGACY_SAMPLING
+from vindex.store.vector_index import ANN_PROBE_SHARE, ANN_TEXT_PROBE_SHARE
 
 # Candidate frames fetched per wanted video, on top of the index's frames per video; grows x4
 # while the candidates hold too few distinct videos.
@@ -129,54 +130,37 @@ def video_probe(
     file = file.resolve()
     same_path, row = _row_at_path(store, file)
     try:
-        digest = row["content_hash"] if row else hash_file(str(file))
+        digest = row.content_hash if row else hash_file(str(file))
     except OSError as error:
         raise VindexError(f"cannot read {path}: {os_reason(error)}") from None
     if row is None:
-        row = _row_with_hash(store, digest)
-    exclude = [] if include_self else _ids_with_hash(store, digest) + ([same_path] if same_path else [])
+        row = store.video_with_content(digest)
+    exclude = [] if include_self else store.ids_with_content(digest) + ([same_path] if same_path else [])
     if row is not None:
-        frames = store.frames_by_video([row["id"]]).sort_by("frame_index")
+        frames = store.frames_by_video([row.id]).sort_by("frame_index")
         vectors = vectors_of(frames.column("vector"))
-        return Probe(str(path), vectors, np.asarray(row["vector"], np.float32), "index", sorted(set(exclude)))
+        return Probe(str(path), vectors, np.asarray(row.vector, np.float32), "index", sorted(set(exclude)))
     embedder = load_embedder()
     try:
-        decoded = read_frames(str(file), int(store.meta.get("frames_per_video") or FRAMES_PER_VIDEO),
-                              embedder.image_size, threaded=True, sampling=store.meta.get("sampling", "uniform"))
+        decoded = read_frames(str(file), store.meta.frames_per_video or FRAMES_PER_VIDEO,
+                              embedder.image_size, threaded=True, sampling=store.meta.sampling or LEGACY_SAMPLING)
     except DecodeError as error:
         raise VindexError(f"cannot read {path} as a video: {error}") from None
     vectors = embedder.embed_images(decoded.images)
     return Probe(str(path), vectors, mean_vector(vectors), "embedded", sorted(set(exclude)))
 
 
-def _row_at_path(store: Store, file: Path) -> tuple[str | None, dict | None]:
+def _row_at_path(store: Store, file: Path) -> tuple[str | None, StoredVideo | None]:
     """(id of the row at this file's path, that row if the file is unchanged since indexing)."""
-    root = store.meta.get("root")
+    root = store.meta.root
     if not root or is_remote(root) or not file.is_relative_to(Path(root).resolve()):
         return None, None
-    relative = stored_path(file.relative_to(Path(root).resolve()).as_posix())
-    rows = _video_rows(store, f"path = {sql_list([relative])}", limit=1)
-    if not rows:
+    row = store.video_at(stored_path(file.relative_to(Path(root).resolve()).as_posix()))
+    if row is None:
         return None, None
     info = file.stat()
-    row = rows[0]
-    unchanged = row["size"] == info.st_size and row["mtime_ns"] == info.st_mtime_ns
-    return row["id"], row if unchanged else None
-
-
-def _row_with_hash(store: Store, digest: str) -> dict | None:
-    rows = _video_rows(store, f"content_hash = {sql_list([digest])}", limit=1)
-    return rows[0] if rows else None
-
-
-def _ids_with_hash(store: Store, digest: str) -> list[str]:
-    found = store.videos.search().where(f"content_hash = {sql_list([digest])}").select(["id"]).limit(None).to_arrow()
-    return found.column("id").to_pylist()
-
-
-def _video_rows(store: Store, where: str, limit: int) -> list[dict]:
-    columns = ["id", "path", "size", "mtime_ns", "content_hash", "vector"]
-    return store.videos.search().where(where).select(columns).limit(limit).to_arrow().to_pylist()
+    unchanged = row.size == info.st_size and row.mtime_ns == info.st_mtime_ns
+    return row.id, row if unchanged else None
 
 
 # -- searching -------------------------------------------------------------------------------
@@ -205,7 +189,8 @@ def search(
     if channels:
         channel_ids(store, channels)  # an unknown channel is an error
     video_where = all_of(f"channel IN ({sql_list(channels)})" if channels else None, where)
-    kept = matching_ids(store, video_where) if video_where else None
+    # The frames table holds no channel or path column: the videos that pass, by id.
+    kept = store.ids_where(video_where) if video_where else None
     if kept == []:
         return []
     if by == "video":
@@ -215,23 +200,15 @@ def search(
     return _hits(store, scored)
 
 
-def matching_ids(store: Store, where: str) -> list[str]:
-    """Ids of the videos that pass `where`: the frames table holds no channel or path column."""
-    return store.videos.search().where(where).select(["id"]).limit(None).to_arrow().column("id").to_pylist()
-
-
 def channel_ids(store: Store, channels: tuple[str, ...]) -> list[str]:
     """Ids of the videos in these channels; an unknown channel is an error, not an empty result."""
-    found = (
-        store.videos.search().where(f"channel IN ({sql_list(channels)})").select(["id", "channel"])
-        .limit(None).to_arrow()
-    )
-    unknown = sorted(set(channels) - set(found.column("channel").to_pylist()))
+    found = store.channel_members(channels)
+    unknown = sorted(set(channels) - {member.channel for member in found})
     if unknown:
         known = sorted(set(store.catalog(["channel"]).column("channel").to_pylist()))
         shown = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
         raise VindexError(f"no channel named {', '.join(map(repr, unknown))} in the index (channels: {shown})")
-    return found.column("id").to_pylist()
+    return [member.id for member in found]
 
 
 def _rank_by_frame(store: Store, probe: Probe, limit: int, kept: list[str] | None,
@@ -240,7 +217,7 @@ def _rank_by_frame(store: Store, probe: Probe, limit: int, kept: list[str] | Non
         f"video_id IN ({sql_list(kept)})" if kept is not None else None,
         f"video_id NOT IN ({sql_list(probe.exclude)})" if probe.exclude else None,
     )
-    frames_per_video = int(store.meta.get("frames_per_video") or FRAMES_PER_VIDEO)
+    frames_per_video = store.meta.frames_per_video or FRAMES_PER_VIDEO
     wanted = limit * frames_per_video
     kept_rows = None if kept is None else len(kept) * frames_per_video
     while True:
@@ -305,7 +282,7 @@ def _rank_by_video(store: Store, probe: Probe, limit: int, video_where: str | No
 
 def _hits(store: Store, scored: list[Scored]) -> list[Hit]:
     rows = {r["id"]: r for r in store.videos_by_id([s.video_id for s in scored], ["id", "path", "channel"]).to_pylist()}
-    root = store.meta.get("root") or ""
+    root = store.meta.root or ""
     return [
         Hit(rank, round(s.score, 6), shown_path(rows[s.video_id]["path"]), rows[s.video_id]["channel"], s.timestamp,
             s.frame_index, s.video_id, join_root(root, rows[s.video_id]["path"]))

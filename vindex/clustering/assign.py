@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from vindex.locations import is_remote
+from vindex.norms import unit_rows
 from vindex.results import StatusHook
 
 MODELS_FOLDER = "cluster-models"  # inside a local index folder; one sub-folder per run
@@ -107,8 +108,8 @@ def assign_new(store, status: StatusHook | None = None) -> int:
     from vindex.store import vectors_of
 
     meta = store.meta
-    run = meta.get("clustering") or {}
-    if not run.get("models") or (run.get("model"), run.get("weights")) != (meta.get("model"), meta.get("weights")):
+    run = meta.clustering or {}
+    if not run.get("models") or (run.get("model"), run.get("weights")) != (meta.model, meta.weights):
         return 0  # no saved models, or they were fitted on another model's vectors
     ids = pending(store, run)
     if not ids:
@@ -136,7 +137,7 @@ def place(content: dict, vectors: np.ndarray, say: StatusHook) -> tuple[np.ndarr
 
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if content.get("metric") == "cosine":
-        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        vectors = unit_rows(vectors)
     reducer, picture = content["umap"], content["picture"]
     if content.get("picture_is_umap"):
         picture = reducer

@@ -24,6 +24,7 @@ import numpy as np
 from vindex.clustering import jit, layout
 from vindex.defaults import COMPONENTS, METRIC, METRICS, MIN_CLUSTER_SIZE, NEIGHBORS, SEED
 from vindex.errors import VindexError, first_line
+from vindex.norms import unit_rows
 from vindex.results import Result, StatusHook
 
 # The 5-D and 2-D layouts run side by side (each single-threaded and seeded, so reproducible).
@@ -96,7 +97,7 @@ def group_vectors(vectors: np.ndarray, params: ClusterParams, status: StatusHook
     params.check(vectors.shape[1])
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if params.metric == "cosine":
-        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        vectors = unit_rows(vectors)
     unique, inverse = _unique_rows(vectors)
     copies = len(vectors) - len(unique)
     copies_note = f"{copies} videos share their vector with another (identical copies): each vector is clustered once"

@@ -197,15 +197,15 @@ def name_clusters(store, load_embedder: Callable, terms: list[str], clusters: li
     if not clusters:
         return fallback
     meta = store.meta
-    untrained = random_weights_warning(meta.get("weights"), "cluster names")
+    untrained = random_weights_warning(meta.weights, "cluster names")
     if untrained:
         logging.getLogger("vindex").warning(untrained)
-    key = vocabulary_key(f"{meta.get('model')}:{meta.get('weights')}", terms)
+    key = vocabulary_key(f"{meta.model}:{meta.weights}", terms)
     cached = store.cached_terms(key)
     if cached is not None:
         _, term_vectors, scale = cached
     else:
-        say(f"embedding {len(terms)} vocabulary terms with {meta.get('model')} (once per index and vocabulary)")
+        say(f"embedding {len(terms)} vocabulary terms with {meta.model} (once per index and vocabulary)")
         try:
             embedder = load_embedder()
         except VindexError as error:
@@ -218,6 +218,6 @@ def name_clusters(store, load_embedder: Callable, terms: list[str], clusters: li
     say(f"naming {count(len(clusters), 'cluster')} from {len(terms)} vocabulary terms")
     slot = {cluster: i for i, cluster in enumerate(clusters)}
     positions_of = {video: slot.get(int(cluster), -1) for video, cluster in zip(run_ids, ids)}
-    batches = store.frames.search().select(["video_id", "vector"]).limit(None).to_batches(1 << 15)
+    batches = store.frame_vector_batches(1 << 15)
     names = contrast_names(terms, term_vectors, frame_batches(batches, positions_of), len(clusters), scale)
     return {cluster: names[slot[cluster]] or fallback[cluster] for cluster in clusters}

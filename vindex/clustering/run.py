@@ -91,7 +91,7 @@ def cluster_index(store, load_embedder: Callable, params: ClusterParams, vocabul
     grouping.seconds["naming"] = time.perf_counter() - naming_started
 
     meta = store.meta
-    run_params = dict(params.to_dict(), model=meta.get("model"), weights=meta.get("weights"),
+    run_params = dict(params.to_dict(), model=meta.model, weights=meta.weights,
                       method=grouping.method, epochs=grouping.epochs)
     now = datetime.now(timezone.utc)
     run_params["models"] = _save_models(store.uri, now, grouping, ids, run_params, say)
@@ -115,7 +115,7 @@ def cluster_index(store, load_embedder: Callable, params: ClusterParams, vocabul
                                  dict(sorted(counts.items(), key=lambda item: (-item[1], str(item[0]))))))
     return ClusterResult(
         videos=len(run_ids), clusters=infos, noise=int(np.sum(ids < 0)), unassigned=len(catalog) - len(run_ids),
-        method=grouping.method, params=run_params, model=str(meta.get("model")), notes=grouping.notes,
+        method=grouping.method, params=run_params, model=str(meta.model), notes=grouping.notes,
         seconds={k: round(v, 3) for k, v in grouping.seconds.items()},
     )
 

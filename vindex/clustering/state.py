@@ -85,7 +85,7 @@ def load_clustering(store, with_centroids: bool = False, where: str | None = Non
     import pyarrow.compute as pc
 
     store.require_videos()
-    run = store.meta.get("clustering")
+    run = store.meta.clustering
     if run is None:
         raise VindexError("no clusters yet: run `vindex cluster` first")
     table = store.catalog(["id", "path", "channel", "cluster", "cluster_probability", "x", "y", "cluster_status"], where)
@@ -93,16 +93,11 @@ def load_clustering(store, with_centroids: bool = False, where: str | None = Non
     xy = np.column_stack([
         table.column(axis).to_numpy(zero_copy_only=False).astype(np.float64) for axis in ("x", "y")
     ])
-    if store.clusters is None:
-        rows = []
-    elif with_centroids:
-        rows = sorted(store.clusters.to_arrow().to_pylist(), key=lambda row: (-row["size"], row["id"]))
-    else:
-        rows = store.cluster_rows()
+    rows = store.cluster_rows(centroids=with_centroids)
     return Clustering(
         ids=table.column("id").to_pylist(), paths=table.column("path").to_pylist(),
         channels=table.column("channel").to_pylist(), labels=stored_ids(table.column("cluster")),
-        probabilities=probabilities, xy=xy, clusters=rows, run=run, root=store.meta.get("root"),
+        probabilities=probabilities, xy=xy, clusters=rows, run=run, root=store.meta.root,
         statuses=table.column("cluster_status").to_pylist(),
     )
 

@@ -127,7 +127,7 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
     else:
         scores = {}
     groups = [_group(rows, [contents[k] for k in members], [scores.get((members[0], k)) for k in members],
-                     mode, store.meta.get("root") or "")
+                     mode, store.meta.root or "")
               for members in _keepers_and_members(len(contents), scores)]
     groups = [group for group in groups if len(group.videos) > 1]
     groups.sort(key=lambda g: (-g.reclaimable_bytes, g.keeper.path))

@@ -20,14 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
+from vindex.defaults import BACKEND_PRECISIONS
 from vindex.embedding.cache import model_folder
 from vindex.embedding.spec import ModelSpec
 from vindex.embedding.tokenizer import clip_tokenizer
 from vindex.embedding.torch_backend import BF16_MIN_COSINE, probe_frames
 from vindex.errors import VindexError, first_line
+from vindex.norms import unit_rows
 from vindex.results import StatusHook
 
-PRECISIONS = ("auto", "fp32", "bf16", "int8")
+PRECISIONS = BACKEND_PRECISIONS["openvino"]
 # OpenVINO's names for the precisions it computes in on a CPU.
 INFERENCE_TYPES = {"fp32": "f32", "bf16": "bf16"}
 FACTS_FILE = "model.json"
@@ -179,11 +181,6 @@ class OpenVinoEmbedder:
                 tokenize = open_clip.get_tokenizer(self.spec.name)
                 self._tokenizer = lambda texts: tokenize(texts).numpy()
         return self._tokenizer
-
-
-def unit_rows(vectors) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def computed_precision(compiled) -> str:

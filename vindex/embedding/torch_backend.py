@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vindex.defaults import BACKEND_PRECISIONS
 from vindex.embedding.spec import TINY_SEED, ModelSpec, check_model
 from vindex.embedding.weights import check_weights_available
 from vindex.errors import VindexError, first_line
@@ -18,7 +19,7 @@ from vindex.errors import VindexError, first_line
 # The lowest cosine between bf16 and fp32 embeddings of a probe batch that we accept before
 # running a model in bf16 on the CPU.
 BF16_MIN_COSINE = 0.999
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = BACKEND_PRECISIONS["torch"]
 
 
 def pick_device(device: str | None) -> str:

@@ -25,7 +25,7 @@ def backfill_fingerprints(store: Store, prefix: str, workers: int, progress: Pro
                if row["path"].startswith(prefix) and row["num_frames"]]
     if not missing:
         return 0
-    root = store.meta["root"]
+    root = store.meta.root
     filled = 0
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vindex-fingerprint") as pool:
         for start in range(0, len(missing), commit_every):

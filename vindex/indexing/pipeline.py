@@ -15,10 +15,11 @@ from vindex.frames import DecodedVideo, read_frames
 
 if TYPE_CHECKING:
     from vindex.embedding import Embedder
-    from vindex.indexing.plan import EmbedJob
+    from vindex.indexing.jobs import EmbedJob
 
-# What became of one job: its decoded video with the frame vectors, or why it could not be decoded.
-Outcome = Union[tuple[DecodedVideo, np.ndarray], str]
+# What became of one job: its decoded video with the frame vectors, or the DecodeError that says
+# why it could not be decoded (each of its files becomes a `Failure` in the summary).
+Outcome = Union[tuple[DecodedVideo, np.ndarray], DecodeError]
 
 
 def _decode_job(job: EmbedJob, frames_per_video: int, size: int, keyframes_only: bool, sampling: str) -> DecodedVideo:
@@ -61,7 +62,7 @@ def embed_jobs(
     keyframes_only: bool = False,
     sampling: str = SAMPLING,
 ) -> Iterator[tuple[EmbedJob, Outcome]]:
-    """Yield (job, (decoded frames, frame vectors)) or (job, reason) for each job, embedding frames
+    """Yield (job, (decoded frames, frame vectors)) or (job, DecodeError) for each job, embedding frames
     of several videos per model call of `batch_size` frames.
 
     `embedder` may still be loading: decoding starts at once and waits for it at the first batch.
@@ -81,7 +82,7 @@ def embed_jobs(
 
     for job, decoded in decode_ahead(jobs, frames_per_video, image_size, workers, keyframes_only, sampling):
         if isinstance(decoded, DecodeError):
-            yield job, str(decoded)
+            yield job, decoded
             continue
         waiting.append((job, decoded))
         if sum(len(d.images) for _, d in waiting) >= batch_size:

@@ -5,47 +5,15 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from vindex.errors import VindexError, os_reason
+from vindex.indexing.jobs import UNREADABLE, EmbedJob, Failure, SyncPlan, UnreadableFolder, is_transient
 from vindex.indexing.rows import video_id
-from vindex.indexing.summary import UNREADABLE, Failure, UnreadableFolder, is_transient
 from vindex.locations import join_root, stored_path
 from vindex.results import ProgressHook
-from vindex.scanning import VideoFile, hash_file, is_outside_root, scan
+from vindex.scanning import hash_file, is_outside_root, scan
 from vindex.store import Store
-
-
-@dataclass
-class EmbedJob:
-    """Content to decode and embed once, and every row (path) that receives its vectors."""
-
-    content_hash: str
-    files: list[VideoFile]
-    ids: list[str]
-    changed: list[bool]  # per file: True when it replaces older content at the same path
-
-
-@dataclass
-class SyncPlan:
-    unchanged: int = 0
-    touched: list[tuple[str, VideoFile]] = field(default_factory=list)  # (id, file): same content, new stat
-    renamed: list[tuple[str, VideoFile]] = field(default_factory=list)  # (id, file)
-    copies: list[tuple[str, str, VideoFile, bool]] = field(default_factory=list)  # (source id, new id, file, changed)
-    jobs: list[EmbedJob] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    failed: list[Failure] = field(default_factory=list)
-    failed_rows: list[str] = field(default_factory=list)  # ids of rows whose file changed into one that fails
-    unreadable: list[UnreadableFolder] = field(default_factory=list)
-
-    def is_empty(self) -> bool:
-        """No video at all under the folder, indexed or not."""
-        return not (self.unchanged or self.touched or self.renamed or self.copies or self.jobs or self.removed
-                    or self.failed or self.unreadable)
-
-    def changes_rows(self) -> bool:
-        return bool(self.jobs or self.copies or self.removed or self.renamed or self.touched or self.failed_rows)
 
 
 def subdir_prefix(root: Path, subdir: Path) -> str:
@@ -86,7 +54,7 @@ def plan_sync(store: Store, root: Path, subdir: Path, progress: ProgressHook | N
     if not prefix:
         result.unchanged += count_unchanged_outside_root(root, catalog)
 
-    known_failures = {} if retry_failed else store.meta.get("failed", {})
+    known_failures = {} if retry_failed else store.meta.failed
     to_hash = []
     for file in files:
         row = by_path.get(file.path)

@@ -34,7 +34,7 @@ from vindex.errors import DecodeError, VindexError, first_line, os_reason
 from vindex.fingerprints import from_stored, to_stored
 from vindex.frames import DecodedVideo, read_frames
 from vindex.indexing.pipeline import Outcome
-from vindex.indexing.plan import EmbedJob
+from vindex.indexing.jobs import EmbedJob
 from vindex.indexing.runners import ModelLoader, RunSettings, write_outcomes
 from vindex.indexing.summary import AddSummary
 from vindex.locations import disk_path, stored_path
@@ -279,7 +279,7 @@ def collect_videos(batches: Iterator[dict[str, np.ndarray]]) -> Iterator[tuple[i
         for row in range(len(batch["job"])):
             job = int(batch["job"][row])
             if batch["error"][row]:
-                yield job, str(batch["error"][row])
+                yield job, DecodeError(str(batch["error"][row]))
                 continue
             frames = pending[job]
             frames.append((int(batch["frame"][row]), float(batch["timestamp"][row]), batch["vector"][row],

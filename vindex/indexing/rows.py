@@ -18,7 +18,7 @@ from vindex.scanning import VideoFile
 from vindex.store import Store
 
 if TYPE_CHECKING:
-    from vindex.indexing.plan import EmbedJob
+    from vindex.indexing.jobs import EmbedJob
 
 # A new row belongs to no cluster until the next `vindex cluster`.
 NO_CLUSTER = dict(cluster=None, cluster_probability=None, x=None, y=None, cluster_status=None)

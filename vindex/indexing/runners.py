@@ -1,6 +1,7 @@
 """Runners decode, embed and write the sync plan's embed jobs: `LocalRunner` in this process,
 `RayRunner` (`vindex.indexing.ray_runner`) on a Ray cluster. Both take the same `RunSettings`,
-are called the same way (`JobRunner`) and write their rows through `write_outcomes`."""
+are called the same way (`JobRunner`) and write their rows through `write_outcomes`;
+`vindex.indexing.engines` picks one by name."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
-from vindex.defaults import BATCH_SIZE, COMMIT_EVERY, ENGINES, FRAMES_PER_VIDEO, PRECISION, SAMPLING
-from vindex.errors import VindexError
+from vindex.defaults import BATCH_SIZE, COMMIT_EVERY, FRAMES_PER_VIDEO, PRECISION, SAMPLING
+from vindex.errors import DecodeError, VindexError
 from vindex.indexing.pipeline import Outcome, embed_jobs
-from vindex.indexing.plan import EmbedJob
+from vindex.indexing.jobs import EmbedJob
 from vindex.indexing.rows import BatchWriter, rows_for
 from vindex.indexing.summary import AddSummary
 from vindex.results import ProgressHook
@@ -70,7 +71,7 @@ def write_outcomes(store: Store, jobs: list[EmbedJob], outcomes: Iterator[tuple[
     writer = BatchWriter(store, commit_every)
     try:
         for done, (job, outcome) in enumerate(outcomes, 1):
-            if isinstance(outcome, str):
+            if isinstance(outcome, DecodeError):
                 summary.count_failed(job, outcome)
             else:
                 decoded, vectors = outcome
@@ -86,7 +87,9 @@ def write_outcomes(store: Store, jobs: list[EmbedJob], outcomes: Iterator[tuple[
 class LocalRunner:
     """Runs the jobs in this process: decoder threads ahead of one model (`vindex.indexing.pipeline`)."""
 
-    def __init__(self, settings: RunSettings):
+    def __init__(self, settings: RunSettings, address: str | None = None):
+        if address:
+            raise VindexError("--address is for --engine ray")
         self.settings = settings
 
     def __call__(self, store: Store, jobs: list[EmbedJob], model: ModelLoader, summary: AddSummary,
@@ -101,15 +104,3 @@ class LocalRunner:
                                   settings.workers or os.cpu_count() or 1, settings.keyframes_only, settings.sampling)
             write_outcomes(store, jobs, outcomes, settings.commit_every, summary, progress)
 
-
-def make_runner(engine: str, settings: RunSettings, address: str | None = None) -> JobRunner:
-    """The runner for `engine` ("local" or "ray"); for Ray, checked before any planning work."""
-    if engine == "local":
-        if address:
-            raise VindexError("--address is for --engine ray")
-        return LocalRunner(settings)
-    if engine == "ray":
-        from vindex.indexing.ray_runner import RayRunner
-
-        return RayRunner(settings, address)
-    raise VindexError(f"unknown engine {engine!r}: use {' or '.join(ENGINES)}")

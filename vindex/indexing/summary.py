@@ -2,50 +2,12 @@
 
 from __future__ import annotations
 
-import errno
-import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from vindex.errors import DecodeError
+from vindex.indexing.jobs import EmbedJob, Failure, UnreadableFolder
 from vindex.locations import shown_path
 from vindex.results import Result
-
-if TYPE_CHECKING:
-    from vindex.indexing.plan import EmbedJob
-
-# Reasons that say the file could not be read rather than that its content is not a video: a
-# `chmod`, a remount or a flaky disk can fix them without changing the file's size or mtime.
-TRANSIENT_REASONS = frozenset(
-    os.strerror(code) for code in (errno.EACCES, errno.EPERM, errno.EIO, errno.ETIMEDOUT, errno.ESTALE,
-                                   errno.EAGAIN, errno.EBUSY, errno.ENOENT, errno.ENXIO, errno.EINTR)
-)
-UNREADABLE = "unreadable: "
-
-
-def is_transient(reason: str) -> bool:
-    """A failure that may pass on its own, so it is tried again on every add instead of remembered."""
-    return reason.startswith(UNREADABLE) or reason in TRANSIENT_REASONS
-
-
-@dataclass
-class Failure(Result):
-    """A file that could not be indexed, and why (one line). `transient`: tried again next add."""
-
-    path: str
-    reason: str
-    transient: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.transient = is_transient(self.reason)
-
-
-@dataclass
-class UnreadableFolder(Result):
-    """A folder that could not be listed: the rows under it are kept as they are."""
-
-    path: str
-    reason: str
-    videos_kept: int
 
 
 @dataclass
@@ -87,8 +49,8 @@ class AddSummary(Result):
         self.reembedded += sum(job.changed)
         self.added += len(job.files) - sum(job.changed)
 
-    def count_failed(self, job: EmbedJob, reason: str) -> None:
+    def count_failed(self, job: EmbedJob, error: DecodeError) -> None:
         """A job that cannot be decoded fails every file that holds its content, and the rows of
         the files among them that held other content before are dropped: that content is gone."""
-        self.failed.extend(Failure(file.path, reason) for file in job.files)
+        self.failed.extend(Failure(file.path, str(error)) for file in job.files)
         self.failed_rows.extend(video for video, changed in zip(job.ids, job.changed) if changed)

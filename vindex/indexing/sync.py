@@ -12,7 +12,8 @@ from vindex.indexing.backfill import backfill_fingerprints
 from vindex.indexing.plan import plan_sync, subdir_prefix
 from vindex.indexing.rows import apply_copies, apply_moves
 from vindex.indexing.runners import JobRunner, ModelLoader
-from vindex.indexing.summary import AddSummary, Failure
+from vindex.indexing.jobs import Failure
+from vindex.indexing.summary import AddSummary
 from vindex.locations import is_remote, join_root
 from vindex.results import ProgressHook
 from vindex.scanning import VIDEO_EXTENSIONS
@@ -62,20 +63,20 @@ def remember_failures(store: Store, prefix: str, failures: list[Failure], unread
     """Record files that cannot be decoded with their stat, so unchanged broken files are not decoded
     every run. Failures that may pass on their own (permission, I/O) are not recorded: a `chmod`
     changes neither size nor mtime. Records under folders that could not be listed stay."""
-    if not store.meta:
+    if store.meta.is_empty:
         return
     unseen = tuple(folder + "/" for folder in unreadable)
-    recorded = {path: value for path, value in store.meta.get("failed", {}).items()
+    recorded = {path: value for path, value in store.meta.failed.items()
                 if not path.startswith(prefix) or path.startswith(unseen)}
     for failure in failures:
         if failure.transient:
             continue
         try:
-            info = os.stat(join_root(store.meta["root"], failure.path))
+            info = os.stat(join_root(store.meta.root, failure.path))
         except OSError:
             continue
         recorded[failure.path] = [info.st_size, info.st_mtime_ns, failure.reason]
-    if recorded != store.meta.get("failed", {}):
+    if recorded != store.meta.failed:
         store.set_meta(failed=recorded)
 
 
@@ -96,7 +97,7 @@ def check_folder(folder: str | Path) -> Path:
 
 def ensure_root(store: Store, folder: Path) -> tuple[Path, Path]:
     """The index's root and the folder being added, checked to lie inside it."""
-    root = Path(store.meta.get("root") or folder)
+    root = Path(store.meta.root or folder)
     if not folder.is_relative_to(root):
         raise VindexError(
             f"the index at {store.uri} covers {root}, not {folder}: pass --db for a separate index"

@@ -175,7 +175,7 @@ def make_plan(store: Store, dest: str | Path, mode: str = ORGANIZE_MODES[0], noi
     """Decide where every clustered video goes."""
     check_options(mode, noise)
     store.require_videos()
-    root = store.meta["root"]
+    root = store.meta.root
     rows = store.catalog(["id", "path", "channel", "size", "mtime_ns", "content_hash", "cluster"]).to_pylist()
     if all(row["cluster"] is None for row in rows):
         raise VindexError("the index has no clusters yet: run `vindex cluster` first")

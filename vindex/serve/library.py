@@ -84,7 +84,7 @@ class Library:
 
     def file_of(self, row: dict) -> Path | None:
         """Where the video of `row` lies on this machine (None for an index of remote files)."""
-        root = self.current().meta.get("root")
+        root = self.current().meta.root
         if not root or is_remote(root):
             return None
         return Path(join_root(root, row["path"]))

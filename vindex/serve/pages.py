@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from vindex.clock import moment
 from vindex.defaults import DUPLICATE_MODE, DUPLICATE_MODES, NOISE_POLICIES, NOISE_POLICY, ORGANIZE_MODES, RANK_BY
 from vindex.errors import VindexError, first_line
 from vindex.results import count, plural
@@ -30,14 +31,6 @@ def environment():
     env.filters["plural"] = plural
     env.filters["tojson_script"] = lambda value: json.dumps(value).replace("</", "<\\/")
     return env
-
-
-def moment(seconds: float | None) -> str:
-    """0:03.2, as the CLI shows a moment."""
-    if seconds is None:
-        return "-"
-    minutes, rest = divmod(float(seconds), 60)
-    return f"{int(minutes)}:{rest:04.1f}"
 
 
 def size(count: float | None) -> str:

@@ -59,7 +59,7 @@ def run(db: str | None = None, host: str = SERVE_HOST, port: int = SERVE_PORT, t
               file=sys.stderr)
     listener = bind(host, port)
     library = Library(db, device=device, precision=precision)
-    if "model" in library.index.meta:
+    if library.index.meta.has_model:
         say("loading the model")
         # One real query now loads the model and opens the tables, so the first user's is as fast as the next.
         library.index.query("a video", limit=1)

@@ -135,7 +135,7 @@ def organize_plan(library: Library, dest: str, mode: str, noise: str = NOISE_POL
 
 def default_dest(library: Library) -> str:
     """The organise preview's first destination: a `by_cluster` folder beside the root."""
-    root = library.current().meta.get("root") or "."
+    root = library.current().meta.root or "."
     return os.path.join(os.path.dirname(root.rstrip("/")) or ".", "by_cluster")
 
 

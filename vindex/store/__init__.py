@@ -2,15 +2,17 @@
 
 `videos`: one row per file (path relative to the indexed root, stat fingerprint, content hash,
 media metadata, the mean-pooled vector, cluster columns). `frames`: one row per embedded frame.
-`meta`: key → JSON value (schema version, model, weights, vector size, frames per video, root).
-Their schemas and migrations are in `vindex.schema`; vector search in `vindex.vector_index`.
+`meta`: key → JSON value (schema version, model, weights, vector size, frames per video, root),
+read once per open into `Store.meta`, an `IndexMeta` (`vindex.store.meta`).
+Their schemas are in `vindex.schema`, their migrations in `vindex.store.migrations`; vector search
+in `vindex.store.vector_index`, the named queries of the layers above in `vindex.store.queries`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -30,18 +32,17 @@ from vindex.schema import (
     SCHEMA_VERSION,
     TERMS,
     VIDEOS,
-    check_version,
     cluster_schema,
     frame_schema,
-    migrate,
     vectors_of,
     video_schema,
 )
 from vindex.store.failures import reads, storage_error, storage_reason, writes
-from vindex.vector_index import ANN_PROBE_SHARE, ANN_TEXT_PROBE_SHARE, VectorSearch  # noqa: F401
+from vindex.store.meta import IndexMeta
+from vindex.store.queries import ChannelMember, StoredVideo, VideoQueries, chunked, sql_list  # noqa: F401
+from vindex.store.migrations import check_version, migrate
+from vindex.store.vector_index import ANN_PROBE_SHARE, ANN_TEXT_PROBE_SHARE, VectorSearch  # noqa: F401
 
-# Ids go into SQL `IN (...)` lists; this keeps each statement a reasonable size.
-ID_CHUNK = 1000
 OLD_VERSION_GRACE = timedelta(minutes=1)
 CATALOG_COLUMNS = ["id", "path", "size", "mtime_ns", "content_hash", "num_frames"]
 
@@ -65,22 +66,8 @@ def _expand(uri: str) -> str:
     return uri if is_remote(uri) else str(Path(uri).expanduser().absolute())
 
 
-# Called by `Store.write` after a video's old frames are deleted and before its new ones are
-# appended: tests pause a writer there to show that a second writer cannot slip in between.
-between_delete_and_append: Callable[[], None] | None = None
-
-
-def sql_list(values: Iterable[str]) -> str:
-    return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
-
-
-def chunked(items: list, size: int = ID_CHUNK) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 @contextmanager
-def writer_lock(uri: str, wait: bool | None = None) -> Iterator[None]:
+def writer_lock(uri: str, wait: bool = False) -> Iterator[None]:
     """Hold the index's writer lock (`vindex.locking`); nothing to hold for an object-store index."""
     if is_remote(uri):
         yield
@@ -98,7 +85,7 @@ def writer_lock(uri: str, wait: bool | None = None) -> Iterator[None]:
 
 
 
-class Store(VectorSearch):
+class Store(VectorSearch, VideoQueries):
     """The index's tables at one LanceDB URI (a local folder or any URI LanceDB accepts)."""
 
     def __init__(self, uri: str, create: bool = False):
@@ -125,14 +112,14 @@ class Store(VectorSearch):
             explained = storage_error(uri, error, writing=create)
             raise explained or VindexError(f"cannot open the index at {uri}: {storage_reason(error)}") from None
         self.reload()
-        version = check_version(self._meta.get("schema_version"), uri)
+        version = check_version(self.meta.schema_version, uri)
         # An index made by an older vindex is brought up to date once, on its first open.
-        self.migrated = migrate(self, version) if self._meta else []
+        self.migrated = migrate(self, version) if not self.meta.is_empty else []
 
     def reload(self) -> None:
         """Open the tables and read the metadata again, as another writer may have left them."""
         names = set(self.db.list_tables().tables)
-        self._meta = self._read_meta() if META in names else {}
+        self.meta = IndexMeta.parse(self._read_meta() if META in names else {})
         self.videos, self.frames, self.clusters = (
             self._open(name) if name in names else None for name in (VIDEOS, FRAMES, CLUSTERS)
         )
@@ -148,8 +135,9 @@ class Store(VectorSearch):
             raise explained from None
 
     @contextmanager
-    def writing(self, wait: bool | None = None) -> Iterator[Store]:
-        """Hold the writer lock for the block, with the tables as the previous writer left them."""
+    def writing(self, wait: bool = False) -> Iterator[Store]:
+        """Hold the writer lock for the block, with the tables as the previous writer left them
+        (`Index.writing` is the one way the library's writing commands get here)."""
         with writer_lock(self.uri, wait):
             self.reload()
             yield self
@@ -163,15 +151,13 @@ class Store(VectorSearch):
             raise storage_error(self.uri, error, writing=False, table=META) or error from None
         return {row["key"]: json.loads(row["value"]) for row in rows}
 
-    @property
-    def meta(self) -> dict:
-        return dict(self._meta)
-
     @writes
     def set_meta(self, **items) -> None:
-        self._meta.update(items)
-        rows = pa.table({"key": list(self._meta), "value": [json.dumps(v) for v in self._meta.values()]})
+        """Record `items` (IndexMeta's field names) in the meta table; `self.meta` follows."""
+        stored = {**self.meta.stored, **items}
+        rows = pa.table({"key": list(stored), "value": [json.dumps(v) for v in stored.values()]})
         self.db.create_table(META, data=rows, mode="overwrite")
+        self.meta = IndexMeta.parse(stored)
 
     @property
     @reads
@@ -192,7 +178,7 @@ class Store(VectorSearch):
             if name in self.db.list_tables().tables:
                 self.db.drop_table(name)
         self.videos = self.frames = self.clusters = None
-        self._meta = {}
+        self.meta = IndexMeta()
 
     # -- reading ------------------------------------------------------------------------------
     def require_videos(self):
@@ -205,7 +191,7 @@ class Store(VectorSearch):
         """Every video row (or those passing `where`) without its vector: cheap enough to hold for
         100,000s of videos."""
         if self.videos is None:
-            return video_schema(self._meta.get("dim", 1)).empty_table().select(columns)
+            return video_schema(self.meta.dim or 1).empty_table().select(columns)
         query = self.videos.search()
         return (query.where(where) if where else query).select(columns).limit(None).to_arrow()
 
@@ -249,8 +235,6 @@ class Store(VectorSearch):
             ids = videos.column("id").to_pylist()
             for chunk in chunked(ids):
                 self.frames.delete(f"video_id IN ({sql_list(chunk)})")
-            if between_delete_and_append is not None:
-                between_delete_and_append()
             if frames.num_rows:
                 self.frames.add(frames.cast(self.frames.schema))
         self.upsert_videos(videos)
@@ -374,15 +358,15 @@ class Store(VectorSearch):
     @writes
     def write_clusters(self, rows: list[dict]) -> None:
         """Replace the clusters table with the latest run's clusters."""
-        schema = cluster_schema(self._meta["dim"])
+        schema = cluster_schema(self.meta.dim)
         self.clusters = self.db.create_table(CLUSTERS, data=pa.Table.from_pylist(rows, schema), mode="overwrite")
 
     @reads
-    def cluster_rows(self) -> list[dict]:
-        """The latest run's clusters (without centroids), largest first."""
+    def cluster_rows(self, centroids: bool = False) -> list[dict]:
+        """The latest run's clusters (with their centroids when asked), largest first."""
         if self.clusters is None:
             return []
-        columns = [name for name in self.clusters.schema.names if name != "centroid"]
+        columns = [name for name in self.clusters.schema.names if centroids or name != "centroid"]
         rows = self.clusters.search().select(columns).limit(None).to_arrow().to_pylist()
         return sorted(rows, key=lambda row: (-row["size"], row["id"]))
 
@@ -390,10 +374,10 @@ class Store(VectorSearch):
     def cached_terms(self, key: str) -> tuple[list[str], np.ndarray, float] | None:
         """The vocabulary's terms, text vectors and the model's logit scale stored under `key`
         (a digest of model and vocabulary), if any."""
-        if self._meta.get("terms_key") != key or TERMS not in self.db.list_tables().tables:
+        if self.meta.terms_key != key or TERMS not in self.db.list_tables().tables:
             return None
         table = self.db.open_table(TERMS).to_arrow()
-        return table.column("term").to_pylist(), vectors_of(table.column("vector")), float(self._meta["terms_scale"])
+        return table.column("term").to_pylist(), vectors_of(table.column("vector")), float(self.meta.terms_scale)
 
     @writes
     def cache_terms(self, key: str, terms: list[str], vectors: np.ndarray, scale: float) -> None:

@@ -9,13 +9,9 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from vindex.errors import VindexError, first_line
 from vindex.locations import is_remote
-
-if TYPE_CHECKING:
-    from vindex.store import Store
 
 U64_MAX = 2**64 - 1
 # Where a LanceDB error quotes the library's own source (", /root/.cargo/.../utils.rs:172:20").
@@ -96,7 +92,7 @@ def manifest_version(name: str) -> int:
 def _guarded(writing: bool) -> Callable:
     def decorate(method: Callable) -> Callable:
         @functools.wraps(method)
-        def guarded(self: Store, *args, **kwargs):
+        def guarded(self, *args, **kwargs):  # self: the Store, which has a `uri`
             try:
                 return method(self, *args, **kwargs)
             except VindexError:

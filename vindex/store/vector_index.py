@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from vindex.schema import FRAMES, VIDEOS
+
+if TYPE_CHECKING:  # the store mixes this class in and holds the metadata
+    from vindex.store.meta import IndexMeta
 
 DISTANCE = "dot"
 # LanceDB's exhaustive search costs a microsecond or more a row, so past this many rows a table
@@ -35,7 +39,7 @@ class VectorSearch:
 
     videos: object
     frames: object
-    _meta: dict
+    meta: IndexMeta
 
     def nearest(
         self,
@@ -82,7 +86,7 @@ class VectorSearch:
         """How many IVF partitions a query reads: `share` of them, at least ANN_MIN_ROWS rows'
         worth, and more in proportion when a prefilter keeps only `kept_rows` rows, so that as
         many rows passing it are compared as there would be without a filter."""
-        trained = self._meta.get("ann", {}).get(table_name, {})
+        trained = self.meta.ann.get(table_name, {})
         partitions, rows = trained.get("partitions") or 1, trained.get("rows") or 1
         share = max(share, ANN_MIN_ROWS / rows) * rows / min(kept_rows or rows, rows)
         return max(1, min(partitions, math.ceil(partitions * share)))
@@ -96,7 +100,7 @@ class VectorSearch:
                     facts[name] = {
                         "type": index.index_type, "indexed_rows": index.num_indexed_rows,
                         "unindexed_rows": index.num_unindexed_rows,
-                        "trained_rows": self._meta.get("ann", {}).get(name, {}).get("rows"),
+                        "trained_rows": self.meta.ann.get(name, {}).get("rows"),
                     }
         return facts
 
@@ -114,7 +118,7 @@ class VectorSearch:
         self._ensure_scalar_index(self.frames, "video_id", BTree)
         self._ensure_scalar_index(self.videos, "channel", Bitmap)
         existing = self.vector_indexes()
-        trained = dict(self._meta.get("ann", {}))
+        trained = dict(self.meta.ann)
         built = []
         for name, table in ((VIDEOS, self.videos), (FRAMES, self.frames)):
             rows = table.count_rows() if table is not None else 0

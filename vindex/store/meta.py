@@ -1,0 +1,59 @@
+"""`IndexMeta`: what an index records about itself, read from its `meta` table once per open.
+
+The `meta` table holds key → JSON value; this is its one reader. A new field is one attribute
+here (with its default for indexes written before it existed) and one `Store.set_meta(key=...)`
+where it is first known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+# How an index from before sampling was a choice took its frames.
+LEGACY_SAMPLING = "uniform"
+
+
+@dataclass(frozen=True)
+class IndexMeta:
+    """The index's metadata. Every field is None (or empty) until the first `add` records it."""
+
+    schema_version: int | None = None
+    root: str | None = None  # the indexed folder: stored paths are relative to it
+    model: str | None = None  # the model that made the vectors, its weights tag or checkpoint, and their digest
+    pretrained: str | None = None
+    checkpoint: str | None = None
+    weights: str | None = None
+    dim: int | None = None  # vector size
+    frames_per_video: int | None = None
+    sampling: str | None = None  # how frames were chosen: uniform or shots (None before any model)
+    backend: str | None = None  # the runtime that made the latest vectors: torch or openvino
+    precision: str | None = None  # fp32, bf16, fp16 or int8
+    int8_fidelity: dict | None = None  # int8 against full precision on held-back frames: mean/min cosine
+    vectors_made_by: list[str] = field(default_factory=list)  # every "backend precision" that made vectors
+    clustering: dict | None = None  # the latest `vindex cluster` run: its options, model, counts, saved models
+    failed: dict[str, list] = field(default_factory=dict)  # path → [size, mtime_ns, reason] of undecodable files
+    ann: dict[str, dict] = field(default_factory=dict)  # table → what its ANN index was trained on
+    terms_key: str | None = None  # the cached cluster-naming vocabulary (model and terms digest) and scale
+    terms_scale: float | None = None
+    stored: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the table as read
+
+    @classmethod
+    def parse(cls, stored: dict[str, Any]) -> IndexMeta:
+        """The metadata from the `meta` table's key → value pairs (keys this vindex does not know
+        are kept in `stored` only); older indexes get their fields' legacy defaults."""
+        known = {item.name for item in fields(cls)} - {"stored"}
+        values = {key: value for key, value in stored.items() if key in known and value is not None}
+        if "model" in stored:
+            values.setdefault("sampling", LEGACY_SAMPLING)
+        return cls(**values, stored=dict(stored))
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing recorded yet: an index being created."""
+        return not self.stored
+
+    @property
+    def has_model(self) -> bool:
+        """Whether a model has made vectors here (the index's model, weights and frames are set)."""
+        return self.model is not None

@@ -1,0 +1,68 @@
+"""The numbered migrations that bring an index written by an older vindex up to date when it is
+opened, and the check that refuses one written by a newer vindex.
+
+A change to a table's columns bumps `vindex.schema.SCHEMA_VERSION` and adds
+`MIGRATIONS[old_version]`, a function that takes the store at `old_version` and leaves it at
+`old_version + 1`; tests/test_schema.py runs each one on an index written by the previous version.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol
+
+from vindex import schema
+from vindex.errors import VindexError
+
+
+class Tables(Protocol):
+    """What a migration is given: the `Store` being opened (named by its shape, so this module
+    needs no import of the store, which imports it)."""
+
+    uri: str
+    videos: Any  # the LanceDB tables, None when the index has none yet
+    frames: Any
+
+    def set_meta(self, **items: Any) -> None: ...
+
+
+def _add_fingerprint_columns(store: Tables) -> None:
+    """Version 1 → 2: the new columns, null; `add` fills fingerprints in without re-embedding."""
+    if store.videos is not None:
+        store.videos.add_columns(schema.VIDEO_COLUMNS_V2)
+    if store.frames is not None:
+        store.frames.add_columns(schema.FRAME_COLUMNS_V2)
+
+
+# from-version -> the function that migrates an index from that version to the next.
+MIGRATIONS: dict[int, Callable[[Tables], None]] = {
+    1: _add_fingerprint_columns,
+}
+
+
+def check_version(found: int | None, uri: str) -> int:
+    """The index's schema version, refused when it is newer than this vindex knows."""
+    version = schema.SCHEMA_VERSION if found is None else int(found)
+    if version > schema.SCHEMA_VERSION:
+        raise VindexError(
+            f"the index at {uri} has schema version {version}, newer than this vindex understands "
+            f"(version {schema.SCHEMA_VERSION}): upgrade vindex (pip install -U vindex)"
+        )
+    return version
+
+
+def migrate(store: Tables, version: int) -> list[int]:
+    """Run the migrations from `version` up to SCHEMA_VERSION, recording each step; returns the
+    versions migrated from."""
+    done = []
+    while version < schema.SCHEMA_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise VindexError(
+                f"the index at {store.uri} has schema version {version}, which this vindex cannot migrate: "
+                "rebuild it with `vindex add FOLDER --reembed`"
+            )
+        step(store)
+        version += 1
+        store.set_meta(schema_version=version)
+        done.append(version - 1)
+    return done
