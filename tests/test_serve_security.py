@@ -340,3 +340,111 @@ def test_pages_and_tables_show_a_bidi_override_as_an_escape(client, hostile):
     assert table.exit_code == 0 and "evil\\u202egnp.mp4" in table.stdout and "\u202e" not in table.stdout
     listed = CliRunner().invoke(cli, ["query", "anything", "--limit", "100", "--paths", "--db", str(hostile["db"])])
     assert "\u202e" in listed.stdout  # --paths gives the real path, for scripts
+
+
+# -- 9. in a real browser ---------------------------------------------------------------------------
+CHROMIUM = "/usr/bin/chromium"
+WATCH = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation", (event) => window.__violations.push(event.violatedDirective));
+"""
+
+
+def start_server(db: Path, *options: str):
+    """`vindex serve --port 0 OPTIONS` as a subprocess: (process, its address, every line it wrote)."""
+    import queue
+    import subprocess
+    import sys
+    import threading
+
+    process = subprocess.Popen([sys.executable, "-m", "vindex", "serve", "--db", str(db), "--port", "0", "-q",
+                                *options], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue = queue.Queue()
+    written: list[str] = []
+    threading.Thread(target=lambda: [(written.append(line), lines.put(line)) for line in process.stdout],
+                     daemon=True).start()
+    while True:
+        line = lines.get(timeout=120)
+        if line.startswith("vindex serve: http://"):
+            return process, line.split()[2].rstrip("/"), written
+        assert process.poll() is None, line
+
+
+@pytest.fixture
+def served(hostile):
+    """`vindex serve --port 0` on the hostile index, as a user starts it; yields its address."""
+    process, address, _ = start_server(hostile["db"])
+    try:
+        yield address.rstrip("/")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_a_served_token_is_never_logged_and_leaves_the_address(hostile):
+    import http.client
+    from urllib.parse import urlsplit
+
+    token = "T0ken-for-the-log-test"
+    process, address, written = start_server(hostile["db"], "--host", "127.0.0.2", "--token", token)
+    try:
+        where = urlsplit(address)
+        for offered, status in ((token, 303), ("junk%0d%0aX:%20y", 401), ("junk;%20Domain=example.com", 401)):
+            connection = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+            connection.request("GET", f"/clusters?token={offered}")
+            answer = connection.getresponse()
+            assert answer.status == status
+            if status == 303:
+                assert answer.getheader("location") == "/clusters"
+                assert answer.getheader("set-cookie").startswith(f"vindex_session_{where.port}=")
+            else:
+                assert answer.getheader("set-cookie") is None
+            connection.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    log = "".join(line for line in written if not line.startswith("vindex serve: "))
+    assert token not in log and "Traceback" not in log
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
+def test_hostile_names_run_nothing_in_the_browser(served, hostile):
+    from playwright.sync_api import sync_playwright
+
+    client = TestClient(create_app(Library(str(hostile["db"]))), base_url=OWN)
+    hits = client.get("/api/query", params={"q": "anything", "limit": 100}).json()["hits"]
+    hostile_ids = [hit["video_id"] for hit in hits if Path(hit["path"]).name in HOSTILE_NAMES]
+    clusters = [row["id"] for row in client.get("/api/clusters").json()]
+    urls = ["/?q=anything&limit=100", "/clusters", *[f"/clusters/{'noise' if id == -1 else id}" for id in clusters],
+            "/dupes?mode=similar&threshold=0.5", "/organize", "/info", "/clusters/777",
+            *[f"/similar/{video}?limit=30" for video in hostile_ids]]
+    assert len(hostile_ids) == len(HOSTILE_NAMES)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.add_init_script(WATCH)
+        for url in urls:
+            page.goto(served + url)
+            page.wait_for_load_state("load")
+            page.keyboard.press("Tab")  # would fire an injected onfocus
+            found = page.evaluate("[window.__pwned, window.__violations, typeof clusterColour]")
+            assert found == [None, [], "function"], url  # nothing ran, nothing was blocked, app.js loaded
+        page.goto(served + "/?q=anything&limit=100")
+        shown = page.evaluate("[...document.querySelectorAll('#hits .tile .path')].map((e) => e.textContent)")
+        assert {Path(path).name for path in shown} >= {visible_name(name) for name in HOSTILE_NAMES}
+        page.locator("#hits .tile .play").first.click()
+        assert page.locator("#player .player-title").text_content()
+        page.keyboard.press("Escape")
+        page.goto(served + "/clusters")  # a name `<!--<script>.mpeg` must not swallow map.js
+        assert page.evaluate("document.getElementById('map').style.height") != ""
+        # A dropped (here: chosen) file goes through the guard with the page's CSRF token.
+        page.goto(served + "/")
+        page.set_input_files("#drop input[type=file]", hits[0]["file"])
+        page.wait_for_url("**/?upload=*")
+        assert page.locator("#hits .tile").count() == 10
+        assert page.evaluate("[window.__pwned, window.__violations]") == [None, []] and not errors, errors
+        browser.close()
