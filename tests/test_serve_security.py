@@ -282,6 +282,11 @@ def test_a_wrong_token_sets_nothing(token_app, offered):
     answer = client.get("/", params={"token": offered})
     assert answer.status_code == 401 and "set-cookie" not in answer.headers
     assert client.get("/api/info").status_code == 401
+    # Logged in, a wrong ?token= is still checked, not copied into a cookie on the strength of the session.
+    assert client.get("/", params={"token": "s3cret"}).status_code == 303
+    again = client.get("/", params={"token": offered})
+    assert again.status_code == 401 and "set-cookie" not in again.headers
+    assert client.get("/api/info").status_code == 200
 
 
 def test_the_token_is_compared_in_constant_time(token_app, monkeypatch):
