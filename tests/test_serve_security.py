@@ -196,6 +196,8 @@ def test_an_organize_destination_far_from_the_root_gets_one_refusal(client, dest
 
 
 def test_a_path_that_cannot_be_resolved_is_400_not_500(client, monkeypatch):
+    """For a user other than root, realpath("/proc/1/cwd/x.mp4") raises PermissionError (the cases
+    above meet it as they are); root may read it, so here the error is raised for it."""
     def denied(path, *args, **kwargs):
         raise PermissionError(13, "Permission denied", path)
 
