@@ -275,6 +275,9 @@ def test_the_token_is_traded_for_a_per_port_session_and_a_clean_address(token_ap
     session = cookie.split(";")[0].split("=", 1)[1]
     assert other.get("/api/info", cookies={"vindex_session_18999": session}).status_code == 401
     assert other.get("/api/info", cookies={"vindex_session_8765": session}).status_code == 401
+    # Nor does it open this server from another client address (a server that was sent it, replaying it).
+    elsewhere = TestClient(token_app, base_url="http://127.0.0.2:8765", client=("192.168.1.66", 40000))
+    assert elsewhere.get("/api/info", cookies={"vindex_session_8765": session}).status_code == 401
 
 
 @pytest.mark.parametrize("offered", ["junk; Domain=example.com; Max-Age=99999", "s3cret\r\nSet-Cookie: x=1",

@@ -159,40 +159,44 @@ class TokenGuard:
     303 to the same address without it and a new session id in a cookie named for this port. The
     cookie's value is random and kept here, not the token: browsers send a host's cookies to all of
     its ports, and one that reaches another server there neither reveals the token nor opens
-    another vindex server; it lapses after SESSION_SECONDS and when this server stops.
+    another vindex server. A session holds only from the client address that opened it, so a
+    server elsewhere that was sent the cookie cannot replay it; it lapses after SESSION_SECONDS and
+    when this server stops.
     """
 
     def __init__(self, app, token: str, port: int):
         self.app, self.token = app, token.encode()
         self.cookie = SESSION_COOKIE.format(port=port)
-        self._sessions: dict[bytes, float] = {}  # sha256 of the session id -> when it lapses
+        # sha256 of the session id -> (when it lapses, the client address that opened it)
+        self._sessions: dict[bytes, tuple[float, str]] = {}
 
-    def _open_session(self) -> str:
+    def _open_session(self, client: str) -> str:
         session = secrets.token_urlsafe(32)
         now = time.monotonic()
-        self._sessions = {key: end for key, end in self._sessions.items() if end > now}
+        self._sessions = {key: held for key, held in self._sessions.items() if held[0] > now}
         while len(self._sessions) >= SESSIONS_KEPT:
             del self._sessions[min(self._sessions, key=self._sessions.get)]
-        self._sessions[hashlib.sha256(session.encode()).digest()] = now + SESSION_SECONDS
+        self._sessions[hashlib.sha256(session.encode()).digest()] = (now + SESSION_SECONDS, client)
         return session
 
-    def _has_session(self, offered: str | None) -> bool:
+    def _has_session(self, offered: str | None, client: str) -> bool:
         if not offered:
             return False
         # Looked up by hash, so the time a look-up takes says nothing about the ids that exist.
-        end = self._sessions.get(hashlib.sha256(offered.encode("utf-8", "replace")).digest())
-        return end is not None and end > time.monotonic()
+        held = self._sessions.get(hashlib.sha256(offered.encode("utf-8", "replace")).digest())
+        return held is not None and held[0] > time.monotonic() and held[1] == client
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         request = Request(scope)
+        client = request.client.host if request.client else ""
         if "token" in request.query_params and request.method in ("GET", "HEAD"):
             if not same_secret(request.query_params["token"], self.token):
                 return await self.refuse(scope, receive, send)
             rest = urlencode([(key, value) for key, value in request.query_params.multi_items() if key != "token"])
             location = quote(request.url.path, safe="/") + (f"?{rest}" if rest else "")
-            cookie = f"{self.cookie}={self._open_session()}; HttpOnly; SameSite=Strict; Path=/"
+            cookie = f"{self.cookie}={self._open_session(client)}; HttpOnly; SameSite=Strict; Path=/"
             response = Response(status_code=303, headers={"location": location, "set-cookie": cookie,
                                                           "cache-control": "no-store"})
             return await response(scope, receive, send)
@@ -200,7 +204,7 @@ class TokenGuard:
         if bearer[:7].lower() == "bearer " and same_secret(bearer[7:], self.token):
             scope[BEARER_SCOPE_KEY] = True
             return await self.app(scope, receive, send)
-        if self._has_session(request.cookies.get(self.cookie)):
+        if self._has_session(request.cookies.get(self.cookie), client):
             return await self.app(scope, receive, send)
         return await self.refuse(scope, receive, send)
 
