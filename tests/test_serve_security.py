@@ -99,12 +99,14 @@ def test_allowlist_takes_the_listening_address_and_allow_host():
 def test_serve_takes_allow_host(hostile, monkeypatch):
     import uvicorn
 
-    apps = []
-    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets: apps.append(self.config.app))
+    configs = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets: configs.append(self.config))
     result = CliRunner().invoke(cli, ["serve", "--db", str(hostile["db"]), "--port", "0", "-q",
                                       "--allow-host", "videos.example"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    proxied = TestClient(apps[0], base_url="http://videos.example")
+    # No access log (it would write ?token=), and no X-Forwarded-For to fake a session's client address.
+    assert not configs[0].access_log and not configs[0].proxy_headers
+    proxied = TestClient(configs[0].app, base_url="http://videos.example")
     assert proxied.get("/api/info").status_code == 200
     assert proxied.get("/api/info", headers={"host": "evil.example"}).status_code == 421
 

@@ -73,6 +73,8 @@ def run(db: str | None = None, host: str = SERVE_HOST, port: int = SERVE_PORT, t
     print(f"vindex serve: {url}  (index {library.uri}; Ctrl-C to stop)", flush=True)
     if open_browser:
         threading.Timer(0.5, webbrowser.open, (url,)).start()
-    # No access log: it would write every address asked for, the one with ?token= included.
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False)
+    # No access log: it would write every address asked for, the one with ?token= included. No proxy
+    # headers: a session holds from the client address that opened it, which X-Forwarded-For must not fake.
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False,
+                            proxy_headers=False)
     uvicorn.Server(config).run(sockets=[listener])
