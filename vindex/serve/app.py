@@ -16,7 +16,7 @@ from typing import Callable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -149,6 +149,8 @@ def api_routes(library: Library, uploads: views.Uploads, limit: Uploading) -> li
             return JSONResponse({"error": first_line(error)}, status_code=400)
         except OSError as error:
             return JSONResponse({"error": f"cannot keep the dropped file: {os_reason(error)}"}, status_code=400)
+        except ClientDisconnect:  # the page went away mid-upload: nobody to answer, nothing to log
+            return Response(status_code=400)
         finally:
             limit.running -= 1
 
