@@ -71,8 +71,9 @@ class Uploading:
     def __init__(self, at_once: int = SERVE_UPLOADS_AT_ONCE, max_bytes: int = SERVE_UPLOAD_MAX_MIB << 20):
         self.at_once, self.max_bytes, self.running = at_once, max_bytes, 0
 
-    def too_large(self) -> params.BadRequest:
-        return params.BadRequest(f"the file is larger than {self.max_bytes >> 20} MiB, the most a dropped file may be")
+    def too_large(self) -> Response:
+        message = f"the file is larger than {self.max_bytes >> 20} MiB, the most a dropped file may be"
+        return JSONResponse({"error": message}, status_code=413)
 
 
 def json_route(work: Callable[[Request], object]) -> Callable:
@@ -129,15 +130,16 @@ def api_routes(library: Library, uploads: views.Uploads, limit: Uploading) -> li
         try:
             options = params.search_options(request.query_params)
             name = params.text(request.query_params, "name")
-            if int(request.headers.get("content-length") or 0) > limit.max_bytes:
-                return JSONResponse({"error": str(limit.too_large())}, status_code=413)
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit.max_bytes:
+                return limit.too_large()
             suffix = Path(name).suffix if Path(name).suffix[1:].isalnum() else ""  # a hint for the demuxer
             handle, temporary = tempfile.mkstemp(prefix="vindex-upload-", suffix=suffix)
             try:
                 with os.fdopen(handle, "wb") as out:
                     async for chunk in request.stream():
                         if out.tell() + len(chunk) > limit.max_bytes:
-                            return JSONResponse({"error": str(limit.too_large())}, status_code=413)
+                            return limit.too_large()
                         out.write(chunk)
                     if not out.tell():
                         raise params.BadRequest("the upload is empty: send the video file as the request body")
@@ -145,7 +147,7 @@ def api_routes(library: Library, uploads: views.Uploads, limit: Uploading) -> li
             finally:
                 os.unlink(temporary)
             return JSONResponse(result)
-        except (params.BadRequest, VindexError, ValueError) as error:
+        except (params.BadRequest, VindexError) as error:
             return JSONResponse({"error": first_line(error)}, status_code=400)
         except OSError as error:
             return JSONResponse({"error": f"cannot keep the dropped file: {os_reason(error)}"}, status_code=400)
