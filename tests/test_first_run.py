@@ -74,7 +74,7 @@ def test_a_single_video_is_counted_as_one_video_not_one_videos(one_video, run, i
     assert "index OK: 1 video, 5 frames" in lines[1]
     assert "1 noise video (100 %) among 1 video" in lines[2]
     assert "move 1 video into" in lines[3]
-    client = TestClient(create_app(Library(str(isolated_index))))
+    client = TestClient(create_app(Library(str(isolated_index))), base_url="http://127.0.0.1:8765")
     pages = {page: client.get(page).text for page in ("/info", "/clusters", "/clusters/noise", "/organize?dest=by")}
     assert "1 channel<" in pages["/info"] and "0 clusters of 1 video" in pages["/clusters"]
     assert '<span class="size">1 video</span>' in pages["/clusters/noise"] and "</b> video into" in pages["/organize?dest=by"]

@@ -61,7 +61,9 @@ def test_search_play_at_the_moment_and_open_a_cluster(server, tmp_path):
         moment = float(tile.get_attribute("data-t"))
         assert moment > 0  # the matched frame of a 1-2 s clip is past its start
         tile.locator(".play").click()
-        page.wait_for_function("document.querySelector('#player video').dataset.startedAt !== undefined",
+        # Predicates are functions, not bare expressions: Playwright evals an expression in the page,
+        # and the app's Content-Security-Policy forbids eval.
+        page.wait_for_function("() => document.querySelector('#player video').dataset.startedAt !== undefined",
                                timeout=30_000)
         started, now = page.evaluate("[Number(document.querySelector('#player video').dataset.startedAt),"
                                      " document.querySelector('#player video').currentTime]")
@@ -78,7 +80,7 @@ def test_search_play_at_the_moment_and_open_a_cluster(server, tmp_path):
         page.wait_for_selector("#members .tile")
         assert name in page.locator("h1").text_content()
         images = page.locator("#members .tile img")
-        page.wait_for_function("[...document.querySelectorAll('#members .tile img')].every(i => i.complete)")
+        page.wait_for_function("() => [...document.querySelectorAll('#members .tile img')].every(i => i.complete)")
         assert images.count() >= 3
         assert page.evaluate("[...document.querySelectorAll('#members .tile img')].every(i => i.naturalWidth > 0)")
         page.screenshot(path=str(artifacts / "serve-cluster.png"))

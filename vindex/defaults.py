@@ -70,6 +70,10 @@ SERVE_HOST = "127.0.0.1"  # loopback only: any other address needs a token
 SERVE_PORT = 8765
 SERVE_PAGE_SIZE = 60  # videos (and so thumbnails) per cluster page
 SERVE_THUMBNAIL_CACHE_MIB = 256  # on disk beside the index; the least recently used go first
+# A dropped file is written to the temp folder and decoded: any real clip fits in the size, and the
+# count bounds the disk and CPU that one page (or a page left open in many tabs) can take at once.
+SERVE_UPLOAD_MAX_MIB = 1024
+SERVE_UPLOADS_AT_ONCE = 2
 
 # -- export -------------------------------------------------------------------------------------
 EXPORT_CLIP_SECONDS = 6.0  # the length of a clip around an exported moment

@@ -10,6 +10,7 @@ from typing import Any, Callable
 import click
 
 from vindex.clock import moment
+from vindex.display import visible_name
 from vindex.locations import shown_path
 from vindex.results import ProgressHook, StatusHook, count, plain
 
@@ -172,12 +173,14 @@ def print_hits(result, as_json: bool, bare_paths: bool) -> None:
     elif not result.hits:
         click.echo("no matching videos", err=True)
     else:
-        width = max(len("channel"), *(len(hit.channel or "(root)") for hit in result))
+        # Tables show names with their hidden characters escaped (a bidi override cannot disguise
+        # one); --paths and --json give them as they are, for scripts.
+        width = max(len("channel"), *(len(visible_name(hit.channel or "(root)")) for hit in result))
         click.echo(f"{'rank':>4}  {'score':>6}  {'moment':>7}  {'channel':<{width}}  path")
         for hit in result:
             click.echo(
                 f"{hit.rank:>4}  {hit.score:>6.3f}  {moment(hit.timestamp):>7}  "
-                f"{(hit.channel or '(root)'):<{width}}  {hit.path}"
+                f"{visible_name(hit.channel or '(root)'):<{width}}  {visible_name(hit.path)}"
             )
 
 
@@ -199,7 +202,7 @@ def print_duplicate_groups(report, as_json: bool, bare_paths: bool) -> None:
     width = max(len("reason"), *(len(video.reason) for group in report for video in group.videos))
     second = report.mode == "near"  # CLIP's view beside the fingerprints'
     for number, group in enumerate(report, 1):
-        click.echo(f"group {number}: {count(len(group.videos), 'video')}, keep {group.keeper.path}, "
+        click.echo(f"group {number}: {count(len(group.videos), 'video')}, keep {visible_name(group.keeper.path)}, "
                    f"{human_size(group.reclaimable_bytes)} reclaimable")
         click.echo(f"  {'score':>6}  " + (f"{'visual':>6}  " if second else "")
                    + f"{'reason':<{width}}  {'length':>7}  {'pixels':>9}  {'size':>9}  path")
@@ -208,7 +211,7 @@ def print_duplicate_groups(report, as_json: bool, bare_paths: bool) -> None:
             shown = (f"{video.visual:>6.3f}  " if video.visual is not None else f"{'-':>6}  ") if second else ""
             click.echo(
                 f"  {video.score:>6.3f}  {shown}{video.reason:<{width}}  {moment(video.duration):>7}  "
-                f"{pixels:>9}  {human_size(video.size or 0):>9}  {video.path}"
+                f"{pixels:>9}  {human_size(video.size or 0):>9}  {visible_name(video.path)}"
             )
     click.echo(f"{count(len(report.groups), 'group')}, {human_size(report.reclaimable_bytes)} reclaimable "
                f"({report.mode} mode" + (f", threshold {report.threshold})" if report.threshold is not None else ")"))
@@ -245,7 +248,7 @@ def print_members(found, shown: list) -> None:
     channels = ", ".join(f"{name} {videos}" for name, videos in found.channels.items())
     click.echo(f"channels: {channels or '-'}")
     for video in shown:
-        click.echo(f"  {video.probability:.2f}  {video.path}")
+        click.echo(f"  {video.probability:.2f}  {visible_name(video.path)}")
     if len(shown) < found.size:
         click.echo(f"  … and {found.size - len(shown)} more (--limit 0 lists all)")
 

@@ -1,14 +1,14 @@
 """The Starlette application: JSON under /api/, media by video id under /media/, pages elsewhere.
 
 Every handler does blocking work (LanceDB, the model, decoding), so it runs in the thread pool;
-errors a user can act on become 400 (bad parameters, `VindexError`) or 404 (unknown ids) with a
-one-line message, never a 500 with a traceback.
+errors a user can act on become 400 (bad parameters, `VindexError`, a file that cannot be read) or
+404 (unknown ids) with a one-line message, never a 500 with a traceback. Who may ask at all is
+decided before any handler runs, by the middlewares of `guard` (docs/security.md).
 """
 
 from __future__ import annotations
 
 import functools
-import hmac
 import os
 import tempfile
 from pathlib import Path
@@ -16,44 +16,64 @@ from typing import Callable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from vindex.defaults import (
-    DUPLICATE_MODE, DUPLICATE_MODES, NOISE_POLICIES, NOISE_POLICY, ORGANIZE_MODES, SERVE_THUMBNAIL_CACHE_MIB,
+    DUPLICATE_MODE, DUPLICATE_MODES, NOISE_POLICIES, NOISE_POLICY, ORGANIZE_MODES, SERVE_HOST, SERVE_PORT,
+    SERVE_THUMBNAIL_CACHE_MIB, SERVE_UPLOAD_MAX_MIB, SERVE_UPLOADS_AT_ONCE,
 )
-from vindex.errors import VindexError, first_line
-from vindex.serve import params, views
+from vindex.errors import VindexError, first_line, os_reason
+from vindex.serve import guard, params, views
 from vindex.serve.library import Library
-from vindex.serve.media import PLACEHOLDER, THUMBNAIL_WIDTH, ThumbnailCache, thumbnail_bytes, video_type
+from vindex.serve.media import (
+    PLACEHOLDER, THUMBNAIL_WIDTH, ThumbnailCache, is_readable_file, thumbnail_bytes, video_type,
+)
 from vindex.serve.pages import page_routes
 
 STATIC = Path(__file__).parent / "static"
-MAX_UPLOAD_BYTES = 2 << 30  # a dropped file is decoded, so any real video fits; more is a mistake
-TOKEN_COOKIE = "vindex_token"
 # Thumbnails are named by the video's content and the moment, so a cached one never goes stale.
 THUMBNAIL_CACHE_CONTROL = "private, max-age=604800, immutable"
 
 
 def create_app(library: Library, token: str | None = None,
-               cache_bytes: int = SERVE_THUMBNAIL_CACHE_MIB << 20) -> Starlette:
-    """The web app over `library`; with `token`, every route asks for it (header, cookie or ?token=)."""
+               cache_bytes: int = SERVE_THUMBNAIL_CACHE_MIB << 20, host: str = SERVE_HOST, port: int = SERVE_PORT,
+               allowed_hosts: tuple[str, ...] = (), upload_limit: Uploading | None = None) -> Starlette:
+    """The web app over `library`, answering only to `host`:`port`, localhost and `allowed_hosts`;
+    with `token`, every route asks for it (docs/security.md)."""
     thumbnails = ThumbnailCache(library.thumbnail_folder(), cache_bytes)
     uploads = views.Uploads()
+    csrf_token = guard.new_csrf_token()
     routes = [
-        *api_routes(library, uploads),
+        *api_routes(library, uploads, upload_limit or Uploading()),
+        Route("/api/csrf", lambda request: JSONResponse({"csrf": csrf_token, "header": guard.CSRF_HEADER})),
         Route("/media/video/{video_id}", functools.partial(video, library)),
         Route("/media/thumb/{video_id}", functools.partial(thumbnail, library, thumbnails)),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *page_routes(library, uploads),
     ]
     app = Starlette(routes=routes)
-    app.state.library, app.state.thumbnails = library, thumbnails
+    app.state.library, app.state.thumbnails, app.state.csrf_token = library, thumbnails, csrf_token
+    # Added innermost first: a request meets the headers, then the Host check, the token, the origin.
+    app.add_middleware(guard.OriginGuard, csrf_token=csrf_token)
     if token:
-        app.add_middleware(TokenGuard, token=token)
+        app.add_middleware(guard.TokenGuard, token=token, port=port)
+    app.add_middleware(guard.HostCheck, allowlist=guard.HostAllowlist(host, port, allowed_hosts))
+    app.add_middleware(guard.SecurityHeaders)
     return app
+
+
+class Uploading:
+    """How many dropped files are searched at once, and how large one may be."""
+
+    def __init__(self, at_once: int = SERVE_UPLOADS_AT_ONCE, max_bytes: int = SERVE_UPLOAD_MAX_MIB << 20):
+        self.at_once, self.max_bytes, self.running = at_once, max_bytes, 0
+
+    def too_large(self) -> Response:
+        message = f"the file is larger than {self.max_bytes >> 20} MiB, the most a dropped file may be"
+        return JSONResponse({"error": message}, status_code=413)
 
 
 def json_route(work: Callable[[Request], object]) -> Callable:
@@ -66,11 +86,13 @@ def json_route(work: Callable[[Request], object]) -> Callable:
             return JSONResponse({"error": first_line(error)}, status_code=400)
         except views.NotFound as error:
             return JSONResponse({"error": first_line(error)}, status_code=404)
+        except OSError as error:  # a file of the index that cannot be read now
+            return JSONResponse({"error": f"cannot read a file: {os_reason(error)}"}, status_code=400)
 
     return endpoint
 
 
-def api_routes(library: Library, uploads: views.Uploads) -> list[Route]:
+def api_routes(library: Library, uploads: views.Uploads, limit: Uploading) -> list[Route]:
     def query(request: Request):
         return views.query(library, params.text(request.query_params, "q", required=True),
                            **params.search_options(request.query_params))
@@ -80,8 +102,8 @@ def api_routes(library: Library, uploads: views.Uploads) -> list[Route]:
                                       **params.search_options(request.query_params))
 
     def similar_to_path(request: Request):
-        return views.similar_to_path(library, params.text(request.query_params, "path", required=True),
-                                     **params.search_options(request.query_params))
+        path = views.path_under_root(library, params.text(request.query_params, "path", required=True))
+        return views.similar_to_path(library, path, **params.search_options(request.query_params))
 
     def cluster(request: Request):
         return views.cluster_page(library, views.cluster_id(request.path_params["cluster_id"]),
@@ -94,23 +116,30 @@ def api_routes(library: Library, uploads: views.Uploads) -> list[Route]:
 
     def organize(request: Request):
         found = request.query_params
-        dest = params.text(found, "dest") or views.default_dest(library)
+        dest = views.dest_beside_root(library, params.text(found, "dest") or views.default_dest(library))
         return views.organize_plan(library, dest, params.choice(found, "mode", ORGANIZE_MODES, "move"),
                                    params.choice(found, "noise", NOISE_POLICIES, NOISE_POLICY),
                                    params.flag(found, "keep_channel"))
 
     async def upload(request: Request) -> Response:
         """POST a video as the body: the videos like it (it is embedded, not added)."""
+        if limit.running >= limit.at_once:
+            return JSONResponse({"error": f"{limit.at_once} dropped files are being searched already: try again when "
+                                          "they are done"}, status_code=429)
+        limit.running += 1  # one event loop: no other request runs between the check and this
         try:
             options = params.search_options(request.query_params)
             name = params.text(request.query_params, "name")
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit.max_bytes:
+                return limit.too_large()
             suffix = Path(name).suffix if Path(name).suffix[1:].isalnum() else ""  # a hint for the demuxer
             handle, temporary = tempfile.mkstemp(prefix="vindex-upload-", suffix=suffix)
             try:
                 with os.fdopen(handle, "wb") as out:
                     async for chunk in request.stream():
-                        if out.tell() + len(chunk) > MAX_UPLOAD_BYTES:
-                            raise params.BadRequest(f"the file is larger than {MAX_UPLOAD_BYTES >> 20} MiB")
+                        if out.tell() + len(chunk) > limit.max_bytes:
+                            return limit.too_large()
                         out.write(chunk)
                     if not out.tell():
                         raise params.BadRequest("the upload is empty: send the video file as the request body")
@@ -120,6 +149,12 @@ def api_routes(library: Library, uploads: views.Uploads) -> list[Route]:
             return JSONResponse(result)
         except (params.BadRequest, VindexError) as error:
             return JSONResponse({"error": first_line(error)}, status_code=400)
+        except OSError as error:
+            return JSONResponse({"error": f"cannot keep the dropped file: {os_reason(error)}"}, status_code=400)
+        except ClientDisconnect:  # the page went away mid-upload: nobody to answer, nothing to log
+            return Response(status_code=400)
+        finally:
+            limit.running -= 1
 
     return [
         Route("/api/query", json_route(query)),
@@ -146,7 +181,7 @@ async def video(library: Library, request: Request) -> Response:
     if row is None:
         return not_found("no such video in the index")
     file = library.file_of(row)
-    if file is None or not file.is_file():
+    if not is_readable_file(file):
         return not_found(f"the file {row['path']} is missing (moved or deleted since it was indexed)")
     return FileResponse(file, media_type=video_type(file), headers={"Cache-Control": "no-cache"})
 
@@ -172,35 +207,3 @@ async def thumbnail(library: Library, thumbnails: ThumbnailCache, request: Reque
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return Response(data, media_type="image/jpeg", headers=headers)
-
-
-# -- the token ------------------------------------------------------------------------------------
-class TokenGuard:
-    """Every request must carry the token: `Authorization: Bearer`, the cookie, or `?token=` (which
-    then sets the cookie, so the page's videos and thumbnails load without it)."""
-
-    def __init__(self, app, token: str):
-        self.app, self.token = app, token.encode()
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        request = Request(scope)
-        bearer = request.headers.get("authorization", "")
-        from_query = request.query_params.get("token")
-        offered = [bearer[7:] if bearer.lower().startswith("bearer ") else None,
-                   request.cookies.get(TOKEN_COOKIE), from_query]
-        if not any(value and hmac.compare_digest(value.encode(), self.token) for value in offered):
-            response = PlainTextResponse("this vindex server needs its token: open the address `vindex serve` "
-                                         "printed, or send Authorization: Bearer TOKEN", status_code=401)
-            return await response(scope, receive, send)
-        if not from_query:
-            return await self.app(scope, receive, send)
-        cookie = f"{TOKEN_COOKIE}={from_query}; HttpOnly; SameSite=Strict; Path=/".encode()
-
-        async def send_with_cookie(message):
-            if message["type"] == "http.response.start":
-                message = dict(message, headers=[*message.get("headers", []), (b"set-cookie", cookie)])
-            await send(message)
-
-        return await self.app(scope, receive, send_with_cookie)

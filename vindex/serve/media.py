@@ -29,6 +29,14 @@ VIDEO_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/mp4", ".
                ".mpeg": "video/mpeg", ".ts": "video/mp2t"}
 
 
+def is_readable_file(path: Path | None) -> bool:
+    """Whether `path` is a file this process can read; False (not an error) when it cannot even look."""
+    try:
+        return path is not None and path.is_file() and os.access(path, os.R_OK)
+    except OSError:  # a folder on the way that it may not enter
+        return False
+
+
 def video_type(path: Path) -> str:
     return VIDEO_TYPES.get(path.suffix.lower(), "application/octet-stream")
 
@@ -128,7 +136,7 @@ class ThumbnailCache:
 def thumbnail_bytes(cache: ThumbnailCache, row: dict, file: Path | None, timestamp: float,
                     width: int = THUMBNAIL_WIDTH) -> tuple[bytes, str | None]:
     """(JPEG bytes, key) of the frame, or (the placeholder, None) when the file is missing or unreadable."""
-    if file is None or not file.is_file():
+    if not is_readable_file(file):
         return PLACEHOLDER, None
     key = thumbnail_key(row, timestamp, width)
     try:

@@ -1,5 +1,10 @@
 """The HTML pages: server-rendered from the same data as the JSON routes, with a little vanilla JS
-(static/app.js) for the player, the drop zone and the cluster map. No CDN: everything ships here."""
+(static/app.js) for the player, the drop zone and the cluster map. No CDN: everything ships here.
+
+Every value a template writes is escaped for HTML (autoescape) and shown with its hidden
+characters visible (`visible_name`: a bidi override in a file name cannot disguise it); data for
+the scripts goes in `<script type="application/json">` blocks through `script_json`. The pages
+run under a CSP that allows no inline script (guard.py)."""
 
 from __future__ import annotations
 
@@ -7,15 +12,17 @@ import functools
 import json
 from typing import Callable
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from vindex.clock import moment
 from vindex.defaults import DUPLICATE_MODE, DUPLICATE_MODES, NOISE_POLICIES, NOISE_POLICY, ORGANIZE_MODES, RANK_BY
-from vindex.errors import VindexError, first_line
+from vindex.display import visible_name
+from vindex.errors import VindexError, first_line, os_reason
 from vindex.results import count, plural
-from vindex.serve import params, views
+from vindex.serve import guard, params, views
 from vindex.serve.library import Library
 
 
@@ -24,13 +31,27 @@ def environment():
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("vindex.serve", "templates"), autoescape=select_autoescape(["html"]),
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, finalize=shown)
     env.filters["moment"] = moment
     env.filters["size"] = size
     env.filters["count"] = count
     env.filters["plural"] = plural
-    env.filters["tojson_script"] = lambda value: json.dumps(value).replace("</", "<\\/")
+    env.filters["script_json"] = script_json
     return env
+
+
+def shown(value):
+    """What a template writes for `value`: text with its hidden characters made visible. Markup
+    (already escaped, such as `script_json`'s output) is left as it is."""
+    return visible_name(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
+def script_json(value) -> Markup:
+    """`value` as JSON that can sit in a `<script type="application/json">` block: `<`, `>` and `&`
+    are written as `\\u003c`, `\\u003e` and `\\u0026`, so no name (`<!--<script>`, `</script>`) can end
+    the block or change how the HTML parser reads the rest of the page; JSON.parse reads them back."""
+    text = json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)
 
 
 def size(count: float | None) -> str:
@@ -43,8 +64,10 @@ def size(count: float | None) -> str:
     return ""
 
 
-def render(template: str, status: int = 200, **context) -> HTMLResponse:
-    return HTMLResponse(environment().get_template(template).render(**context), status_code=status)
+def render(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
+    """The page, with the CSRF token that static/app.js sends back on every change (guard.py)."""
+    csrf = dict(csrf_token=request.app.state.csrf_token, csrf_meta=guard.CSRF_META)
+    return HTMLResponse(environment().get_template(template).render(**context, **csrf), status_code=status)
 
 
 def html_route(template: str, work: Callable[[Request], dict]) -> Callable:
@@ -56,10 +79,13 @@ def html_route(template: str, work: Callable[[Request], dict]) -> Callable:
         try:
             context = await run_in_threadpool(work, request)
         except (params.BadRequest, VindexError) as error:
-            return render("error.html", 400, message=first_line(error), page=template.split(".")[0])
+            return render(request, "error.html", 400, message=first_line(error), page=template.split(".")[0])
         except views.NotFound as error:
-            return render("error.html", 404, message=first_line(error), page=template.split(".")[0])
-        return render(template, **context)
+            return render(request, "error.html", 404, message=first_line(error), page=template.split(".")[0])
+        except OSError as error:  # a file of the index that cannot be read now
+            message = f"cannot read a file: {os_reason(error)}"
+            return render(request, "error.html", 400, message=message, page=template.split(".")[0])
+        return render(request, template, **context)
 
     return endpoint
 
@@ -77,7 +103,7 @@ def page_routes(library: Library, uploads: views.Uploads) -> list[Route]:
         if context["q"]:
             result = views.query(library, context["q"], **options)
         elif context["path"]:
-            result = views.similar_to_path(library, context["path"], **options)
+            result = views.similar_to_path(library, views.path_under_root(library, context["path"]), **options)
         elif upload:
             result = uploads.get(upload)
         return dict(context, result=result)
@@ -89,8 +115,10 @@ def page_routes(library: Library, uploads: views.Uploads) -> list[Route]:
 
     def clusters(request: Request) -> dict:
         overview = views.clusters(library)
-        names = {row["id"]: row["name"] for row in overview}
-        return dict(page="clusters", clusters=overview, points=library.map_points(), names=names)
+        # The map's script shows these with textContent, so they are made visible here.
+        names = {row["id"]: visible_name(row["name"]) for row in overview}
+        points = [dict(point, path=visible_name(point["path"])) for point in library.map_points()]
+        return dict(page="clusters", clusters=overview, points=points, names=names)
 
     def cluster(request: Request) -> dict:
         found = views.cluster_page(library, views.cluster_id(request.path_params["cluster_id"]),
@@ -105,7 +133,7 @@ def page_routes(library: Library, uploads: views.Uploads) -> list[Route]:
 
     def organize(request: Request) -> dict:
         found = request.query_params
-        dest = params.text(found, "dest") or views.default_dest(library)
+        dest = views.dest_beside_root(library, params.text(found, "dest") or views.default_dest(library))
         mode = params.choice(found, "mode", ORGANIZE_MODES, "move")
         noise = params.choice(found, "noise", NOISE_POLICIES, NOISE_POLICY)
         keep_channel = params.flag(found, "keep_channel")

@@ -7,6 +7,7 @@ import socket
 import sys
 import threading
 import webbrowser
+from urllib.parse import quote
 
 from vindex.defaults import PRECISION, SERVE_HOST, SERVE_PORT
 from vindex.errors import VindexError, os_reason
@@ -43,8 +44,9 @@ def bind(host: str, port: int) -> socket.socket:
 
 def run(db: str | None = None, host: str = SERVE_HOST, port: int = SERVE_PORT, token: str | None = None,
         open_browser: bool = False, device: str | None = None, precision: str = PRECISION,
-        status: StatusHook | None = None) -> None:
-    """Serve the index at `db` until interrupted. Another host than loopback needs `token`."""
+        status: StatusHook | None = None, allowed_hosts: tuple[str, ...] = ()) -> None:
+    """Serve the index at `db` until interrupted. Another host than loopback needs `token`; the app
+    answers only to requests that name `host` (or localhost, or one of `allowed_hosts`)."""
     import uvicorn
 
     from vindex.serve.app import create_app
@@ -63,11 +65,16 @@ def run(db: str | None = None, host: str = SERVE_HOST, port: int = SERVE_PORT, t
         say("loading the model")
         # One real query now loads the model and opens the tables, so the first user's is as fast as the next.
         library.index.query("a video", limit=1)
-    app = create_app(library, token)
+    port = listener.getsockname()[1]
+    app = create_app(library, token, host=host, port=port, allowed_hosts=tuple(allowed_hosts))
     shown_host = f"[{host}]" if ":" in host else host
-    url = f"http://{shown_host}:{listener.getsockname()[1]}/" + (f"?token={token}" if token else "")
+    # The token is printed here only: the app trades it for a session and a clean address at once.
+    url = f"http://{shown_host}:{port}/" + (f"?token={quote(token, safe='')}" if token else "")
     print(f"vindex serve: {url}  (index {library.uri}; Ctrl-C to stop)", flush=True)
     if open_browser:
         threading.Timer(0.5, webbrowser.open, (url,)).start()
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    # No access log: it would write every address asked for, the one with ?token= included. No proxy
+    # headers: a session holds from the client address that opened it, which X-Forwarded-For must not fake.
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False,
+                            proxy_headers=False)
     uvicorn.Server(config).run(sockets=[listener])

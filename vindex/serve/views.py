@@ -12,13 +12,18 @@ from collections import OrderedDict
 
 from vindex.defaults import DUPLICATE_MODE, NOISE_POLICY, SERVE_PAGE_SIZE
 from vindex.errors import VindexError
+from vindex.locations import is_remote
 from vindex.serve.library import Library
+from vindex.serve.media import is_readable_file
 from vindex.serve.params import BadRequest
 
 # A folder filter is applied to the ranked hits, so more are fetched to fill the page after it.
 FOLDER_OVERFETCH = 10
 UPLOADS_KEPT = 16  # results of dropped files, kept so their page can be reloaded
 NOISE = -1
+# One answer for every path refused, so that a refusal says nothing about what lies outside the root.
+PATH_REFUSED = "only a video under the index's root folder can be named by its path here: drop the file instead"
+DEST_REFUSED = "the organise preview looks only at folders beside or inside the index's root folder"
 
 
 class NotFound(Exception):
@@ -38,7 +43,7 @@ def similar_to_video(library: Library, video_id: str, limit: int, by: str, chann
     if row is None:
         raise NotFound(f"no video {video_id!r} in the index")
     file = library.file_of(row)
-    if file is None or not file.is_file():
+    if not is_readable_file(file):
         raise VindexError(f"the file of {row['path']} is missing, so its neighbours cannot be looked up")
     return similar_to_path(library, str(file), limit, by, channels, min_score, folder) | {"video": video_facts(row)}
 
@@ -48,6 +53,36 @@ def similar_to_path(library: Library, path: str, limit: int, by: str, channels: 
     wanted = limit * FOLDER_OVERFETCH if folder else limit
     result = library.current().similar(path, limit=wanted, by=by, channels=channels, min_score=min_score)
     return in_folder(result.to_dict(), folder, limit)
+
+
+def resolved_under(folder: str, path: str, refusal: str) -> str:
+    """`path` (relative to `folder`, or absolute) with symlinks resolved, if it lies in `folder`."""
+    try:
+        base = os.path.realpath(folder)
+        resolved = os.path.realpath(os.path.join(base, path))
+    except (OSError, ValueError):
+        raise BadRequest(refusal) from None
+    if resolved != base and not resolved.startswith(base.rstrip(os.sep) + os.sep):
+        raise BadRequest(refusal)
+    return resolved
+
+
+def local_root(library: Library, refusal: str) -> str:
+    root = library.current().meta.root
+    if not root or is_remote(root):
+        raise BadRequest(refusal)
+    return root
+
+
+def path_under_root(library: Library, path: str) -> str:
+    """A video path from a request, resolved, if it lies under the index root (else BadRequest)."""
+    return resolved_under(local_root(library, PATH_REFUSED), path, PATH_REFUSED)
+
+
+def dest_beside_root(library: Library, dest: str) -> str:
+    """An organise destination from a request, resolved, if it lies in the root's parent folder."""
+    root = os.path.realpath(local_root(library, DEST_REFUSED))
+    return resolved_under(os.path.dirname(root) or root, os.path.expanduser(dest), DEST_REFUSED)
 
 
 def in_folder(result: dict, folder: str, limit: int) -> dict:

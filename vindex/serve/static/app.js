@@ -2,6 +2,21 @@
 // (a dropped file is searched for, not added) and small helpers shared by the pages.
 "use strict";
 
+// Every request that changes or uploads something goes through send(): the server refuses any such
+// request without the CSRF token that the page carries (docs/security.md).
+const CSRF_HEADER = "X-Vindex-CSRF";
+
+function csrfToken() {
+  const meta = document.querySelector("meta[name=vindex-csrf]");
+  return meta ? meta.content : "";
+}
+
+function send(url, options) {
+  const headers = new Headers((options && options.headers) || {});
+  headers.set(CSRF_HEADER, csrfToken());
+  return fetch(url, Object.assign({}, options, { headers, credentials: "same-origin" }));
+}
+
 // The colour of a cluster id, as the PNG map draws it: golden-ratio hue steps; noise is grey.
 function clusterColour(id) {
   if (id < 0) return "#b4b4b4";
@@ -90,7 +105,7 @@ function setupDrop() {
     query.delete("q");
     query.set("name", file.name);
     try {
-      const response = await fetch("/api/similar?" + query, { method: "POST", body: file });
+      const response = await send("/api/similar?" + query, { method: "POST", body: file });
       const answer = await response.json();
       if (!response.ok) throw new Error(answer.error || response.statusText);
       window.location = "/?upload=" + encodeURIComponent(answer.upload);
@@ -120,7 +135,15 @@ function setupCopy() {
   }
 }
 
+// The error page's Back link goes back in history when there is one (no inline script: the CSP).
+function setupBack() {
+  const link = document.querySelector("a.back");
+  if (!link || window.history.length < 2) return;
+  link.addEventListener("click", (event) => { event.preventDefault(); window.history.back(); });
+}
+
 paintDots();
+setupBack();
 setupPlayer();
 setupDrop();
 setupCopy();
