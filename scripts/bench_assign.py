@@ -1,0 +1,146 @@
+#!/usr/bin/env python
+"""Benchmark how videos added after `vindex cluster` join its clusters, on an indexed corpus.
+
+    python -m vindex add /tmp/assign-corpus/channels --db /tmp/assign-index --model vindex-tiny -q
+    python scripts/bench_assign.py /tmp/assign-index                  # seeds 1,2,3; 20 % held out
+    python scripts/bench_assign.py /tmp/assign-index --seeds 1,2,3 --min-size 10
+
+For each seed, 20 % of the videos are held out, the rest clustered (`group_vectors`, the options of
+`vindex cluster`), and the held-out videos placed with the saved models, as `add` does. Printed per
+seed and per method, for the held-out videos:
+
+- vote: the share that got the label their 5 nearest clustered videos (cosine, in the vectors) vote
+  for (-1 when most of those are noise);
+- refit: the share that got the cluster a full re-fit on every video gives them, the re-fit's
+  clusters taking the first fit's ids by membership (`carry_ids`, as a second `vindex cluster` does);
+- noise / far: how many were called noise, and how many of those as too far from their neighbours' cluster.
+
+Methods: `before`, UMAP `transform` + HDBSCAN `approximate_predict` (what `add` did until the
+clusters' spreads were saved); then `joining.join` in each space (`vectors`, `umap`) with each
+threshold (`--thresholds`: a percentile of the members' distances times a margin). Targets: vote and refit >= 0.90 at every seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from vindex.clustering import ClusterParams, assign, group_vectors, joining  # noqa: E402
+from vindex.clustering.stable_ids import NO_PREVIOUS, carry_ids  # noqa: E402
+from vindex.defaults import MIN_CLUSTER_SIZE, NEIGHBORS  # noqa: E402
+from vindex.store import Store, vectors_of  # noqa: E402
+
+VOTERS = 5  # the yardstick: the label the 5 nearest clustered videos vote for
+
+
+def cpu_name() -> str:
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown CPU"
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    return f"{model}, avx512_bf16 {'yes' if 'avx512_bf16' in info else 'no'}"
+
+
+def neighbour_vote(held: np.ndarray, fitted: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The label the VOTERS nearest fitted videos (cosine) vote for; ties go to the nearest."""
+    distances = joining.distances(held, fitted, "cosine")
+    voted = np.empty(len(held), np.int32)
+    for i, row in enumerate(distances):
+        nearest = np.argsort(row, kind="stable")[:VOTERS]
+        tally = Counter(labels[nearest].tolist())
+        best = max(tally.values())
+        voted[i] = next(label for label in labels[nearest] if tally[label] == best)
+    return voted
+
+
+def before(content: dict, held: np.ndarray) -> np.ndarray:
+    """The placement `add` used before: UMAP transform, then HDBSCAN's approximate_predict."""
+    import hdbscan
+
+    points = assign.transform(content["umap"], held) if content["umap"] is not None else held
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw, _ = hdbscan.approximate_predict(content["hdbscan"], points.astype(np.float64))
+    return np.array([content["label_ids"].get(int(label), -1) for label in raw], np.int32)
+
+
+def one_seed(vectors: np.ndarray, seed: int, params: ClusterParams, thresholds: list[tuple[float, float]],
+             share: float) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(vectors))
+    held_count = int(round(share * len(vectors)))
+    held_rows, fit_rows = np.sort(order[:held_count]), np.sort(order[held_count:])
+    fitted = group_vectors(vectors[fit_rows], params)
+    models = fitted.models
+    found = models.raw_labels >= 0
+    label_ids = {int(raw): int(final) for raw, final in zip(models.raw_labels[found], fitted.labels[found])}
+    held = vectors[held_rows]
+
+    refit = group_vectors(vectors, params)
+    previous = np.full(len(vectors), NO_PREVIOUS, np.int32)
+    previous[fit_rows] = fitted.labels
+    refit_ids = carry_ids(refit.labels, previous)[held_rows]
+    voted = neighbour_vote(held, vectors[fit_rows], fitted.labels)
+    sizes = np.bincount(fitted.labels[fitted.labels >= 0])
+    base = dict(seed=seed, fitted=len(fit_rows), held=len(held_rows), clusters=len(sizes),
+                largest=int(sizes.max()) if len(sizes) else 0, fit_noise=int(np.sum(fitted.labels < 0)),
+                held_voted_noise=int(np.sum(voted < 0)))
+
+    rows = []
+    started = time.perf_counter()
+    content = assign.models_content(models, label_ids, params.metric)
+    placed = before(content, held)
+    rows.append(dict(base, method="before", labels=placed, far=0, seconds=time.perf_counter() - started))
+    for space in joining.JOIN_SPACES:
+        for percentile, margin in thresholds:
+            started = time.perf_counter()
+            content = assign.models_content(models, label_ids, params.metric, space, VOTERS, percentile, margin)
+            placed, _, _, statuses = assign.place(content, held, lambda message: None)
+            rows.append(dict(base, method=f"{space} p{percentile:g}x{margin:g}", labels=placed,
+                             far=statuses.count(joining.ASSIGNED_FAR), seconds=time.perf_counter() - started))
+    for row in rows:
+        row["vote"] = float(np.mean(row["labels"] == voted))
+        row["refit"] = float(np.mean(row["labels"] == refit_ids))
+        row["noise"] = int(np.sum(row.pop("labels") < 0))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("index", help="an index made by `vindex add` (its videos' vectors are read)")
+    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--share", type=float, default=0.2, help="share of the videos held out and added later")
+    parser.add_argument("--min-size", type=int, default=MIN_CLUSTER_SIZE)
+    parser.add_argument("--neighbors", type=int, default=NEIGHBORS)
+    parser.add_argument("--thresholds", default="95x1,100x1,95x1.25,95x1.5",
+                        help="the clusters' spreads tried: PERCENTILExMARGIN, comma-separated")
+    args = parser.parse_args()
+
+    store = Store(args.index)
+    rows = store.catalog(["id", "vector"])
+    vectors = vectors_of(rows.column("vector"))
+    params = ClusterParams(min_size=args.min_size, neighbors=args.neighbors)
+    thresholds = [tuple(float(part) for part in item.split("x")) for item in args.thresholds.split(",")]
+    print(f"# {len(vectors)} videos of {args.index} (model {store.meta.get('model')}), {args.share:.0%} held out, "
+          f"min size {args.min_size}, neighbours {args.neighbors}; CPU: {cpu_name()}")
+    print(f"{'seed':>4} {'method':<17} {'vote':>6} {'refit':>6} {'noise':>5} {'far':>4}  fit: clusters, largest, noise; "
+          "held voted noise")
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        for row in one_seed(vectors, seed, params, thresholds, args.share):
+            print(f"{row['seed']:>4} {row['method']:<17} {row['vote']:>6.3f} {row['refit']:>6.3f} "
+                  f"{row['noise']:>2}/{row['held']:<2} {row['far']:>4}  {row['clusters']}, {row['largest']}/"
+                  f"{row['fitted']}, {row['fit_noise']}; {row['held_voted_noise']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
