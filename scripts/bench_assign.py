@@ -13,11 +13,16 @@ seed and per method, for the held-out videos:
   for (-1 when most of those are noise);
 - refit: the share that got the cluster a full re-fit on every video gives them, the re-fit's
   clusters taking the first fit's ids by membership (`carry_ids`, as a second `vindex cluster` does);
-- noise / far: how many were called noise, and how many of those as too far from their neighbours' cluster.
+- match: the same, among the held-out videos whose re-fit cluster kept an id of the first fit (or is
+  the noise): a re-fit that splits or merges clusters gives new ids, which no placement can foresee;
+- noise / far: how many were called noise, and how many of those as too far from their neighbours' cluster;
+- unseen (`--unseen`): of the videos of one channel left out of the fit altogether, how many were
+  called noise: what the distance threshold is for.
 
 Methods: `before`, UMAP `transform` + HDBSCAN `approximate_predict` (what `add` did until the
 clusters' spreads were saved); then `joining.join` in each space (`vectors`, `umap`) with each
-threshold (`--thresholds`: a percentile of the members' distances times a margin). Targets: vote and refit >= 0.90 at every seed.
+threshold (`--thresholds`: a percentile of the members' distances times a margin); `*` marks the
+defaults (`vindex/clustering/joining.py`). Targets: vote and refit >= 0.90 at every seed.
 """
 
 from __future__ import annotations
@@ -63,23 +68,27 @@ def neighbour_vote(held: np.ndarray, fitted: np.ndarray, labels: np.ndarray) -> 
     return voted
 
 
-def before(content: dict, held: np.ndarray) -> np.ndarray:
+def before(models, label_ids: dict[int, int], held: np.ndarray) -> np.ndarray:
     """The placement `add` used before: UMAP transform, then HDBSCAN's approximate_predict."""
     import hdbscan
 
-    points = assign.transform(content["umap"], held) if content["umap"] is not None else held
+    models.hdbscan.generate_prediction_data()
+    points = assign.transform(models.umap, held) if models.umap is not None else held
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        raw, _ = hdbscan.approximate_predict(content["hdbscan"], points.astype(np.float64))
-    return np.array([content["label_ids"].get(int(label), -1) for label in raw], np.int32)
+        raw, _ = hdbscan.approximate_predict(models.hdbscan, points.astype(np.float64))
+    return np.array([label_ids.get(int(label), -1) for label in raw], np.int32)
 
 
-def one_seed(vectors: np.ndarray, seed: int, params: ClusterParams, thresholds: list[tuple[float, float]],
-             share: float) -> list[dict]:
+def one_seed(vectors: np.ndarray, channels: list[str], seed: int, params: ClusterParams,
+             thresholds: list[tuple[float, float]], share: float, unseen: bool) -> list[dict]:
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(vectors))
-    held_count = int(round(share * len(vectors)))
+    names = sorted(set(channels))
+    kept = np.array([not unseen or channel != names[seed % len(names)] for channel in channels])
+    order = rng.permutation(np.flatnonzero(kept))
+    held_count = int(round(share * len(order)))
     held_rows, fit_rows = np.sort(order[:held_count]), np.sort(order[held_count:])
+    unseen_rows = np.flatnonzero(~kept)
     fitted = group_vectors(vectors[fit_rows], params)
     models = fitted.models
     found = models.raw_labels >= 0
@@ -90,28 +99,36 @@ def one_seed(vectors: np.ndarray, seed: int, params: ClusterParams, thresholds: 
     previous = np.full(len(vectors), NO_PREVIOUS, np.int32)
     previous[fit_rows] = fitted.labels
     refit_ids = carry_ids(refit.labels, previous)[held_rows]
+    matched = np.isin(refit_ids, fitted.labels)  # the re-fit cluster kept an id of the fit (or is the noise)
     voted = neighbour_vote(held, vectors[fit_rows], fitted.labels)
     sizes = np.bincount(fitted.labels[fitted.labels >= 0])
     base = dict(seed=seed, fitted=len(fit_rows), held=len(held_rows), clusters=len(sizes),
                 largest=int(sizes.max()) if len(sizes) else 0, fit_noise=int(np.sum(fitted.labels < 0)),
-                held_voted_noise=int(np.sum(voted < 0)))
+                held_voted_noise=int(np.sum(voted < 0)), matched=int(matched.sum()))
+    held = np.concatenate([held, vectors[unseen_rows]])  # an unseen channel's videos come last
 
     rows = []
     started = time.perf_counter()
-    content = assign.models_content(models, label_ids, params.metric)
-    placed = before(content, held)
-    rows.append(dict(base, method="before", labels=placed, far=0, seconds=time.perf_counter() - started))
+    placed = before(models, label_ids, held)
+    rows.append(dict(base, method="before", labels=placed, far_flags=np.zeros(len(placed), bool),
+                     seconds=time.perf_counter() - started))
     for space in joining.JOIN_SPACES:
         for percentile, margin in thresholds:
             started = time.perf_counter()
             content = assign.models_content(models, label_ids, params.metric, space, VOTERS, percentile, margin)
             placed, _, _, statuses = assign.place(content, held, lambda message: None)
-            rows.append(dict(base, method=f"{space} p{percentile:g}x{margin:g}", labels=placed,
-                             far=statuses.count(joining.ASSIGNED_FAR), seconds=time.perf_counter() - started))
+            chosen = (space, percentile, margin) == (joining.JOIN_SPACE, joining.JOIN_PERCENTILE, joining.JOIN_MARGIN)
+            rows.append(dict(base, method=f"{space} p{percentile:g}x{margin:g}" + (" *" if chosen else ""), labels=placed,
+                             far_flags=np.array([status == joining.ASSIGNED_FAR for status in statuses]),
+                             seconds=time.perf_counter() - started))
     for row in rows:
-        row["vote"] = float(np.mean(row["labels"] == voted))
-        row["refit"] = float(np.mean(row["labels"] == refit_ids))
-        row["noise"] = int(np.sum(row.pop("labels") < 0))
+        labels, far = row.pop("labels"), row.pop("far_flags")
+        row["unseen_noise"] = f"{int(np.sum(labels[held_count:] < 0))}/{len(unseen_rows)}" if unseen else "-"
+        labels, row["far"] = labels[:held_count], int(far[:held_count].sum())
+        row["vote"] = float(np.mean(labels == voted))
+        row["refit"] = float(np.mean(labels == refit_ids))
+        row["refit_matched"] = float(np.mean(labels[matched] == refit_ids[matched])) if matched.any() else float("nan")
+        row["noise"] = int(np.sum(labels < 0))
     return rows
 
 
@@ -122,24 +139,27 @@ def main() -> None:
     parser.add_argument("--share", type=float, default=0.2, help="share of the videos held out and added later")
     parser.add_argument("--min-size", type=int, default=MIN_CLUSTER_SIZE)
     parser.add_argument("--neighbors", type=int, default=NEIGHBORS)
+    parser.add_argument("--unseen", action="store_true",
+                        help="also leave one channel out of the fit (another per seed) and count its videos called noise")
     parser.add_argument("--thresholds", default="95x1,100x1,95x1.25,95x1.5",
                         help="the clusters' spreads tried: PERCENTILExMARGIN, comma-separated")
     args = parser.parse_args()
 
     store = Store(args.index)
-    rows = store.catalog(["id", "vector"])
-    vectors = vectors_of(rows.column("vector"))
+    rows = store.catalog(["id", "channel", "vector"])
+    vectors, channels = vectors_of(rows.column("vector")), rows.column("channel").to_pylist()
     params = ClusterParams(min_size=args.min_size, neighbors=args.neighbors)
     thresholds = [tuple(float(part) for part in item.split("x")) for item in args.thresholds.split(",")]
     print(f"# {len(vectors)} videos of {args.index} (model {store.meta.get('model')}), {args.share:.0%} held out, "
           f"min size {args.min_size}, neighbours {args.neighbors}; CPU: {cpu_name()}")
-    print(f"{'seed':>4} {'method':<17} {'vote':>6} {'refit':>6} {'noise':>5} {'far':>4}  fit: clusters, largest, noise; "
-          "held voted noise")
+    print(f"{'seed':>4} {'method':<17} {'vote':>6} {'refit':>6} {'match':>6} {'noise':>5} {'far':>4} {'unseen':>6}  "
+          "fit: clusters, largest, noise; held: voted noise, re-fit cluster matched")
     for seed in [int(s) for s in args.seeds.split(",")]:
-        for row in one_seed(vectors, seed, params, thresholds, args.share):
+        for row in one_seed(vectors, channels, seed, params, thresholds, args.share, args.unseen):
             print(f"{row['seed']:>4} {row['method']:<17} {row['vote']:>6.3f} {row['refit']:>6.3f} "
-                  f"{row['noise']:>2}/{row['held']:<2} {row['far']:>4}  {row['clusters']}, {row['largest']}/"
-                  f"{row['fitted']}, {row['fit_noise']}; {row['held_voted_noise']}", flush=True)
+                  f"{row['refit_matched']:>6.3f} {row['noise']:>2}/{row['held']:<2} {row['far']:>4} "
+                  f"{row['unseen_noise']:>6}  {row['clusters']}, {row['largest']}/{row['fitted']}, {row['fit_noise']}; "
+                  f"{row['held_voted_noise']}, {row['matched']}/{row['held']}", flush=True)
 
 
 if __name__ == "__main__":

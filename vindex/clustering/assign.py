@@ -54,10 +54,15 @@ def models_content(models, label_ids: dict[int, int], metric: str, space: str = 
                    margin: float = joining.JOIN_MARGIN) -> dict:
     """What `place` needs of a run: its models, the map from HDBSCAN's labels to the stored ids, and
     each cluster's spread in the space new videos join in."""
+    model = models.hdbscan
     content = dict(format=FORMAT, versions=library_versions(), umap=models.umap,
                    picture=models.picture if models.picture is not models.umap else None,
                    picture_is_umap=models.picture is models.umap and models.umap is not None,
-                   hdbscan=models.hdbscan, label_ids=label_ids, metric=metric, space=space, neighbours=k)
+                   # HDBSCAN itself is not kept: its labels and, when UMAP was skipped, its points are all
+                   # a new video needs (each distinct vector once, as the fit saw them).
+                   labels=np.array([label_ids.get(int(label), -1) for label in model.labels_], dtype=np.int32),
+                   points=model._raw_data if models.umap is None else None,
+                   metric=metric, space=space, neighbours=k)
     points, labels, space_metric = fitted_points(content)
     content["spreads"] = joining.spreads(points, labels, space_metric, k, percentile, margin)
     return content
@@ -85,13 +90,11 @@ def save_models(uri: str, run_key: str, models, label_ids: dict[int, int], param
 def fitted_points(content: dict) -> tuple[np.ndarray, np.ndarray, str]:
     """The fitted videos in the space new videos join in (each distinct vector once, as the fit
     saw them), their stored cluster ids (-1 noise) and that space's metric."""
-    model, reducer = content["hdbscan"], content["umap"]
-    label_ids = content["label_ids"]
-    labels = np.array([label_ids.get(int(label), -1) for label in model.labels_], dtype=np.int32)
+    reducer, labels = content["umap"], content["labels"]
     if reducer is None:  # HDBSCAN ran on the vectors themselves
-        return model._raw_data, labels, content["metric"]
+        return content["points"], labels, content["metric"]
     if content["space"] == "umap":
-        return model._raw_data, labels, "euclidean"
+        return reducer.embedding_, labels, "euclidean"
     return reducer._raw_data, labels, content["metric"]
 
 
