@@ -30,7 +30,7 @@ import numpy as np
 # layout HDBSCAN grouped, euclidean). "vectors": UMAP's `transform` does not pack a new video as
 # tightly as the fit packed its members (min_dist 0), so in the layout new videos lie farther from
 # their cluster than its members do, and any threshold taken from the members calls many of them
-# noise (13-21 of 34 at the members' 95th percentile, against 0-8 in the vectors).
+# noise (17-21 of 34 at the members' 95th percentile, against 2-8 in the vectors).
 JOIN_SPACES = ("vectors", "umap")
 JOIN_SPACE = "vectors"
 # The vote: the issue's own yardstick, "the label the 5 nearest clustered videos vote for".
