@@ -255,3 +255,18 @@ def test_a_video_joins_the_cluster_of_its_neighbours_unless_farther_than_its_mem
     assert ids.tolist() == [0, -1, -1]
     assert statuses == ["assigned", "assigned-far", "noise"]
     assert probabilities[0] == 1.0 and probabilities[1] == probabilities[2] == 0.0
+
+
+@pytest.mark.slow
+def test_videos_of_a_theme_the_fit_never_saw_are_noise_as_too_far(clustered, tmp_path, isolated_index, run):
+    made = make_corpus(tmp_path / "unseen", channels=6, videos_per_channel=2, seed=9, size=(96, 72),
+                       seconds=(1.0, 2.0), fps=10)
+    plasma = [path for path in made if path.parent.name == "05_plasma"]
+    (clustered / "05_plasma").mkdir()
+    for path in plasma:
+        shutil.copy(path, clustered / "05_plasma" / path.name)
+    run("add", clustered, "-q")
+    placed = [row for row in rows(isolated_index) if row["channel"] == "05_plasma"]
+    assert [(row["cluster"], row["cluster_status"]) for row in placed] == [(-1, "assigned-far")] * 2
+    assert run("show", "noise").stdout.count("(assigned-far)") == 2
+    assert "2 noise as too far from their neighbours' cluster" in run("info").stdout
