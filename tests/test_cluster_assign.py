@@ -159,11 +159,114 @@ def test_models_fitted_on_more_than_4096_vectors_place_new_ones():
     vectors = (centres[planted] + 0.15 * rng.normal(size=(4300, 64))).astype(np.float32)
     fitted = group_vectors(vectors[:4200], ClusterParams())
     models = fitted.models
-    content = pickle.loads(pickle.dumps(dict(
-        umap=models.umap, picture=models.picture, picture_is_umap=False, hdbscan=models.hdbscan, metric="cosine",
-        label_ids={int(raw): int(final) for raw, final in zip(models.raw_labels, fitted.labels) if raw >= 0})))
-    labels, probabilities, xy = assign.place(content, vectors[4200:], lambda message: None)
+    content = pickle.loads(pickle.dumps(assign.models_content(
+        models, {int(raw): int(final) for raw, final in zip(models.raw_labels, fitted.labels) if raw >= 0}, "cosine")))
+    labels, probabilities, xy, _ = assign.place(content, vectors[4200:], lambda message: None)
     cluster_of = {group: np.bincount(fitted.labels[:4200][planted[:4200] == group] + 1).argmax() - 1
                   for group in range(6)}
     assert np.mean(labels == np.array([cluster_of[group] for group in planted[4200:]])) >= MIN_PLACED_RIGHT
     assert np.isfinite(xy).all() and ((probabilities >= 0) & (probabilities <= 1)).all()
+
+
+# Held-out videos that must get the label their 5 nearest clustered videos vote for, and that must get
+# the cluster a full re-fit gives them (its clusters taking the first fit's ids by membership).
+MIN_AGREEMENT = 0.9
+
+
+@pytest.fixture(scope="module")
+def themed_corpus(tmp_path_factory) -> Path:
+    """5 themes x 10 videos, made once for the hold-out tests."""
+    root = tmp_path_factory.mktemp("themed") / "channels"
+    make_corpus(root, channels=5, videos_per_channel=10, seed=5, size=(96, 72), seconds=(1.0, 2.0), fps=10)
+    return root
+
+
+def vote_of_nearest_clustered(table: list[dict], vectors: dict, video: str, voters: int = 5) -> int:
+    """The label most of the `voters` nearest videos of the fit (cosine) have; ties go to the nearest."""
+    import numpy as np
+
+    fitted = [row for row in table if row["cluster_status"] == "clustered"]
+    matrix = np.array([vectors[row["id"]] for row in fitted])
+    nearest = np.argsort(-(matrix @ vectors[video]), kind="stable")[:voters]
+    labels = [fitted[i]["cluster"] for i in nearest]
+    counts = Counter(labels)
+    return next(label for label in labels if counts[label] == max(counts.values()))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_held_out_videos_join_the_cluster_of_their_neighbours_and_of_a_refit(themed_corpus, tmp_path, isolated_index,
+                                                                             run, seed):
+    import random
+
+    from vindex.store import vectors_of
+
+    root = tmp_path / "channels"
+    videos = sorted(path.relative_to(themed_corpus) for path in themed_corpus.rglob("*.mp4"))
+    held = set(random.Random(seed).sample(videos, len(videos) // 5))
+    for video in videos:
+        if video not in held:
+            (root / video).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(themed_corpus / video, root / video)
+    run("add", root, *TINY, "-q")
+    run("cluster", *SMALL, "--no-report", "-q")
+    for video in held:
+        shutil.copy(themed_corpus / video, root / video)
+    assert json.loads(run("add", root, "--json").stdout)["assigned"] == len(held) == 10
+
+    table = rows(isolated_index)
+    catalog = Store(str(isolated_index)).catalog(["id", "vector"])
+    vectors = dict(zip(catalog.column("id").to_pylist(), vectors_of(catalog.column("vector"))))
+    placed = [row for row in table if row["cluster_status"] != "clustered"]
+    assert len(placed) == len(held)
+    assert {row["cluster_status"] for row in placed} <= {"assigned", "assigned-far", "noise"}
+    assert all((row["cluster"] >= 0) == (row["cluster_status"] == "assigned") for row in placed)
+    voted = sum(row["cluster"] == vote_of_nearest_clustered(table, vectors, row["id"]) for row in placed)
+    assert voted / len(placed) >= MIN_AGREEMENT
+
+    joined = next(row for row in placed if row["cluster"] >= 0)
+    shown = run("show", joined["cluster"]).stdout
+    assert any(line.endswith("(assigned)") and joined["path"].split("/")[-1] in line for line in shown.splitlines())
+    facts = json.loads(run("info", "--json").stdout)["clusters"]
+    assert facts["assigned"] == 10 and facts["in_cluster"] == sum(row["cluster"] >= 0 for row in placed)
+
+    run("cluster", *SMALL, "--no-report", "-q")
+    refit = {row["id"]: row["cluster"] for row in rows(isolated_index)}
+    assert sum(row["cluster"] == refit[row["id"]] for row in placed) / len(placed) >= MIN_AGREEMENT
+
+
+def test_a_video_joins_the_cluster_of_its_neighbours_unless_farther_than_its_members_lie():
+    """Outside a cluster's dense core but among its members: joins it (HDBSCAN's approximate_predict
+    calls such points noise); farther than the members lie from each other: noise, `assigned-far`;
+    among the fit's noise: `noise`."""
+    import numpy as np
+
+    from vindex.clustering import joining
+
+    rng = np.random.default_rng(0)
+    core = rng.normal(size=(40, 8)) * 0.05
+    rim = rng.normal(size=(10, 8)) * 0.05 + np.array([0.3] + [0] * 7)  # a sparser edge of the same cluster
+    scattered = rng.normal(size=(6, 8)) * 0.05 + np.array([0, 5] + [0] * 6)
+    points = np.vstack([core, rim, scattered])
+    labels = np.array([0] * 50 + [-1] * 6, np.int32)
+    spread = joining.spreads(points, labels, "euclidean")
+    new = np.array([[0.33] + [0] * 7, [1.5] + [0] * 7, [0, 5.02] + [0] * 6])
+    ids, probabilities, statuses = joining.join(new, points, labels, spread, "euclidean")
+    assert ids.tolist() == [0, -1, -1]
+    assert statuses == ["assigned", "assigned-far", "noise"]
+    assert probabilities[0] == 1.0 and probabilities[1] == probabilities[2] == 0.0
+
+
+@pytest.mark.slow
+def test_videos_of_a_theme_the_fit_never_saw_are_noise_as_too_far(clustered, tmp_path, isolated_index, run):
+    made = make_corpus(tmp_path / "unseen", channels=6, videos_per_channel=2, seed=9, size=(96, 72),
+                       seconds=(1.0, 2.0), fps=10)
+    plasma = [path for path in made if path.parent.name == "05_plasma"]
+    (clustered / "05_plasma").mkdir()
+    for path in plasma:
+        shutil.copy(path, clustered / "05_plasma" / path.name)
+    run("add", clustered, "-q")
+    placed = [row for row in rows(isolated_index) if row["channel"] == "05_plasma"]
+    assert [(row["cluster"], row["cluster_status"]) for row in placed] == [(-1, "assigned-far")] * 2
+    assert run("show", "noise").stdout.count("(assigned-far)") == 2
+    assert "2 noise as too far from their neighbours' cluster" in run("info").stdout

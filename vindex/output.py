@@ -126,7 +126,9 @@ def cluster_line(clusters: dict) -> str:
     """The latest fit, the videos that joined since, and a re-fit suggestion past the share."""
     line = (f"{count(clusters['clusters'], 'cluster')} fitted on {count(clusters['fitted'], 'video')}; "
             f"{clusters['joined_since_fit']} joined since ({100 * clusters['joined_share']:.0f} %, "
-            f"{clusters['assigned']} assigned to clusters)")
+            f"{clusters['in_cluster']} assigned to clusters"
+            + (f", {clusters['far']} noise as too far from their neighbours' cluster" if clusters["far"] else "")
+            + (f", {clusters['noise']} noise as their neighbours are" if clusters["noise"] else "") + ")")
     if clusters["refit_suggested"]:
         line += ": run `vindex cluster` to re-fit"
     return line
@@ -248,7 +250,9 @@ def print_members(found, shown: list) -> None:
     channels = ", ".join(f"{name} {videos}" for name, videos in found.channels.items())
     click.echo(f"channels: {channels or '-'}")
     for video in shown:
-        click.echo(f"  {video.probability:.2f}  {visible_name(video.path)}")
+        # Videos placed by an add since the fit say so (assigned, assigned-far, noise).
+        placed_later = f"  ({video.status})" if video.status not in (None, "clustered") else ""
+        click.echo(f"  {video.probability:.2f}  {visible_name(video.path)}{placed_later}")
     if len(shown) < found.size:
         click.echo(f"  … and {found.size - len(shown)} more (--limit 0 lists all)")
 

@@ -20,8 +20,9 @@ VIDEO_COLUMNS_V2 = [
     # left out; null until computed (an index from version 1 gets them on its next add).
     pa.field("fingerprints", pa.list_(pa.int64())),
     pa.field("fingerprint_times", pa.list_(pa.float32())),  # seconds from the start, one per fingerprint
-    # "clustered" (placed by the latest `vindex cluster` fit) or "assigned" (placed later by `add`
-    # with the saved models); null when in no cluster run.
+    # "clustered" (placed by the latest `vindex cluster` fit); placed later by `add` with the saved
+    # models: "assigned" (joined a cluster), "assigned-far" or "noise" (noise, and why: see
+    # clustering/joining.py); null when in no cluster run.
     pa.field("cluster_status", pa.string()),
 ]
 FRAME_COLUMNS_V2 = [

@@ -1,10 +1,11 @@
 """Videos added after a `vindex cluster` join its clusters without a re-fit.
 
 `cluster` saves the run's fitted models (UMAP to --components dims, UMAP to 2 dims for the map,
-HDBSCAN with its prediction data) in a folder inside the index, named after the run. `add` then
-places every video outside the fit: UMAP `transform`, HDBSCAN `approximate_predict` (label and
-probability), the 2-D UMAP for its map position, and marks it `assigned`. The next `cluster` re-fits
-everything and marks them `clustered`.
+HDBSCAN) and each cluster's spread (`joining.spreads`) in a folder inside the index, named after the
+run. `add` then places every video outside the fit: the cluster its nearest fitted videos vote for
+(`joining.join`: status `assigned`, or noise with status `assigned-far` or `noise`), and the 2-D
+UMAP `transform` for its map position. The next `cluster` re-fits everything and marks them
+`clustered`.
 
 Saved models are a convenience: one that is missing, damaged or written by other versions of
 UMAP/HDBSCAN costs one warning, and the videos stay unassigned until the next `vindex cluster`.
@@ -22,14 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
+from vindex.clustering import joining
 from vindex.locations import is_remote
 from vindex.norms import unit_rows
 from vindex.results import StatusHook
 
 MODELS_FOLDER = "cluster-models"  # inside a local index folder; one sub-folder per run
 MODELS_FILE = "models.pkl"
-FORMAT = 1
-CLUSTERED, ASSIGNED = "clustered", "assigned"
+FORMAT = 2  # 2: each cluster's spread and the space new videos join in
+CLUSTERED = "clustered"
 # New videos go through UMAP's transform this many at a time: its distance matrix to the fitted
 # videos is batch x fitted videos.
 TRANSFORM_BATCH = 256
@@ -48,18 +50,34 @@ def library_versions() -> dict[str, str]:
     return found
 
 
+def models_content(models, label_ids: dict[int, int], metric: str, space: str = joining.JOIN_SPACE,
+                   k: int = joining.JOIN_NEIGHBOURS, percentile: float = joining.JOIN_PERCENTILE,
+                   margin: float = joining.JOIN_MARGIN) -> dict:
+    """What `place` needs of a run: its models, the map from HDBSCAN's labels to the stored ids, and
+    each cluster's spread in the space new videos join in."""
+    model = models.hdbscan
+    content = dict(format=FORMAT, versions=library_versions(), umap=models.umap,
+                   picture=models.picture if models.picture is not models.umap else None,
+                   picture_is_umap=models.picture is models.umap and models.umap is not None,
+                   # HDBSCAN itself is not kept: its labels and, when UMAP was skipped, its points are all
+                   # a new video needs (each distinct vector once, as the fit saw them).
+                   labels=np.array([label_ids.get(int(label), -1) for label in model.labels_], dtype=np.int32),
+                   points=model._raw_data if models.umap is None else None,
+                   metric=metric, space=space, neighbours=k)
+    points, labels, space_metric = fitted_points(content)
+    content["spreads"] = joining.spreads(points, labels, space_metric, k, percentile, margin)
+    return content
+
+
 def save_models(uri: str, run_key: str, models, label_ids: dict[int, int], params: dict) -> str | None:
     """Write a run's models into the index folder (and remove older runs'); the folder's name, or
     None when there is nowhere to put them (an object-store index)."""
     if is_remote(uri):
         return None
+    content = models_content(models, label_ids, params.get("metric"))
     base = Path(uri) / MODELS_FOLDER
     folder = base / run_key
     folder.mkdir(parents=True, exist_ok=True)
-    content = dict(format=FORMAT, versions=library_versions(), umap=models.umap,
-                   picture=models.picture if models.picture is not models.umap else None,
-                   picture_is_umap=models.picture is models.umap and models.umap is not None,
-                   hdbscan=models.hdbscan, label_ids=label_ids, metric=params.get("metric"))
     partial = folder / (MODELS_FILE + ".partial")
     with open(partial, "wb") as out:
         pickle.dump(content, out, protocol=pickle.HIGHEST_PROTOCOL)
@@ -68,6 +86,17 @@ def save_models(uri: str, run_key: str, models, label_ids: dict[int, int], param
         if older.name != run_key:
             shutil.rmtree(older, ignore_errors=True)
     return run_key
+
+
+def fitted_points(content: dict) -> tuple[np.ndarray, np.ndarray, str]:
+    """The fitted videos in the space new videos join in (each distinct vector once, as the fit
+    saw them), their stored cluster ids (-1 noise) and that space's metric."""
+    reducer, labels = content["umap"], content["labels"]
+    if reducer is None:  # HDBSCAN ran on the vectors themselves
+        return content["points"], labels, content["metric"]
+    if content["space"] == "umap":
+        return reducer.embedding_, labels, "euclidean"
+    return reducer._raw_data, labels, content["metric"]
 
 
 def load_models(uri: str, run_key: str) -> dict:
@@ -119,7 +148,7 @@ def assign_new(store, status: StatusHook | None = None) -> int:
         content = load_models(store.uri, run["models"])
         say(f"placing {len(ids)} new videos among the clusters of the latest `vindex cluster`")
         rows = store.videos_by_id(ids, ["id", "vector"])
-        labels, probabilities, xy = place(content, vectors_of(rows.column("vector")), say)
+        labels, probabilities, xy, statuses = place(content, vectors_of(rows.column("vector")), say)
     except Exception as error:  # never fail an add over a convenience: say it once and go on
         from vindex.errors import first_line
 
@@ -127,14 +156,14 @@ def assign_new(store, status: StatusHook | None = None) -> int:
             "new videos not placed in clusters (saved cluster models unusable: %s); run `vindex cluster` to re-fit",
             first_line(error, 200))
         return 0
-    store.write_cluster_labels(labels_table(rows.column("id"), labels, probabilities, xy, ASSIGNED))
+    store.write_cluster_labels(labels_table(rows.column("id"), labels, probabilities, xy, statuses))
     return len(labels)
 
 
-def place(content: dict, vectors: np.ndarray, say: StatusHook) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cluster ids (-1 noise), probabilities and map positions (NaN when the run has no 2-D UMAP)."""
-    import hdbscan
-
+def place(content: dict, vectors: np.ndarray, say: StatusHook
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Cluster ids (-1 noise), probabilities, map positions (NaN when the run has no 2-D UMAP) and
+    statuses (`joining`: assigned, assigned-far, noise)."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if content.get("metric") == "cosine":
         vectors = unit_rows(vectors)
@@ -142,22 +171,21 @@ def place(content: dict, vectors: np.ndarray, say: StatusHook) -> tuple[np.ndarr
     if content.get("picture_is_umap"):
         picture = reducer
     umap = None
-    if reducer is not None:
+    if reducer is not None and (picture is not None or content["space"] == "umap"):
         from vindex.clustering import jit
 
         umap = jit.prepare_umap(say, vectors.shape[1])
-    points = transform(reducer, vectors) if reducer is not None else vectors
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        raw, strengths = hdbscan.approximate_predict(content["hdbscan"], points.astype(np.float64))
-    label_ids = content["label_ids"]
-    labels = np.array([label_ids.get(int(label), -1) for label in raw], dtype=np.int32)
-    probabilities = np.where(labels >= 0, strengths, 0.0).astype(np.float32)
+    points, labels, metric = fitted_points(content)
+    embedded = transform(reducer, vectors) if reducer is not None and content["space"] == "umap" else None
+    new = embedded if embedded is not None else vectors
+    ids, probabilities, statuses = joining.join(new, points, labels, content["spreads"], metric, content["neighbours"])
     if picture is None or umap is None:
         xy = np.full((len(vectors), 2), np.nan, np.float32)
+    elif picture is reducer:
+        xy = embedded if embedded is not None else transform(reducer, vectors)
     else:
-        xy = points if picture is reducer else transform(picture, vectors)
-    return labels, probabilities, np.asarray(xy, np.float32)
+        xy = transform(picture, vectors)
+    return ids, probabilities, np.asarray(xy, np.float32), statuses
 
 
 def transform(model, vectors: np.ndarray) -> np.ndarray:
@@ -182,10 +210,10 @@ def transform(model, vectors: np.ndarray) -> np.ndarray:
     return np.concatenate(parts).astype(np.float32)
 
 
-def labels_table(ids, labels: np.ndarray, probabilities: np.ndarray, xy: np.ndarray, status: str,
+def labels_table(ids, labels: np.ndarray, probabilities: np.ndarray, xy: np.ndarray, status: str | list[str],
                  present: np.ndarray | None = None):
     """The label columns of these videos, as `Store.write_cluster_labels` takes them; all null
-    where `present` is False, x/y null where NaN."""
+    where `present` is False, x/y null where NaN. `status`: one for all, or one per video."""
     import pyarrow as pa
 
     absent = np.zeros(len(labels), bool) if present is None else ~present
@@ -197,5 +225,6 @@ def labels_table(ids, labels: np.ndarray, probabilities: np.ndarray, xy: np.ndar
         "cluster_probability": pa.array(probabilities, pa.float32(), mask=absent),
         "x": pa.array(np.ascontiguousarray(xy[:, 0]), pa.float32(), mask=unplaced[:, 0]),
         "y": pa.array(np.ascontiguousarray(xy[:, 1]), pa.float32(), mask=unplaced[:, 1]),
-        "cluster_status": pa.array(np.full(len(labels), status, object), pa.string(), mask=absent),
+        "cluster_status": pa.array(np.full(len(labels), status, object) if isinstance(status, str)
+                                   else np.array(status, object), pa.string(), mask=absent),
     })

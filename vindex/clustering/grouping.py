@@ -62,7 +62,7 @@ class FittedModels:
 
     umap: object | None  # UMAP to --components dims (None: HDBSCAN ran on the vectors themselves)
     picture: object | None  # UMAP to 2 dims for the map (None: no 2-D layout to place videos on)
-    hdbscan: object  # fitted with prediction_data, for approximate_predict
+    hdbscan: object  # its labels (and its points when UMAP was skipped) are what later videos join
     raw_labels: np.ndarray  # HDBSCAN's own label of every video (-1 noise), before `by_size`
 
 
@@ -208,13 +208,12 @@ def _umap_hdbscan(points: np.ndarray, params: ClusterParams, say: StatusHook) ->
 
 def run_hdbscan(points: np.ndarray, params: ClusterParams) -> tuple[np.ndarray, np.ndarray, object]:
     """HDBSCAN labels (renumbered by decreasing cluster size, -1 noise), probabilities, and the
-    fitted model (with the prediction data `approximate_predict` needs later)."""
+    fitted model."""
     import hdbscan
 
     min_samples = min(params.min_samples or params.min_size, len(points) - 1)
     model = hdbscan.HDBSCAN(
         min_cluster_size=params.min_size, min_samples=max(1, min_samples), core_dist_n_jobs=1,
-        prediction_data=True,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vindex.clustering.joining import ASSIGNED, ASSIGNED_FAR, JOINED_STATUSES, NOISE_STATUS
 from vindex.clustering.stable_ids import NO_PREVIOUS, stored_ids
 from vindex.defaults import REFIT_SHARE
 from vindex.errors import VindexError
@@ -32,12 +33,14 @@ class ClusterInfo(Result):
 
 @dataclass
 class Member(Result):
-    """A video of a cluster, with how surely it belongs there."""
+    """A video of a cluster, with how surely it belongs there and how it got there (`status`:
+    clustered by the fit, or assigned / assigned-far / noise by an add since)."""
 
     path: str
     channel: str
     probability: float
     id: str
+    status: str | None = None
 
 
 @dataclass
@@ -60,12 +63,13 @@ class Clustering:
     clusters: list[dict]  # rows of the clusters table, largest first
     run: dict  # the run's parameters, model and time (index metadata)
     root: str | None
-    statuses: list[str | None] = field(default_factory=list)  # "clustered" (the fit), "assigned" (by add later)
+    # "clustered" (the fit); placed by add later: "assigned", or noise as "assigned-far" / "noise" (joining)
+    statuses: list[str | None] = field(default_factory=list)
 
     @property
     def assigned(self) -> int:
-        """Videos placed into the clusters by `add` after the fit, counted in their clusters."""
-        return sum(status == "assigned" for status in self.statuses)
+        """Videos placed by `add` after the fit (into a cluster, or the noise), counted where they went."""
+        return sum(status in JOINED_STATUSES for status in self.statuses)
 
     @property
     def in_run(self) -> np.ndarray:
@@ -147,7 +151,7 @@ def members(store, cluster: int, where: str | None = None) -> ClusterMembers:
         cluster, row["name"] if row else "noise", len(rows),
         round(float(row["mean_probability"]), 4) if row else 0.0, clustering.channel_counts(rows),
         [Member(shown_path(clustering.paths[i]), clustering.channels[i], round(float(clustering.probabilities[i]), 4),
-                clustering.ids[i]) for i in rows],
+                clustering.ids[i], clustering.statuses[i]) for i in rows],
     )
 
 
@@ -158,12 +162,17 @@ def freshness(catalog, run: dict, clusters: int) -> dict:
     placed = [cluster is not None for cluster in catalog.column("cluster").to_pylist()]
     channels = catalog.column("channel").to_pylist()
     in_scope = [run.get("channel") is None or channel == run["channel"] for channel in channels]
-    assigned = sum(status == "assigned" for status in statuses)
-    fitted = sum(p and status != "assigned" for p, status in zip(placed, statuses))
+    placed_later = Counter(status for status in statuses if status in JOINED_STATUSES)
+    assigned = sum(placed_later.values())
+    fitted = sum(p and status not in JOINED_STATUSES for p, status in zip(placed, statuses))
     unplaced = sum(scope and not p for scope, p in zip(in_scope, placed))
     joined = assigned + unplaced
     share = joined / max(fitted + joined, 1)
-    return dict(clusters=clusters, fitted=fitted, joined_since_fit=joined, assigned=assigned, unassigned=unplaced,
+    # assigned: placed by add (joined a cluster: `in_cluster`; noise as far from its neighbours'
+    # cluster: `far`; noise as its neighbours are noise: `noise`), and `unassigned`: not placed at all.
+    return dict(clusters=clusters, fitted=fitted, joined_since_fit=joined, assigned=assigned,
+                in_cluster=placed_later[ASSIGNED], far=placed_later[ASSIGNED_FAR], noise=placed_later[NOISE_STATUS],
+                unassigned=unplaced,
                 joined_share=round(share, 4), refit_suggested=share > REFIT_SHARE,
                 fitted_at=run.get("created_at"))
 
