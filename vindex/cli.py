@@ -8,6 +8,7 @@ import sys
 import click
 
 from vindex import __version__, defaults
+from vindex.curation_cli import register_curation
 from vindex.errors import VindexError, first_line
 from vindex.options import (
     backend_option, db_option, device_options, engine_options, filter_options, frame_options, json_option,
@@ -151,7 +152,7 @@ def organize(dest, apply_plan, copy, link, noise, keep_channel, undo, db, quiet,
     emit(result, as_json, print_organized)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @db_option
 @click.option("--min-size", type=click.IntRange(min=2), default=defaults.MIN_CLUSTER_SIZE, show_default=True,
               help="Smallest group that counts as a cluster (HDBSCAN min_cluster_size).")
@@ -170,11 +171,13 @@ def organize(dest, apply_plan, copy, link, noise, keep_channel, undo, db, quiet,
               help="Text file of naming terms, one per line. Default: the built-in vocabulary.")
 @out_option
 @click.option("--no-report", is_flag=True, help="Do not write cluster_analysis.json and the PNG map.")
+@click.option("--retune", is_flag=True, help="Only a new --min-size/--min-samples: HDBSCAN on the saved layout, no UMAP.")
 @quiet_option
 @json_option
 @wait_option
-def cluster(db, min_size, min_samples, neighbors, components, metric, seed, channel, vocabulary, out, no_report,
-            quiet, as_json):
+@click.pass_context
+def cluster(ctx, db, min_size, min_samples, neighbors, components, metric, seed, channel, vocabulary, out, no_report,
+            retune, quiet, as_json):
     """Group the indexed videos: UMAP, then HDBSCAN; name each group and store the labels.
 
     Writes back into the index: each video's cluster (-1 = noise), probability and x/y map
@@ -182,8 +185,10 @@ def cluster(db, min_size, min_samples, neighbors, components, metric, seed, chan
     the previous run's keep their ids. The fitted models are saved, so `vindex add` assigns videos
     added later to these clusters; running `cluster` again re-fits.
     Then writes cluster_analysis.json and video_clusters_visualization.png into --out
-    (`vindex report` adds the HTML gallery).
+    (`vindex report` adds the HTML gallery). The subcommands correct the clusters by hand.
     """
+    if ctx.invoked_subcommand:
+        return
     from vindex.clustering import ClusterParams
     from vindex.index import Index
 
@@ -191,13 +196,16 @@ def cluster(db, min_size, min_samples, neighbors, components, metric, seed, chan
                            metric=metric, seed=seed, channel=channel)
     index = Index(db)
     status = status_printer(quiet or as_json)
-    run = index.cluster(params, vocabulary=vocabulary, status=status)
+    run = index.cluster(params, vocabulary=vocabulary, status=status, retune=retune)
     written = [] if no_report else index.report(out, gallery=False, status=status)
     if as_json:
         print_json({**run.to_dict(), "files": written})
         return
     print_cluster_run(run, quiet)
     print_written(written)
+
+
+register_curation(cluster)
 
 
 @cli.command()

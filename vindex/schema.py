@@ -18,9 +18,10 @@ from vindex.errors import VindexError
 if TYPE_CHECKING:
     from vindex.store import Store
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VIDEOS, FRAMES, META, CLUSTERS = "videos", "frames", "meta", "clusters"
 TERMS = "terms"  # the cluster-naming vocabulary's text vectors, cached per model and vocabulary
+CURATION = "curation"  # the user's cluster decisions (rename, merge, move, split, undo), one row each
 
 # from-version -> the function that migrates an index from that version to the next.
 MIGRATIONS: dict[int, Callable[["Store"], None]] = {}
@@ -104,6 +105,28 @@ def cluster_schema(dim: int) -> pa.Schema:
     )
 
 
+def curation_schema() -> pa.Schema:
+    """Version 3: one row per curation decision, never rewritten (the audit trail); the clusters as
+    the user sees them are the fit with the decisions not undone applied in `seq` order."""
+    return pa.schema(
+        [
+            pa.field("seq", pa.int64(), nullable=False),  # 1, 2, 3… in the order the decisions were made
+            pa.field("action", pa.string(), nullable=False),  # rename, merge, move, split, retune or undo
+            pa.field("cluster", pa.int32()),  # the cluster acted on (the one that stays, for a merge)
+            pa.field("args", pa.string()),  # JSON: what the action needs to be replayed after a re-fit
+            pa.field("undo", pa.string()),  # JSON: the labels and names before it, to undo it
+            pa.field("user", pa.string()),  # the OS user who made it
+            pa.field("at", pa.timestamp("us", tz="UTC")),
+        ]
+    )
+
+
+def _add_curation_table(store: "Store") -> None:
+    """Version 2 → 3: an empty `curation` table (an index from before had no decisions)."""
+    if CURATION not in store.db.list_tables().tables:
+        store.db.create_table(CURATION, schema=curation_schema())
+
+
 def vectors_of(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """A fixed-size-list vector column as an (n, dim) float32 array, without a Python loop."""
     if isinstance(column, pa.ChunkedArray):
@@ -113,6 +136,7 @@ def vectors_of(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 
 MIGRATIONS[1] = _add_fingerprint_columns
+MIGRATIONS[2] = _add_curation_table
 
 
 def check_version(found: int | None, uri: str) -> int:
