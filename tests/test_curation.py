@@ -220,3 +220,35 @@ def test_a_version_2_index_gets_the_curation_table(indexed_copy):
     assert migrated.migrated[0] == 2 and migrated.meta["schema_version"] == schema.SCHEMA_VERSION
     assert schema.CURATION in migrated.db.list_tables().tables
     assert migrated.db.open_table(schema.CURATION).count_rows() == 0
+
+
+def test_web_writes_need_the_pages_token_json_and_the_same_origin(clustered):
+    from starlette.testclient import TestClient
+
+    from vindex.serve.app import create_app
+    from vindex.serve.library import Library
+
+    client = TestClient(create_app(Library(str(clustered))))
+    page = client.get("/clusters").text
+    token = page.split('name="vindex-csrf" content="')[1].split('"')[0]
+    assert len(token) >= 32 and '<script src="/static/curation.js">' in page
+    good = {"X-Vindex-CSRF": token, "Content-Type": "application/json"}
+    body = json.dumps({"cluster": 0, "name": "Beach trips"})
+    refused = [
+        client.post("/api/curate/rename", content=body, headers={"Content-Type": "application/json"}),
+        client.post("/api/curate/rename", content=body, headers=dict(good, **{"X-Vindex-CSRF": "guess"})),
+        client.post("/api/curate/rename", content=body, headers=dict(good, **{"Content-Type": "text/plain"})),
+        client.post("/api/curate/rename", content=body, headers=dict(good, Origin="http://evil.example")),
+    ]
+    assert [response.status_code for response in refused] == [403] * 4
+    assert client.get("/api/curate/rename").status_code == 405  # writes are POST only
+    assert Index(str(clustered)).curation_history().rows == []
+    done = client.post("/api/curate/rename", content=body, headers=dict(good, Origin="http://testserver"))
+    assert done.status_code == 200 and done.json()["name"] == "Beach trips"
+    bad = client.post("/api/curate/move", content=json.dumps({"videos": ["nope"], "to": 0}), headers=good)
+    assert bad.status_code == 400 and "not an indexed video" in bad.json()["error"]
+    preview = client.post("/api/curate/retune-preview", content=json.dumps({"min_size": 3}), headers=good).json()
+    assert preview["videos"] == 24 and preview["num_clusters"] >= 1
+    undone = client.post("/api/curate/undo", content="{}", headers=good)
+    names = {cluster.id: cluster.name for cluster in Index(str(clustered)).clusters()}
+    assert undone.status_code == 200 and names[0] != "Beach trips"

@@ -26,6 +26,7 @@ from vindex.defaults import (
 )
 from vindex.errors import VindexError, first_line
 from vindex.serve import params, views
+from vindex.serve.curation import curation_routes
 from vindex.serve.library import Library
 from vindex.serve.media import PLACEHOLDER, THUMBNAIL_WIDTH, ThumbnailCache, thumbnail_bytes, video_type
 from vindex.serve.pages import page_routes
@@ -44,6 +45,7 @@ def create_app(library: Library, token: str | None = None,
     uploads = views.Uploads()
     routes = [
         *api_routes(library, uploads),
+        *curation_routes(library),  # every write action: POST + JSON + the per-server token
         Route("/media/video/{video_id}", functools.partial(video, library)),
         Route("/media/thumb/{video_id}", functools.partial(thumbnail, library, thumbnails)),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

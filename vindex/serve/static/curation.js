@@ -1,0 +1,213 @@
+// Curation in the browser: rename a cluster inline, select videos and move them, merge and split
+// clusters, undo the last step, retune --min-size with a live preview, and apply (then undo) an
+// organisation with a progress bar. Every write is a JSON POST to /api/curate/… carrying the
+// page's token (<meta name="vindex-csrf">); the server runs the same library calls as the CLI.
+"use strict";
+
+const csrfToken = () => (document.querySelector('meta[name="vindex-csrf"]') || {}).content || "";
+
+async function curate(action, body) {
+  const response = await fetch("/api/curate/" + action, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-Vindex-CSRF": csrfToken() },
+    body: JSON.stringify(body || {}),
+  });
+  const data = await response.json().catch(() => ({ error: "the server sent no JSON" }));
+  if (!response.ok) throw new Error(data.error || ("HTTP " + response.status));
+  return data;
+}
+
+function element(tag, attributes, ...children) {
+  const node = document.createElement(tag);
+  Object.entries(attributes || {}).forEach(([name, value]) => {
+    if (name === "text") node.textContent = value;
+    else node.setAttribute(name, value);
+  });
+  children.forEach((child) => node.append(child));
+  return node;
+}
+
+function statusLine(after) {
+  const line = element("p", { class: "curate-status", role: "status" });
+  after.after(line);
+  return {
+    say(text) { line.textContent = text; line.classList.remove("error"); },
+    fail(error) { line.textContent = "Error: " + error.message; line.classList.add("error"); },
+  };
+}
+
+// Runs a write; on success says its message and, unless told otherwise, reloads to show the result.
+async function step(status, action, body, reload = true) {
+  try {
+    const result = await curate(action, body);
+    status.say(result.message || "done");
+    if (reload) window.location.reload();
+    return result;
+  } catch (error) {
+    status.fail(error);
+    return null;
+  }
+}
+
+function setupClusterPage() {
+  const section = document.querySelector("section.cluster");
+  if (!section) return;
+  const cluster = Number(section.querySelector("h1 .dot").dataset.cluster);
+  const bar = element("div", { class: "curate-bar" });
+  section.querySelector(".facts").after(bar);
+  const status = statusLine(bar);
+
+  if (cluster >= 0) {
+    const name = section.querySelector("h1 .name");
+    const rename = element("button", { type: "button", class: "rename", text: "Rename" });
+    rename.addEventListener("click", () => {
+      const input = element("input", { type: "text", class: "rename-input", value: name.textContent,
+                                       "aria-label": "cluster name" });
+      name.replaceWith(input);
+      input.focus();
+      input.select();
+      input.addEventListener("keydown", (event) => {
+        if (event.key === "Enter") step(status, "rename", { cluster, name: input.value });
+        if (event.key === "Escape") window.location.reload();
+      });
+    });
+    const others = element("input", { type: "text", class: "merge-ids", placeholder: "ids, e.g. 4, 7",
+                                      "aria-label": "clusters to merge into this one" });
+    const merge = element("button", { type: "button", class: "merge", text: "Merge into this" });
+    merge.addEventListener("click", () => {
+      const ids = others.value.split(/[\s,]+/).filter(Boolean).map(Number);
+      step(status, "merge", { cluster, others: ids });
+    });
+    const split = element("button", { type: "button", class: "split", text: "Split" });
+    split.addEventListener("click", () => step(status, "split", { cluster }));
+    bar.append(rename, others, merge, split);
+  }
+
+  const tiles = Array.from(section.querySelectorAll("#members .tile"));
+  tiles.forEach((tile) => {
+    const box = element("input", { type: "checkbox", class: "pick", "data-video": tile.dataset.video,
+                                   "aria-label": "select " + (tile.dataset.path || "") });
+    tile.prepend(element("label", { class: "pick-label" }, box));
+  });
+  const target = element("select", { class: "move-to", "aria-label": "move the selected videos to" });
+  const move = element("button", { type: "button", class: "move", text: "Move selected" });
+  const undo = element("button", { type: "button", class: "undo", text: "Undo last step" });
+  move.addEventListener("click", () => {
+    const videos = tiles.map((tile) => tile.querySelector("input.pick")).filter((box) => box.checked)
+      .map((box) => box.dataset.video);
+    if (!videos.length) { status.say("Select videos first (the boxes on the tiles)."); return; }
+    step(status, "move", { videos, to: Number(target.value) });
+  });
+  undo.addEventListener("click", () => step(status, "undo", {}));
+  bar.append(element("span", { class: "sep", text: "videos:" }), target, move, undo);
+  fetch("/api/clusters").then((response) => response.json()).then((clusters) => {
+    clusters.filter((row) => row.id !== cluster).forEach((row) => {
+      target.append(element("option", { value: String(row.id),
+                                        text: row.id < 0 ? "noise" : row.id + " · " + row.name }));
+    });
+  });
+}
+
+function setupClustersPage() {
+  const section = document.querySelector("section.clusters");
+  if (!section) return;
+  const panel = element("div", { class: "curate-bar retune" });
+  section.querySelector("h1").after(panel);
+  const status = statusLine(panel);
+  const slider = element("input", { type: "range", min: "2", max: "100", value: "5", class: "min-size",
+                                    "aria-label": "minimum cluster size" });
+  const shown = element("output", { class: "min-size-value", text: "5" });
+  const preview = element("span", { class: "preview quiet" });
+  const save = element("button", { type: "button", class: "save-retune", text: "Save this min-size", disabled: "" });
+  const undo = element("button", { type: "button", class: "undo", text: "Undo last step" });
+  panel.append(element("label", { text: "min cluster size " }, slider), shown, preview, save, undo);
+  let timer = null;
+  let asked = 0;
+  slider.addEventListener("input", () => {
+    shown.textContent = slider.value;
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const ask = ++asked;
+      try {
+        const found = await curate("retune-preview", { min_size: Number(slider.value) });
+        if (ask !== asked) return;  // a later position answered first
+        preview.textContent = `preview: ${found.num_clusters} clusters, ${found.noise} noise (not saved)`;
+        save.removeAttribute("disabled");
+      } catch (error) {
+        status.fail(error);
+      }
+    }, 200);
+  });
+  save.addEventListener("click", () => step(status, "retune", { min_size: Number(slider.value) }));
+  undo.addEventListener("click", () => step(status, "undo", {}));
+  curate("settings", {}).then((run) => {
+    if (run.min_size) { slider.value = String(run.min_size); shown.textContent = String(run.min_size); }
+  }).catch(() => {});
+}
+
+function setupOrganizePage() {
+  const section = document.querySelector("section.organize");
+  if (!section) return;
+  const form = section.querySelector("form");
+  const bar = element("div", { class: "curate-bar" });
+  form.after(bar);
+  const status = statusLine(bar);
+  const apply = element("button", { type: "button", class: "apply", text: "Apply…" });
+  const undo = element("button", { type: "button", class: "organize-undo", text: "Undo the last organisation" });
+  const progress = element("progress", { max: "1", value: "0", hidden: "" });
+  bar.append(apply, undo, progress);
+  const options = () => {
+    const data = new FormData(form);
+    return { dest: data.get("dest") || "", mode: data.get("mode") || "move", noise: data.get("noise") || "move",
+             keep_channel: data.get("keep_channel") === "1" };
+  };
+
+  async function follow(started) {
+    progress.hidden = false;
+    let state = started;
+    while (state.state === "running") {
+      progress.max = Math.max(1, state.total);
+      progress.value = state.done;
+      status.say(`${state.action}: ${state.done} of ${state.total}${state.label ? " (" + state.label + ")" : ""}`);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      state = await curate("progress", {});
+    }
+    progress.value = progress.max;
+    if (state.state === "failed") { status.fail(new Error(state.error)); return; }
+    const result = state.result || {};
+    const count = state.action === "undo" ? `${result.restored} files put back` : `${result.moved} files done`;
+    const failed = (result.failed || []).length;
+    status.say(`${state.action} finished: ${count}${failed ? ", " + failed + " failed" : ""}.`);
+    section.dataset.done = state.action;
+  }
+
+  apply.addEventListener("click", async () => {
+    const chosen = options();
+    const query = new URLSearchParams({ dest: chosen.dest, mode: chosen.mode, noise: chosen.noise });
+    if (chosen.keep_channel) query.set("keep_channel", "1");
+    try {
+      const response = await fetch("/api/organize?" + query);
+      const plan = await response.json();
+      if (!response.ok) throw new Error(plan.error);
+      const question = `${chosen.mode[0].toUpperCase() + chosen.mode.slice(1)} ${plan.moves.length} videos into `
+        + `${plan.folders.length} folders under ${plan.dest}? (${plan.in_place} already there, `
+        + `${plan.skipped.length} skipped.) You can undo it afterwards.`;
+      if (!window.confirm(question)) return;
+      await follow(await curate("organize-apply", chosen));
+    } catch (error) {
+      status.fail(error);
+    }
+  });
+  undo.addEventListener("click", async () => {
+    if (!window.confirm("Put every file of the last organisation back where it was?")) return;
+    try {
+      await follow(await curate("organize-undo", {}));
+    } catch (error) {
+      status.fail(error);
+    }
+  });
+}
+
+setupClusterPage();
+setupClustersPage();
+setupOrganizePage();
