@@ -90,6 +90,16 @@ def test_rename_move_merge_organise_and_undo_in_the_browser(served, corpus, isol
             page.click("button.merge")
         assert page.inner_text(".facts .size") == "12 videos"
 
+        curated = Store(str(isolated_index)).catalog(["id", "cluster"]).to_pylist()
+        page.goto(f"{served}/clusters")
+        # More than any cluster holds: all noise but the two videos pinned by the move.
+        page.fill("input.min-size", "13")
+        page.wait_for_selector("text=preview: 1 cluster, 22 noise (not saved)")
+        page.fill("input.min-size", "4")
+        page.wait_for_selector("text=preview: 3 clusters")
+        page.screenshot(path=str(artifacts / "curation-clusters.png"))
+        assert Store(str(isolated_index)).catalog(["id", "cluster"]).to_pylist() == curated  # nothing saved
+
         dest = tmp_path / "sorted"
         page.goto(f"{served}/organize?dest={dest}")
         page.click("button.apply")

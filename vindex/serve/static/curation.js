@@ -131,7 +131,8 @@ function setupClustersPage() {
       try {
         const found = await curate("retune-preview", { min_size: Number(slider.value) });
         if (ask !== asked) return;  // a later position answered first
-        preview.textContent = `preview: ${found.num_clusters} clusters, ${found.noise} noise (not saved)`;
+        const clusters = found.num_clusters === 1 ? "1 cluster" : `${found.num_clusters} clusters`;
+        preview.textContent = `preview: ${clusters}, ${found.noise} noise (not saved)`;
         save.removeAttribute("disabled");
       } catch (error) {
         status.fail(error);
