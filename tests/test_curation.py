@@ -252,3 +252,35 @@ def test_web_writes_need_the_pages_token_json_and_the_same_origin(clustered):
     undone = client.post("/api/curate/undo", content="{}", headers=good)
     names = {cluster.id: cluster.name for cluster in Index(str(clustered)).clusters()}
     assert undone.status_code == 200 and names[0] != "Beach trips"
+
+
+def test_curation_takes_the_writer_lock_and_can_wait_for_it(clustered, run):
+    import threading
+
+    from vindex.locking import WriterLock
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # another writer: the lock is per thread within a process
+        lock = WriterLock(clustered).acquire()
+        held.set()
+        release.wait(120)
+        lock.release()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(30)
+    try:
+        for args in (["rename", "0", "x"], ["merge", "0", "1"], ["move", "nothing", "--to", "0"], ["split", "0"],
+                     ["undo"]):
+            refused = run("cluster", *args, expect=1)
+            assert "another vindex is writing" in refused.output, args
+        done = threading.Event()
+        waiting = threading.Thread(target=lambda: (run("cluster", "rename", "0", "Later", "--wait"), done.set()))
+        waiting.start()
+        assert not done.wait(2), "rename --wait did not wait"
+    finally:
+        release.set()
+        holder.join(30)
+    waiting.join(120)
+    assert done.is_set() and overview(run)[0]["name"] == "Later"
