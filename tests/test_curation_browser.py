@@ -97,6 +97,16 @@ def test_rename_move_merge_organise_and_undo_in_the_browser(served, corpus, isol
         page.wait_for_selector("text=preview: 1 cluster, 22 noise (not saved)")
         page.fill("input.min-size", "4")
         page.wait_for_selector("text=preview: 3 clusters")
+        area = page.locator("#map").bounding_box()
+        page.keyboard.down("Shift")
+        page.mouse.move(area["x"] + 2, area["y"] + 2)
+        page.mouse.down()
+        page.mouse.move(area["x"] + area["width"] / 2, area["y"] + area["height"] / 2, steps=5)
+        page.mouse.move(area["x"] + area["width"] - 2, area["y"] + area["height"] - 2, steps=5)
+        page.mouse.up()
+        page.keyboard.up("Shift")
+        assert page.inner_text(".selected-count") == "24 videos selected on the map"
+        assert page.url.endswith("/clusters")  # the drag did not open a cluster
         page.screenshot(path=str(artifacts / "curation-clusters.png"))
         assert Store(str(isolated_index)).catalog(["id", "cluster"]).to_pylist() == curated  # nothing saved
 

@@ -120,7 +120,8 @@ function setupClustersPage() {
   const preview = element("span", { class: "preview quiet" });
   const save = element("button", { type: "button", class: "save-retune", text: "Save this min-size", disabled: "" });
   const undo = element("button", { type: "button", class: "undo", text: "Undo last step" });
-  panel.append(element("label", { text: "min cluster size " }, slider), shown, preview, save, undo);
+  panel.append(element("label", { text: "min cluster size " }, slider), shown, preview, save, undo,
+               element("span", { class: "quiet", text: "Shift-drag on the map to select videos." }));
   let timer = null;
   let asked = 0;
   slider.addEventListener("input", () => {
@@ -141,9 +142,84 @@ function setupClustersPage() {
   });
   save.addEventListener("click", () => step(status, "retune", { min_size: Number(slider.value) }));
   undo.addEventListener("click", () => step(status, "undo", {}));
+  setupMapSelection(status);
   curate("settings", {}).then((run) => {
     if (run.min_size) { slider.value = String(run.min_size); shown.textContent = String(run.min_size); }
   }).catch(() => {});
+}
+
+// Shift-drag a box on the map to select the videos inside it, then move them. The map's layout
+// (map.js) is recomputed here the same way, so a dot's place on screen is known without touching it.
+function setupMapSelection(status) {
+  const canvas = document.getElementById("map");
+  const source = document.getElementById("map-data");
+  if (!canvas || !source) return;
+  const data = JSON.parse(source.textContent);
+  const points = data.points;
+  const wrap = canvas.parentElement;
+  const box = element("div", { class: "map-box", hidden: "" });
+  wrap.append(box);
+  const panel = element("div", { class: "curate-bar map-selection", hidden: "" });
+  wrap.after(panel);
+  const count = element("span", { class: "selected-count" });
+  const target = element("select", { class: "map-move-to", "aria-label": "move the selected videos to" });
+  Object.entries(data.names).forEach(([id, name]) => {
+    target.append(element("option", { value: id, text: Number(id) < 0 ? "noise" : id + " · " + name }));
+  });
+  if (!Object.keys(data.names).includes("-1")) target.append(element("option", { value: "-1", text: "noise" }));
+  const move = element("button", { type: "button", class: "map-move", text: "Move selected" });
+  panel.append(count, target, move);
+  let selected = [], start = null, dragged = false;
+
+  function onScreen() {
+    const width = canvas.clientWidth, height = canvas.clientHeight, margin = 16;
+    let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+    for (const p of points) {
+      x0 = Math.min(x0, p.x); x1 = Math.max(x1, p.x); y0 = Math.min(y0, p.y); y1 = Math.max(y1, p.y);
+    }
+    const scale = Math.min((width - 2 * margin) / (x1 - x0 || 1), (height - 2 * margin) / (y1 - y0 || 1));
+    const dx = (width - scale * (x1 - x0)) / 2, dy = (height - scale * (y1 - y0)) / 2;
+    return points.map((p) => [dx + (p.x - x0) * scale, height - (dy + (p.y - y0) * scale)]);
+  }
+  const at = (event) => {
+    const rect = canvas.getBoundingClientRect();
+    return [event.clientX - rect.left, event.clientY - rect.top];
+  };
+  canvas.addEventListener("mousedown", (event) => {
+    if (!event.shiftKey) return;
+    start = at(event);
+    dragged = false;
+    event.preventDefault();
+  });
+  window.addEventListener("mousemove", (event) => {
+    if (!start) return;
+    const [x, y] = at(event);
+    dragged = true;
+    Object.assign(box.style, { left: Math.min(x, start[0]) + "px", top: Math.min(y, start[1]) + "px",
+                               width: Math.abs(x - start[0]) + "px", height: Math.abs(y - start[1]) + "px" });
+    box.hidden = false;
+  });
+  window.addEventListener("mouseup", (event) => {
+    if (!start) return;
+    const [x, y] = at(event);
+    const [left, right, top, bottom] = [Math.min(x, start[0]), Math.max(x, start[0]),
+                                        Math.min(y, start[1]), Math.max(y, start[1])];
+    start = null;
+    box.hidden = true;
+    if (!dragged) return;
+    selected = onScreen().map((xy, i) => [xy, points[i].id])
+      .filter(([[px, py]]) => px >= left && px <= right && py >= top && py <= bottom).map(([, id]) => id);
+    count.textContent = `${selected.length} ${selected.length === 1 ? "video" : "videos"} selected on the map`;
+    panel.hidden = false;
+  });
+  // A drag ends in a click, which would open a cluster (map.js): swallow it before it gets there.
+  wrap.addEventListener("click", (event) => {
+    if (dragged) { event.stopPropagation(); dragged = false; }
+  }, true);
+  move.addEventListener("click", () => {
+    if (!selected.length) { status.say("Shift-drag a box on the map to select videos first."); return; }
+    step(status, "move", { videos: selected, to: Number(target.value) });
+  });
 }
 
 function setupOrganizePage() {
