@@ -177,13 +177,13 @@ def move(store, videos: list[str], to: int) -> CurationResult:
     labels = _labels(store)
     moved = {video: labels[video] for video in ids if labels[video][0] != to}
     _write_labels(store, {video: (to, 1.0 if to >= 0 else 0.0) for video in ids})
-    emptied = {label for label, _ in moved.values() if label is not None and label >= 0}
+    sources = {label for label, _ in moved.values() if label is not None and label >= 0}
     refresh_clusters(store)
     undo = {"labels": {video: labels[video] for video in ids},
-            "names": {str(c): clusters[c]["name"] for c in emptied}, "fit": _fit_key(store)}
+            "names": {str(c): clusters[c]["name"] for c in sources}, "fit": _fit_key(store)}
     row = CurationLog(store).append("move", to, {"videos": ids, "to": to}, undo)
     where = "the noise" if to == NOISE else f"cluster {to}"
-    return CurationResult("move", row["seq"], to, sorted(emptied | ({to} if to >= 0 else set())), len(moved),
+    return CurationResult("move", row["seq"], to, sorted(sources | ({to} if to >= 0 else set())), len(moved),
                           None if to == NOISE else clusters[to]["name"], f"moved {count(len(moved), 'video')} to {where}")
 
 
