@@ -57,9 +57,10 @@ def test_rename_shows_everywhere_and_is_recorded_with_who_and_when(clustered, ru
     assert result["action"] == "rename" and result["name"] == "Zoë's favourite clips" and result["seq"] == 1
     assert overview(run)[0]["name"] == "Zoë's favourite clips"
     assert "Zoë's favourite clips" in run("show", "0").stdout
-    run("report", "--out", tmp_path / "report", "--no-picture", "--no-gallery", "-q")
+    run("report", "--out", tmp_path / "report", "--no-picture", "--thumbnails", "1", "-q")
     report = json.loads((tmp_path / "report" / "cluster_analysis.json").read_text())
     assert "Zoë's favourite clips" in json.dumps(report, ensure_ascii=False)
+    assert "Zoë&#x27;s favourite clips" in (tmp_path / "report" / "clusters.html").read_text()
     history = json.loads(run("cluster", "history", "--json").stdout)
     [row] = history["rows"]
     assert (row["action"], row["cluster"], row["user"], row["args"]) == (
@@ -284,3 +285,29 @@ def test_curation_takes_the_writer_lock_and_can_wait_for_it(clustered, run):
         holder.join(30)
     waiting.join(120)
     assert done.is_set() and overview(run)[0]["name"] == "Later"
+
+
+def test_replayed_decisions_follow_merges_and_leave_out_the_undone():
+    import numpy as np
+
+    from vindex.clustering.decisions import apply_to_fit, replay
+
+    def row(seq, action, cluster, **args):
+        return dict(seq=seq, action=action, cluster=cluster, args=args, undo={})
+
+    rows = [
+        row(1, "rename", 5, name="Dogs"),
+        row(2, "move", 5, videos=["a"], to=5),
+        row(3, "rename", 2, name="Cats"),
+        row(4, "merge", 2, others=[5], groups=[["c", "d"], ["e", "f"]]),
+        row(5, "move", -1, videos=["b"], to=-1),
+        row(6, "undo", -1, undoes=5),
+    ]
+    decisions = replay(rows)
+    assert decisions.names == {2: "Cats"}  # the merged-away cluster's name goes with it
+    assert decisions.pins == {"a": 2}  # a pin to a merged-away cluster follows the merge; #5 was undone
+    assert decisions.count == 4 and {2, 5} <= decisions.ids_used
+    # A re-fit that finds the two merged clusters apart again (ids 2 and 7) puts them back together.
+    run_ids = ["a", "b", "c", "d", "e", "f"]
+    labels, probabilities = apply_to_fit(decisions, np.array([0, 0, 2, 2, 7, 7]), np.full(6, 0.5), run_ids)
+    assert labels.tolist() == [2, 0, 2, 2, 2, 2] and probabilities[0] == 1.0
