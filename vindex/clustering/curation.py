@@ -138,7 +138,8 @@ def merge(store, cluster: int, others: list[int]) -> CurationResult:
     undo = {"labels": moved, "names": {str(other): clusters[other]["name"] for other in others}, "fit": _fit_key(store)}
     row = CurationLog(store).append("merge", cluster, {"others": others, "groups": list(groups.values())}, undo)
     return CurationResult("merge", row["seq"], cluster, [cluster, *others], len(moved), clusters[cluster]["name"],
-                          f"merged {', '.join(map(str, others))} into cluster {cluster} ({count(len(moved), 'video')} moved)")
+                          f"merged {', '.join(map(str, others))} into cluster {cluster} "
+                          f"({count(len(moved), 'video')} moved)")
 
 
 def resolve_videos(store, wanted: list[str]) -> list[str]:
@@ -184,7 +185,8 @@ def move(store, videos: list[str], to: int) -> CurationResult:
     row = CurationLog(store).append("move", to, {"videos": ids, "to": to}, undo)
     where = "the noise" if to == NOISE else f"cluster {to}"
     return CurationResult("move", row["seq"], to, sorted(sources | ({to} if to >= 0 else set())), len(moved),
-                          None if to == NOISE else clusters[to]["name"], f"moved {count(len(moved), 'video')} to {where}")
+                          None if to == NOISE else clusters[to]["name"],
+                          f"moved {count(len(moved), 'video')} to {where}")
 
 
 def split(store, cluster: int, min_size: int | None = None) -> CurationResult:

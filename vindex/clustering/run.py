@@ -94,7 +94,8 @@ def cluster_index(store, load_embedder: Callable, params: ClusterParams, vocabul
         grouping = group_vectors(vectors, params, say)
 
     decisions = replay(CurationLog(store).rows())
-    carried = carry_ids(grouping.labels, stored_ids(run.column("cluster")), set(store.cluster_names()) | decisions.ids_used)
+    retired = set(store.cluster_names()) | decisions.ids_used  # ids a decision named are never reused
+    carried = carry_ids(grouping.labels, stored_ids(run.column("cluster")), retired)
     fitted = apply_merges(decisions, carried, run_ids)
     ids, probabilities = apply_pins(decisions, fitted, grouping.probabilities, run_ids)
     summaries = summarise(vectors, ids, probabilities)
