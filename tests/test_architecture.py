@@ -18,8 +18,8 @@ LAYERS = [
     ("indexing", ["indexing"]),
     ("analysis", ["search", "duplicates", "clustering"]),
     ("outputs", ["report", "gallery", "organizing", "exporting", "info"]),
-    ("library", ["index"]),
-    ("interfaces", ["cli", "options", "output", "serve", "__main__"]),
+    ("library", ["index", "curating"]),
+    ("interfaces", ["cli", "curation_cli", "serve_cli", "options", "output", "serve", "__main__"]),
 ]
 LEVEL = {name: level for level, (_, names) in enumerate(LAYERS) for name in names}
 MAX_LINES = 420

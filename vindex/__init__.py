@@ -12,6 +12,9 @@ __version__ = "0.1.0"
 # dataclass with `to_dict()`, the shape `--json` prints).
 from vindex.checking import CheckResult  # noqa: E402
 from vindex.clustering import ClusterInfo, ClusterMembers, ClusterParams, ClusterResult, Member  # noqa: E402
+from vindex.clustering.curation import CurationResult  # noqa: E402
+from vindex.clustering.retune import RetunePreview  # noqa: E402
+from vindex.curating import CurationHistory  # noqa: E402
 from vindex.duplicates import Duplicate, DuplicateGroup, DuplicateReport  # noqa: E402
 from vindex.embedding import ModelSpec  # noqa: E402
 from vindex.errors import VindexError  # noqa: E402
@@ -26,4 +29,5 @@ __all__ = [
     "AddSummary", "CheckResult", "ClusterInfo", "ClusterMembers", "ClusterParams", "ClusterResult", "Duplicate",
     "DuplicateGroup", "DuplicateReport", "Export", "Failure", "Hit", "Index", "IndexInfo", "Member", "ModelSpec", "OptimizeSummary",
     "OrganizePlan", "OrganizeResult", "QueryResult", "UndoResult", "VindexError", "__version__",
+    "CurationHistory", "CurationResult", "RetunePreview",
 ]

@@ -8,6 +8,8 @@ import sys
 import click
 
 from vindex import __version__, defaults
+from vindex.curation_cli import register_curation
+from vindex.serve_cli import serve
 from vindex.errors import VindexError, first_line
 from vindex.options import (
     backend_option, db_option, device_options, engine_options, filter_options, frame_options, json_option,
@@ -151,7 +153,7 @@ def organize(dest, apply_plan, copy, link, noise, keep_channel, undo, db, quiet,
     emit(result, as_json, print_organized)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @db_option
 @click.option("--min-size", type=click.IntRange(min=2), default=defaults.MIN_CLUSTER_SIZE, show_default=True,
               help="Smallest group that counts as a cluster (HDBSCAN min_cluster_size).")
@@ -170,11 +172,13 @@ def organize(dest, apply_plan, copy, link, noise, keep_channel, undo, db, quiet,
               help="Text file of naming terms, one per line. Default: the built-in vocabulary.")
 @out_option
 @click.option("--no-report", is_flag=True, help="Do not write cluster_analysis.json and the PNG map.")
+@click.option("--retune", is_flag=True, help="Only a new --min-size/--min-samples: HDBSCAN on the saved layout, no UMAP.")
 @quiet_option
 @json_option
 @wait_option
-def cluster(db, min_size, min_samples, neighbors, components, metric, seed, channel, vocabulary, out, no_report,
-            quiet, as_json, wait):
+@click.pass_context
+def cluster(ctx, db, min_size, min_samples, neighbors, components, metric, seed, channel, vocabulary, out, no_report,
+            retune, quiet, as_json, wait):
     """Group the indexed videos: UMAP, then HDBSCAN; name each group and store the labels.
 
     Writes back into the index: each video's cluster (-1 = noise), probability and x/y map
@@ -182,8 +186,10 @@ def cluster(db, min_size, min_samples, neighbors, components, metric, seed, chan
     the previous run's keep their ids. The fitted models are saved, so `vindex add` assigns videos
     added later to these clusters; running `cluster` again re-fits.
     Then writes cluster_analysis.json and video_clusters_visualization.png into --out
-    (`vindex report` adds the HTML gallery).
+    (`vindex report` adds the HTML gallery). The subcommands correct the clusters by hand.
     """
+    if ctx.invoked_subcommand:
+        return
     from vindex.clustering import ClusterParams
     from vindex.index import Index
 
@@ -191,13 +197,16 @@ def cluster(db, min_size, min_samples, neighbors, components, metric, seed, chan
                            metric=metric, seed=seed, channel=channel)
     index = Index(db)
     status = status_printer(quiet or as_json)
-    run = index.cluster(params, vocabulary=vocabulary, status=status, wait=wait)
+    run = index.cluster(params, vocabulary=vocabulary, status=status, retune=retune, wait=wait)
     written = [] if no_report else index.report(out, gallery=False, status=status)
     if as_json:
         print_json({**run.to_dict(), "files": written})
         return
     print_cluster_run(run, quiet)
     print_written(written)
+
+
+register_curation(cluster)
 
 
 @cli.command()
@@ -368,32 +377,6 @@ def optimize(rebuild, db, as_json, wait):
 
 
 @cli.command()
-@db_option
-@click.option("--host", default=defaults.SERVE_HOST, show_default=True,
-              help="Address to listen on. Anything but loopback needs --token: the videos would be on the network.")
-@click.option("--port", type=click.IntRange(0, 65535), default=defaults.SERVE_PORT, show_default=True,
-              help="Port to listen on (0 picks a free one).")
-@click.option("--token", envvar="VINDEX_TOKEN", show_envvar=True, default=None, metavar="SECRET",
-              help="Require this token on every request (the printed address carries it).")
-@click.option("--allow-host", "allowed_hosts", multiple=True, metavar="NAME",
-              help="Also answer to requests for this host name (a reverse proxy's); repeatable. The app answers "
-                   "only to its own address and localhost, so another site's page cannot reach it by DNS tricks.")
-@click.option("--open", "open_browser", is_flag=True, help="Open the app in the default browser.")
-@device_options
-@quiet_option
-def serve(db, host, port, token, allowed_hosts, open_browser, device, precision, quiet):
-    """Browse the index in a web browser: search, clusters, duplicates, organise preview.
-
-    The model is loaded once; the pages see what `vindex add` and `vindex cluster` write while
-    the server runs. Videos and thumbnails are served by id only; nothing is changed from the app.
-    Only the app's own pages may upload or change anything (docs/security.md).
-    """
-    from vindex.serve import run
-
-    run(db, host, port, token, open_browser, device, precision, status_printer(quiet), allowed_hosts=allowed_hosts)
-
-
-@cli.command()
 @click.option("--repair", is_flag=True,
               help="Fix what can be fixed (restore a damaged table's last good version, drop orphan and duplicate "
                    "rows, re-queue videos with wrong frames for the next add). Never deletes a video file.")
@@ -413,3 +396,6 @@ def check(repair, db, as_json, wait):
     emit(result, as_json, print_check)
     if not result.ok:
         sys.exit(1)
+
+
+cli.add_command(serve)

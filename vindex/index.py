@@ -14,6 +14,7 @@ from vindex.duplicates import DuplicateReport, find_duplicates
 from vindex.embedding import DEFAULT_MODEL, Embedder, ModelShape, ModelSpec, image_size_of, model_shape, open_embedder
 from vindex.embedding.backends import provenance
 from vindex.embedding.weights import check_weights_available
+from vindex.curating import Curating
 from vindex.errors import VindexError
 from vindex.exporting import Export, export
 from vindex.locations import is_remote
@@ -48,7 +49,7 @@ class OptimizeSummary(Result):
     seconds: float
 
 
-class Index:
+class Index(Curating):
     """A searchable, clusterable index of a folder of videos, stored in LanceDB.
 
     >>> index = Index("/tmp/my.vindex")            # or Index() for --db/$VINDEX_DB/.vindex lookup
@@ -224,16 +225,19 @@ class Index:
 
     # -- clusters -----------------------------------------------------------------------------
     def cluster(self, params: "ClusterParams | None" = None, vocabulary: str | Path | None = None,
-                status: StatusHook | None = None, wait: bool = False) -> "ClusterResult":
+                status: StatusHook | None = None, retune: bool = False, wait: bool = False) -> "ClusterResult":
         """Group the videos (UMAP + HDBSCAN), name the groups, and store labels, x/y and a clusters table.
 
         >>> run = Index().cluster(ClusterParams(min_size=5))
         >>> [(c.id, c.name, c.size) for c in run.clusters]
+
+        `retune`: only HDBSCAN, on the points the latest fit saved (a new min_size/min_samples).
+        The user's curation decisions (names, merges, moved videos) are kept either way.
         """
         from vindex.clustering import ClusterParams, cluster_index
 
         with self.writing(wait) as store:
-            return cluster_index(store, self.embedder, params or ClusterParams(), vocabulary, status)
+            return cluster_index(store, self.embedder, params or ClusterParams(), vocabulary, status, retune)
 
     def clusters(self, under: str | Path | None = None, name: str | None = None) -> list[ClusterInfo]:
         """The latest `cluster` run's clusters, largest first, then the noise (id -1): id, name, size,

@@ -27,6 +27,7 @@ class IndexInfo(Result):
     int8_fidelity: dict | None = None  # int8 against full precision on held-back frames: mean/min cosine
     vectors_made_by: list[str] | None = None  # every "backend precision" that made vectors in this index
     clusters: dict | None = None  # the latest fit and the videos that joined since (clustering.state.freshness)
+    curation: dict | None = None  # the user's cluster decisions: in force (not undone) and rows in the audit trail
 
 
 def index_info(store: Store) -> IndexInfo:
@@ -43,8 +44,16 @@ def index_info(store: Store) -> IndexInfo:
         schema_version=meta.schema_version, size_bytes=store.size_on_disk(),
         backend=meta.backend, precision=meta.precision, int8_fidelity=meta.int8_fidelity,
         vectors_made_by=meta.vectors_made_by or None,
-        clusters=_cluster_freshness(store, catalog),
+        clusters=_cluster_freshness(store, catalog), curation=_curation(store),
     )
+
+
+def _curation(store: Store) -> dict | None:
+    from vindex.clustering.decisions import in_force
+    from vindex.store.curation import CurationLog
+
+    rows = CurationLog(store).rows()
+    return dict(decisions=len(in_force(rows)), rows=len(rows)) if rows else None
 
 
 def _cluster_freshness(store: Store, catalog) -> dict | None:

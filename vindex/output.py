@@ -115,6 +115,9 @@ def print_info(facts) -> None:
         click.echo(f"{label:>13}: {value if value is not None else '-'}")
     if facts.clusters:
         click.echo(f"{'clusters':>13}: {cluster_line(facts.clusters)}")
+    if facts.curation:
+        click.echo(f"{'curation':>13}: {count(facts.curation['decisions'], 'decision')} in force "
+                   f"({facts.curation['rows']} rows in the audit trail)")
     if facts.channels:
         click.echo(f"{'channels':>13}: {len(facts.channels)}")
         width = max(len(name or "(root)") for name in facts.channels)

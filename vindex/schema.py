@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VIDEOS, FRAMES, META, CLUSTERS = "videos", "frames", "meta", "clusters"
 TERMS = "terms"  # the cluster-naming vocabulary's text vectors, cached per model and vocabulary
+CURATION = "curation"  # the user's cluster decisions (rename, merge, move, split, undo), one row each
 
 
 # Version 2: perceptual fingerprints for duplicate finding, and how a video got its cluster.
@@ -84,6 +85,23 @@ def cluster_schema(dim: int) -> pa.Schema:
             pa.field("created_at", pa.timestamp("us", tz="UTC")),
         ]
     )
+
+
+def curation_schema() -> pa.Schema:
+    """Version 3: one row per curation decision, never rewritten (the audit trail); the clusters as
+    the user sees them are the fit with the decisions not undone applied in `seq` order."""
+    return pa.schema(
+        [
+            pa.field("seq", pa.int64(), nullable=False),  # 1, 2, 3… in the order the decisions were made
+            pa.field("action", pa.string(), nullable=False),  # rename, merge, move, split, retune or undo
+            pa.field("cluster", pa.int32()),  # the cluster acted on (the one that stays, for a merge)
+            pa.field("args", pa.string()),  # JSON: what the action needs to be replayed after a re-fit
+            pa.field("undo", pa.string()),  # JSON: the labels and names before it, to undo it
+            pa.field("user", pa.string()),  # the OS user who made it
+            pa.field("at", pa.timestamp("us", tz="UTC")),
+        ]
+    )
+
 
 
 def vectors_of(column: pa.ChunkedArray | pa.Array) -> np.ndarray:

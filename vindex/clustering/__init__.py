@@ -6,6 +6,9 @@
 - `stable_ids`: ids carried over from the previous run by membership (`carry_ids`)
 - `naming`: names from a vocabulary, scored with CLIP itself
 - `run`: one run over the index, written back (`cluster_index` → `ClusterResult`)
+- `decisions`: the user's curation decisions replayed (names, merges, pins) and kept by a re-fit
+- `curation`: rename, merge, move, split and undo on the stored clusters (`CurationResult`)
+- `retune`: HDBSCAN again on the fit's saved points for a new --min-size (`RetunePreview`)
 - `state`: the stored result and the questions asked of it (`load_clustering`, `cluster_overview`,
   `members`, `exemplar_frames`), for `vindex show`, the report and the web app
 

@@ -140,7 +140,10 @@ def assign_new(store, status: StatusHook | None = None) -> int:
     run = meta.clustering or {}
     if not run.get("models") or (run.get("model"), run.get("weights")) != (meta.model, meta.weights):
         return 0  # no saved models, or they were fitted on another model's vectors
-    ids = pending(store, run)
+    from vindex.clustering.decisions import pins_of
+
+    pins = pins_of(store)
+    ids = [video for video in pending(store, run) if video not in pins]  # a pinned video is never reassigned
     if not ids:
         return 0
     say = status or (lambda message: None)

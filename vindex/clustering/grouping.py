@@ -79,6 +79,9 @@ class Grouping(Result):
     epochs: int | None = None  # UMAP optimisation epochs, when UMAP ran
     # What `add` needs to place later videos (`assign`): None where the method fitted no HDBSCAN.
     models: FittedModels | None = field(default=None, repr=False)
+    # The points HDBSCAN ran on (the --components-D UMAP layout, or the vectors when UMAP was
+    # skipped), kept so that a new --min-size re-labels without UMAP (`retune`).
+    embedding: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def num_clusters(self) -> int:
@@ -114,6 +117,8 @@ def group_vectors(vectors: np.ndarray, params: ClusterParams, status: StatusHook
     grouping.xy = grouping.xy[inverse]
     if grouping.models is not None:
         grouping.models.raw_labels = grouping.models.raw_labels[inverse]
+    if grouping.embedding is not None:
+        grouping.embedding = grouping.embedding[inverse]
     return grouping
 
 
@@ -165,7 +170,8 @@ def _direct(points: np.ndarray, params: ClusterParams, notes: list[str]) -> Grou
     labels, probabilities, model = run_hdbscan(points, params)
     seconds = {"hdbscan": time.perf_counter() - started}
     models = FittedModels(None, None, model, model.labels_.astype(np.int32)) if model is not None else None
-    return Grouping(labels, probabilities, _pca_2d(points), "hdbscan", notes, seconds, models=models)
+    return Grouping(labels, probabilities, _pca_2d(points), "hdbscan", notes, seconds, models=models,
+                    embedding=points.astype(np.float32))
 
 
 def _umap_hdbscan(points: np.ndarray, params: ClusterParams, say: StatusHook) -> Grouping:
@@ -203,7 +209,7 @@ def _umap_hdbscan(points: np.ndarray, params: ClusterParams, say: StatusHook) ->
     seconds["hdbscan"] = time.perf_counter() - started
     models = FittedModels(reducer, picture, model, model.labels_.astype(np.int32)) if model is not None else None
     return Grouping(labels, probabilities, xy.astype(np.float32), "umap+hdbscan", [], seconds,
-                    layout.layout_epochs(len(points)), models)
+                    layout.layout_epochs(len(points)), models, embedding.astype(np.float32))
 
 
 def run_hdbscan(points: np.ndarray, params: ClusterParams) -> tuple[np.ndarray, np.ndarray, object]:

@@ -12,12 +12,14 @@ from typing import Callable
 import numpy as np
 
 from vindex.clustering.assign import CLUSTERED, labels_table, save_models
+from vindex.clustering.decisions import apply_merges, apply_pins, replay
 from vindex.clustering.grouping import ClusterParams, Grouping, group_vectors
 from vindex.clustering.naming import load_vocabulary, name_clusters
 from vindex.clustering.stable_ids import carry_ids, stored_ids
 from vindex.clustering.state import ClusterInfo, most_typical_first
 from vindex.errors import VindexError, first_line
 from vindex.results import Result, StatusHook, count
+from vindex.store.curation import CurationLog
 
 # How many member ids the clusters table keeps as exemplars (closest to the centroid first).
 EXEMPLARS = 12
@@ -67,8 +69,10 @@ class ClusterResult(Result):
 
 
 def cluster_index(store, load_embedder: Callable, params: ClusterParams, vocabulary: str | Path | None = None,
-                  status: StatusHook | None = None) -> ClusterResult:
-    """Cluster the index's videos, name the clusters and write everything back into the index."""
+                  status: StatusHook | None = None, retune: bool = False) -> ClusterResult:
+    """Cluster the index's videos, name the clusters and write everything back into the index,
+    keeping the user's curation decisions (`decisions`). `retune`: HDBSCAN only, on the points the
+    latest fit saved (`retune`), for a new --min-size or --min-samples."""
     from vindex.store import vectors_of
 
     say = status or (lambda message: None)
@@ -80,22 +84,41 @@ def cluster_index(store, load_embedder: Callable, params: ClusterParams, vocabul
     vectors = vectors_of(run.column("vector"))
     where = f", channel {params.channel}" if params.channel is not None else ""
     say(f"clustering {count(len(vectors), 'video')} ({vectors.shape[1]}-d vectors{where})")
-    grouping = group_vectors(vectors, params, say)
-
-    ids = carry_ids(grouping.labels, stored_ids(run.column("cluster")), set(store.cluster_names()))
-    summaries = summarise(vectors, ids, grouping.probabilities)
     run_ids = run.column("id").to_pylist()
+    if retune:
+        from vindex.clustering.retune import retuned_grouping
+
+        params.check(vectors.shape[1])
+        grouping = retuned_grouping(store, run_ids, params, say)
+    else:
+        grouping = group_vectors(vectors, params, say)
+
+    decisions = replay(CurationLog(store).rows())
+    retired = set(store.cluster_names()) | decisions.ids_used  # ids a decision named are never reused
+    carried = carry_ids(grouping.labels, stored_ids(run.column("cluster")), retired)
+    fitted = apply_merges(decisions, carried, run_ids)
+    ids, probabilities = apply_pins(decisions, fitted, grouping.probabilities, run_ids)
+    summaries = summarise(vectors, ids, probabilities)
 
     naming_started = time.perf_counter()
-    names = name_clusters(store, load_embedder, terms, [s.id for s in summaries], ids, run_ids, say, grouping.notes)
+    # A retune keeps the names of the clusters that kept their ids; a fit names every cluster afresh.
+    names = {c: n for c, n in store.cluster_names().items() if c in carried} if retune else {}
+    unnamed = [s.id for s in summaries if s.id not in names]
+    names.update(name_clusters(store, load_embedder, terms, unnamed, ids, run_ids, say, grouping.notes)
+                 if unnamed else {})
+    names.update({c: name for c, name in decisions.names.items() if c in names})
     grouping.seconds["naming"] = time.perf_counter() - naming_started
 
     meta = store.meta
     run_params = dict(params.to_dict(), model=meta.model, weights=meta.weights,
                       method=grouping.method, epochs=grouping.epochs)
     now = datetime.now(timezone.utc)
-    run_params["models"] = _save_models(store.uri, now, grouping, ids, run_params, say)
-    store.write_cluster_labels(_labels_table(catalog, run_ids, ids, grouping.probabilities, grouping.xy))
+    run_params["models"] = _save_models(store.uri, now, grouping, fitted, run_params, say)
+    if run_params["models"] and grouping.embedding is not None:
+        from vindex.clustering.retune import save_embedding
+
+        save_embedding(store.uri, run_params["models"], run_ids, grouping.embedding, grouping.xy)
+    store.write_cluster_labels(_labels_table(catalog, run_ids, ids, probabilities, grouping.xy))
     store.write_clusters([
         dict(id=s.id, name=names[s.id], size=s.size, centroid=s.centroid, exemplars=[run_ids[i] for i in s.exemplars],
              mean_probability=s.mean_probability, params=_json(run_params), created_at=now)

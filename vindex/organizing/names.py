@@ -44,6 +44,33 @@ def folder_name(cluster: int, name: str | None) -> str:
     return f"{cluster}-{text}" if text else f"cluster_{cluster}"
 
 
+def readable(name: str | None) -> str:
+    """A name the user chose, kept as typed where filesystems allow (`Zoë's favourite clips`): no
+    separators, no characters Windows refuses, no control characters, not hidden, not too long."""
+    text = unicodedata.normalize("NFC", name or "")
+    text = "".join(" " if c in '/\\:*?"<>|' or unicodedata.category(c) in ("Cc", "Cf") else c for c in text)
+    text = fit(" ".join(text.split()).lstrip("."), limit=SLUG_MAX_BYTES).strip(" .")
+    if text.split(".")[0].upper() in RESERVED_NAMES:
+        text = "_" + text
+    return text
+
+
+def cluster_folders(names: dict[int, str], chosen: set[int]) -> dict[int, str]:
+    """The folder of every cluster: the user's own name as typed for the clusters in `chosen`
+    (`Beach trips`), `<id>-<name-slug>` for the others; a name that would collide with another
+    folder (case-insensitively) gets its cluster id, ` (3)`."""
+    folders: dict[int, str] = {}
+    taken = {UNSORTED}
+    for cluster in sorted(names, key=lambda c: (c not in chosen, c)):
+        folder = readable(names[cluster]) if cluster in chosen else ""
+        folder = folder if folder and folder.casefold() not in taken else ""
+        folders[cluster] = folder or folder_name(cluster, names[cluster])
+        if folders[cluster].casefold() in taken:
+            folders[cluster] = fit(readable(names[cluster]) or f"cluster_{cluster}", f" ({cluster})")
+        taken.add(folders[cluster].casefold())
+    return folders
+
+
 def safe_name(name: str, fallback: str) -> str:
     """One path component that is safe to create: no separators or control characters, not
     hidden (nor `.`/`..`), not a reserved device name, at most 255 bytes with its extension kept."""

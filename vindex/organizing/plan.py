@@ -13,7 +13,7 @@ from vindex.errors import VindexError, os_reason
 from vindex.locations import join_root
 from vindex.organizing.fsops import is_link_to, same_content
 from vindex.organizing.names import (
-    NO_CHANNEL, claim_key, folder_name, inside, numbered_path, relative, safe_name,
+    NO_CHANNEL, claim_key, cluster_folders, folder_name, inside, numbered_path, relative, safe_name,
 )
 from vindex.results import Result, plain
 from vindex.store import Store
@@ -170,6 +170,15 @@ def check_options(mode: str, noise: str) -> None:
         raise VindexError(f"--noise must be one of {', '.join(NOISE_POLICIES)}, not {noise!r}")
 
 
+def user_named(store: Store, names: dict[int, str]) -> set[int]:
+    """The clusters whose name the user chose (`vindex cluster rename`): their folders keep it as typed."""
+    from vindex.clustering.decisions import replay
+    from vindex.store.curation import CurationLog
+
+    chosen = replay(CurationLog(store).rows()).names
+    return {cluster for cluster, name in chosen.items() if names.get(cluster) == name}
+
+
 def make_plan(store: Store, dest: str | Path, mode: str = ORGANIZE_MODES[0], noise: str = NOISE_POLICY,
               keep_channel: bool = False) -> OrganizePlan:
     """Decide where every clustered video goes."""
@@ -180,6 +189,7 @@ def make_plan(store: Store, dest: str | Path, mode: str = ORGANIZE_MODES[0], noi
     if all(row["cluster"] is None for row in rows):
         raise VindexError("the index has no clusters yet: run `vindex cluster` first")
     plan = OrganizePlan(root, check_dest(dest, root, store.uri), mode, noise, keep_channel, store.cluster_names())
+    folders = cluster_folders(plan.names, user_named(store, plan.names))
     claimed: set[str] = set()
     pending: list[Move] = []
     folder_problems: dict[str, str | None] = {}
@@ -189,7 +199,7 @@ def make_plan(store: Store, dest: str | Path, mode: str = ORGANIZE_MODES[0], noi
             plan.left += 1
             continue
         source = os.path.normpath(join_root(root, row["path"]))
-        folder = folder_name(cluster, plan.names.get(cluster))
+        folder = folders.get(cluster) or folder_name(cluster, plan.names.get(cluster))
         parts = [folder, safe_name(row["channel"] or "", NO_CHANNEL)] if keep_channel else [folder]
         target = os.path.join(plan.dest, *parts, safe_name(os.path.basename(source), "video"))
         if not inside(plan.dest, target):  # unreachable after sanitising: the last line of defence

@@ -27,6 +27,7 @@ from vindex.defaults import (
 )
 from vindex.errors import VindexError, first_line, os_reason
 from vindex.serve import guard, params, views
+from vindex.serve.curation import curation_routes
 from vindex.serve.library import Library
 from vindex.serve.media import (
     PLACEHOLDER, THUMBNAIL_WIDTH, ThumbnailCache, is_readable_file, thumbnail_bytes, video_type,
@@ -49,6 +50,7 @@ def create_app(library: Library, token: str | None = None,
     routes = [
         *api_routes(library, uploads, upload_limit or Uploading()),
         Route("/api/csrf", lambda request: JSONResponse({"csrf": csrf_token, "header": guard.CSRF_HEADER})),
+        *curation_routes(library),  # every write action: POST + JSON, behind the guard's Origin and CSRF checks
         Route("/media/video/{video_id}", functools.partial(video, library)),
         Route("/media/thumb/{video_id}", functools.partial(thumbnail, library, thumbnails)),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -21,6 +21,7 @@ class Tables(Protocol):
     uri: str
     videos: Any  # the LanceDB tables, None when the index has none yet
     frames: Any
+    db: Any  # the LanceDB connection
 
     def set_meta(self, **items: Any) -> None: ...
 
@@ -33,9 +34,16 @@ def _add_fingerprint_columns(store: Tables) -> None:
         store.frames.add_columns(schema.FRAME_COLUMNS_V2)
 
 
+def _add_curation_table(store: Tables) -> None:
+    """Version 2 → 3: an empty `curation` table (an index from before had no decisions)."""
+    if schema.CURATION not in store.db.list_tables().tables:
+        store.db.create_table(schema.CURATION, schema=schema.curation_schema())
+
+
 # from-version -> the function that migrates an index from that version to the next.
 MIGRATIONS: dict[int, Callable[[Tables], None]] = {
     1: _add_fingerprint_columns,
+    2: _add_curation_table,
 }
 
 

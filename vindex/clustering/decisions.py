@@ -1,0 +1,130 @@
+"""What the user's curation decisions mean once replayed, and how a re-fit keeps them.
+
+The `curation` table holds one row per decision (`vindex.store.curation`). Replayed in order,
+leaving out the undone ones, they come down to three things a new fit can honour:
+
+- names: cluster id → the user's name. A re-fit gives its clusters the ids of the previous
+  clusters they match by membership (`stable_ids`), so a name stays on "the same videos".
+- merges: the member lists of the clusters merged into one. A re-fit that finds them apart again
+  puts every new cluster that matches one of those lists (same Jaccard rule as stable ids) back
+  into the cluster that stayed.
+- pins: video id → the cluster (or -1, the noise) the user moved it to. A re-fit and `add` leave
+  a pinned video where the user put it.
+
+A split is not replayed: it re-clusters one cluster with HDBSCAN, which is what a fit does anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vindex.clustering.stable_ids import KEEP_ID_OVERLAP
+
+ACTIONS = ("rename", "merge", "move", "split")
+UNDO = "undo"
+
+
+@dataclass
+class Decisions:
+    """The decisions in force (not undone), replayed in order."""
+
+    names: dict[int, str] = field(default_factory=dict)
+    pins: dict[str, int] = field(default_factory=dict)
+    merges: list[tuple[int, list[list[str]]]] = field(default_factory=list)  # kept id, member lists merged
+    ids_used: set[int] = field(default_factory=set)  # every cluster id a decision named: never reused
+    count: int = 0  # decisions in force
+
+    @property
+    def empty(self) -> bool:
+        return not (self.names or self.pins or self.merges)
+
+
+def undone(rows: list[dict]) -> set[int]:
+    return {int(row["args"]["undoes"]) for row in rows if row["action"] == UNDO}
+
+
+def in_force(rows: list[dict]) -> list[dict]:
+    """The decision rows not undone, oldest first (undo rows themselves left out)."""
+    gone = undone(rows)
+    return [row for row in rows if row["action"] in ACTIONS and row["seq"] not in gone]
+
+
+def replay(rows: list[dict]) -> Decisions:
+    """The names, merges and pins that the rows in force leave."""
+    decisions = Decisions()
+    for row in in_force(rows):
+        args, cluster = row["args"], row["cluster"]
+        decisions.count += 1
+        if cluster is not None:
+            decisions.ids_used.add(int(cluster))
+        if row["action"] == "rename":
+            decisions.names[int(cluster)] = args["name"]
+        elif row["action"] == "merge":
+            others = {int(other) for other in args["others"]}
+            decisions.ids_used |= others
+            for other in others:
+                decisions.names.pop(other, None)
+            decisions.pins = {video: cluster if to in others else to for video, to in decisions.pins.items()}
+            decisions.merges = [(cluster if kept in others else kept, groups) for kept, groups in decisions.merges]
+            decisions.merges.append((int(cluster), args["groups"]))
+        elif row["action"] == "move":
+            for video in args["videos"]:
+                decisions.pins[video] = int(args["to"])
+        elif row["action"] == "split":
+            decisions.ids_used |= {int(part) for part in args.get("parts", {})}
+    return decisions
+
+
+def matching_labels(labels: np.ndarray, run_ids: list[str], group: list[str]) -> set[int]:
+    """The clusters of `labels` whose members (among the videos still in the run) are mostly the
+    videos of `group`, and most of whose members are in it (Jaccard ≥ KEEP_ID_OVERLAP)."""
+    position = {video: i for i, video in enumerate(run_ids)}
+    rows = [position[video] for video in group if video in position]
+    if not rows:
+        return set()
+    inside = labels[rows]
+    matched = set()
+    for label in {int(v) for v in inside if v >= 0}:
+        overlap = int(np.sum(inside == label))
+        union = len(rows) + int(np.sum(labels == label)) - overlap
+        if overlap / union >= KEEP_ID_OVERLAP:
+            matched.add(label)
+    return matched
+
+
+def apply_merges(decisions: Decisions, labels: np.ndarray, run_ids: list[str]) -> np.ndarray:
+    """A fit's labels (ids already carried over) with every cluster that matches a merged
+    cluster's members put back into the cluster that stayed."""
+    labels = labels.copy()
+    for kept, groups in decisions.merges:
+        targets = set().union(*(matching_labels(labels, run_ids, group) for group in groups)) if groups else set()
+        for label in targets:
+            labels[labels == label] = kept
+    return labels
+
+
+def apply_pins(decisions: Decisions, labels: np.ndarray, probabilities: np.ndarray,
+               run_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Pinned videos where the user put them (probability 1 in a cluster, 0 in the noise)."""
+    labels, probabilities = labels.copy(), probabilities.copy()
+    position = {video: i for i, video in enumerate(run_ids)}
+    for video, cluster in decisions.pins.items():
+        if video in position:
+            labels[position[video]] = cluster
+            probabilities[position[video]] = 1.0 if cluster >= 0 else 0.0
+    return labels, probabilities
+
+
+def apply_to_fit(decisions: Decisions, labels: np.ndarray, probabilities: np.ndarray,
+                 run_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A fit's labels with merges kept and pinned videos where the user put them."""
+    return apply_pins(decisions, apply_merges(decisions, labels, run_ids), probabilities, run_ids)
+
+
+def pins_of(store) -> dict[str, int]:
+    """Video id → the cluster the user pinned it to (-1: the noise)."""
+    from vindex.store.curation import CurationLog
+
+    return replay(CurationLog(store).rows()).pins
