@@ -18,7 +18,7 @@ from vindex.errors import VindexError
 if TYPE_CHECKING:
     from vindex.store import Store
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VIDEOS, FRAMES, META, CLUSTERS = "videos", "frames", "meta", "clusters"
 TERMS = "terms"  # the cluster-naming vocabulary's text vectors, cached per model and vocabulary
 
@@ -50,6 +50,23 @@ def _add_fingerprint_columns(store: "Store") -> None:
         store.frames.add_columns(FRAME_COLUMNS_V2)
 
 
+# Version 3: fingerprints five a second (one a second past 30 s, from every reference frame rather than
+# keyframes), title cards and frozen ends left out of them, and what makes the best copy of duplicates.
+VIDEO_COLUMNS_V3 = [
+    pa.field("content_seconds", pa.float64()),  # seconds of footage: not blank, no title card or frozen end
+    pa.field("picture_width", pa.int32()),  # the picture without its bars (letterbox, pillarbox)
+    pa.field("picture_height", pa.int32()),
+]
+
+
+def _denser_fingerprints(store: "Store") -> None:
+    """Version 2 → 3: the keeper's columns, null, and the old, sparser fingerprints dropped (set
+    null) so that the next `add` fills both in again by decoding, without re-embedding."""
+    if store.videos is not None:
+        store.videos.add_columns(VIDEO_COLUMNS_V3)
+        store.videos.update(values_sql={"fingerprints": "NULL", "fingerprint_times": "NULL"})
+
+
 def video_schema(dim: int) -> pa.Schema:
     return pa.schema(
         [
@@ -72,6 +89,7 @@ def video_schema(dim: int) -> pa.Schema:
             pa.field("x", pa.float32()),
             pa.field("y", pa.float32()),
             *VIDEO_COLUMNS_V2,
+            *VIDEO_COLUMNS_V3,
         ]
     )
 
@@ -113,6 +131,7 @@ def vectors_of(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 
 MIGRATIONS[1] = _add_fingerprint_columns
+MIGRATIONS[2] = _denser_fingerprints
 
 
 def check_version(found: int | None, uri: str) -> int:

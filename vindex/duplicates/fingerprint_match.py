@@ -1,7 +1,7 @@
 """Near-duplicates by perceptual fingerprints: which videos show the same pictures, and where.
 
-Each video has 64-bit DCT hashes of its non-blank frames, sampled about once a second, in time
-order. Two frames match when their hashes differ in at most `MAX_DISTANCE` bits. A shorter video
+Each video has 64-bit DCT hashes of its footage (no blank frames, title cards or frozen ends),
+sampled five times a second (once a second past 30 s), in time order. Two frames match when their hashes differ in at most `MAX_DISTANCE` bits. A shorter video
 is contained in a longer one when most of its frames match frames of the longer one at one
 consistent time offset, which is where the shorter one starts in the longer one (a trim, a
 sub-clip, or 0 for a re-encode).
@@ -29,10 +29,11 @@ MAX_DISTANCE = 10
 # second of any moment; the rest is slack for the offset's own estimate.
 TIME_TOLERANCE = 0.6
 # Less evidence than this many matching frames, spread over this many seconds of the shorter video,
-# is none: different demo clips of one periodic pattern show the same pictures for seconds at a time
-# (with two samples a second, 9 look-alike groups on the demo at 1.5 s, 5 at 2.5 s, 3 at 3 s; the
-# labelled set lost no copy at any of these).
+# or over EVIDENCE_SHARE of its footage when it is shorter, is none: different demo clips of one
+# periodic pattern show the same pictures for seconds at a time, and a 2 s sub-clip must still be
+# found (scripts/bench_dupes.py).
 MIN_MATCHED_FRAMES, MIN_MATCHED_SECONDS = 3, 3.0
+EVIDENCE_SHARE = 0.6
 # A chunk value shared by more distinct hashes than this says little (flat, common pictures) and
 # would make the candidate pairs grow with its square.
 MAX_BUCKET = 256
@@ -42,10 +43,18 @@ PAIR_BLOCK = 1 << 22  # candidate frame pairs whose distance is computed at once
 
 @dataclass(frozen=True)
 class Fingerprints:
-    """One video's hashes (uint64) and their times in seconds, in time order."""
+    """One video's hashes (uint64) and their times in seconds, in time order, and how many seconds
+    of footage it has (None: the span of its samples)."""
 
     hashes: np.ndarray
     times: np.ndarray
+    seconds: float | None = None
+
+    @property
+    def length(self) -> float:
+        if self.seconds is not None:
+            return float(self.seconds)
+        return float(self.times[-1] - self.times[0]) if len(self.times) else 0.0
 
 
 @dataclass(frozen=True)
@@ -154,7 +163,7 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     nearest = np.minimum(np.abs(long_times[np.minimum(after, len(long_times) - 1)] - shifted),
                          np.abs(long_times[np.maximum(after - 1, 0)] - shifted))
     compared = int(np.count_nonzero(outside | (nearest <= tolerance)))
-    enough = matched >= MIN_MATCHED_FRAMES and spread >= MIN_MATCHED_SECONDS
+    enough = matched >= MIN_MATCHED_FRAMES and spread >= min(MIN_MATCHED_SECONDS, EVIDENCE_SHARE * short.length)
     share = matched / compared if enough and compared else 0.0
     return Containment(share, offset, matched, compared)
 
@@ -176,23 +185,3 @@ def _voted_offset(rows: np.ndarray, offsets: np.ndarray, tolerance: float) -> fl
         if agreeing > best:
             best, best_offset = agreeing, centre
     return best_offset
-
-
-def read_fingerprints(hashes, times) -> list[Fingerprints | None]:
-    """Per video row, its fingerprints from the Arrow columns `fingerprints` (list<int64>, the
-    uint64 bit patterns) and `fingerprint_times`; None where not computed yet (null)."""
-    import pyarrow as pa
-
-    hashes, times = (c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in (hashes, times))
-    if len(hashes) == 0:
-        return []
-    bounds = hashes.offsets.to_numpy()
-    values = hashes.values.to_numpy(zero_copy_only=False).astype(np.int64, copy=False).view(np.uint64)
-    seconds = times.values.to_numpy(zero_copy_only=False).astype(np.float64)
-    time_bounds = times.offsets.to_numpy()
-    missing = hashes.is_null().to_numpy(zero_copy_only=False) | times.is_null().to_numpy(zero_copy_only=False)
-    return [
-        None if missing[row] else Fingerprints(values[bounds[row] : bounds[row + 1]],
-                                               seconds[time_bounds[row] : time_bounds[row + 1]])
-        for row in range(len(hashes))
-    ]

@@ -37,6 +37,7 @@ from vindex.schema import (
     vectors_of,
     video_schema,
 )
+from vindex.store.duplicate_rows import DuplicateCandidate, DuplicateRows, FrameVectors  # noqa: F401
 from vindex.store.failures import reads, storage_error, storage_reason, writes
 from vindex.vector_index import ANN_PROBE_SHARE, ANN_TEXT_PROBE_SHARE, VectorSearch  # noqa: F401
 
@@ -98,7 +99,7 @@ def writer_lock(uri: str, wait: bool | None = None) -> Iterator[None]:
 
 
 
-class Store(VectorSearch):
+class Store(VectorSearch, DuplicateRows):
     """The index's tables at one LanceDB URI (a local folder or any URI LanceDB accepts)."""
 
     def __init__(self, uri: str, create: bool = False):
