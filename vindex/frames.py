@@ -300,15 +300,13 @@ def _sequential(container, stream, targets: list[float], sampler: DenseSampler |
             _keep(picked, previous if previous is not None else frame)
             target = next(wanted, None)
         previous = frame
-        if target is None:
-            if sampler is None or not sampler.wants_more():
-                break
-            # Past the last target only the samples are wanted (up to the last multiple of the
-            # spacing): no frame needs decoding near a target.
-            context.skip_frame = "NONREF"
-            continue
-        # Frames no other frame refers to (most B-frames) need not be decoded far from a target.
-        context.skip_frame = "NONREF" if time < target - SKIP_MARGIN_SECONDS else "DEFAULT"
+        if target is None and (sampler is None or not sampler.wants_more()):
+            break
+        if sampler is None:
+            # Frames no other frame refers to (most B-frames) need not be decoded far from a target.
+            context.skip_frame = "NONREF" if time < target - SKIP_MARGIN_SECONDS else "DEFAULT"
+        # With a sampler every frame is decoded: the sample at each moment is the frame on screen
+        # then, whatever the encoder made of it, so a copy's samples show the same pictures.
     if target is not None and previous is not None:
         # The stated duration outlasts the frames: the last frame stands in for the rest.
         _keep(picked, previous)
