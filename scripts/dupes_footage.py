@@ -100,8 +100,10 @@ def copy_of(original: Path, kind: str, out: Path, rng: random.Random, title: Pat
         ffmpeg("-i", str(original), "-vf", box, *H264, str(out))
     elif kind in ("black intro", "title intro", "black intro + letterbox"):
         intro = rng.uniform(1.0, 5.0)
-        size = (480, 270) if kind.endswith("letterbox") else (width, height)
-        fit = (f"scale={size[0]}:{size[1]}:force_original_aspect_ratio=decrease,"
+        # As a 640x480 original letterboxed into 480x270: a 16:9 box three quarters of its width.
+        box_width = round(width * 0.75 / 32) * 32
+        size = (box_width, box_width * 9 // 16) if kind.endswith("letterbox") else (width, height)
+        fit = (f"scale={size[0]}:{size[1]}:force_original_aspect_ratio=decrease:force_divisible_by=2,"
                f"pad={size[0]}:{size[1]}:(ow-iw)/2:(oh-ih)/2,fps=25,format=yuv420p,setsar=1")
         source = (["-f", "lavfi", "-i", f"color=black:s={size[0]}x{size[1]}:r=25:d={intro:.2f}"]
                   if kind.startswith("black") else ["-loop", "1", "-framerate", "25", "-t", f"{intro:.2f}",

@@ -42,6 +42,7 @@ EVIDENCE_SHARE = 0.6
 # would make the candidate pairs grow with its square.
 MAX_BUCKET = 256
 CHUNKS, CHUNK_BITS = 4, 16
+VOTED_WINDOWS = 8  # the offset windows with most votes that are counted exactly
 PAIR_BLOCK = 1 << 22  # candidate frame pairs whose distance is computed at once (64 MiB of uint64)
 
 
@@ -150,7 +151,7 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
         return NO_CONTAINMENT
     closeness = (max_distance + 1 - distance[rows, cols]).astype(np.float64) ** 2
     offsets = long.times[cols].astype(np.float64) - short.times[rows]
-    voted = _voted_offset(rows, offsets, tolerance)
+    voted = _voted_offset(rows, offsets, closeness, tolerance)
     # The offset itself: the closest pairs weigh most (a keyframe-sampled long video pairs each frame
     # with a neighbour up to a second away too, in slow footage).
     near = np.abs(offsets - voted) <= tolerance
@@ -172,20 +173,27 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     return Containment(share, offset, matched, compared)
 
 
-def _voted_offset(rows: np.ndarray, offsets: np.ndarray, tolerance: float) -> float:
+def _voted_offset(rows: np.ndarray, offsets: np.ndarray, closeness: np.ndarray, tolerance: float) -> float:
     """The offset that the most distinct frames of the shorter video agree on (within
     `tolerance`): votes in bins of `tolerance`, windows of two bins, the best few windows
-    counted exactly, and the median of the winner's offsets."""
+    counted exactly, and the median of the winner's offsets. Among windows that as many frames
+    agree on (a still background matches anywhere in a fixed-camera video), the closest matches
+    decide: each frame's closest pair, summed."""
     bins = np.floor(offsets / tolerance).astype(np.int64)
     low = bins.min()
     votes = np.unique(np.stack([bins - low, rows]), axis=1)  # one vote per frame per bin
     per_bin = np.bincount(votes[0])
     windows = per_bin + np.r_[per_bin[1:], 0]
-    best, best_offset = -1, 0.0
-    for window in np.argsort(-windows, kind="stable")[:3]:
+    best, best_offset = (-1, 0.0), 0.0
+    for window in np.argsort(-windows, kind="stable")[:VOTED_WINDOWS]:
+        if not windows[window]:
+            break
         inside = (bins - low >= window) & (bins - low <= window + 1)
         centre = float(np.median(offsets[inside]))
-        agreeing = len(np.unique(rows[np.abs(offsets - centre) <= tolerance]))
-        if agreeing > best:
-            best, best_offset = agreeing, centre
+        near = np.abs(offsets - centre) <= tolerance
+        closest = np.zeros(rows.max() + 1)
+        np.maximum.at(closest, rows[near], closeness[near])
+        score = (int(np.count_nonzero(closest)), float(closest.sum()))
+        if score > best:
+            best, best_offset = score, centre
     return best_offset
