@@ -146,6 +146,7 @@ class Index:
         address: str | None = None,
         keyframes_only: bool = False,
         retry_failed: bool = False,
+        fingerprints: bool = True,
     ) -> AddSummary:
         """Index new and changed videos under `folder`, follow renames, drop deleted files.
 
@@ -155,6 +156,7 @@ class Index:
         `keyframes_only` takes the keyframe nearest each target time (several times faster to
         decode; the frames' real timestamps are stored). `retry_failed` decodes again the files
         remembered as undecodable (those that failed to be read are tried again on every add anyway).
+        `fingerprints=False` leaves out the dense fingerprints `dupes` needs (only to measure their cost).
         """
         folder = check_folder(folder)
         self._calibration = folder
@@ -185,7 +187,7 @@ class Index:
         root, folder = ensure_root(store, folder)
         organizing.refuse_if_interrupted(store)
         settings = RunSettings(frames, batch_size, commit_every, workers, keyframes_only, self.device, self.precision,
-                               sampling)
+                               sampling, fingerprints)
         runner = make_runner(engine, settings, address)
         if reembed:
             store.drop_vectors()
