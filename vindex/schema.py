@@ -63,7 +63,9 @@ def _denser_fingerprints(store: "Store") -> None:
     """Version 2 → 3: the keeper's columns, null, and the old, sparser fingerprints dropped (set
     null) so that the next `add` fills both in again by decoding, without re-embedding."""
     if store.videos is not None:
-        store.videos.add_columns(VIDEO_COLUMNS_V3)
+        missing = [field for field in VIDEO_COLUMNS_V3 if field.name not in store.videos.schema.names]
+        if missing:  # an index from version 1 got them with the current schema's table layout
+            store.videos.add_columns(missing)
         store.videos.update(values_sql={"fingerprints": "NULL", "fingerprint_times": "NULL"})
 
 
