@@ -158,6 +158,12 @@ def footage_set(footage: Path, work: Path, parts_shown: list[str]) -> None:
                if offset is not None]
         if off:
             print(f"  sub-clip offsets: {len(off)} found, at most {max(off):.2f} s from the cut")
+        for name, kinds in (("originals (3.5-8 s)", {"original"}), ("the long video", None)):
+            paths = [root / path for path, _, kind in labels
+                     if (kind in kinds if kinds else path.startswith("long_") and "@" not in path)]
+            without, with_ = decode_cost(paths)
+            print(f"  decode CPU for {name}: {without:.2f} s without fingerprints, {with_:.2f} s with "
+                  f"({with_ / without - 1:+.0%}; {(with_ - without) / len(paths):.3f} s a video)")
         for group in report:
             for video in group.videos[1:]:
                 if family[video.path] != family[group.keeper.path]:
@@ -168,6 +174,21 @@ def footage_set(footage: Path, work: Path, parts_shown: list[str]) -> None:
             if kind in per_kind and grouped.get(path) is None or (kind in per_kind and grouped.get(path)
                                                                    != grouped.get(originals[name])):
                 print(f"    missed: {path} ({kind})")
+
+
+def decode_cost(paths: list[Path]) -> tuple[float, float]:
+    """CPU seconds to decode `paths` as `add` does (5 frames at 224 px), without and with the
+    fingerprints: the best of two alternating runs, one thread."""
+    from vindex.frames import read_frames
+
+    best = {False: float("inf"), True: float("inf")}
+    for _ in range(2):
+        for fingerprints in (False, True):
+            started = time.process_time()
+            for path in paths:
+                read_frames(str(path), 5, 224, fingerprints=fingerprints)
+            best[fingerprints] = min(best[fingerprints], time.process_time() - started)
+    return best[False], best[True]
 
 
 def demo_corpus(work: Path) -> None:

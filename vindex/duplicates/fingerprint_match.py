@@ -42,7 +42,9 @@ EVIDENCE_SHARE = 0.6
 # would make the candidate pairs grow with its square.
 MAX_BUCKET = 256
 CHUNKS, CHUNK_BITS = 4, 16
-VOTED_WINDOWS = 8  # the offset windows with most votes that are counted exactly
+# The offset windows counted exactly: those with nearly as many votes as the best, at most this many
+# (a fixed camera's still background votes for every offset of a long video alike).
+VOTED_WINDOWS, NEAR_BEST_VOTES = 64, 0.8
 PAIR_BLOCK = 1 << 22  # candidate frame pairs whose distance is computed at once (64 MiB of uint64)
 
 
@@ -186,7 +188,7 @@ def _voted_offset(rows: np.ndarray, offsets: np.ndarray, closeness: np.ndarray, 
     windows = per_bin + np.r_[per_bin[1:], 0]
     best, best_offset = (-1, 0.0), 0.0
     for window in np.argsort(-windows, kind="stable")[:VOTED_WINDOWS]:
-        if not windows[window]:
+        if windows[window] < NEAR_BEST_VOTES * windows.max():
             break
         inside = (bins - low >= window) & (bins - low <= window + 1)
         centre = float(np.median(offsets[inside]))
