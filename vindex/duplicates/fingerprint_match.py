@@ -186,6 +186,11 @@ def _voted_offset(rows: np.ndarray, offsets: np.ndarray, closeness: np.ndarray, 
     votes = np.unique(np.stack([bins - low, rows]), axis=1)  # one vote per frame per bin
     per_bin = np.bincount(votes[0])
     windows = per_bin + np.r_[per_bin[1:], 0]
+    # Pairs by frame of the shorter video, closest first: the first pair of a frame inside a window
+    # is its closest there.
+    by_frame = np.lexsort((-closeness, rows))
+    rows, offsets, closeness = rows[by_frame], offsets[by_frame], closeness[by_frame]
+    bins = bins[by_frame]
     best, best_offset = (-1, 0.0), 0.0
     for window in np.argsort(-windows, kind="stable")[:VOTED_WINDOWS]:
         if windows[window] < NEAR_BEST_VOTES * windows.max():
@@ -193,9 +198,9 @@ def _voted_offset(rows: np.ndarray, offsets: np.ndarray, closeness: np.ndarray, 
         inside = (bins - low >= window) & (bins - low <= window + 1)
         centre = float(np.median(offsets[inside]))
         near = np.abs(offsets - centre) <= tolerance
-        closest = np.zeros(rows.max() + 1)
-        np.maximum.at(closest, rows[near], closeness[near])
-        score = (int(np.count_nonzero(closest)), float(closest.sum()))
+        frames = rows[near]
+        first = np.r_[True, frames[1:] != frames[:-1]]
+        score = (int(first.sum()), float(closeness[near][first].sum()))
         if score > best:
             best, best_offset = score, centre
     return best_offset
