@@ -30,7 +30,7 @@ from vindex.errors import VindexError
 from vindex.locations import join_root, shown_path
 from vindex.results import Result, plain
 from vindex.search import channel_ids
-from vindex.store import DuplicateCandidate, Store, sql_list
+from vindex.store import DuplicateCandidate, Store
 
 # A member shorter than its keeper by more than this (seconds, or share of the keeper's length)
 # is a trim or a sub-clip rather than a re-encode of the whole.
@@ -157,11 +157,9 @@ def keeper_order(row: DuplicateCandidate) -> tuple:
 def _catalog(store: Store, channels: tuple[str, ...], where: str | None,
              fingerprints: bool) -> list[DuplicateCandidate]:
     """The videos compared: all, or those of `channels` (which must exist) that pass `where`."""
-    clauses = [f"({where})"] if where else []
     if channels:
         channel_ids(store, channels)
-        clauses.append(f"(channel IN ({sql_list(channels)}))")
-    return store.duplicate_candidates(" AND ".join(clauses) or None, fingerprints)
+    return store.duplicate_candidates(where, channels, fingerprints)
 
 
 def _near_scores(rows: list[DuplicateCandidate], contents: list[list[int]], threshold: float,

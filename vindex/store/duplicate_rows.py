@@ -53,16 +53,20 @@ class DuplicateRows:
     frames_by_video: object
 
     @reads
-    def duplicate_candidates(self, where: str | None = None, fingerprints: bool = False) -> list[DuplicateCandidate]:
-        """The videos passing `where` (an SQL filter on the videos table; all when None), with their
-        fingerprints when asked for."""
+    def duplicate_candidates(self, where: str | None = None, channels: tuple[str, ...] = (),
+                             fingerprints: bool = False) -> list[DuplicateCandidate]:
+        """The videos of `channels` (all when empty) passing `where` (an SQL filter on the videos
+        table; all when None), with their fingerprints when asked for."""
+        clauses = [f"({where})"] if where else []
+        if channels:
+            clauses.append("(channel IN (" + ", ".join("'" + name.replace("'", "''") + "'" for name in channels) + "))")
         columns = FACTS + (FINGERPRINT_COLUMNS if fingerprints else [])
         if self.videos is None:
             return []
         present = set(self.videos.schema.names)
         query = self.videos.search()
-        if where:
-            query = query.where(where)
+        if clauses:
+            query = query.where(" AND ".join(clauses))
         try:
             table = query.select([name for name in columns if name in present]).limit(None).to_arrow()
         except (ValueError, RuntimeError) as error:  # LanceDB's word for a filter it cannot parse
