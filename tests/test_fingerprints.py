@@ -254,3 +254,19 @@ def test_keyframes_only_takes_one_keyframe_a_second_at_most(tmp_path):
     assert fast.fingerprint_times.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
     full = read_frames(str(path), 3, 32)
     assert distance(fast.fingerprints, full.fingerprints[::5]).max() <= 4  # the same frames, decoded alike
+
+
+def test_title_cards_and_frozen_ends_are_not_footage():
+    from vindex.fingerprints import content, content_seconds
+
+    rng = np.random.default_rng(11)
+    title, logo, last = (rng.integers(0, 1 << 63, dtype=np.int64).view(np.uint64) for _ in range(3))
+    moving = rng.integers(0, 1 << 63, 20, dtype=np.int64).view(np.uint64)  # 4 s of footage
+    hashes = np.r_[[np.uint64(0)] * 5, [title] * 10, [logo] * 6, moving, [last] * 10]
+    times = np.arange(len(hashes)) * 0.2
+    blank = np.r_[[True] * 5, [False] * (len(hashes) - 5)]  # 1 s of black, 2 s of title, a still logo
+    kept = content(hashes, times, blank)
+    assert kept.tolist() == [False] * 21 + [True] * 20 + [False] * 10  # ... and a 2 s frozen end
+    assert content_seconds(times, kept, len(hashes) * 0.2) == pytest.approx(4.0)
+    still = np.full(20, title)  # a video that is one still picture is all footage
+    assert content(still, np.arange(20) * 0.2, np.zeros(20, bool)).all()

@@ -108,17 +108,22 @@ def hash_pictures(grey: np.ndarray) -> HashedPictures:
 
 def content(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray) -> np.ndarray:
     """Which samples (in time order) show the footage: not blank, and not a picture held still
-    at either end (a title card, a frozen first or last frame) while other footage remains."""
+    at either end (a title card, a frozen first or last frame; one after another, HELD_MAX_SECONDS
+    in all, so a title card added before a still logo goes with it) while other footage remains."""
     kept = ~np.asarray(blank, bool)
     for backwards in (False, True):
-        order = np.flatnonzero(kept)[::-1] if backwards else np.flatnonzero(kept)
-        if len(order) < 2:
-            break
-        still = np.bitwise_count(hashes[order] ^ hashes[order[0]]) <= HELD_BITS
-        run = int(np.cumprod(still).sum())
-        held = abs(float(times[order[min(run, len(order) - 1)]] - times[order[0]]))
-        if run < len(order) and HELD_SECONDS <= held <= HELD_MAX_SECONDS:
+        dropped = 0.0
+        while True:
+            order = np.flatnonzero(kept)[::-1] if backwards else np.flatnonzero(kept)
+            if len(order) < 2:
+                break
+            still = np.bitwise_count(hashes[order] ^ hashes[order[0]]) <= HELD_BITS
+            run = int(np.cumprod(still).sum())
+            held = abs(float(times[order[min(run, len(order) - 1)]] - times[order[0]]))
+            if run == len(order) or held < HELD_SECONDS or dropped + held > HELD_MAX_SECONDS:
+                break
             kept[order[:run]] = False
+            dropped += held
     return kept
 
 
