@@ -9,7 +9,7 @@ Three modes say what counts as a duplicate:
 - `similar`: the same scene by CLIP frame vectors (`visual`), looser: also a scene shot again.
 
 Groups never chain: videos are taken in keeper order (the best copy first: most seconds of footage,
-then most picture pixels once bars are cropped, then highest bit rate; `keeper_order`); each one
+then most picture pixels once bars are cropped, then highest bit rate; `keeper_ranking`); each one
 not yet in a group becomes a keeper and takes every video not yet in a group that
 scores at least the threshold against it. Every member's score is its score against its keeper,
 so none is shown below the threshold. Identical copies always join their original's group.
@@ -37,9 +37,9 @@ from vindex.store import DuplicateCandidate, Store
 SHORTER_SECONDS, SHORTER_SHARE = 1.0, 0.05
 # Aspect ratios (width / height) further apart than this mean a crop or added bars.
 ASPECT_TOLERANCE = 0.03
-# Seconds of footage are compared in steps of this: copies of one original measure a little
-# apart (their samples fall on other frames), and the picture should decide between them.
-CONTENT_STEP = 0.5
+# Seconds of footage this close (or this share of the longer) count as equal: copies of one original
+# measure a little apart (their samples fall on other frames), and the picture should decide.
+CONTENT_TOLERANCE, CONTENT_TOLERANCE_SHARE = 0.5, 0.1
 # Picture pixels are compared in steps of this ratio: the bars found on a 64x64 grey square are a
 # row or two off from copy to copy, and the bit rate should decide between equal pictures.
 PIXELS_STEP = 1.1
@@ -119,7 +119,7 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
         raise VindexError("--threshold is a score: above 0 and at most 1")
     rows = _catalog(store, channels, where, fingerprints=mode == "near")
     copies: dict[str, list[int]] = defaultdict(list)  # content -> rows, keeper order
-    for position in sorted(range(len(rows)), key=lambda p: keeper_order(rows[p])):
+    for position in keeper_ranking(rows):
         copies[rows[position].content_hash or rows[position].id].append(position)
     contents = list(copies.values())  # one entry per content, in keeper order (dicts keep insertion)
     warnings: list[str] = []
@@ -141,17 +141,26 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
     return DuplicateReport(mode, threshold, groups, len(rows), warnings)
 
 
-def keeper_order(row: DuplicateCandidate) -> tuple:
-    """The best copy first: most seconds of footage (blank stretches, title cards and frozen ends
-    do not count), then most picture pixels once bars are cropped, then highest bit rate, then
-    path (stable output). Rows fingerprinted before these were stored count their whole length
-    and frame."""
-    seconds = row.content_seconds if row.content_seconds is not None else row.duration or 0.0
+def keeper_ranking(rows: list[DuplicateCandidate]) -> list[int]:
+    """Positions of `rows`, the best copy first: most seconds of footage (blank stretches, title
+    cards and frozen ends do not count; seconds within the tolerance of the longest of a tier are
+    one tier), then most picture pixels once bars are cropped, then highest bit rate, then path
+    (stable output). Rows fingerprinted before these were stored count their whole length and frame."""
+    seconds = [row.content_seconds if row.content_seconds is not None else row.duration or 0.0 for row in rows]
+    tiers, tier, start = [0] * len(rows), -1, 0.0
+    for position in sorted(range(len(rows)), key=lambda p: -seconds[p]):
+        if tier < 0 or seconds[position] < start - max(CONTENT_TOLERANCE, CONTENT_TOLERANCE_SHARE * start):
+            tier, start = tier + 1, seconds[position]
+        tiers[position] = tier
+    return sorted(range(len(rows)), key=lambda p: (tiers[p], *_picture_order(rows[p])))
+
+
+def _picture_order(row: DuplicateCandidate) -> tuple:
     width = row.picture_width if row.picture_width is not None else row.width or 0
     height = row.picture_height if row.picture_height is not None else row.height or 0
-    bitrate = (row.size or 0) / row.duration if row.duration else 0.0
     pixels = round(math.log(width * height) / math.log(PIXELS_STEP)) if width and height else 0
-    return (-round(seconds / CONTENT_STEP), -pixels, -round(bitrate), row.path)
+    bitrate = (row.size or 0) / row.duration if row.duration else 0.0
+    return (-pixels, -round(bitrate), row.path)
 
 
 def _catalog(store: Store, channels: tuple[str, ...], where: str | None,
