@@ -28,8 +28,8 @@ MIGRATIONS: dict[int, Callable[["Store"], None]] = {}
 
 # Version 2: perceptual fingerprints for duplicate finding, and how a video got its cluster.
 VIDEO_COLUMNS_V2 = [
-    # 64-bit DCT hashes of frames sampled densely (every 0.5 s; keyframes past 30 s), time order, blank frames
-    # left out; null until computed (an index from version 1 gets them on its next add).
+    # 64-bit DCT hashes of frames sampled densely (every 0.2 s; every second past 30 s, since version 3), time
+    # order, blank frames (and, since version 3, title cards and frozen ends) left out; null until computed (an index from version 1 gets them on its next add).
     pa.field("fingerprints", pa.list_(pa.int64())),
     pa.field("fingerprint_times", pa.list_(pa.float32())),  # seconds from the start, one per fingerprint
     # "clustered" (placed by the latest `vindex cluster` fit) or "assigned" (placed later by `add`
