@@ -70,7 +70,8 @@ def cli() -> None:
 @click.option("--reembed", is_flag=True, help="Drop all vectors and embed everything again (e.g. with a new model).")
 @click.option("--retry-failed", is_flag=True, help="Decode again files that failed before, changed or not.")
 # Only to measure what the dense fingerprints cost (scripts/bench_add.py): `dupes` needs them.
-@click.option("--without-fingerprints", is_flag=True, hidden=True)
+@click.option("--without-fingerprints", is_flag=True, hidden=True,
+              help="Leave out the fingerprints `dupes` needs (only to measure what they cost).")
 @engine_options
 @quiet_option
 @json_option
