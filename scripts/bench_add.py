@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-import vindex.frames
 from vindex.demo import PATTERNS, make_corpus, render, theme_for
 from vindex.embedding import ModelSpec, open_embedder
 from vindex.indexing import EmbedJob, decode_ahead
@@ -84,16 +83,12 @@ def long_videos(folder: Path, count: int, seconds: float = 120.0) -> Path:
 
 
 def decode_only(root: Path, frames: int, size: int, workers: int, fingerprints: bool = True) -> float:
-    """Videos decoded per second, with or without the dense fingerprints (`vindex.frames.FINGERPRINTS`)."""
+    """Videos decoded per second, with or without the dense fingerprints."""
     jobs = [EmbedJob("", [f], [""], [False]) for f in scan(root)]
-    vindex.frames.FINGERPRINTS = fingerprints
-    try:
-        started = time.perf_counter()
-        for _ in decode_ahead(jobs, frames, size, workers):
-            pass
-        return len(jobs) / (time.perf_counter() - started)
-    finally:
-        vindex.frames.FINGERPRINTS = True
+    started = time.perf_counter()
+    for _ in decode_ahead(jobs, frames, size, workers, fingerprints=fingerprints):
+        pass
+    return len(jobs) / (time.perf_counter() - started)
 
 
 def fingerprint_cost(root: Path, frames: int, size: int, workers: int, pairs: int) -> dict[bool, tuple[float, float]]:
@@ -119,16 +114,12 @@ def model_only(embedder, batch_size: int, seconds: float = 5.0) -> float:
     return count / (time.perf_counter() - started)
 
 
-# `vindex add` with the dense fingerprints switched off, to measure what they cost.
-WITHOUT_FINGERPRINTS = ("import sys, vindex.frames; vindex.frames.FINGERPRINTS = False; "
-                        "from vindex.cli import cli; cli(sys.argv[1:], prog_name='vindex')")
-
-
 def vindex_add(root: Path, db: Path, spec: ModelSpec, frames: int, batch_size: int, extra: list[str],
                fingerprints: bool = True) -> tuple[dict, float]:
-    start = ["-m", "vindex"] if fingerprints else ["-c", WITHOUT_FINGERPRINTS]
-    command = [sys.executable, *start, "add", str(root), "--db", str(db), "--model", spec.name,
+    command = [sys.executable, "-m", "vindex", "add", str(root), "--db", str(db), "--model", spec.name,
                "--frames", str(frames), "--batch-size", str(batch_size), "--json", "-q", *extra]
+    if not fingerprints:
+        command.append("--without-fingerprints")
     if spec.checkpoint:
         command += ["--checkpoint", spec.checkpoint]
     started = time.perf_counter()

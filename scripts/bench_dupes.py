@@ -5,6 +5,14 @@ the time of the fingerprint comparison at 10,000 videos.
     python scripts/bench_dupes.py                 # the labelled set, then the timing (a few minutes)
     python scripts/bench_dupes.py --demo          # also the demo corpus (120 videos): its groups
     python scripts/bench_dupes.py --skip-set      # the timing only
+    python scripts/bench_dupes.py --footage /work/footage/real --skip-set --keep DIR   # real footage
+
+`--footage DIR` (the folder scripts/fetch_footage.sh makes) builds a labelled set from real footage with
+ffmpeg (`scripts/dupes_footage.py`: originals of 3.5-8 s, each copied 10 ways, sub-clips of 2-30 s of
+a long video, other footage of the same sources, shared black and title intros) in two parts, tuning
+and held-out (separate source files), indexes each with the tiny model and prints near mode's
+precision and recall per transformation, whether the keepers are the originals, and what the
+fingerprints cost while adding. With `--keep DIR` a set already built there is used again.
 
 The labelled set (`vindex.demo.make_duplicate_set`): originals, each copied by every
 transformation (re-encodes at a low bit rate and in other codecs, scaled down and up, cropped,
@@ -34,6 +42,7 @@ import av
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from vindex import Index, ModelSpec  # noqa: E402
 from vindex.defaults import DUPLICATE_THRESHOLDS  # noqa: E402
@@ -103,6 +112,85 @@ def labelled_set(work: Path, originals: int) -> None:
                               f"keeper {group.keeper.path} (cut at 151.0 s)")
 
 
+def footage_set(footage: Path, work: Path, parts_shown: list[str]) -> None:
+    import json
+
+    import dupes_footage
+
+    listing = work / "footage" / "labels.json"
+    started = time.perf_counter()
+    if listing.exists():
+        parts = {part: (Path(root), [tuple(label) for label in labels])
+                 for part, (root, labels) in json.loads(listing.read_text()).items()}
+    else:
+        parts = dupes_footage.build(footage, work / "footage")
+        listing.write_text(json.dumps({part: (str(root), labels) for part, (root, labels) in parts.items()}))
+    print(f"\nreal footage from {footage}: built in {time.perf_counter() - started:.0f} s")
+    for part, (root, labels) in parts.items():
+        if part not in parts_shown:
+            continue
+        db = work / f"footage-{part}.vindex"
+        if not db.exists():
+            Index(str(db), precision="fp32").add(root, model=ModelSpec("vindex-tiny"))
+        report = Index(str(db)).duplicates(mode="near")
+        precision, per_kind, below = evaluate(report, labels)
+        found, total = (sum(v) for v in zip(*per_kind.values()))
+        negatives = Counter(kind for _, _, kind in labels if kind not in per_kind and kind != "original")
+        print(f"\n{part}: {len(labels)} videos ({sum(k == 'original' for *_, k in labels)} originals; look-alikes: "
+              f"{', '.join(f'{n} {k}' for k, n in negatives.items())}, the shared black and title intros)")
+        print(f"  near mode (threshold {report.threshold}): {len(report.groups)} groups, precision {precision:.3f}, "
+              f"recall {found / total:.3f} ({found}/{total}), members below the threshold: {below}")
+        print(f"  {'transformation':<28} recall   precision")
+        family = {path: name for path, name, _ in labels}
+        kind_of = {path: kind for path, _, kind in labels}
+        for kind, (hits, count) in per_kind.items():
+            members = [(video.path, group.keeper.path) for group in report for video in group.videos[1:]
+                       if kind_of[video.path] == kind]
+            right = sum(family[a] == family[b] for a, b in members)
+            print(f"  {kind:<28} {hits:>2}/{count:<4} {right}/{len(members)}")
+        wrong = [(group.keeper.path, kind_of[group.keeper.path]) for group in report
+                 if kind_of[group.keeper.path] in ("black intro", "title intro", "black intro + letterbox")]
+        kept = Counter(kind_of[group.keeper.path] for group in report)
+        print(f"  keepers: {dict(kept)}; a black or title intro copy kept: {len(wrong)}")
+        offsets = [(video.path, video.offset) for group in report for video in group.videos
+                   if "@" in video.path]
+        off = [abs(offset - float(path.split("@")[1].removesuffix(".mp4"))) for path, offset in offsets
+               if offset is not None]
+        if off:
+            print(f"  sub-clip offsets: {len(off)} found, at most {max(off):.2f} s from the cut")
+        for name, kinds in (("originals (3.5-8 s)", {"original"}), ("the long video", None)):
+            paths = [root / path for path, _, kind in labels
+                     if (kind in kinds if kinds else path.startswith("long_") and "@" not in path)]
+            without, with_ = decode_cost(paths)
+            print(f"  decode CPU for {name}: {without:.2f} s without fingerprints, {with_:.2f} s with "
+                  f"({with_ / without - 1:+.0%}; {(with_ - without) / len(paths):.3f} s a video)")
+        for group in report:
+            for video in group.videos[1:]:
+                if family[video.path] != family[group.keeper.path]:
+                    print(f"    false: {video.path} in {group.keeper.path}'s group, score {video.score:.3f}")
+        grouped = {video.path: group.keeper.path for group in report for video in group.videos}
+        originals = {name: path for path, name, kind in labels if kind == "original"}
+        for path, name, kind in labels:
+            if kind in per_kind and grouped.get(path) is None or (kind in per_kind and grouped.get(path)
+                                                                   != grouped.get(originals[name])):
+                print(f"    missed: {path} ({kind})")
+
+
+def decode_cost(paths: list[Path]) -> tuple[float, float]:
+    """CPU seconds to decode `paths` as `add` does (5 frames at 224 px), without and with the
+    fingerprints: the best of two alternating runs, one thread."""
+    from vindex.frames import read_frames
+
+    best = {False: float("inf"), True: float("inf")}
+    for _ in range(2):
+        for fingerprints in (False, True):
+            started = time.process_time()
+            for path in paths:
+                read_frames(str(path), 5, 224, fingerprints=fingerprints)
+            best[fingerprints] = min(best[fingerprints], time.process_time() - started)
+    return best[False], best[True]
+
+
 def demo_corpus(work: Path) -> None:
     root, db = work / "demo", work / "demo.vindex"
     paths = make_corpus(root, channels=6, videos_per_channel=20, seed=0, size=(320, 240), seconds=(2, 6), fps=24)
@@ -153,12 +241,17 @@ def main() -> None:
     parser.add_argument("--fingerprints", type=int, default=60, help="fingerprints per video in the timing")
     parser.add_argument("--demo", action="store_true", help="also index the demo corpus and report its groups")
     parser.add_argument("--skip-set", action="store_true", help="only the timing")
+    parser.add_argument("--footage", type=Path, help="also build the labelled set from the real footage in this folder")
+    parser.add_argument("--parts", default="tuning,held-out",
+                        help="which parts of the real footage set to report (the held-out one only at the end)")
     parser.add_argument("--keep", type=Path, help="make the videos and indexes in this new folder, and keep them")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-dupes-"))
     try:
         if not args.skip_set:
             labelled_set(work, args.originals)
+        if args.footage:
+            footage_set(args.footage, work, args.parts.split(","))
         if args.demo:
             demo_corpus(work)
         timing(args.videos, args.fingerprints, copies=args.videos // 20)

@@ -183,3 +183,89 @@ def test_videos_without_fingerprints_are_a_warning_not_a_crash(labelled, run, tm
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "vindex add" in warnings[0] and "no fingerprints" in warnings[0]
     assert result.stdout.count("group ") == 1 and "identical bytes" in result.stdout
+
+
+# -- copies as real tools make them ---------------------------------------------------------------
+def scene(look: int, seed: int, seconds: float, fps: float, size: tuple[int, int] = (160, 120)) -> np.ndarray:
+    from vindex.demo import render_scene
+
+    return render_scene(look, size[0], size[1], round(seconds * fps), fps, np.random.default_rng(seed))
+
+
+def letterboxed_after_black(pictures: np.ndarray, box: tuple[int, int], black_frames: int) -> np.ndarray:
+    """`pictures` shrunk into a `box` (width, height) of another shape, bars around, after black frames."""
+    from PIL import Image
+
+    height, width = pictures.shape[1:3]
+    scale = min(box[0] / width, box[1] / height)
+    inner = (round(width * scale / 2) * 2, round(height * scale / 2) * 2)
+    out = np.zeros((len(pictures) + black_frames, box[1], box[0], 3), np.uint8)
+    top, left = (box[1] - inner[1]) // 2, (box[0] - inner[0]) // 2
+    for index, picture in enumerate(pictures):
+        out[black_frames + index, top : top + inner[1], left : left + inner[0]] = np.asarray(
+            Image.fromarray(picture).resize(inner, Image.BILINEAR))
+    return out
+
+
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory) -> tuple[Path, dict]:
+    """An index of two originals, copies of them as ffmpeg would make them, and look-alikes."""
+    from vindex.demo import write_video
+
+    root = tmp_path_factory.mktemp("copies") / "videos"
+    # 3.5 s (a short cut, as phones make them) at 75 fps: both 25 fps and 15 fps pictures lie on it.
+    fine = scene(look=3, seed=1, seconds=3.5, fps=75)
+    write_video(root / "original.mp4", fine[::3], 25)
+    # 0.41 s and 0.23 s trimmed, 15 fps: its frames fall between the original's, at another phase.
+    write_video(root / "trimmed_15fps.mp4", fine[31 : len(fine) - 17 : 5], 15, bit_rate=150_000)
+    write_video(root / "retake.mp4", scene(look=3, seed=2, seconds=3.5, fps=25), 25)  # same look, other shot
+    write_video(root / "unrelated.mp4", scene(look=4, seed=3, seconds=3.5, fps=25), 25)
+    picture = scene(look=5, seed=4, seconds=5.0, fps=25, size=(320, 240))
+    write_video(root / "full_picture.mp4", picture, 25)
+    write_video(root / "black_intro_letterboxed.mp4", letterboxed_after_black(picture, (240, 136), 50), 25)
+    db = root.parent / "index"
+    Index(str(db), precision="fp32").add(root, model=ModelSpec("vindex-tiny"))
+    report = Index(str(db)).duplicates()
+    return db, {group.keeper.path: group for group in report}
+
+
+def test_a_trimmed_copy_at_another_frame_rate_and_sampling_phase_is_grouped(copies):
+    _, groups = copies
+    assert [video.path for video in groups["original.mp4"].videos] == ["original.mp4", "trimmed_15fps.mp4"]
+    assert groups["original.mp4"].videos[1].reason == "re-encode"
+
+
+def test_unrelated_clips_and_retakes_of_a_scene_are_not_grouped(copies):
+    _, groups = copies
+    grouped = {video.path for group in groups.values() for video in group.videos}
+    assert not grouped & {"retake.mp4", "unrelated.mp4"}
+
+
+def test_the_keeper_is_the_full_picture_original_over_a_longer_black_intro_letterboxed_copy(copies):
+    db, groups = copies
+    group = groups["full_picture.mp4"]
+    assert [video.path for video in group.videos] == ["full_picture.mp4", "black_intro_letterboxed.mp4"]
+    copy = group.videos[1]
+    assert copy.duration > group.keeper.duration  # longer, by its black intro
+    assert copy.offset == pytest.approx(-2.0, abs=0.3)
+    assert "cropped or letterboxed" in copy.reason and "padded" in copy.reason
+    rows = {row.path: row for row in Index(str(db)).store.duplicate_candidates()}
+    assert rows["black_intro_letterboxed.mp4"].content_seconds == pytest.approx(5.0, abs=0.3)
+    assert rows["black_intro_letterboxed.mp4"].picture_width == pytest.approx(180, abs=8)
+    assert rows["full_picture.mp4"].picture_width == 320
+
+
+def test_a_subclip_of_a_long_video_with_sparse_keyframes_is_found_at_its_offset(tmp_path):
+    from vindex.demo import write_video
+
+    # 75 s of five different scenes, a keyframe every 10 s at most: the sub-clip holds at most one.
+    parts = [scene(look=6 + number, seed=10 + number, seconds=15.0, fps=10, size=(96, 72)) for number in range(5)]
+    long = np.concatenate(parts)
+    write_video(tmp_path / "videos" / "long.mp4", long, 10, keyframe_every=10.0)
+    write_video(tmp_path / "videos" / "cut.mp4", long[374:434], 10, bit_rate=80_000)  # 6 s from 0:37.4
+    db = tmp_path / "index"
+    Index(str(db), precision="fp32").add(tmp_path / "videos", model=ModelSpec("vindex-tiny"))
+    [group] = Index(str(db)).duplicates()
+    assert [video.path for video in group.videos] == ["long.mp4", "cut.mp4"]
+    offset = group.videos[1].offset
+    assert offset == pytest.approx(37.4, abs=0.6) and group.videos[1].reason == f"contained at 0:{round(offset)}"

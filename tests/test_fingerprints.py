@@ -1,5 +1,5 @@
 """Perceptual fingerprints: pHash-compatible hashes, robust to re-encodes, resizes and bars, blank
-frames flagged, sampled twice a second (keyframes past 30 s) through the whole video, stored, carried through
+frames flagged, sampled five times a second (once a second past 30 s) through the whole video, stored, carried through
 renames and copies, and filled in for an index made before they existed without re-embedding."""
 
 import json
@@ -143,11 +143,11 @@ def scene_videos(tmp_path_factory):
     }
 
 
-def test_dense_fingerprints_are_two_a_second(scene_videos):
+def test_dense_fingerprints_are_five_a_second(scene_videos):
     decoded = read_frames(str(scene_videos["original"]), 5, 32)
     times = decoded.fingerprint_times
-    assert len(times) == 12 and (np.diff(times) > 0.25).all()
-    assert np.abs(times - np.round(times * 2) / 2).max() <= 0.2
+    assert len(times) == 30 and (np.diff(times) > 0.15).all()
+    assert np.abs(times - np.round(times * 5) / 5).max() <= 0.05
     assert len(decoded.phashes) == len(decoded.blanks) == len(decoded.images) == 5
     assert not decoded.fingerprint_blank.any()
 
@@ -169,7 +169,7 @@ def test_black_intro_seconds_are_flagged_blank(tmp_path):
     pictures = smooth_pictures(4, 10, 96, 72, seed=6)
     pictures[:20] = 0  # two seconds of black
     decoded = read_frames(str(encode(tmp_path / "intro.mp4", pictures, 10)), 3, 32)
-    assert decoded.fingerprint_blank.tolist() == [True] * 4 + [False] * 4
+    assert decoded.fingerprint_blank.tolist() == [True] * 10 + [False] * 10
 
 
 def test_a_long_video_is_fingerprinted_throughout(tmp_path):
@@ -204,8 +204,8 @@ def test_rows_store_fingerprints_and_keep_them_through_renames_and_copies(tmp_pa
     run("add", root, *TINY, "-q")
     videos = {row["path"]: row for row in columns(isolated_index, "videos", ["id", "path", "fingerprints", "fingerprint_times"])}
     one = videos["a/one.mp4"]
-    assert len(one["fingerprints"]) == 4 and one["fingerprint_times"][0] >= 0.9
-    assert len(videos["a/two.mp4"]["fingerprints"]) == 4
+    assert len(one["fingerprints"]) == 10 and one["fingerprint_times"][0] >= 0.9
+    assert len(videos["a/two.mp4"]["fingerprints"]) == 10
     frames = sorted(columns(isolated_index, "frames", ["video_id", "frame_index", "phash", "blank"]),
                     key=lambda frame: (frame["video_id"], frame["frame_index"]))
     assert all(frame["phash"] is not None for frame in frames)
@@ -230,7 +230,7 @@ def test_an_index_from_before_fingerprints_gets_them_without_reembedding(indexed
     before_videos = store.videos.to_arrow().sort_by("id")
     before_frames = store.frames.to_arrow().sort_by([("video_id", "ascending"), ("frame_index", "ascending")])
     # What migration 1 leaves: the columns dropped by hand, then added back null on open.
-    store.videos.drop_columns([field.name for field in schema.VIDEO_COLUMNS_V2])
+    store.videos.drop_columns([field.name for field in schema.VIDEO_COLUMNS_V2 + schema.VIDEO_COLUMNS_V4])
     store.frames.drop_columns([field.name for field in schema.FRAME_COLUMNS_V2])
     store.set_meta(schema_version=1)
     assert Store(str(indexed_copy)).videos.to_arrow().column("fingerprints").null_count == before_videos.num_rows
@@ -253,4 +253,20 @@ def test_keyframes_only_takes_one_keyframe_a_second_at_most(tmp_path):
     fast = read_frames(str(path), 3, 32, keyframes_only=True)
     assert fast.fingerprint_times.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
     full = read_frames(str(path), 3, 32)
-    assert distance(fast.fingerprints, full.fingerprints[::2]).max() <= 4  # the same frames, decoded alike
+    assert distance(fast.fingerprints, full.fingerprints[::5]).max() <= 4  # the same frames, decoded alike
+
+
+def test_title_cards_and_frozen_ends_are_not_footage():
+    from vindex.fingerprints import content, content_seconds
+
+    rng = np.random.default_rng(11)
+    title, logo, last = (rng.integers(0, 1 << 63, dtype=np.int64).view(np.uint64) for _ in range(3))
+    moving = rng.integers(0, 1 << 63, 20, dtype=np.int64).view(np.uint64)  # 4 s of footage
+    hashes = np.r_[[np.uint64(0)] * 5, [title] * 10, [logo] * 6, moving, [last] * 10]
+    times = np.arange(len(hashes)) * 0.2
+    blank = np.r_[[True] * 5, [False] * (len(hashes) - 5)]  # 1 s of black, 2 s of title, a still logo
+    kept = content(hashes, times, blank)
+    assert kept.tolist() == [False] * 21 + [True] * 20 + [False] * 10  # ... and a 2 s frozen end
+    assert content_seconds(times, kept, len(hashes) * 0.2) == pytest.approx(4.0)
+    still = np.full(20, title)  # a video that is one still picture is all footage
+    assert content(still, np.arange(20) * 0.2, np.zeros(20, bool)).all()

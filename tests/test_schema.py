@@ -59,7 +59,7 @@ def test_a_version_1_index_gets_the_fingerprint_columns_and_keeps_its_rows(index
     """Version 1 had no fingerprint or cluster-status columns: they arrive null, the rows stay."""
     store = Store(str(indexed_copy))
     videos, frames = store.videos.count_rows(), store.frames.count_rows()
-    store.videos.drop_columns([field.name for field in schema.VIDEO_COLUMNS_V2])
+    store.videos.drop_columns([field.name for field in schema.VIDEO_COLUMNS_V2 + schema.VIDEO_COLUMNS_V4])
     store.frames.drop_columns([field.name for field in schema.FRAME_COLUMNS_V2])
     store.set_meta(schema_version=1)
     migrated = Store(str(indexed_copy))
@@ -68,3 +68,31 @@ def test_a_version_1_index_gets_the_fingerprint_columns_and_keeps_its_rows(index
     assert {"phash", "blank"} <= set(migrated.frames.schema.names)
     assert (migrated.videos.count_rows(), migrated.frames.count_rows()) == (videos, frames)
     assert migrated.videos.to_arrow().column("fingerprints").null_count == videos
+
+
+def test_a_version_3_index_gets_the_keeper_columns_and_its_fingerprints_again_without_reembedding(
+        indexed_copy, corpus_template, run):
+    """Versions 2 and 3 stored sparser fingerprints (two a second, keyframes past 30 s) and nothing about
+    the best copy: the migration adds the columns and drops the old fingerprints; the next add
+    decodes them again, denser, and fills the columns in, vectors untouched."""
+    from tests.conftest import TINY
+
+    store = Store(str(indexed_copy))
+    before = store.videos.to_arrow().sort_by("id")
+    store.videos.drop_columns([field.name for field in schema.VIDEO_COLUMNS_V4])
+    store.set_meta(schema_version=3)
+    migrated = Store(str(indexed_copy))
+    assert migrated.migrated == [3] and migrated.meta.schema_version == schema.SCHEMA_VERSION
+    videos = migrated.videos.to_arrow()
+    assert {"content_seconds", "picture_width", "picture_height"} <= set(videos.schema.names)
+    assert videos.column("fingerprints").null_count == videos.column("content_seconds").null_count == before.num_rows
+
+    summary = json.loads(run("add", corpus_template, *TINY, "--json").stdout)
+    assert summary["embedded"] == 0 and summary["fingerprinted"] == before.num_rows
+    after = Store(str(indexed_copy)).videos.to_arrow().sort_by("id")
+    assert after.column("vector").equals(before.column("vector"))
+    assert after.column("fingerprints").equals(before.column("fingerprints"))  # made by this version, as before
+    seconds = after.column("content_seconds").to_pylist()
+    assert all(0 < s <= d + 0.01 for s, d in zip(seconds, after.column("duration").to_pylist()))
+    pictures = zip(after.column("picture_width").to_pylist(), after.column("width").to_pylist())
+    assert all(abs(picture - width) <= 0.05 * width for picture, width in pictures)  # no bars in the corpus

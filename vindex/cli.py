@@ -71,12 +71,15 @@ def cli() -> None:
 )
 @click.option("--reembed", is_flag=True, help="Drop all vectors and embed everything again (e.g. with a new model).")
 @click.option("--retry-failed", is_flag=True, help="Decode again files that failed before, changed or not.")
+# Only to measure what the dense fingerprints cost (scripts/bench_add.py): `dupes` needs them.
+@click.option("--without-fingerprints", is_flag=True, hidden=True,
+              help="Leave out the fingerprints `dupes` needs (only to measure what they cost).")
 @engine_options
 @quiet_option
 @json_option
 @wait_option
 def add(folder, db, model, pretrained, checkpoint, device, precision, backend, frames, sampling, batch_size, workers,
-        commit_every, reembed, fast, retry_failed, engine, address, quiet, as_json, wait):
+        commit_every, reembed, fast, retry_failed, without_fingerprints, engine, address, quiet, as_json, wait):
     """Index (or re-index) the videos under FOLDER.
 
     Unchanged files are skipped, renamed files keep their vectors, changed files are
@@ -91,7 +94,8 @@ def add(folder, db, model, pretrained, checkpoint, device, precision, backend, f
     with progress:
         summary = index.add(folder, model=spec, frames=frames, sampling=sampling, reembed=reembed,
                             batch_size=batch_size, workers=workers, progress=hook, commit_every=commit_every, engine=engine,
-                            address=address, keyframes_only=fast, retry_failed=retry_failed, wait=wait)
+                            address=address, keyframes_only=fast, retry_failed=retry_failed, wait=wait,
+                            fingerprints=not without_fingerprints)
     emit(summary, as_json, print_add_summary)
 
 

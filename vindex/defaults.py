@@ -38,7 +38,7 @@ DUPLICATE_MODES = ("exact", "near", "similar")  # same bytes; same pictures (fin
 DUPLICATE_MODE = "near"
 # --threshold per mode: near, the share of the shorter video's frames found in the longer one (at
 # one time offset); similar, the mean best cosine of its CLIP frames against the longer one's.
-DUPLICATE_THRESHOLDS = {"near": 0.8, "similar": 0.95}
+DUPLICATE_THRESHOLDS = {"near": 0.7, "similar": 0.95}
 
 # -- clusters -----------------------------------------------------------------------------------
 MIN_CLUSTER_SIZE = 10

@@ -16,6 +16,8 @@ Hashes are uint64; LanceDB stores them as int64 with the same bits (`to_stored`,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 GREY_SIZE = 64  # the side of the grey square each frame is reformatted to for hashing
@@ -48,15 +50,49 @@ DCT_ROWS = _dct_rows()  # (8, 32)
 BIT_WEIGHTS = np.left_shift(np.uint64(1), np.arange(63, -1, -1, dtype=np.uint64))  # first bit is the highest
 
 
+# A picture held this still (bits between a sample and the first of its run) for at least
+# HELD_SECONDS at either end of a video, and at most HELD_MAX_SECONDS, is a title card or a frozen
+# frame added around the footage, when other footage follows: it is not content (`content`).
+HELD_BITS = 4
+HELD_SECONDS, HELD_MAX_SECONDS = 1.0, 6.0
+# A sample stands for the time up to the next one, but never for more than this (a gap in the
+# samples of a long video, where the decoder found no frame).
+MAX_SAMPLE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class HashedPictures:
+    """Hashes of a batch of frames, their blank flags, and the share of each frame's width and
+    height left once its bars are cropped."""
+
+    hashes: np.ndarray  # uint64 (n,)
+    blank: np.ndarray  # bool (n,)
+    width_share: np.ndarray  # float (n,)
+    height_share: np.ndarray  # float (n,)
+
+    def picture_share(self) -> tuple[float, float]:
+        """(width, height) share of the picture without bars: the median over the non-blank frames."""
+        shown = ~self.blank
+        if not shown.any():
+            return 1.0, 1.0
+        return float(np.median(self.width_share[shown])), float(np.median(self.height_share[shown]))
+
+
 def fingerprint(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Hashes and blank flags of a batch of grey frames `(n, h, w)` uint8 (any square-ish size,
     GREY_SIZE when decoded by vindex). Returns `(uint64 (n,), bool (n,))`."""
+    hashed = hash_pictures(grey)
+    return hashed.hashes, hashed.blank
+
+
+def hash_pictures(grey: np.ndarray) -> HashedPictures:
+    """`fingerprint`, with the share of each picture its bars leave."""
     grey = np.asarray(grey)
     if grey.ndim == 2:
         grey = grey[None]
     count = len(grey)
     if not count:
-        return np.zeros(0, np.uint64), np.zeros(0, bool)
+        return HashedPictures(np.zeros(0, np.uint64), np.zeros(0, bool), np.zeros(0), np.zeros(0))
     pixels = grey.astype(np.float32)
     top, bottom = _bars(pixels)
     left, right = _bars(pixels.transpose(0, 2, 1), top, bottom)
@@ -66,7 +102,40 @@ def fingerprint(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     blank = small.reshape(count, -1).std(axis=1) < BLANK_CONTRAST
     coefficients = np.einsum("ai,nij,bj->nab", DCT_ROWS, small, DCT_ROWS, optimize=True).reshape(count, -1)
     bits = coefficients > np.median(coefficients, axis=1, keepdims=True)
-    return (bits.astype(np.uint64) * BIT_WEIGHTS).sum(axis=1, dtype=np.uint64), blank
+    hashes = (bits.astype(np.uint64) * BIT_WEIGHTS).sum(axis=1, dtype=np.uint64)
+    return HashedPictures(hashes, blank, (right - left) / pixels.shape[2], (bottom - top) / pixels.shape[1])
+
+
+def content(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray) -> np.ndarray:
+    """Which samples (in time order) show the footage: not blank, and not a picture held still
+    at either end (a title card, a frozen first or last frame; one after another, HELD_MAX_SECONDS
+    in all, so a title card added before a still logo goes with it) while other footage remains."""
+    kept = ~np.asarray(blank, bool)
+    for backwards in (False, True):
+        dropped = 0.0
+        while True:
+            order = np.flatnonzero(kept)[::-1] if backwards else np.flatnonzero(kept)
+            if len(order) < 2:
+                break
+            still = np.bitwise_count(hashes[order] ^ hashes[order[0]]) <= HELD_BITS
+            run = int(np.cumprod(still).sum())
+            held = abs(float(times[order[min(run, len(order) - 1)]] - times[order[0]]))
+            if run == len(order) or held < HELD_SECONDS or dropped + held > HELD_MAX_SECONDS:
+                break
+            kept[order[:run]] = False
+            dropped += held
+    return kept
+
+
+def content_seconds(times: np.ndarray, kept: np.ndarray, duration: float | None) -> float:
+    """Seconds of footage: the time each kept sample stands for, up to the next sample (the last
+    one up to the end)."""
+    times = np.asarray(times, np.float64)
+    if not len(times):
+        return 0.0
+    end = max(float(duration or 0.0), float(times[-1]))
+    spans = np.minimum(np.diff(np.r_[times, end]), MAX_SAMPLE_SECONDS)
+    return float(spans[np.asarray(kept, bool)].sum())
 
 
 def _bars(pixels: np.ndarray, start: np.ndarray | None = None, stop: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from vindex.errors import DecodeError, os_reason
-from vindex.fingerprints import GREY_SIZE, fingerprint
+from vindex.fingerprints import GREY_SIZE, fingerprint, hash_pictures
 from vindex.scanning import open_regular
 from vindex.shots import ShotFinder, shot_times
 
@@ -32,15 +32,36 @@ GUESSED_DURATION_FORMATS = frozenset({"mpeg", "mpegts", "mpegvideo", "h264", "he
 # A single read that takes longer than this (a hung network mount) ends the file's decoding.
 READ_TIMEOUT_SECONDS = 30.0
 PROBE_BYTES = 8 << 20  # how much FFmpeg reads, at most, to recognise the format and find the streams
-# Dense fingerprints: the first decoded frame at or after each multiple of the spacing. Off only
-# to measure what they cost (scripts/bench_add.py).
-FINGERPRINTS = True
-# A copy trimmed by a fraction of a second is sampled at other moments than its original: at 1 s
-# spacing the nearest samples of 6 re-encoded, trimmed copies were up to 30 bits apart on moving
-# content, at 0.5 s up to 26 and mostly 0-4 (frames at the same moment: 0-4). Decoding dominates
-# the cost, so the extra samples cost little (docs/decisions.md).
-FINGERPRINT_SPACING = 0.5  # seconds, in the sequential pass (videos up to SEQUENTIAL_MAX_SECONDS)
-KEYFRAME_FINGERPRINT_SPACING = 1.0  # seconds, at most one keyframe per spacing (longer videos, --fast)
+# Dense fingerprints: the first decoded frame at or after each multiple of the spacing. A copy
+# trimmed by a fraction of a second, or at another frame rate, is sampled at other moments than its
+# original; in fast motion (a diver, a visualizer) pictures 0.25 s apart already differ by more than
+# the match distance, so short clips are sampled five times a second: the sequential pass decodes
+# those frames anyway, and hashing one costs ~0.3 ms (scripts/bench_dupes.py, docs/search.md).
+FINGERPRINT_SPACING = 0.2  # seconds, in the sequential pass (videos up to SEQUENTIAL_MAX_SECONDS)
+# Longer videos: a steady pass of their own, decoding reference frames only (no B-frames, no
+# deblocking), one sample a second, so a sub-clip cut anywhere finds frames to match, however far
+# apart the keyframes are.
+STEADY_FINGERPRINT_SPACING = 1.0  # seconds (longer videos)
+KEYFRAME_FINGERPRINT_SPACING = 1.0  # seconds, at most one keyframe per spacing (--fast)
+
+
+@dataclass(frozen=True)
+class DecodePlan:
+    """What one decode of a video yields, and for whom.
+
+    CLIP frames: `count` of them, `size` pixels square (no RGB images when `size` is None, only
+    their hashes), at even targets, in the longest shots (`sampling="shots"`: the shot finder is
+    a consumer of its own) or at the given times `at` (seconds from the start); `keyframes_only`
+    takes the keyframe nearest each target instead. Fingerprints (`fingerprints`): the dense
+    samples for duplicate finding and the picture facts drawn from them.
+    """
+
+    count: int
+    size: int | None
+    keyframes_only: bool = False
+    sampling: str = "uniform"
+    at: tuple[float, ...] | None = None
+    fingerprints: bool = True
 
 
 @dataclass
@@ -56,11 +77,14 @@ class DecodedVideo:
     frame_count: int | None
     phashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))  # per image (vindex.fingerprints)
     blanks: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # per image: near-uniform, never a match
-    # Dense samples, two a second (keyframes, at most one a second, past SEQUENTIAL_MAX_SECONDS),
+    # Dense samples, five a second (one a second past SEQUENTIAL_MAX_SECONDS; keyframes with --fast),
     # time order, blank ones included: `fingerprint_blank` says which.
     fingerprints: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     fingerprint_times: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     fingerprint_blank: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    # The share of the width and of the height that is picture, not bars (letterbox, pillarbox):
+    # the median over the non-blank fingerprint samples; (1, 1) when there are none.
+    picture_share: tuple[float, float] = (1.0, 1.0)
 
 
 def target_times(start: float, duration: float, count: int) -> list[float]:
@@ -69,7 +93,7 @@ def target_times(start: float, duration: float, count: int) -> list[float]:
 
 
 def read_frames(path: str, count: int, size: int, threaded: bool = False, keyframes_only: bool = False,
-                sampling: str = "uniform") -> DecodedVideo:
+                sampling: str = "uniform", fingerprints: bool = True) -> DecodedVideo:
     """Decode `count` frames evenly spaced through the video at `path` (`sampling="shots"`: from
     the middle of its longest shots, found first on its keyframes; `vindex.shots`).
 
@@ -79,8 +103,14 @@ def read_frames(path: str, count: int, size: int, threaded: bool = False, keyfra
     nearest each target: frames can be seconds off the even spacing, but their real
     timestamps are recorded.
     Raises DecodeError (with a short reason) for anything that is not a decodable video.
-    Very short videos give fewer than `count` frames, never duplicates.
+    Very short videos give fewer than `count` frames, never duplicates. `fingerprints=False`
+    leaves the dense fingerprints out (only to measure what they cost: scripts/bench_add.py).
     """
+    return decode(path, DecodePlan(count, size, keyframes_only, sampling, fingerprints=fingerprints), threaded)
+
+
+def decode(path: str, plan: DecodePlan, threaded: bool = False) -> DecodedVideo:
+    """What `plan` asks of the video at `path`. Raises DecodeError as `read_frames` says."""
     import av
 
     container = open_video(path)
@@ -89,7 +119,7 @@ def read_frames(path: str, count: int, size: int, threaded: bool = False, keyfra
             stream = video_stream(container)
             if threaded:
                 stream.thread_type = "AUTO"
-            return _decode(path, container, stream, count, size, keyframes_only, sampling=sampling)
+            return _decode(path, container, stream, plan)
     except DecodeError:
         raise
     except (av.FFmpegError, OSError, ValueError, RuntimeError, MemoryError) as error:
@@ -100,16 +130,7 @@ def read_fingerprints(path: str, timestamps: list[float]) -> DecodedVideo:
     """The fingerprints `read_frames` would have made for a video indexed before they existed:
     the dense ones, and the hashes of the frames shown at `timestamps` (the stored frames'
     times); no RGB images (`images` is empty). Raises DecodeError as `read_frames` does."""
-    import av
-
-    container = open_video(path)
-    try:
-        with container:
-            return _decode(path, container, video_stream(container), len(timestamps), None, False, timestamps)
-    except DecodeError:
-        raise
-    except (av.FFmpegError, OSError, ValueError, RuntimeError, MemoryError) as error:
-        raise DecodeError(decode_reason(error)) from None
+    return decode(path, DecodePlan(len(timestamps), None, at=tuple(timestamps)))
 
 
 def open_video(path: str):
@@ -147,12 +168,10 @@ def decode_reason(error: BaseException) -> str:
     return os_reason(error)[:200]
 
 
-def _decode(path: str, container, stream, count: int, size: int | None, keyframes_only: bool,
-            at: list[float] | None = None, sampling: str = "uniform") -> DecodedVideo:
-    """`count` frames at even targets (`sampling="shots"`: in the longest shots; or at `at`, seconds
-    from the start), as `size` squares (no images when None), with their hashes and the dense
-    fingerprints. `path` is the file that `container` reads, opened again for the keyframes pass
-    of a long video."""
+def _decode(path: str, container, stream, plan: DecodePlan) -> DecodedVideo:
+    """The frames and fingerprints `plan` asks for. `path` is the file that `container` reads,
+    opened again for the steady fingerprint pass of a long video."""
+    count, size, keyframes_only, at = plan.count, plan.size, plan.keyframes_only, plan.at
     time_base = stream.time_base or Fraction(1, 1_000_000)
     start = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
     duration = _duration(container, stream, time_base)
@@ -166,20 +185,20 @@ def _decode(path: str, container, stream, count: int, size: int | None, keyframe
     # the scaling itself (3 ms against 0.07 ms for a 64x64 grey square of a 360p frame).
     grey, rgb = VideoReformatter(), VideoReformatter()
     long = duration is not None and duration > SEQUENTIAL_MAX_SECONDS
-    spacing = KEYFRAME_FINGERPRINT_SPACING if keyframes_only or long else FINGERPRINT_SPACING
-    sampler = DenseSampler(start, duration, spacing, grey) if FINGERPRINTS else None
+    spacing = (KEYFRAME_FINGERPRINT_SPACING if keyframes_only else STEADY_FINGERPRINT_SPACING if long
+               else FINGERPRINT_SPACING)
+    sampler = DenseSampler(start, duration, spacing, grey) if plan.fingerprints else None
     if duration is not None and duration > 0:
-        # Past SEQUENTIAL_MAX_SECONDS the fingerprints come from a keyframes pass: it finds the shots too.
-        keyframes_offered = (sampling == "shots" and at is None and not keyframes_only and sampler is not None
-                             and duration > SEQUENTIAL_MAX_SECONDS)
+        # Past SEQUENTIAL_MAX_SECONDS the fingerprints come from a steady pass: its keyframes find the shots too.
+        steady = long and not keyframes_only and sampler is not None
         if at is not None:
             # A stored frame's time is its own: a hair later is still that frame, never the one before.
             targets = [start + t + 1e-6 for t in at]
-        elif keyframes_offered:
-            finder = ShotFinder(sampler)
-            _keyframes_pass(path, finder)
+        elif steady and plan.sampling == "shots":
+            finder = ShotFinder()
+            _steady_pass(path, sampler, finder)
             targets = finder.targets(start, duration, count)
-        elif sampling == "shots":
+        elif plan.sampling == "shots":
             targets = shot_times(container, stream, start, duration, count)
         else:
             targets = target_times(start, duration, count)
@@ -187,8 +206,8 @@ def _decode(path: str, container, stream, count: int, size: int | None, keyframe
             picked = _nearest_keyframes(container, stream, targets, sampler)
         elif long:
             picked = _seek_each(container, stream, targets, time_base)
-            if sampler is not None and not keyframes_offered:
-                _keyframes_pass(path, sampler)
+            if steady and not (plan.sampling == "shots" and at is None):
+                _steady_pass(path, sampler)
         else:
             picked = _sequential(container, stream, targets, sampler)
     else:
@@ -205,8 +224,10 @@ def _decode(path: str, container, stream, count: int, size: int | None, keyframe
     frame_count = stream.frames or (round(duration * fps) if duration and fps else None)
     decoded = DecodedVideo(images, timestamps, duration, fps, int(width), int(height), frame_count, phashes, blanks)
     if sampler is not None and sampler.greys:
-        decoded.fingerprints, decoded.fingerprint_blank = fingerprint(np.stack(sampler.greys))
+        hashed = hash_pictures(np.stack(sampler.greys))
+        decoded.fingerprints, decoded.fingerprint_blank = hashed.hashes, hashed.blank
         decoded.fingerprint_times = np.asarray(sampler.times, np.float32)
+        decoded.picture_share = hashed.picture_share()
     return decoded
 
 
@@ -279,15 +300,13 @@ def _sequential(container, stream, targets: list[float], sampler: DenseSampler |
             _keep(picked, previous if previous is not None else frame)
             target = next(wanted, None)
         previous = frame
-        if target is None:
-            if sampler is None or not sampler.wants_more():
-                break
-            # Past the last target only the samples are wanted (up to the last multiple of the
-            # spacing): no frame needs decoding near a target.
-            context.skip_frame = "NONREF"
-            continue
-        # Frames no other frame refers to (most B-frames) need not be decoded far from a target.
-        context.skip_frame = "NONREF" if time < target - SKIP_MARGIN_SECONDS else "DEFAULT"
+        if target is None and (sampler is None or not sampler.wants_more()):
+            break
+        if sampler is None:
+            # Frames no other frame refers to (most B-frames) need not be decoded far from a target.
+            context.skip_frame = "NONREF" if time < target - SKIP_MARGIN_SECONDS else "DEFAULT"
+        # With a sampler every frame is decoded: the sample at each moment is the frame on screen
+        # then, whatever the encoder made of it, so a copy's samples show the same pictures.
     if target is not None and previous is not None:
         # The stated duration outlasts the frames: the last frame stands in for the rest.
         _keep(picked, previous)
@@ -329,19 +348,21 @@ def _nearest_keyframes(container, stream, targets: list[float], sampler: DenseSa
     return picked
 
 
-def _keyframes_pass(path: str, sampler: DenseSampler | ShotFinder) -> None:
-    """Offer the sampler every keyframe of a long video: one pass that reads the whole file but
-    hands the decoder keyframes alone, in a decoder of its own that skips deblocking (block
-    edges do not show in a 64x64 grey square). For 2 minutes of 360p with 47 keyframes: 30 ms,
-    against 73 ms for the same decoder skipping non-keyframes itself (it still parses them)."""
+def _steady_pass(path: str, sampler: DenseSampler, shots: ShotFinder | None = None) -> None:
+    """Offer the sampler every reference frame of a long video, and the shot finder its keyframes:
+    one pass in a decoder of its own that skips the frames no other refers to (most B-frames) and
+    deblocking (block edges do not show in a 64x64 grey square). The sampler keeps one a second,
+    so a sub-clip finds frames to match wherever it was cut; only keyframes (up to 10 s apart)
+    left it without. Cost: scripts/bench_dupes.py."""
     with open_video(path) as container:
         stream = container.streams.video[0]
         stream.codec_context.options = {"skip_loop_filter": "all"}
-        for packet in container.demux(stream):
-            # The last, empty packet flushes the frames the decoder still holds.
-            if packet.is_keyframe or packet.size == 0:
-                for frame in stream.decode(packet):
-                    sampler.offer(frame, frame_time(frame, stream.time_base))
+        stream.codec_context.skip_frame = "NONREF"
+        for frame in container.decode(stream):
+            time = frame_time(frame, stream.time_base)
+            sampler.offer(frame, time)
+            if shots is not None and frame.key_frame:
+                shots.offer(frame, time)
 
 
 def _keep(picked: list, frame) -> None:

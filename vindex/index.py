@@ -125,6 +125,7 @@ class Index(Curating):
         keyframes_only: bool = False,
         retry_failed: bool = False,
         wait: bool = False,
+        fingerprints: bool = True,
     ) -> AddSummary:
         """Index new and changed videos under `folder`, follow renames, drop deleted files.
 
@@ -135,6 +136,7 @@ class Index(Curating):
         decode; the frames' real timestamps are stored). `retry_failed` decodes again the files
         remembered as undecodable (those that failed to be read are tried again on every add anyway).
         `wait` waits for another writer of the index instead of failing at once.
+        `fingerprints=False` leaves out the dense fingerprints `dupes` needs (only to measure their cost).
         """
         folder = check_folder(folder)
         self._calibration = folder
@@ -164,7 +166,7 @@ class Index(Curating):
             root, folder = ensure_root(store, folder)
             organizing.refuse_if_interrupted(store)
             settings = RunSettings(frames, batch_size, commit_every, workers, keyframes_only, self.device,
-                                   self.precision, sampling)
+                                   self.precision, sampling, fingerprints)
             runner = make_runner(engine, settings, address)
             if reembed:
                 store.drop_vectors()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 VIDEOS, FRAMES, META, CLUSTERS = "videos", "frames", "meta", "clusters"
 TERMS = "terms"  # the cluster-naming vocabulary's text vectors, cached per model and vocabulary
 CURATION = "curation"  # the user's cluster decisions (rename, merge, move, split, undo), one row each
@@ -17,8 +17,9 @@ CURATION = "curation"  # the user's cluster decisions (rename, merge, move, spli
 
 # Version 2: perceptual fingerprints for duplicate finding, and how a video got its cluster.
 VIDEO_COLUMNS_V2 = [
-    # 64-bit DCT hashes of frames sampled densely (every 0.5 s; keyframes past 30 s), time order, blank frames
-    # left out; null until computed (an index from version 1 gets them on its next add).
+    # 64-bit DCT hashes of frames sampled densely (every 0.2 s; every second past 30 s, since version 4), time
+    # order, blank frames (and, since version 4, title cards and frozen ends) left out; null until computed
+    # (an index from an older version gets them on its next add).
     pa.field("fingerprints", pa.list_(pa.int64())),
     pa.field("fingerprint_times", pa.list_(pa.float32())),  # seconds from the start, one per fingerprint
     # "clustered" (placed by the latest `vindex cluster` fit); placed later by `add` with the saved
@@ -31,6 +32,14 @@ FRAME_COLUMNS_V2 = [
     pa.field("blank", pa.bool_()),  # black, white, one colour or a fade: never a match
 ]
 
+
+# Version 4: fingerprints five a second (one a second past 30 s, from every reference frame rather than
+# keyframes), title cards and frozen ends left out of them, and what makes the best copy of duplicates.
+VIDEO_COLUMNS_V4 = [
+    pa.field("content_seconds", pa.float64()),  # seconds of footage: not blank, no title card or frozen end
+    pa.field("picture_width", pa.int32()),  # the picture without its bars (letterbox, pillarbox)
+    pa.field("picture_height", pa.int32()),
+]
 
 
 def video_schema(dim: int) -> pa.Schema:
@@ -55,6 +64,7 @@ def video_schema(dim: int) -> pa.Schema:
             pa.field("x", pa.float32()),
             pa.field("y", pa.float32()),
             *VIDEO_COLUMNS_V2,
+            *VIDEO_COLUMNS_V4,
         ]
     )
 
@@ -101,7 +111,6 @@ def curation_schema() -> pa.Schema:
             pa.field("at", pa.timestamp("us", tz="UTC")),
         ]
     )
-
 
 
 def vectors_of(column: pa.ChunkedArray | pa.Array) -> np.ndarray:

@@ -8,14 +8,16 @@ Three modes say what counts as a duplicate:
   their offset. The score is the share of the shorter video's frames found in the longer one.
 - `similar`: the same scene by CLIP frame vectors (`visual`), looser: also a scene shot again.
 
-Groups never chain: videos are taken in keeper order (longest, then most pixels, then largest
-file); each one not yet in a group becomes a keeper and takes every video not yet in a group that
+Groups never chain: videos are taken in keeper order (the best copy first: most seconds of footage,
+then most picture pixels once bars are cropped, then highest bit rate; `keeper_ranking`); each one
+not yet in a group becomes a keeper and takes every video not yet in a group that
 scores at least the threshold against it. Every member's score is its score against its keeper,
 so none is shown below the threshold. Identical copies always join their original's group.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -28,15 +30,19 @@ from vindex.errors import VindexError
 from vindex.locations import join_root, shown_path
 from vindex.results import Result, plain
 from vindex.search import channel_ids
-from vindex.store import Store, sql_list
+from vindex.store import DuplicateCandidate, Store
 
-FACTS = ["id", "path", "channel", "size", "duration", "width", "height", "content_hash"]
-FINGERPRINT_COLUMNS = ["fingerprints", "fingerprint_times"]
 # A member shorter than its keeper by more than this (seconds, or share of the keeper's length)
 # is a trim or a sub-clip rather than a re-encode of the whole.
 SHORTER_SECONDS, SHORTER_SHARE = 1.0, 0.05
 # Aspect ratios (width / height) further apart than this mean a crop or added bars.
 ASPECT_TOLERANCE = 0.03
+# Seconds of footage this close (or this share of the longer) count as equal: copies of one original
+# measure a little apart (their samples fall on other frames), and the picture should decide.
+CONTENT_TOLERANCE, CONTENT_TOLERANCE_SHARE = 0.5, 0.1
+# Picture pixels are compared in steps of this ratio: the bars found on a 64x64 grey square are a
+# row or two off from copy to copy, and the bit rate should decide between equal pictures.
+PIXELS_STEP = 1.1
 
 
 @dataclass
@@ -111,17 +117,16 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
     threshold = None if mode == "exact" else DUPLICATE_THRESHOLDS[mode] if threshold is None else threshold
     if threshold is not None and not 0.0 < threshold <= 1.0:
         raise VindexError("--threshold is a score: above 0 and at most 1")
-    table = _catalog(store, channels, where, FACTS + (FINGERPRINT_COLUMNS if mode == "near" else []))
-    rows = table.select(FACTS).to_pylist()
+    rows = _catalog(store, channels, where, fingerprints=mode == "near")
     copies: dict[str, list[int]] = defaultdict(list)  # content -> rows, keeper order
-    for position in sorted(range(len(rows)), key=lambda p: keeper_order(rows[p])):
-        copies[rows[position]["content_hash"] or rows[position]["id"]].append(position)
+    for position in keeper_ranking(rows):
+        copies[rows[position].content_hash or rows[position].id].append(position)
     contents = list(copies.values())  # one entry per content, in keeper order (dicts keep insertion)
     warnings: list[str] = []
     if mode == "near":
-        scores = _near_scores(table, contents, threshold, warnings)
+        scores = _near_scores(rows, contents, threshold, warnings)
     elif mode == "similar":
-        frames = visual.frame_vectors(store, [rows[same[0]]["id"] for same in contents], bool(channels or where))
+        frames = visual.frame_vectors(store, [rows[same[0]].id for same in contents], bool(channels or where))
         scores = {(a, b): (round(score, 6), None) for a, b in visual.candidate_pairs(frames, threshold)
                   if (score := visual.contained(frames[b], frames[a])) >= threshold}
     else:
@@ -136,37 +141,48 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
     return DuplicateReport(mode, threshold, groups, len(rows), warnings)
 
 
-def keeper_order(row: dict) -> tuple:
-    """Longest first, then most pixels, then biggest file, then path (stable output)."""
-    pixels = (row["width"] or 0) * (row["height"] or 0)
-    return (-round(row["duration"] or 0.0, 1), -pixels, -(row["size"] or 0), row["path"])
+def keeper_ranking(rows: list[DuplicateCandidate]) -> list[int]:
+    """Positions of `rows`, the best copy first: most seconds of footage (blank stretches, title
+    cards and frozen ends do not count; seconds within the tolerance of the longest of a tier are
+    one tier), then most picture pixels once bars are cropped, then highest bit rate, then path
+    (stable output). Rows fingerprinted before these were stored count their whole length and frame."""
+    seconds = [row.content_seconds if row.content_seconds is not None else row.duration or 0.0 for row in rows]
+    tiers, tier, start = [0] * len(rows), -1, 0.0
+    for position in sorted(range(len(rows)), key=lambda p: -seconds[p]):
+        if tier < 0 or seconds[position] < start - max(CONTENT_TOLERANCE, CONTENT_TOLERANCE_SHARE * start):
+            tier, start = tier + 1, seconds[position]
+        tiers[position] = tier
+    return sorted(range(len(rows)), key=lambda p: (tiers[p], *_picture_order(rows[p])))
 
 
-def _catalog(store: Store, channels: tuple[str, ...], where: str | None, columns: list[str]):
+def _picture_order(row: DuplicateCandidate) -> tuple:
+    width = row.picture_width if row.picture_width is not None else row.width or 0
+    height = row.picture_height if row.picture_height is not None else row.height or 0
+    pixels = round(math.log(width * height) / math.log(PIXELS_STEP)) if width and height else 0
+    bitrate = (row.size or 0) / row.duration if row.duration else 0.0
+    return (-pixels, -round(bitrate), row.path)
+
+
+def _catalog(store: Store, channels: tuple[str, ...], where: str | None,
+             fingerprints: bool) -> list[DuplicateCandidate]:
     """The videos compared: all, or those of `channels` (which must exist) that pass `where`."""
-    clauses = [f"({where})"] if where else []
     if channels:
         channel_ids(store, channels)
-        clauses.append(f"(channel IN ({sql_list(channels)}))")
-    if not clauses:
-        return store.catalog(columns)
-    try:
-        return store.videos.search().where(" AND ".join(clauses)).select(columns).limit(None).to_arrow()
-    except (ValueError, RuntimeError) as error:  # LanceDB's word for a filter it cannot parse
-        raise VindexError(f"bad video filter {where!r}: {str(error).splitlines()[0]}") from None
+    return store.duplicate_candidates(where, channels, fingerprints)
 
 
-def _near_scores(table, contents: list[list[int]], threshold: float,
+def _near_scores(rows: list[DuplicateCandidate], contents: list[list[int]], threshold: float,
                  warnings: list[str]) -> dict[tuple[int, int], tuple[float, float | None]]:
     """(keeper-side content, member-side content) -> (containment share, offset) for the pairs of
     contents whose fingerprint containment reaches `threshold`."""
-    every = fingerprint_match.read_fingerprints(table.column("fingerprints"), table.column("fingerprint_times"))
-    missing = sum(found is None for found in every)
+    missing = sum(row.fingerprints is None for row in rows)
     if missing:
-        warnings.append(f"{missing} of {len(every)} videos have no fingerprints yet (indexed by an older vindex): "
+        warnings.append(f"{missing} of {len(rows)} videos have no fingerprints yet (indexed by an older vindex): "
                         "run `vindex add` on their folder to compute them; until then they match identical copies only")
-    empty = fingerprint_match.Fingerprints(np.empty(0, np.uint64), np.empty(0))
-    fingerprints = [every[same[0]] or empty for same in contents]
+    fingerprints = [fingerprint_match.Fingerprints(rows[same[0]].fingerprints, rows[same[0]].fingerprint_times,
+                                                   rows[same[0]].content_seconds)
+                    if rows[same[0]].fingerprints is not None else
+                    fingerprint_match.Fingerprints(np.empty(0, np.uint64), np.empty(0)) for same in contents]
     return {pair: (round(found.share, 6), round(found.offset, 2))
             for pair, found in fingerprint_match.contained_pairs(fingerprints, threshold).items()}
 
@@ -199,7 +215,7 @@ def _keepers_and_members(count: int, scores: dict[tuple[int, int], tuple]) -> li
     return groups
 
 
-def _group(rows: list[dict], contents: list[list[int]], scores: list[tuple | None], mode: str,
+def _group(rows: list[DuplicateCandidate], contents: list[list[int]], scores: list[tuple | None], mode: str,
            root: str) -> DuplicateGroup:
     keeper = rows[contents[0][0]]
     videos = []
@@ -213,25 +229,27 @@ def _group(rows: list[dict], contents: list[list[int]], scores: list[tuple | Non
                 reason, offset = "identical bytes", None
             else:
                 reason = _reason(row, keeper, mode, offset)
-            videos.append(Duplicate(shown_path(row["path"]), join_root(root, row["path"]), row["channel"], row["size"],
-                                    row["duration"], row["width"], row["height"], row["id"],
+            videos.append(Duplicate(shown_path(row.path), join_root(root, row.path), row.channel, row.size,
+                                    row.duration, row.width, row.height, row.id,
                                     1.0 if row is keeper else score, reason, offset))
     return DuplicateGroup(videos)
 
 
-def _reason(row: dict, keeper: dict, mode: str, offset: float | None) -> str:
+def _reason(row: DuplicateCandidate, keeper: DuplicateCandidate, mode: str, offset: float | None) -> str:
     """What a user can act on: how this video differs from the keeper it copies."""
     if mode == "similar":
         return "similar scene"
     parts = []
-    length, keeper_length = row["duration"] or 0.0, keeper["duration"] or 0.0
+    length, keeper_length = row.duration or 0.0, keeper.duration or 0.0
     if keeper_length - length > max(SHORTER_SECONDS, SHORTER_SHARE * keeper_length):
         parts.append(f"contained at {clock(offset)}" if offset and offset >= SHORTER_SECONDS else "trimmed")
-    if row["width"] and row["height"] and keeper["width"] and keeper["height"]:
-        aspect, keeper_aspect = row["width"] / row["height"], keeper["width"] / keeper["height"]
+    elif offset is not None and offset <= -SHORTER_SECONDS:
+        parts.append(f"padded: its footage starts at {clock(-offset)}")
+    if row.width and row.height and keeper.width and keeper.height:
+        aspect, keeper_aspect = row.width / row.height, keeper.width / keeper.height
         if abs(aspect / keeper_aspect - 1) > ASPECT_TOLERANCE:
             parts.append("cropped or letterboxed")
-        elif (row["width"], row["height"]) != (keeper["width"], keeper["height"]):
+        elif (row.width, row.height) != (keeper.width, keeper.height):
             parts.append("resized")
     return ", ".join(parts) or "re-encode"
 

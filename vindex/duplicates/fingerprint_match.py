@@ -1,7 +1,7 @@
 """Near-duplicates by perceptual fingerprints: which videos show the same pictures, and where.
 
-Each video has 64-bit DCT hashes of its non-blank frames, sampled about once a second, in time
-order. Two frames match when their hashes differ in at most `MAX_DISTANCE` bits. A shorter video
+Each video has 64-bit DCT hashes of its footage (no blank frames, title cards or frozen ends),
+sampled five times a second (once a second past 30 s), in time order. Two frames match when their hashes differ in at most `MAX_DISTANCE` bits. A shorter video
 is contained in a longer one when most of its frames match frames of the longer one at one
 consistent time offset, which is where the shorter one starts in the longer one (a trim, a
 sub-clip, or 0 for a re-encode).
@@ -18,34 +18,50 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Bits (of 64) by which two hashes of the same picture may differ. Measured with scripts/bench_dupes.py
-# (160x120 labelled set): re-encodes, resizes and letterboxes differ by 0-4 bits, a 5 % crop by up to
-# 10, a 10 % crop by up to 18; frames of different videos by 20 or more, but different demo clips of
-# one moving pattern by 0-10. Recall was the same from 10 to 14 bits, and the demo's look-alike pairs
-# grew with each step.
-MAX_DISTANCE = 10
+# Bits (of 64) by which two hashes of the same picture may differ. On the synthetic labelled set
+# re-encodes, resizes and letterboxes differ by 0-4 bits, a 5 % crop by up to 10; on real footage
+# (scripts/bench_dupes.py --footage) a re-encode of fast, fine-grained motion (a music visualizer,
+# a diver) differs by 4-14 bits from its original at the same frame. Tuning part: recall 0.87 at
+# 10 bits, 0.90 at 12, 0.92 at 14 (threshold 0.8), precision 1.0 at each.
+MAX_DISTANCE = 14
+# Two videos are compared only when one frame pair is this close (and shares a 16-bit chunk): a copy
+# has many matching frames, one of them this close, while unrelated hashes within MAX_DISTANCE that
+# share a chunk (1 in 500 random pairs) would make the candidates grow.
+CANDIDATE_DISTANCE = 10
 # Seconds between a frame of the shorter video, shifted by the offset, and the frame of the longer
 # one it is compared with: keyframes sampled at most once a second (past 30 s) land within half a
 # second of any moment; the rest is slack for the offset's own estimate.
 TIME_TOLERANCE = 0.6
 # Less evidence than this many matching frames, spread over this many seconds of the shorter video,
-# is none: different demo clips of one periodic pattern show the same pictures for seconds at a time
-# (with two samples a second, 9 look-alike groups on the demo at 1.5 s, 5 at 2.5 s, 3 at 3 s; the
-# labelled set lost no copy at any of these).
+# or over EVIDENCE_SHARE of its footage when it is shorter, is none: different demo clips of one
+# periodic pattern show the same pictures for seconds at a time, and a 2 s sub-clip must still be
+# found (scripts/bench_dupes.py).
 MIN_MATCHED_FRAMES, MIN_MATCHED_SECONDS = 3, 3.0
+EVIDENCE_SHARE = 0.6
 # A chunk value shared by more distinct hashes than this says little (flat, common pictures) and
 # would make the candidate pairs grow with its square.
 MAX_BUCKET = 256
 CHUNKS, CHUNK_BITS = 4, 16
+# The offset windows counted exactly: those with nearly as many votes as the best, at most this many
+# (a fixed camera's still background votes for every offset of a long video alike).
+VOTED_WINDOWS, NEAR_BEST_VOTES = 64, 0.8
 PAIR_BLOCK = 1 << 22  # candidate frame pairs whose distance is computed at once (64 MiB of uint64)
 
 
 @dataclass(frozen=True)
 class Fingerprints:
-    """One video's hashes (uint64) and their times in seconds, in time order."""
+    """One video's hashes (uint64) and their times in seconds, in time order, and how many seconds
+    of footage it has (None: the span of its samples)."""
 
     hashes: np.ndarray
     times: np.ndarray
+    seconds: float | None = None
+
+    @property
+    def length(self) -> float:
+        if self.seconds is not None:
+            return float(self.seconds)
+        return float(self.times[-1] - self.times[0]) if len(self.times) else 0.0
 
 
 @dataclass(frozen=True)
@@ -59,7 +75,7 @@ class Containment:
 NO_CONTAINMENT = Containment(0.0, 0.0, 0, 0)
 
 
-def candidate_pairs(videos: list[Fingerprints], max_distance: int = MAX_DISTANCE) -> np.ndarray:
+def candidate_pairs(videos: list[Fingerprints], max_distance: int = CANDIDATE_DISTANCE) -> np.ndarray:
     """(n, 2) video index pairs (a < b) with at least one frame pair within `max_distance` bits
     that shares one of the four 16-bit chunks: the pairs worth scoring, found without comparing
     all pairs."""
@@ -86,7 +102,7 @@ def contained_pairs(videos: list[Fingerprints], threshold: float,
     """(a, b) -> how much of video b is contained in video a, for every pair a < b whose share
     reaches `threshold`. Videos come in keeper order (longest first), so b is the possible copy."""
     found = {}
-    for a, b in candidate_pairs(videos, max_distance).tolist():
+    for a, b in candidate_pairs(videos).tolist():
         scored = containment(videos[b], videos[a], max_distance)
         if scored.share >= threshold:
             found[(a, b)] = scored
@@ -137,7 +153,7 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
         return NO_CONTAINMENT
     closeness = (max_distance + 1 - distance[rows, cols]).astype(np.float64) ** 2
     offsets = long.times[cols].astype(np.float64) - short.times[rows]
-    voted = _voted_offset(rows, offsets, tolerance)
+    voted = _voted_offset(rows, offsets, closeness, tolerance)
     # The offset itself: the closest pairs weigh most (a keyframe-sampled long video pairs each frame
     # with a neighbour up to a second away too, in slow footage).
     near = np.abs(offsets - voted) <= tolerance
@@ -154,45 +170,37 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     nearest = np.minimum(np.abs(long_times[np.minimum(after, len(long_times) - 1)] - shifted),
                          np.abs(long_times[np.maximum(after - 1, 0)] - shifted))
     compared = int(np.count_nonzero(outside | (nearest <= tolerance)))
-    enough = matched >= MIN_MATCHED_FRAMES and spread >= MIN_MATCHED_SECONDS
+    enough = matched >= MIN_MATCHED_FRAMES and spread >= min(MIN_MATCHED_SECONDS, EVIDENCE_SHARE * short.length)
     share = matched / compared if enough and compared else 0.0
     return Containment(share, offset, matched, compared)
 
 
-def _voted_offset(rows: np.ndarray, offsets: np.ndarray, tolerance: float) -> float:
+def _voted_offset(rows: np.ndarray, offsets: np.ndarray, closeness: np.ndarray, tolerance: float) -> float:
     """The offset that the most distinct frames of the shorter video agree on (within
     `tolerance`): votes in bins of `tolerance`, windows of two bins, the best few windows
-    counted exactly, and the median of the winner's offsets."""
+    counted exactly, and the median of the winner's offsets. Among windows that as many frames
+    agree on (a still background matches anywhere in a fixed-camera video), the closest matches
+    decide: each frame's closest pair, summed."""
     bins = np.floor(offsets / tolerance).astype(np.int64)
     low = bins.min()
     votes = np.unique(np.stack([bins - low, rows]), axis=1)  # one vote per frame per bin
     per_bin = np.bincount(votes[0])
     windows = per_bin + np.r_[per_bin[1:], 0]
-    best, best_offset = -1, 0.0
-    for window in np.argsort(-windows, kind="stable")[:3]:
+    # Pairs by frame of the shorter video, closest first: the first pair of a frame inside a window
+    # is its closest there.
+    by_frame = np.lexsort((-closeness, rows))
+    rows, offsets, closeness = rows[by_frame], offsets[by_frame], closeness[by_frame]
+    bins = bins[by_frame]
+    best, best_offset = (-1, 0.0), 0.0
+    for window in np.argsort(-windows, kind="stable")[:VOTED_WINDOWS]:
+        if windows[window] < NEAR_BEST_VOTES * windows.max():
+            break
         inside = (bins - low >= window) & (bins - low <= window + 1)
         centre = float(np.median(offsets[inside]))
-        agreeing = len(np.unique(rows[np.abs(offsets - centre) <= tolerance]))
-        if agreeing > best:
-            best, best_offset = agreeing, centre
+        near = np.abs(offsets - centre) <= tolerance
+        frames = rows[near]
+        first = np.r_[True, frames[1:] != frames[:-1]]
+        score = (int(first.sum()), float(closeness[near][first].sum()))
+        if score > best:
+            best, best_offset = score, centre
     return best_offset
-
-
-def read_fingerprints(hashes, times) -> list[Fingerprints | None]:
-    """Per video row, its fingerprints from the Arrow columns `fingerprints` (list<int64>, the
-    uint64 bit patterns) and `fingerprint_times`; None where not computed yet (null)."""
-    import pyarrow as pa
-
-    hashes, times = (c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in (hashes, times))
-    if len(hashes) == 0:
-        return []
-    bounds = hashes.offsets.to_numpy()
-    values = hashes.values.to_numpy(zero_copy_only=False).astype(np.int64, copy=False).view(np.uint64)
-    seconds = times.values.to_numpy(zero_copy_only=False).astype(np.float64)
-    time_bounds = times.offsets.to_numpy()
-    missing = hashes.is_null().to_numpy(zero_copy_only=False) | times.is_null().to_numpy(zero_copy_only=False)
-    return [
-        None if missing[row] else Fingerprints(values[bounds[row] : bounds[row + 1]],
-                                               seconds[time_bounds[row] : time_bounds[row + 1]])
-        for row in range(len(hashes))
-    ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vindex.store import Store, vectors_of
+from vindex.store import Store
 
 # Cells of the (frames x frames) similarity matrix computed at once when looking for candidate
 # pairs (512 MiB of float32).
@@ -20,18 +20,12 @@ BLOCK_CELLS = 1 << 27
 def frame_vectors(store: Store, ids: list[str], subset: bool) -> list[np.ndarray]:
     """The non-blank frame vectors of each of these videos, by position in `ids`; `subset` reads
     only their frames instead of scanning the whole table."""
-    import pyarrow.compute as pc
-
     position = {video: i for i, video in enumerate(ids)}
-    columns = ["video_id", "vector", "blank"]
-    frames = (store.frames_by_video(ids).select(columns) if subset
-              else store.frames.search().select(columns).limit(None).to_arrow())
-    blank = pc.fill_null(frames.column("blank"), False).to_numpy(zero_copy_only=False)
-    owner = np.array([position.get(video, -1) for video in frames.column("video_id").to_pylist()], np.int64)
-    owner[blank] = -1
+    frames = store.frame_vectors(ids if subset else None)
+    owner = np.array([position.get(video, -1) for video in frames.video_ids], np.int64)
     order = np.argsort(owner, kind="stable")
     order = order[owner[order] >= 0]
-    vectors = vectors_of(frames.column("vector"))[order]
+    vectors = frames.vectors[order]
     bounds = np.searchsorted(owner[order], np.arange(len(ids) + 1))
     return [vectors[bounds[i] : bounds[i + 1]] for i in range(len(ids))]
 

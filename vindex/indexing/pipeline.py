@@ -22,12 +22,14 @@ if TYPE_CHECKING:
 Outcome = Union[tuple[DecodedVideo, np.ndarray], DecodeError]
 
 
-def _decode_job(job: EmbedJob, frames_per_video: int, size: int, keyframes_only: bool, sampling: str) -> DecodedVideo:
-    return read_frames(job.files[0].abs_path, frames_per_video, size, keyframes_only=keyframes_only, sampling=sampling)
+def _decode_job(job: EmbedJob, frames_per_video: int, size: int, keyframes_only: bool, sampling: str,
+                fingerprints: bool) -> DecodedVideo:
+    return read_frames(job.files[0].abs_path, frames_per_video, size, keyframes_only=keyframes_only, sampling=sampling,
+                       fingerprints=fingerprints)
 
 
 def decode_ahead(jobs: list[EmbedJob], frames_per_video: int, size: int, workers: int,
-                 keyframes_only: bool = False, sampling: str = SAMPLING,
+                 keyframes_only: bool = False, sampling: str = SAMPLING, fingerprints: bool = True,
                  ) -> Iterator[tuple[EmbedJob, DecodedVideo | DecodeError]]:
     """Decode in worker threads, at most a few videos ahead of the consumer, in job order."""
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vindex-decode") as pool:
@@ -35,7 +37,8 @@ def decode_ahead(jobs: list[EmbedJob], frames_per_video: int, size: int, workers
         ahead = max(2, workers * 4)  # enough to keep every thread busy, few enough to bound memory
         try:
             for job in jobs:
-                pending.append((job, pool.submit(_decode_job, job, frames_per_video, size, keyframes_only, sampling)))
+                pending.append((job, pool.submit(_decode_job, job, frames_per_video, size, keyframes_only, sampling,
+                                                 fingerprints)))
                 if len(pending) >= ahead:
                     yield _result(*pending.pop(0))
             while pending:
@@ -61,6 +64,7 @@ def embed_jobs(
     workers: int,
     keyframes_only: bool = False,
     sampling: str = SAMPLING,
+    fingerprints: bool = True,
 ) -> Iterator[tuple[EmbedJob, Outcome]]:
     """Yield (job, (decoded frames, frame vectors)) or (job, DecodeError) for each job, embedding frames
     of several videos per model call of `batch_size` frames.
@@ -80,7 +84,7 @@ def embed_jobs(
             start += count
         waiting.clear()
 
-    for job, decoded in decode_ahead(jobs, frames_per_video, image_size, workers, keyframes_only, sampling):
+    for job, decoded in decode_ahead(jobs, frames_per_video, image_size, workers, keyframes_only, sampling, fingerprints):
         if isinstance(decoded, DecodeError):
             yield job, decoded
             continue

@@ -12,7 +12,7 @@ import pyarrow as pa
 import xxhash
 
 from vindex.defaults import COMMIT_EVERY
-from vindex.fingerprints import to_stored
+from vindex.fingerprints import content, content_seconds, to_stored
 from vindex.frames import DecodedVideo
 from vindex.scanning import VideoFile
 from vindex.store import Store
@@ -51,10 +51,15 @@ def _now() -> datetime:
 
 
 def fingerprint_columns(decoded: DecodedVideo) -> dict:
-    """The video row's dense fingerprints, blank samples left out (they never match anything)."""
-    kept = ~decoded.fingerprint_blank
+    """The video row's dense fingerprints of its footage (blank samples, title cards and frozen
+    ends left out: they never match anything), how many seconds of footage it has, and its
+    picture's size without bars."""
+    kept = content(decoded.fingerprints, decoded.fingerprint_times, decoded.fingerprint_blank)
+    width_share, height_share = decoded.picture_share
     return dict(fingerprints=to_stored(decoded.fingerprints[kept]).tolist(),
-                fingerprint_times=decoded.fingerprint_times[kept].tolist())
+                fingerprint_times=decoded.fingerprint_times[kept].tolist(),
+                content_seconds=round(content_seconds(decoded.fingerprint_times, kept, decoded.duration), 3),
+                picture_width=round(decoded.width * width_share), picture_height=round(decoded.height * height_share))
 
 
 def frame_fingerprints(decoded: DecodedVideo) -> list[dict]:

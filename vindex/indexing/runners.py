@@ -41,6 +41,7 @@ class RunSettings:
     device: str | None = None
     precision: str = PRECISION
     sampling: str = SAMPLING
+    fingerprints: bool = True  # the dense fingerprints `dupes` needs (off only to measure their cost)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class LocalRunner:
             embedder = loader.submit(model.load)
             size = model.image_size or embedder.result().image_size
             outcomes = embed_jobs(jobs, embedder, size, settings.frames_per_video, settings.batch_size,
-                                  settings.workers or os.cpu_count() or 1, settings.keyframes_only, settings.sampling)
+                                  settings.workers or os.cpu_count() or 1, settings.keyframes_only, settings.sampling,
+                                  settings.fingerprints)
             write_outcomes(store, jobs, outcomes, settings.commit_every, summary, progress)
 

@@ -37,6 +37,7 @@ from vindex.schema import (
     vectors_of,
     video_schema,
 )
+from vindex.store.duplicate_rows import DuplicateCandidate, DuplicateRows, FrameVectors  # noqa: F401
 from vindex.store.failures import reads, storage_error, storage_reason, writes
 from vindex.store.meta import IndexMeta
 from vindex.store.queries import ChannelMember, StoredVideo, VideoQueries, chunked, sql_list  # noqa: F401
@@ -85,7 +86,7 @@ def writer_lock(uri: str, wait: bool = False) -> Iterator[None]:
 
 
 
-class Store(VectorSearch, VideoQueries):
+class Store(VectorSearch, VideoQueries, DuplicateRows):
     """The index's tables at one LanceDB URI (a local folder or any URI LanceDB accepts)."""
 
     def __init__(self, uri: str, create: bool = False):

@@ -39,11 +39,21 @@ def _add_curation_table(store: Tables) -> None:
     if schema.CURATION not in store.db.list_tables().tables:
         store.db.create_table(schema.CURATION, schema=schema.curation_schema())
 
+def _denser_fingerprints(store: Tables) -> None:
+    """Version 3 → 4: the keeper's columns, null, and the old, sparser fingerprints dropped (set
+    null) so that the next `add` fills both in again by decoding, without re-embedding."""
+    if store.videos is not None:
+        missing = [field for field in schema.VIDEO_COLUMNS_V4 if field.name not in store.videos.schema.names]
+        if missing:  # an index from version 1 got them with the current schema's table layout
+            store.videos.add_columns(missing)
+        store.videos.update(values_sql={"fingerprints": "NULL", "fingerprint_times": "NULL"})
+
 
 # from-version -> the function that migrates an index from that version to the next.
 MIGRATIONS: dict[int, Callable[[Tables], None]] = {
     1: _add_fingerprint_columns,
     2: _add_curation_table,
+    3: _denser_fingerprints,
 }
 
 
