@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "vindex"
 
 # Bottom to top; a module may import its own layer and the layers below (docs/architecture.md).
 LAYERS = [
-    ("foundation", ["defaults", "errors", "locations", "results"]),
+    ("foundation", ["defaults", "display", "errors", "locations", "results"]),
     ("files", ["scanning", "frames", "stills", "fingerprints", "shots", "demo"]),
     ("vectors", ["embedding"]),
     ("store", ["store", "schema", "vector_index", "locking", "checking"]),
