@@ -9,7 +9,7 @@ import click
 
 from vindex import __version__, defaults
 from vindex.display import visible_name
-from vindex.errors import VindexError, first_line
+from vindex.errors import VindexError, first_line, os_error_line
 from vindex.options import (
     backend_option, db_option, device_options, engine_options, filter_options, frame_options, json_option,
     model_options, null_option, out_option, quiet_option, search_options, wait_option,
@@ -35,6 +35,9 @@ class VindexGroup(click.Group):
             sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
+        except OSError as error:  # a path refused (stat, realpath, open) wherever it was met
+            click.echo(f"Error: {visible_name(os_error_line(error))}", err=True)
+            sys.exit(1)
         except Exception as error:  # an unexpected failure still gets one readable line
             if os.environ.get("VINDEX_DEBUG"):
                 raise
