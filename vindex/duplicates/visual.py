@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from vindex.store import Store, vectors_of
+from vindex.store.sound import sound_rows
 
 # Cells of the (frames x frames) similarity matrix computed at once when looking for candidate
 # pairs (512 MiB of float32).
@@ -28,10 +29,11 @@ def frame_vectors(store: Store, ids: list[str], subset: bool) -> list[np.ndarray
               else store.frames.search().select(columns).limit(None).to_arrow())
     blank = pc.fill_null(frames.column("blank"), False).to_numpy(zero_copy_only=False)
     owner = np.array([position.get(video, -1) for video in frames.column("video_id").to_pylist()], np.int64)
-    owner[blank] = -1
+    vectors = vectors_of(frames.column("vector"))
+    owner[blank | ~sound_rows(vectors)] = -1  # a damaged vector (NaN, any length) matches nothing
     order = np.argsort(owner, kind="stable")
     order = order[owner[order] >= 0]
-    vectors = vectors_of(frames.column("vector"))[order]
+    vectors = vectors[order]
     bounds = np.searchsorted(owner[order], np.arange(len(ids) + 1))
     return [vectors[bounds[i] : bounds[i + 1]] for i in range(len(ids))]
 
