@@ -5,10 +5,14 @@ docs/reliability.md names these tests beside the promise each one holds.
 """
 
 import json
+import re
+import shlex
+import shutil
 import warnings
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from vindex.schema import vectors_of
 from vindex.store import Store
@@ -89,3 +93,51 @@ def test_search_and_dupes_never_show_nan_or_a_numpy_warning_over_damaged_vectors
         scores = [hit["score"] for hit in as_json.get("hits", [])]
         scores += [video["score"] for group in as_json.get("groups", []) for video in group["videos"]]
         assert scores and all(np.isfinite(score) and -1.0001 <= score <= 1.0001 for score in scores), command
+
+
+# -- tables whose versions, manifests or whole folder are gone --------------------------------------
+def remove_versions(db: Path) -> None:
+    shutil.rmtree(db / "frames.lance" / "_versions")
+
+
+def remove_meta_manifests(db: Path) -> None:
+    for manifest in (db / "meta.lance" / "_versions").glob("*.manifest"):
+        manifest.unlink()
+
+
+def remove_meta(db: Path) -> None:
+    shutil.rmtree(db / "meta.lance")
+
+
+ADVICE = re.compile(r"`(vindex add [^`]+)`")
+
+
+@pytest.mark.parametrize(("damage", "table"), [(remove_versions, "frames"), (remove_meta_manifests, "meta"),
+                                               (remove_meta, "meta")],
+                         ids=["frames-versions-removed", "meta-manifests-removed", "meta-removed"])
+def test_each_missing_table_is_found_and_the_advice_printed_rebuilds_it(indexed_copy, run, damage, table):
+    root = Store(str(indexed_copy)).meta["root"]
+    damage(indexed_copy)
+    found = check(run, expect=1)
+    assert len(found["problems"]) == 1 and found["problems"][0].startswith(f"{table}: ")
+    repaired = run("check", "--repair", expect=1).stdout
+    advice = ADVICE.findall(repaired)
+    assert len(set(advice)) == 1, repaired
+    # Where the metadata is lost, the folder and model cannot be known: the advice says which to give.
+    command = advice[0].replace("FOLDER", root).replace("MODEL (the one it was built with)", "vindex-tiny")
+    assert command == f"vindex add {root} --reembed --model vindex-tiny"
+    run(*shlex.split(command)[1:], "-q")
+    assert run("check").stdout.strip() == "index OK: 24 videos, 120 frames"
+    assert "no videos" not in run("query", "stripes").output
+    if table == "frames" or damage is remove_meta_manifests:
+        kept = list((indexed_copy / "damaged" / f"{table}.lance").iterdir())
+        assert len(kept) == 1 and list(kept[0].rglob("*.lance"))  # set aside with its data, not deleted
+
+
+def test_a_missing_table_is_one_line_naming_the_damage_not_a_raw_error(indexed_copy, run):
+    root = Store(str(indexed_copy)).meta["root"]
+    remove_versions(indexed_copy)
+    for command in (["info"], ["query", "red"], ["add", root, *TINY]):
+        failed = run(*command, expect=1)
+        assert failed.stderr.count("\n") == 1 and "is damaged" in failed.stderr, failed.stderr
+        assert "ValueError" not in failed.stderr

@@ -12,6 +12,7 @@ orphan and duplicate rows, and re-queues videos whose frames are missing or wron
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -119,9 +120,10 @@ def check_index(uri: str, repair: bool = False, wait: bool | None = None) -> Che
 
 # -- looking --------------------------------------------------------------------------------------
 def connect(uri: str):
+    os.environ.setdefault("LANCE_LOG", "error")
+    os.environ.setdefault("LANCEDB_LOG", "error")
     import lancedb
 
-    os.environ.setdefault("LANCE_LOG", "error")
     return lancedb.connect(uri, read_consistency_interval=timedelta(0))
 
 
@@ -172,6 +174,9 @@ def inspect(uri: str) -> Findings:
         opened = db.open_table(name).version
         if newest and newest > opened:
             found.stale[name] = (opened, newest)
+    if META not in names and names & {VIDEOS, FRAMES}:
+        found.unreadable[META] = (f"{META}: missing (the model and settings the vectors were made with are lost): "
+                                  f"{rebuild_advice(uri)}")
     if found.unreadable:
         return found
     store = Store(uri)
@@ -248,7 +253,7 @@ def repair_tables(uri: str) -> list[str]:
         if not is_remote(uri):
             done += move_unopenable_manifests(uri, db, name)
         if table_problem(uri, db, name, [])[0] is not None:
-            done.append(restore_readable_version(db, name, problem))
+            done.append(restore_readable_version(uri, db, name, problem))
     return done
 
 
@@ -275,14 +280,43 @@ def move_unopenable_manifests(uri: str, db, name: str) -> list[str]:
         return done
 
 
-def restore_readable_version(db, name: str, problem: str) -> str:
+def rebuild_advice(uri: str) -> str:
+    """The command that rebuilds the index from its videos, with the folder and model it was made
+    with when its metadata still says them. `add --reembed` sets aside any table it cannot open."""
+    try:
+        rows = connect(uri).open_table(META).to_arrow().to_pylist()
+        meta = {row["key"]: json.loads(row["value"]) for row in rows}
+    except Exception:  # the metadata is part of the damage
+        meta = {}
+    folder = meta.get("root") or "FOLDER"
+    model = f" --model {meta['model']}" if meta.get("model") else " --model MODEL (the one it was built with)"
+    return f"rebuild the index with `vindex add {folder} --reembed{model}`"
+
+
+def set_aside_unopenable(uri: str) -> list[str]:
+    """Move each table that does not open (its versions or manifests gone) out of the index, into
+    INDEX/damaged, so that `add --reembed` can build it again. Nothing is deleted."""
+    if is_remote(uri) or not Path(uri).is_dir():
+        return []
+    db, done = connect(uri), []
+    for name in sorted(db.list_tables().tables):
+        try:
+            db.open_table(name)
+        except Exception as error:
+            aside = Path(uri) / DAMAGED_FOLDER / f"{name}.lance" / time.strftime("%Y%m%d-%H%M%S-table")
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(Path(uri) / f"{name}.lance"), str(aside))
+            done.append(f"{name}: could not be opened ({storage_reason(error)}): moved to {aside} and built again")
+    return done
+
+
+def restore_readable_version(uri: str, db, name: str, problem: str) -> str:
     """Make the newest version of table `name` whose every row reads its latest (LanceDB keeps them)."""
     try:
         table = db.open_table(name)
         versions = sorted((v["version"] for v in table.list_versions()), reverse=True)
     except Exception as error:
-        return (f"{name}: could not be repaired ({storage_reason(error)}): "
-                "rebuild the index with `vindex add FOLDER --reembed`")
+        return f"{name}: could not be repaired ({storage_reason(error)}): {rebuild_advice(uri)}"
     for version in versions[1:]:
         table.checkout(version)
         try:
@@ -291,7 +325,7 @@ def restore_readable_version(db, name: str, problem: str) -> str:
             continue
         table.restore()
         return f"{problem}: restored version {version} (now version {table.version})"
-    return f"{name}: no version of it reads: rebuild the index with `vindex add FOLDER --reembed`"
+    return f"{name}: no version of it reads: {rebuild_advice(uri)}"
 
 
 def repair_rows(store: Store, found: Findings) -> list[str]:

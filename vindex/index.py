@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import shutil
 from contextlib import ExitStack
 from contextvars import ContextVar
@@ -22,7 +23,7 @@ from vindex.info import IndexInfo, index_info
 from vindex.indexing import AddSummary, ModelLoader, RunSettings, add_folder, check_folder, ensure_root, make_runner
 from vindex.results import ProgressHook, Result, StatusHook
 from vindex.search import Hit, QueryResult, search, text_probe, video_probe
-from vindex.store import Store, resolve_db
+from vindex.store import Store, resolve_db, writer_lock
 from vindex.store.filters import all_of, video_filter
 
 if TYPE_CHECKING:
@@ -161,6 +162,8 @@ class Index:
         new_index = self._store is None and not is_remote(uri := resolve_db(self._db, folder)) and not Path(uri).exists()
         if new_index:  # before anything is created: no empty index is left behind
             check_weights_available(model_to_add(model, {}))
+        if reembed and self._store is None:
+            self._set_aside_unopenable(uri)
         if self._store is None:
             self._store = Store(uri, create=True)
         store = self._writer(self._store)
@@ -221,6 +224,14 @@ class Index:
 
             summary.assigned = assign_new(store, self.status)
         return summary
+
+    def _set_aside_unopenable(self, uri: str) -> None:
+        """Before a rebuild: tables that do not open (their versions gone) are moved aside, kept."""
+        from vindex.checking import set_aside_unopenable
+
+        with writer_lock(uri, _writing.get()[1]):
+            for line in set_aside_unopenable(uri):
+                logging.getLogger("vindex").warning("%s", line)
 
     def info(self) -> IndexInfo:
         """What the index holds: videos, frames, channels, model, sampling, clusters, location, size."""

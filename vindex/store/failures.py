@@ -26,7 +26,7 @@ LANCE_PREFIX = re.compile(r"^(lance error: )?(LanceError\(\w+\): )?")
 DAMAGE_SIGNS = (
     "file size is too small", "does not have sufficient data", "failed to fill whole buffer", "outside file of size",
     "corrupt", "invalid range", "not found:", "panicked", "unexpected eof", "failed to decode", "invalid manifest",
-    "does not appear to be a lance file", "invalid magic",
+    "does not appear to be a lance file", "invalid magic", "was not found",  # (its versions folder is gone)
 )
 
 
