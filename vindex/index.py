@@ -385,8 +385,13 @@ class Index:
         duplicate rows, files on disk, tables readable at their latest version); `repair` fixes what
         it can, taking the writer lock, and never deletes a video file."""
         from vindex.checking import check_index
+        from vindex.organizing.recovery import journal_problems, unwedge
 
-        result = check_index(self._store.uri if self._store else resolve_db(self._db), repair, wait)
+        uri = self._store.uri if self._store else resolve_db(self._db)
+        result = check_index(uri, repair, wait)
         if repair:
+            result.repaired += unwedge(uri)
             self.refresh()
+        result.problems += journal_problems(uri)
+        result.ok = not result.problems
         return result
