@@ -13,6 +13,7 @@ from pathlib import Path
 from vindex.defaults import PRECISION
 from vindex.index import Index
 from vindex.locations import is_remote, join_root
+from vindex.store.versions import published
 
 # An id from the request is only ever looked up, never used as a path; this keeps junk (and
 # anything that looks like a path) from reaching the database at all.
@@ -57,7 +58,8 @@ class Library:
         database = self.index.store.db
         names = tuple(sorted(database.list_tables().tables))
         meta = database.open_table("meta").version if "meta" in names else None
-        return names, meta
+        # Each write step a writer publishes (store.versions) is a new state to reopen at.
+        return names, meta, published(self.uri)
 
     # -- look-ups by id ---------------------------------------------------------------------------
     def catalog(self) -> dict[str, dict]:

@@ -97,8 +97,20 @@ def _guarded(writing: bool) -> Callable:
     def decorate(method: Callable) -> Callable:
         @functools.wraps(method)
         def guarded(self: Store, *args, **kwargs):
+            outermost = writing and not getattr(self, "_writing_depth", 0)
             try:
-                return method(self, *args, **kwargs)
+                if writing:
+                    self._writing_depth = getattr(self, "_writing_depth", 0) + 1
+                try:
+                    result = method(self, *args, **kwargs)
+                finally:
+                    if writing:
+                        self._writing_depth -= 1
+                if outermost:  # a whole write step done: readers may see it now
+                    from vindex.store.versions import publish_tables
+
+                    publish_tables(self)
+                return result
             except VindexError:
                 raise
             except Exception as error:
