@@ -314,8 +314,8 @@ def export(video, at, clip, out, reencode, db, as_json):
 @device_options
 @backend_option
 @json_option
-def similar(file, limit, channels, min_score, by, bare_paths, null, under, name, include_self, db, device, precision, backend,
-            as_json):
+def similar(file, limit, channels, min_score, by, bare_paths, null, under, name, include_self, db, device, precision,
+            backend, as_json):
     """Find videos like FILE, a video on disk, indexed or not.
 
     An indexed file (same path, or same content anywhere) uses its stored vectors; any other

@@ -52,7 +52,8 @@ def is_newer(version: object) -> bool:
 def rejected_entry(value: object, reason: str) -> Entry:
     """The place of a planned file whose line is damaged: what of it is readable, state "rejected"."""
     fields = value.get("move") if isinstance(value, dict) and isinstance(value.get("move"), dict) else {}
-    move = {name: fields.get(name) if isinstance(fields.get(name), kind) else kind() for name, kind in MOVE_FIELDS.items()}
+    move = {name: fields.get(name) if isinstance(fields.get(name), kind) else kind()
+            for name, kind in MOVE_FIELDS.items()}
     return Entry(Move(**move), state="rejected", reason=reason)
 
 
