@@ -31,6 +31,7 @@ from vindex.results import Result, count
 from vindex.schema import CLUSTERS, FRAMES, META, VIDEOS, vectors_of
 from vindex.store import Store, chunked, writer_lock
 from vindex.store.sound import sound_rows
+from vindex.store.versions import publish_tables
 from vindex.store.failures import latest_version_on_disk, manifest_version, storage_reason
 
 DAMAGED_FOLDER = "damaged"  # in the index folder: manifests a repair moved aside, kept for inspection
@@ -113,6 +114,8 @@ def check_index(uri: str, repair: bool = False, wait: bool | None = None) -> Che
         if not findings.unreadable:
             done += repair_rows(Store(uri), findings)
             findings = inspect(uri)
+            # A restored table is a new version: readers during the next writer start from it.
+            publish_tables(Store(uri))
     result = report(uri, findings)
     result.repaired = done
     return result
