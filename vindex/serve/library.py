@@ -44,9 +44,11 @@ class Library:
         table); a new table or new metadata (a first add, a clustering run) needs a reopen.
         """
         now = time.monotonic()
-        if now - self._checked >= REFRESH_SECONDS:
+        # While a writer runs, every request reads at the version set it last published.
+        writing = published(self.uri) is not None
+        if writing or now - self._checked >= REFRESH_SECONDS:
             with self._lock:
-                if now - self._checked >= REFRESH_SECONDS:
+                if writing or now - self._checked >= REFRESH_SECONDS:
                     signature = self._read_signature()
                     if signature != self._signature:
                         self.index.refresh()
