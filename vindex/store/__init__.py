@@ -138,7 +138,7 @@ class Store(VectorSearch):
             pinned = None if is_remote(self.uri) else published(self.uri)
             names = set(self.db.list_tables().tables) if pinned is None else set(pinned)
             try:
-                self._meta = self._read_meta(pinned) if META in names else {}
+                self._pinned, self._meta = pinned, self._read_meta(pinned) if META in names else {}
                 self.videos, self.frames, self.clusters = (
                     self._open(name, pinned) if name in names else None for name in (VIDEOS, FRAMES, CLUSTERS)
                 )

@@ -114,6 +114,10 @@ def _guarded(writing: bool) -> Callable:
             except VindexError:
                 raise
             except Exception as error:
+                from vindex.store.versions import reopened_at_newer_set
+
+                if not writing and reopened_at_newer_set(self):  # the table read was replaced, not damaged
+                    return guarded(self, *args, **kwargs)
                 explained = storage_error(self.uri, error, writing)
                 if explained is None:
                     raise

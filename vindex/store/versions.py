@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 from vindex.locking import LOCK_FILE, holds_lock
 
 VERSIONS_FILE = "versions.json"
+# How long a read that failed while a writer runs waits for the writer's next set before the
+# failure is taken for damage: a re-embed drops its four tables in well under this.
+SETTLE_POLLS, SETTLE_SECONDS = 20, 0.1
 
 
 def publish(folder: str, versions: dict[str, int]) -> None:
@@ -55,3 +59,19 @@ def publish_tables(store) -> None:
     if META in names:
         versions[META] = store.db.open_table(META).version
     publish(store.uri, versions)
+
+
+def reopened_at_newer_set(store) -> bool:
+    """After a read failed: whether a writer has published another version set than the one the
+    store read at (or it read the latest, before that writer started), as when a re-embed drops
+    the table being read; the store is then reopened at the new set."""
+    now = published(store.uri)
+    for _ in range(SETTLE_POLLS):  # a writer mid-step (dropping tables) publishes when the step ends
+        if now is None or now != getattr(store, "_pinned", None):
+            break
+        time.sleep(SETTLE_SECONDS)
+        now = published(store.uri)
+    if now is None or now == getattr(store, "_pinned", None):
+        return False
+    store.reload()
+    return True
