@@ -2,7 +2,8 @@
 
 Checked: each table opens at its latest version and every row of it reads; every video row has
 its frames and only those (frame indexes 0..num_frames-1, once each); no frames without a video;
-no id or path twice; vector sizes match the index's model; every file is on disk (a warning:
+no id or path twice; vector sizes match the index's model, and every vector is finite and of unit
+length; every file is on disk (a warning:
 `vindex add` drops deleted files). A repair never deletes a video file: it moves an unreadable
 manifest aside (into INDEX/damaged), restores the newest readable version of a table, drops
 orphan and duplicate rows, and re-queues videos whose frames are missing or wrong for the next
@@ -11,6 +12,7 @@ orphan and duplicate rows, and re-queues videos whose frames are missing or wron
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -26,9 +28,12 @@ from vindex.errors import VindexError
 from vindex.locations import is_remote, join_root
 from vindex.locking import WriterBusy
 from vindex.results import Result, count
-from vindex.schema import CLUSTERS, FRAMES, META, VIDEOS
+from vindex.schema import CLUSTERS, FRAMES, META, VIDEOS, vectors_of
 from vindex.store import Store, chunked, writer_lock
+from vindex.store.sound import sound_rows
+from vindex.store.versions import publish_tables
 from vindex.store.failures import latest_version_on_disk, manifest_version, storage_reason
+from vindex.store.meta import IndexMeta
 
 DAMAGED_FOLDER = "damaged"  # in the index folder: manifests a repair moved aside, kept for inspection
 SCAN_BATCH = 1 << 14  # rows per batch when every row of a table is read back
@@ -57,6 +62,8 @@ class Findings:
     frames: int = 0
     frame_indexes: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))  # video id -> indexes
     bad_dims: list[str] = field(default_factory=list)
+    bad_vectors: Counter = field(default_factory=Counter)  # video id -> its vectors not finite or not unit length
+    bad_video_vectors: set[str] = field(default_factory=set)  # videos whose own (mean) vector is among them
     missing: list[str] = field(default_factory=list)
 
     def duplicate_ids(self) -> list[str]:
@@ -108,6 +115,8 @@ def check_index(uri: str, repair: bool = False, wait: bool = False) -> CheckResu
         if not findings.unreadable:
             done += repair_rows(Store(uri), findings)
             findings = inspect(uri)
+            # A restored table is a new version: readers during the next writer start from it.
+            publish_tables(Store(uri))
     result = report(uri, findings)
     result.repaired = done
     return result
@@ -115,20 +124,30 @@ def check_index(uri: str, repair: bool = False, wait: bool = False) -> CheckResu
 
 # -- looking --------------------------------------------------------------------------------------
 def connect(uri: str):
+    os.environ.setdefault("LANCE_LOG", "error")
+    os.environ.setdefault("LANCEDB_LOG", "error")
     import lancedb
 
-    os.environ.setdefault("LANCE_LOG", "error")
     return lancedb.connect(uri, read_consistency_interval=timedelta(0))
 
 
-def scan(table, keep: list[str]) -> pa.Table:
-    """Read every row of `table` (all columns, so a damaged data file shows), keeping `keep`."""
-    parts = [batch.select(keep) for batch in table.search().limit(None).to_batches(SCAN_BATCH)]
+def scan(table, keep: list[str], unsound: Counter | None = None, owner: str = "id") -> pa.Table:
+    """Read every row of `table` (all columns, so a damaged data file shows), keeping `keep`;
+    `unsound` counts, by the `owner` column, the vectors that are not finite or not of unit length
+    (a data file damaged in its vector bytes still reads)."""
+    parts = []
+    for batch in table.search().limit(None).to_batches(SCAN_BATCH):
+        if unsound is not None:
+            bad = ~sound_rows(vectors_of(batch.column("vector")))
+            unsound.update(pa.array(batch.column(owner)).filter(pa.array(bad)).to_pylist())
+        parts.append(batch.select(keep))
     return pa.Table.from_batches(parts) if parts else table.schema.empty_table().select(keep)
 
 
-def table_problem(uri: str, db, name: str, keep: list[str]) -> tuple[str | None, pa.Table | None]:
-    """Why table `name` cannot be read at its latest version (None when it can), and its `keep` columns."""
+def table_problem(uri: str, db, name: str, keep: list[str],
+                  unsound: Counter | None = None) -> tuple[str | None, pa.Table | None]:
+    """Why table `name` cannot be read at its latest version (None when it can), and its `keep`
+    columns; with `unsound`, its damaged vectors are counted by video (see `scan`)."""
     try:
         table = db.open_table(name)
     except Exception as error:
@@ -136,7 +155,7 @@ def table_problem(uri: str, db, name: str, keep: list[str]) -> tuple[str | None,
         at = f" at version {version}" if version else ""
         return f"{name}: cannot be opened{at} ({storage_reason(error)})", None
     try:
-        return None, scan(table, keep)
+        return None, scan(table, keep, unsound, "video_id" if name == FRAMES else "id")
     except Exception as error:
         return f"{name}: version {table.version} cannot be read ({storage_reason(error)})", None
 
@@ -148,8 +167,9 @@ def inspect(uri: str) -> Findings:
     columns = {VIDEOS: ["id", "path", "num_frames", "indexed_at"], FRAMES: ["video_id", "frame_index"],
                META: ["key"], CLUSTERS: ["id"]}
     tables: dict[str, pa.Table] = {}
+    unsound = {VIDEOS: Counter(), FRAMES: Counter()}
     for name in sorted(names):
-        problem, rows = table_problem(uri, db, name, columns.get(name, []))
+        problem, rows = table_problem(uri, db, name, columns.get(name, []), unsound.get(name))
         if problem:
             found.unreadable[name] = problem
             continue
@@ -158,6 +178,9 @@ def inspect(uri: str) -> Findings:
         opened = db.open_table(name).version
         if newest and newest > opened:
             found.stale[name] = (opened, newest)
+    if META not in names and names & {VIDEOS, FRAMES}:
+        found.unreadable[META] = (f"{META}: missing (the model and settings the vectors were made with are lost): "
+                                  f"{rebuild_advice(uri)}")
     if found.unreadable:
         return found
     store = Store(uri)
@@ -168,6 +191,10 @@ def inspect(uri: str) -> Findings:
         found.frames = frames.num_rows
         for video, index in zip(frames.column("video_id").to_pylist(), frames.column("frame_index").to_pylist()):
             found.frame_indexes[video].append(index)
+    # A video re-queued for embedding (no frames) keeps its old vector until then.
+    waiting = {row["id"] for row in found.rows if not row["num_frames"]}
+    found.bad_video_vectors = set(unsound[VIDEOS]) - waiting
+    found.bad_vectors = unsound[FRAMES] + Counter({video: unsound[VIDEOS][video] for video in found.bad_video_vectors})
     dim = store.meta.dim
     for name, table, column in ((VIDEOS, store.videos, "vector"), (FRAMES, store.frames, "vector"),
                                 (CLUSTERS, store.clusters, "centroid")):
@@ -199,6 +226,8 @@ def report(uri: str, found: Findings) -> CheckResult:
     problems += shown([f"{row['path']}: {row['found']} of its {count(row['num_frames'] or 0, 'frame')}"
                        + (" (and others that are not its own)" if row["found"] > (row["num_frames"] or 0) else "")
                        for row in sorted(wrong.values(), key=lambda row: row["path"])])
+    problems += shown([f"{paths.get(video, video)}: {count(n, 'vector')} not finite or not of unit length (damaged)"
+                       for video, n in sorted(found.bad_vectors.items(), key=lambda item: paths.get(item[0], ""))])
     warnings = []
     if queued:
         warnings.append(f"{count(len(queued), 'video')} {'waits' if len(queued) == 1 else 'wait'} "
@@ -228,7 +257,7 @@ def repair_tables(uri: str) -> list[str]:
         if not is_remote(uri):
             done += move_unopenable_manifests(uri, db, name)
         if table_problem(uri, db, name, [])[0] is not None:
-            done.append(restore_readable_version(db, name, problem))
+            done.append(restore_readable_version(uri, db, name, problem))
     return done
 
 
@@ -255,14 +284,43 @@ def move_unopenable_manifests(uri: str, db, name: str) -> list[str]:
         return done
 
 
-def restore_readable_version(db, name: str, problem: str) -> str:
+def rebuild_advice(uri: str) -> str:
+    """The command that rebuilds the index from its videos, with the folder and model it was made
+    with when its metadata still says them. `add --reembed` sets aside any table it cannot open."""
+    try:
+        rows = connect(uri).open_table(META).to_arrow().to_pylist()
+        meta = IndexMeta.parse({row["key"]: json.loads(row["value"]) for row in rows})
+    except Exception:  # the metadata is part of the damage
+        meta = IndexMeta()
+    folder = meta.root or "FOLDER"
+    model = f" --model {meta.model}" if meta.model else " --model MODEL (the one it was built with)"
+    return f"rebuild the index with `vindex add {folder} --reembed{model}`"
+
+
+def set_aside_unopenable(uri: str) -> list[str]:
+    """Move each table that does not open (its versions or manifests gone) out of the index, into
+    INDEX/damaged, so that `add --reembed` can build it again. Nothing is deleted."""
+    if is_remote(uri) or not Path(uri).is_dir():
+        return []
+    db, done = connect(uri), []
+    for name in sorted(db.list_tables().tables):
+        try:
+            db.open_table(name)
+        except Exception as error:
+            aside = Path(uri) / DAMAGED_FOLDER / f"{name}.lance" / time.strftime("%Y%m%d-%H%M%S-table")
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(Path(uri) / f"{name}.lance"), str(aside))
+            done.append(f"{name}: could not be opened ({storage_reason(error)}): moved to {aside} and built again")
+    return done
+
+
+def restore_readable_version(uri: str, db, name: str, problem: str) -> str:
     """Make the newest version of table `name` whose every row reads its latest (LanceDB keeps them)."""
     try:
         table = db.open_table(name)
         versions = sorted((v["version"] for v in table.list_versions()), reverse=True)
     except Exception as error:
-        return (f"{name}: could not be repaired ({storage_reason(error)}): "
-                "rebuild the index with `vindex add FOLDER --reembed`")
+        return f"{name}: could not be repaired ({storage_reason(error)}): {rebuild_advice(uri)}"
     for version in versions[1:]:
         table.checkout(version)
         try:
@@ -271,7 +329,7 @@ def restore_readable_version(db, name: str, problem: str) -> str:
             continue
         table.restore()
         return f"{problem}: restored version {version} (now version {table.version})"
-    return f"{name}: no version of it reads: rebuild the index with `vindex add FOLDER --reembed`"
+    return f"{name}: no version of it reads: {rebuild_advice(uri)}"
 
 
 def repair_rows(store: Store, found: Findings) -> list[str]:
@@ -295,8 +353,16 @@ def repair_rows(store: Store, found: Findings) -> list[str]:
     store.delete_rows(FRAMES, "video_id", orphans)
     if orphans:
         done.append(f"removed the frames of {count(len(orphans), 'video id')} no longer in the index")
+    # A row whose own vector is damaged cannot even be rewritten (LanceDB refuses NaN): it goes,
+    # and the next add indexes its file as new. Damaged frames only: the video is re-queued.
+    unsound = sorted(found.bad_video_vectors - dropped)
+    store.delete_videos(unsound)
+    dropped.update(unsound)
+    if unsound:
+        done.append(f"removed the rows of {count(len(unsound), 'video')} whose own vector was damaged: the next "
+                    f"`vindex add FOLDER` indexes {'its file' if len(unsound) == 1 else 'their files'} again")
     extra, wrong, _ = found.per_video()
-    requeue = sorted(set(wrong) - dropped)
+    requeue = sorted((set(wrong) | set(found.bad_vectors)) - dropped)
     deduplicate = sorted(set(extra) - set(wrong) - dropped)
     for chunk in chunked(deduplicate):
         frames = store.frames_by_video(chunk).to_pylist()
@@ -309,6 +375,7 @@ def repair_rows(store: Store, found: Findings) -> list[str]:
     store.delete_rows(FRAMES, "video_id", requeue)
     store.update_rows({video: {"num_frames": 0} for video in requeue})
     if requeue:
-        done.append(f"re-queued {count(len(requeue), 'video')} whose frames were missing or wrong: "
+        done.append(f"re-queued {count(len(requeue), 'video')} whose frames were missing or wrong, or whose "
+                    "vectors were damaged: "
                     f"the next `vindex add FOLDER` embeds {'it' if len(requeue) == 1 else 'them'} again")
     return done

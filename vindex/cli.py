@@ -9,11 +9,12 @@ import click
 
 from vindex import __version__, defaults
 from vindex.curation_cli import register_curation
+from vindex.display import visible_name
+from vindex.errors import VindexError, first_line, os_error_line
 from vindex.serve_cli import serve
-from vindex.errors import VindexError, first_line
 from vindex.options import (
     backend_option, db_option, device_options, engine_options, filter_options, frame_options, json_option,
-    model_options, out_option, quiet_option, search_options, wait_option,
+    model_options, null_option, out_option, quiet_option, search_options, wait_option,
 )
 from vindex.output import (
     emit, print_add_summary, print_cluster_run, print_cluster_table, print_duplicate_groups, print_exports, print_hits,
@@ -29,18 +30,22 @@ class VindexGroup(click.Group):
         try:
             return super().invoke(ctx)
         except VindexError as error:
-            click.echo(f"Error: {error}", err=True)
+            click.echo(f"Error: {visible_name(str(error))}", err=True)
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("Interrupted: what was finished is saved; run the command again to carry on.", err=True)
             sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
+        except OSError as error:  # a path refused (stat, realpath, open) wherever it was met
+            click.echo(f"Error: {visible_name(os_error_line(error))}", err=True)
+            sys.exit(1)
         except Exception as error:  # an unexpected failure still gets one readable line
             if os.environ.get("VINDEX_DEBUG"):
                 raise
             message = first_line(error, 1000) if str(error).strip() else ""
-            click.echo(f"Error: {type(error).__name__}: {message} (set VINDEX_DEBUG=1 for details)", err=True)
+            click.echo(f"Error: {type(error).__name__}: {visible_name(message)} (set VINDEX_DEBUG=1 for details)",
+                       err=True)
             sys.exit(1)
 
 
@@ -143,7 +148,7 @@ def organize(dest, apply_plan, copy, link, noise, keep_channel, undo, db, quiet,
         with progress:
             done = index.organize_undo(progress=hook, wait=wait)
         if dest and os.path.realpath(dest) != done.dest:
-            click.echo(f"note: the organize undone was into {done.dest}", err=True)
+            click.echo(f"note: the organize undone was into {visible_name(done.dest)}", err=True)
         emit(done, as_json, print_undo)
         return
     if not dest:
@@ -270,7 +275,7 @@ def show(cluster_id, db, limit, under, name, as_json):
 @device_options
 @backend_option
 @json_option
-def query(text, limit, channels, min_score, by, bare_paths, under, name, export_to, clip, db, device, precision,
+def query(text, limit, channels, min_score, by, bare_paths, null, under, name, export_to, clip, db, device, precision,
           backend, as_json):
     """Find videos matching a text such as "neon abstract", best first.
 
@@ -285,8 +290,8 @@ def query(text, limit, channels, min_score, by, bare_paths, under, name, export_
     if as_json and exports is not None:
         print_json({**result.to_dict(), "exports": [done.to_dict() for done in exports]})
         return
-    print_hits(result, as_json, bare_paths)
-    print_exports(exports or [], err=bare_paths)
+    print_hits(result, as_json, bare_paths, null)
+    print_exports(exports or [], err=bare_paths or null)
 
 
 @cli.command()
@@ -322,8 +327,8 @@ def export(video, at, clip, out, reencode, db, as_json):
 @device_options
 @backend_option
 @json_option
-def similar(file, limit, channels, min_score, by, bare_paths, under, name, include_self, db, device, precision, backend,
-            as_json):
+def similar(file, limit, channels, min_score, by, bare_paths, null, under, name, include_self, db, device, precision,
+            backend, as_json):
     """Find videos like FILE, a video on disk, indexed or not.
 
     An indexed file (same path, or same content anywhere) uses its stored vectors; any other
@@ -335,7 +340,7 @@ def similar(file, limit, channels, min_score, by, bare_paths, under, name, inclu
         file, limit=limit, by=by, channels=channels, min_score=min_score, include_self=include_self, under=under,
         name=name,
     )
-    print_hits(result, as_json, bare_paths)
+    print_hits(result, as_json, bare_paths, null)
 
 
 @cli.command()
@@ -348,10 +353,11 @@ def similar(file, limit, channels, min_score, by, bare_paths, under, name, inclu
               f"{defaults.DUPLICATE_THRESHOLDS['similar']}).")
 @click.option("--channel", "channels", multiple=True, metavar="NAME", help="Only videos in this channel (repeatable).")
 @click.option("--paths", "bare_paths", is_flag=True, help="Print only the videos that are not keepers, one per line.")
+@null_option
 @filter_options
 @db_option
 @json_option
-def dupes(mode, threshold, channels, bare_paths, under, name, db, as_json):
+def dupes(mode, threshold, channels, bare_paths, null, under, name, db, as_json):
     """List groups of duplicate videos: which one to keep, and why each other one is a copy.
 
     The keeper of a group is its longest video (then most pixels, then largest file); every
@@ -361,7 +367,7 @@ def dupes(mode, threshold, channels, bare_paths, under, name, db, as_json):
     from vindex.index import Index
 
     report = Index(db).duplicates(mode=mode, threshold=threshold, channels=channels, under=under, name=name)
-    print_duplicate_groups(report, as_json, bare_paths)
+    print_duplicate_groups(report, as_json, bare_paths, null)
 
 
 @cli.command()

@@ -33,3 +33,11 @@ def visible_name(text: str) -> str:
     if text.isprintable():  # the common case, checked in C: no control, format or separator character
         return text
     return "".join(map(_shown, text))
+
+
+def has_control(text: str) -> bool:
+    """Whether `text` holds a control character (C0, DEL, C1: a newline, an escape sequence) or a
+    line or paragraph separator: what makes one-name-per-line output ambiguous or acts on a
+    terminal. Format characters (bidi marks) only change how a name looks, not where it ends."""
+    return not text.isprintable() and any(unicodedata.category(character) in ("Cc", "Zl", "Zp")
+                                          for character in text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from vindex.info import IndexInfo, index_info
 from vindex.indexing import AddSummary, ModelLoader, RunSettings, add_folder, check_folder, ensure_root, make_runner
 from vindex.results import ProgressHook, Result, StatusHook
 from vindex.search import Hit, QueryResult, search, text_probe, video_probe
-from vindex.store import Store, resolve_db
+from vindex.store import Store, resolve_db, writer_lock
 from vindex.store.meta import IndexMeta
 from vindex.store.filters import all_of, video_filter
 
@@ -143,6 +144,8 @@ class Index(Curating):
         new_index = self._store is None and not is_remote(uri := resolve_db(self._db, folder)) and not Path(uri).exists()
         if new_index:  # before anything is created: no empty index is left behind
             check_weights_available(model_to_add(model, IndexMeta()))
+        if reembed and self._store is None:
+            self._set_aside_unopenable(uri, wait)
         if self._store is None:
             self._store = Store(uri, create=True)
         with self.writing(wait) as store:
@@ -202,6 +205,14 @@ class Index(Curating):
 
                 summary.assigned = assign_new(store, self.status)
             return summary
+
+    def _set_aside_unopenable(self, uri: str, wait: bool) -> None:
+        """Before a rebuild: tables that do not open (their versions gone) are moved aside, kept."""
+        from vindex.checking import set_aside_unopenable
+
+        with writer_lock(uri, wait):
+            for line in set_aside_unopenable(uri):
+                logging.getLogger("vindex").warning("%s", line)
 
     def info(self) -> IndexInfo:
         """What the index holds: videos, frames, channels, model, sampling, clusters, location, size."""
@@ -357,8 +368,13 @@ class Index(Curating):
         duplicate rows, files on disk, tables readable at their latest version); `repair` fixes what
         it can, taking the writer lock, and never deletes a video file."""
         from vindex.checking import check_index
+        from vindex.organizing.recovery import journal_problems, unwedge
 
-        result = check_index(self._store.uri if self._store else resolve_db(self._db), repair, wait)
+        uri = self._store.uri if self._store else resolve_db(self._db)
+        result = check_index(uri, repair, wait)
         if repair:
+            result.repaired += unwedge(uri)
             self.refresh()
+        result.problems += journal_problems(uri)
+        result.ok = not result.problems
         return result

@@ -23,6 +23,12 @@ _held: dict[tuple[str, int], int] = {}
 _held_guard = threading.Lock()
 
 
+def holds_lock(path: Path) -> bool:
+    """Whether this process holds the lock file at `path` (a writer reads its own latest writes)."""
+    with _held_guard:
+        return any(held == str(path) for held, _ in _held)
+
+
 class WriterBusy(VindexError):
     """Another writer holds the lock (and the caller would not wait)."""
 

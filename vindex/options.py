@@ -70,6 +70,12 @@ def model_options(command: Callable) -> Callable:
     return command
 
 
+null_option = click.option(
+    "-0", "--null", is_flag=True,
+    help="With --paths (implied): end each path with a NUL byte instead of a newline, as `find -print0` does "
+         "(for `xargs -0`). Without it, --paths refuses a name holding a newline or other control character.")
+
+
 def search_options(command: Callable) -> Callable:
     """Options shared by `query` and `similar`."""
     for decorator in reversed(
@@ -84,6 +90,7 @@ def search_options(command: Callable) -> Callable:
                          help="Rank a video by its best-matching frame, or by its mean-pooled vector."),
             click.option("--paths", "bare_paths", is_flag=True,
                          help="Print only the matching files, one per line (for piping)."),
+            null_option,
         ]
     ):
         command = decorator(command)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any, Callable
 
 import click
 
 from vindex.clock import moment
-from vindex.display import visible_name
+from vindex.display import has_control, visible_name
+from vindex.errors import VindexError
 from vindex.locations import shown_path
 from vindex.results import ProgressHook, StatusHook, count, plain
 
@@ -18,8 +20,31 @@ MISSING_SHOWN = 20  # files not on disk that `vindex check` lists; --json has th
 VERBS = {"move": ("move", "moved"), "copy": ("copy", "copied"), "link": ("link", "linked")}
 
 
+def echo(line: str = "", err: bool = False) -> None:
+    """Print one line for a person. Names come from the disk, so whatever a terminal would act on
+    (escapes, bidi overrides, a newline inside a name) is written out visibly, on a terminal or piped."""
+    click.echo(visible_name(str(line)), err=err)
+
+
+def json_text(data: Any) -> str:
+    """`data` as JSON in which no character a terminal acts on appears raw: json.dumps escapes C0
+    controls itself; C1 controls, DEL and format characters (U+202E...) get their `\\uXXXX` too."""
+    text = json.dumps(plain(data), indent=2, default=str, ensure_ascii=False)
+    if all(line.isprintable() for line in text.split("\n")):
+        return text
+    return "".join(char if char.isprintable() or char == "\n" else unicode_escape(char) for char in text)
+
+
+def unicode_escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(plain(data), indent=2, default=str, ensure_ascii=False))
+    click.echo(json_text(data))
 
 
 def emit(result: Any, as_json: bool, human: Callable[[Any], None]) -> None:
@@ -31,7 +56,7 @@ def emit(result: Any, as_json: bool, human: Callable[[Any], None]) -> None:
 
 
 def warn(message: str) -> None:
-    click.echo(f"warning: {message}", err=True)
+    echo(f"warning: {message}", err=True)
 
 
 class _WarningLines(logging.Handler):
@@ -72,7 +97,7 @@ def status_printer(quiet: bool) -> StatusHook | None:
     """Progress lines on stderr, so stdout stays clean for the result (or --json)."""
     if quiet:
         return None
-    return lambda message: click.echo(f"  {message}", err=True)
+    return lambda message: echo(f"  {message}", err=True)
 
 
 def human_size(size: float) -> str:
@@ -90,15 +115,15 @@ def print_add_summary(summary) -> None:
              f"(its {count(folder.videos_kept, 'video')} {'is' if folder.videos_kept == 1 else 'are'} kept)")
     for failure in summary.failed:
         warn(f"skipped {shown_path(failure.path)}: {failure.reason}")
-    click.echo(
+    echo(
         f"{summary.added} added, {summary.reembedded} re-embedded, {summary.renamed} renamed, "
         f"{summary.unchanged} unchanged, {summary.removed} removed, {len(summary.failed)} failed "
         f"in {summary.seconds:.1f} s ({count(summary.embedded, 'video')}, {count(summary.frames, 'frame')} embedded"
         + (f"; {summary.fingerprinted} fingerprinted" if summary.fingerprinted else "") + ")"
     )
     if summary.assigned:
-        click.echo(f"assigned to clusters: {summary.assigned} (`vindex cluster` re-fits)")
-    click.echo(f"index: {summary.db}")
+        echo(f"assigned to clusters: {summary.assigned} (`vindex cluster` re-fits)")
+    echo(f"index: {summary.db}")
 
 
 def print_info(facts) -> None:
@@ -112,17 +137,17 @@ def print_info(facts) -> None:
         ("size on disk", size),
     ]
     for label, value in rows:
-        click.echo(f"{label:>13}: {value if value is not None else '-'}")
+        echo(f"{label:>13}: {value if value is not None else '-'}")
     if facts.clusters:
-        click.echo(f"{'clusters':>13}: {cluster_line(facts.clusters)}")
+        echo(f"{'clusters':>13}: {cluster_line(facts.clusters)}")
     if facts.curation:
-        click.echo(f"{'curation':>13}: {count(facts.curation['decisions'], 'decision')} in force "
+        echo(f"{'curation':>13}: {count(facts.curation['decisions'], 'decision')} in force "
                    f"({facts.curation['rows']} rows in the audit trail)")
     if facts.channels:
-        click.echo(f"{'channels':>13}: {len(facts.channels)}")
+        echo(f"{'channels':>13}: {len(facts.channels)}")
         width = max(len(name or "(root)") for name in facts.channels)
         for name, videos in facts.channels.items():
-            click.echo(f"{'':>15}{(name or '(root)'):<{width}}  {videos}")
+            echo(f"{'':>15}{(name or '(root)'):<{width}}  {videos}")
 
 
 def cluster_line(clusters: dict) -> str:
@@ -156,82 +181,98 @@ def schema_line(version: int | None) -> str | None:
 
 def print_optimize(summary) -> None:
     for built in summary.built:
-        click.echo(f"built {built['type']} on {built['table']}: {built['rows']} rows, "
+        echo(f"built {built['type']} on {built['table']}: {built['rows']} rows, "
                    f"{built['partitions']} partitions in {built['seconds']:.1f} s")
     for table in ("videos", "frames"):
         facts = summary.vector_indexes.get(table)
         state = (f"{facts['type']} ({facts['indexed_rows']} indexed, {facts['unindexed_rows']} not yet)" if facts
                  else "brute force (small enough)")
-        click.echo(f"{table:>7}: {state}")
-    click.echo(f"optimized {summary.db} in {summary.seconds:.1f} s")
+        echo(f"{table:>7}: {state}")
+    echo(f"optimized {summary.db} in {summary.seconds:.1f} s")
 
 
 # -- search -------------------------------------------------------------------------------------
-def print_hits(result, as_json: bool, bare_paths: bool) -> None:
+def print_paths(files: list[str], null: bool) -> None:
+    """`--paths`: the files as they are on disk, for another command. One per line can only be
+    read back when no name holds a newline (or anything else a terminal acts on): then nothing is
+    printed and the error points to `-0`, NUL-terminated like `find -print0`, which every name
+    survives. Escaping instead would print a path that is not the file's, and a command given it
+    could act on another file of that name."""
+    if null:
+        stream = click.get_binary_stream("stdout")
+        stream.write(b"".join(os.fsencode(file) + b"\0" for file in files))
+        stream.flush()
+        return
+    unsafe = next((file for file in files if has_control(file)), None)
+    if unsafe is not None:
+        raise VindexError(f"{visible_name(unsafe)} holds a newline or control character, so one path per line "
+                          "would be ambiguous: use --paths -0 (NUL-separated, for `xargs -0`)")
+    for file in files:
+        click.echo(file)
+
+
+def print_hits(result, as_json: bool, bare_paths: bool, null: bool = False) -> None:
     for message in result.warnings:
         warn(message)
     if as_json:
         print_json(result.to_dict())
-    elif bare_paths:
-        for hit in result:
-            click.echo(hit.file)
+    elif bare_paths or null:
+        print_paths([hit.file for hit in result], null)
     elif not result.hits:
-        click.echo("no matching videos", err=True)
+        echo("no matching videos", err=True)
     else:
         # Tables show names with their hidden characters escaped (a bidi override cannot disguise
         # one); --paths and --json give them as they are, for scripts.
         width = max(len("channel"), *(len(visible_name(hit.channel or "(root)")) for hit in result))
-        click.echo(f"{'rank':>4}  {'score':>6}  {'moment':>7}  {'channel':<{width}}  path")
+        echo(f"{'rank':>4}  {'score':>6}  {'moment':>7}  {'channel':<{width}}  path")
         for hit in result:
-            click.echo(
+            echo(
                 f"{hit.rank:>4}  {hit.score:>6.3f}  {moment(hit.timestamp):>7}  "
                 f"{visible_name(hit.channel or '(root)'):<{width}}  {visible_name(hit.path)}"
             )
 
 
-def print_duplicate_groups(report, as_json: bool, bare_paths: bool) -> None:
+def print_duplicate_groups(report, as_json: bool, bare_paths: bool, null: bool = False) -> None:
     for message in report.warnings:
         warn(message)
     if as_json:
         print_json(report.to_dict())
         return
-    if bare_paths:
-        for group in report:
-            for video in group.videos[1:]:
-                click.echo(video.file)
+    if bare_paths or null:
+        print_paths([video.file for group in report for video in group.videos[1:]], null)
         return
     if not report.groups:
         threshold = f" at threshold {report.threshold}" if report.threshold is not None else ""
-        click.echo(f"no duplicates ({report.mode} mode{threshold}) among {count(report.compared, 'video')}", err=True)
+        echo(f"no duplicates ({report.mode} mode{threshold}) among {count(report.compared, 'video')}", err=True)
         return
     width = max(len("reason"), *(len(video.reason) for group in report for video in group.videos))
     second = report.mode == "near"  # CLIP's view beside the fingerprints'
     for number, group in enumerate(report, 1):
-        click.echo(f"group {number}: {count(len(group.videos), 'video')}, keep {visible_name(group.keeper.path)}, "
+        echo(f"group {number}: {count(len(group.videos), 'video')}, keep {visible_name(group.keeper.path)}, "
                    f"{human_size(group.reclaimable_bytes)} reclaimable")
-        click.echo(f"  {'score':>6}  " + (f"{'visual':>6}  " if second else "")
+        echo(f"  {'score':>6}  " + (f"{'visual':>6}  " if second else "")
                    + f"{'reason':<{width}}  {'length':>7}  {'pixels':>9}  {'size':>9}  path")
         for video in group.videos:
             pixels = f"{video.width}x{video.height}" if video.width else "-"
             shown = (f"{video.visual:>6.3f}  " if video.visual is not None else f"{'-':>6}  ") if second else ""
-            click.echo(
+            echo(
                 f"  {video.score:>6.3f}  {shown}{video.reason:<{width}}  {moment(video.duration):>7}  "
                 f"{pixels:>9}  {human_size(video.size or 0):>9}  {visible_name(video.path)}"
             )
-    click.echo(f"{count(len(report.groups), 'group')}, {human_size(report.reclaimable_bytes)} reclaimable "
+    echo(f"{count(len(report.groups), 'group')}, {human_size(report.reclaimable_bytes)} reclaimable "
                f"({report.mode} mode" + (f", threshold {report.threshold})" if report.threshold is not None else ")"))
 
 
 # -- clusters -----------------------------------------------------------------------------------
 def print_cluster_run(run, quiet: bool) -> None:
     share = f" ({100 * run.noise / run.videos:.0f} %)" if run.videos else ""
-    click.echo(f"{count(len(run.clusters), 'cluster')} and {count(run.noise, 'noise video')}{share} "
+    echo(f"{count(len(run.clusters), 'cluster')} and {count(run.noise, 'noise video')}{share} "
                f"among {count(run.videos, 'video')} in {run.seconds.get('total', 0):.1f} s")
     if run.unassigned:
-        click.echo(f"{count(run.unassigned, 'video')} of other channels left unassigned")
+        echo(f"{count(run.unassigned, 'video')} of other channels left unassigned")
     if quiet:  # otherwise they were shown as they happened
         for note in run.notes:
-            click.echo(f"note: {note}")
+            echo(f"note: {note}")
     print_cluster_table([plain(cluster) for cluster in run.clusters])
 
 
@@ -239,63 +280,63 @@ def print_cluster_table(rows: list[dict]) -> None:
     if not rows:
         return
     width = max(4, max(len(str(row["name"])) for row in rows))
-    click.echo(f"{'id':>4}  {'size':>6}  {'prob':>5}  {'name':<{width}}  channels")
+    echo(f"{'id':>4}  {'size':>6}  {'prob':>5}  {'name':<{width}}  channels")
     for row in rows:
         channels = ", ".join(f"{name} {videos}" for name, videos in list(row["channels"].items())[:3])
         more = len(row["channels"]) - 3
         channels += f", +{more} more" if more > 0 else ""
-        click.echo(f"{row['id']:>4}  {row['size']:>6}  {row['mean_probability']:>5.2f}  {row['name']:<{width}}  {channels}")
+        echo(f"{row['id']:>4}  {row['size']:>6}  {row['mean_probability']:>5.2f}  {row['name']:<{width}}  {channels}")
 
 
 def print_members(found, shown: list) -> None:
     title = "noise" if found.id == -1 else f"cluster {found.id}: {found.name}"
-    click.echo(f"{title} · {count(found.size, 'video')} · mean probability {found.mean_probability:.2f}")
+    echo(f"{title} · {count(found.size, 'video')} · mean probability {found.mean_probability:.2f}")
     channels = ", ".join(f"{name} {videos}" for name, videos in found.channels.items())
-    click.echo(f"channels: {channels or '-'}")
+    echo(f"channels: {channels or '-'}")
     for video in shown:
         # Videos placed by an add since the fit say so (assigned, assigned-far, noise).
         placed_later = f"  ({video.status})" if video.status not in (None, "clustered") else ""
-        click.echo(f"  {video.probability:.2f}  {visible_name(video.path)}{placed_later}")
+        echo(f"  {video.probability:.2f}  {visible_name(video.path)}{placed_later}")
     if len(shown) < found.size:
-        click.echo(f"  … and {found.size - len(shown)} more (--limit 0 lists all)")
+        echo(f"  … and {found.size - len(shown)} more (--limit 0 lists all)")
 
 
 def print_exports(exports: list, err: bool = False) -> None:
     for done in exports:
         how = "re-encoded" if done.reencoded else "stream copy" + (" with audio" if done.audio else "")
-        click.echo(f"wrote {done.clip} ({moment(done.start)}–{moment(done.end)} of {done.path}, {how})",
-                   err=err)
+        echo(f"wrote {done.clip} ({moment(done.start)}–{moment(done.end)} of {done.path}, {how})",
+             err=err)
         if done.still:
-            click.echo(f"wrote {done.still} (the frame at {moment(done.at)})", err=err)
+            echo(f"wrote {done.still} (the frame at {moment(done.at)})", err=err)
 
 
 def print_written(paths: list) -> None:
     for path in paths:
-        click.echo(f"wrote {path}")
+        echo(f"wrote {path}")
 
 
 # -- organize -----------------------------------------------------------------------------------
 def print_plan(plan) -> None:
     verb = VERBS[plan.mode][0]
-    click.echo(
+    echo(
         f"Preview: {verb} {count(len(plan.moves), 'video')} into {plan.dest} "
         f"({plan.in_place} already there, {plan.left} left in place, {len(plan.skipped)} skipped)"
     )
     folders = plan.folders()
     if folders:
         width = max(len(f.folder) for f in folders)
-        click.echo(f"{'cluster':>7}  {'folder':<{width}}  {'files':>5}  samples")
+        echo(f"{'cluster':>7}  {'folder':<{width}}  {'files':>5}  samples")
         for folder in folders:
             label = "noise" if folder.cluster < 0 else str(folder.cluster)
-            click.echo(f"{label:>7}  {folder.folder:<{width}}  {folder.files:>5}  {', '.join(folder.samples)}")
+            echo(f"{label:>7}  {folder.folder:<{width}}  {folder.files:>5}  {', '.join(folder.samples)}")
     suffixed = [m for m in plan.moves if m.suffixed]
     if suffixed:
-        click.echo(f"{len(suffixed)} will take a numbered name, theirs being taken:")
+        echo(f"{len(suffixed)} will take a numbered name, theirs being taken:")
         for move in suffixed:
-            click.echo(f"  {move.source} -> {move.target}")
+            echo(f"  {move.source} -> {move.target}")
     for skipped in plan.skipped:
-        click.echo(f"skip {skipped.path}: {skipped.reason}")
-    click.echo("Nothing was changed: add --apply to do it." if plan.moves else "Nothing to do.")
+        echo(f"skip {skipped.path}: {skipped.reason}")
+    echo("Nothing was changed: add --apply to do it." if plan.moves else "Nothing to do.")
 
 
 def print_organized(result) -> None:
@@ -304,23 +345,23 @@ def print_organized(result) -> None:
     for failed in result.failed:
         warn(f"failed {failed.path}: {failed.reason}")
     finished = "finished the interrupted organize: " if result.resumed else ""
-    click.echo(
+    echo(
         f"{finished}{VERBS[result.mode][1]} {count(result.moved, 'video')} into {result.dest} "
         f"({result.in_place} already there, {result.left} left in place, {len(result.skipped)} skipped, "
         f"{len(result.failed)} failed) in {result.seconds:.1f} s"
     )
     print_renamed("took a numbered name, theirs being taken", [(i["source"], i["target"]) for i in result.suffixed])
     if result.folders_removed:
-        click.echo(f"{count(result.folders_removed, 'emptied source folder')} removed (undo makes them again)")
+        echo(f"{count(result.folders_removed, 'emptied source folder')} removed (undo makes them again)")
     if result.journal:
-        click.echo(f"journal: {result.journal} (undo with `vindex organize --undo`)")
+        echo(f"journal: {result.journal} (undo with `vindex organize --undo`)")
 
 
 def print_undo(result) -> None:
     for failed in result.failed:
         warn(f"not restored {failed.path}: {failed.reason}")
     what = "removed" if result.mode != "move" else "restored"
-    click.echo(
+    echo(
         f"{what} {count(result.restored, 'video')} of the organize into {result.dest}, "
         f"{count(result.folders_removed, 'empty folder')} removed, "
         f"{count(result.folders_created, 'source folder')} recreated, {len(result.failed)} failed, "
@@ -333,27 +374,27 @@ def print_undo(result) -> None:
 def print_renamed(why: str, pairs: list[tuple[str, str]]) -> None:
     """Files that did not get the name they were meant to, and the name they got."""
     if pairs:
-        click.echo(f"{len(pairs)} {why}:")
+        echo(f"{len(pairs)} {why}:")
         for before, after in pairs:
-            click.echo(f"  {before} -> {after}")
+            echo(f"  {before} -> {after}")
 
 
 def print_check(result) -> None:
     """`vindex check`: what a repair did, the problems or "index OK", then what to look at."""
     for line in result.repaired:
-        click.echo(f"repaired: {line}")
+        echo(f"repaired: {line}")
     if result.problems:
-        click.echo(f"{count(len(result.problems), 'problem')} in the index at {result.db}:")
+        echo(f"{count(len(result.problems), 'problem')} in the index at {result.db}:")
         for problem in result.problems:
-            click.echo(f"  {problem}")
+            echo(f"  {problem}")
         if not result.repaired:
-            click.echo("run `vindex check --repair` to fix what can be fixed")
+            echo("run `vindex check --repair` to fix what can be fixed")
     else:
-        click.echo(f"index OK: {count(result.videos, 'video')}, {count(result.frames, 'frame')}")
+        echo(f"index OK: {count(result.videos, 'video')}, {count(result.frames, 'frame')}")
     for warning in result.warnings:
-        click.echo(f"warning: {warning}")
+        echo(f"warning: {warning}")
     shown = result.missing_files[:MISSING_SHOWN]
     for path in shown:
-        click.echo(f"  not on disk: {path}")
+        echo(f"  not on disk: {path}")
     if len(result.missing_files) > len(shown):
-        click.echo(f"  ... and {len(result.missing_files) - len(shown)} more (--json lists them all)")
+        echo(f"  ... and {len(result.missing_files) - len(shown)} more (--json lists them all)")

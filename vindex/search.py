@@ -31,6 +31,7 @@ from vindex.scanning import hash_file
 from vindex.store import Store, StoredVideo, sql_list, vectors_of
 from vindex.store.filters import all_of
 from vindex.store.meta import LEGACY_SAMPLING
+from vindex.store.sound import sound_rows
 from vindex.store.vector_index import ANN_PROBE_SHARE, ANN_TEXT_PROBE_SHARE
 
 # Candidate frames fetched per wanted video, on top of the index's frames per video; grows x4
@@ -139,7 +140,14 @@ def video_probe(
     if row is not None:
         frames = store.frames_by_video([row.id]).sort_by("frame_index")
         vectors = vectors_of(frames.column("vector"))
-        return Probe(str(path), vectors, np.asarray(row.vector, np.float32), "index", sorted(set(exclude)))
+        vectors = vectors[sound_rows(vectors)]  # a damaged vector would make every score NaN
+        video = np.asarray(row.vector, np.float32)
+        if not len(vectors):
+            raise VindexError(f"the stored vectors of {path} are damaged: run `vindex check --repair`, then "
+                              "`vindex add FOLDER` embeds it again")
+        if not sound_rows(video[None])[0]:
+            video = mean_vector(vectors)
+        return Probe(str(path), vectors, video, "index", sorted(set(exclude)))
     embedder = load_embedder()
     try:
         decoded = read_frames(str(file), store.meta.frames_per_video or FRAMES_PER_VIDEO,
@@ -254,7 +262,12 @@ def _frame_scores(store: Store, queries: np.ndarray, ids: list[str]) -> list[Sco
     and the video's frame that matched any query frame best."""
     scores = []
     for video, frames in _frames_of(store, ids).items():
-        similarity = queries @ vectors_of(frames.column("vector")).T
+        vectors = vectors_of(frames.column("vector"))
+        sound = sound_rows(vectors)  # a damaged frame is passed over, never scored NaN
+        if not sound.any():
+            continue
+        frames = frames.filter(pa.array(sound))
+        similarity = queries @ vectors[sound].T
         best = int(similarity.max(axis=0).argmax())
         scores.append(Scored(video, float(similarity.max(axis=1).mean()), frames.column("frame_index")[best].as_py(),
                              frames.column("timestamp")[best].as_py()))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from vindex.store import Store
+from vindex.store.sound import sound_rows
 
 # Cells of the (frames x frames) similarity matrix computed at once when looking for candidate
 # pairs (512 MiB of float32).
@@ -23,6 +24,7 @@ def frame_vectors(store: Store, ids: list[str], subset: bool) -> list[np.ndarray
     position = {video: i for i, video in enumerate(ids)}
     frames = store.frame_vectors(ids if subset else None)
     owner = np.array([position.get(video, -1) for video in frames.video_ids], np.int64)
+    owner[~sound_rows(frames.vectors)] = -1  # a damaged vector (NaN, any length) matches nothing
     order = np.argsort(owner, kind="stable")
     order = order[owner[order] >= 0]
     vectors = frames.vectors[order]

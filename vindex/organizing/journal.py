@@ -15,6 +15,9 @@ from typing import Iterator
 from vindex.errors import VindexError
 from vindex.locations import is_remote
 from vindex.organizing.fsops import fsync_folder, rename_no_replace
+from vindex.organizing.journal_lines import (
+    FOLDER_EVENTS, MOVE_FIELDS, event_problem, header_problem, move_problem, parse, set_aside as set_line_aside,
+)
 from vindex.organizing.plan import Move, OrganizePlan
 from vindex.store import Store
 
@@ -22,13 +25,6 @@ JOURNAL_FOLDER = "organize"
 JOURNAL_VERSION = 1
 UNFINISHED = ("applying", "undoing")
 DAMAGED_SUFFIX = ".damaged-"
-# Events naming a folder, and the list of the journal each goes to.
-FOLDER_EVENTS = {
-    "folder": "folders",  # apply is about to create it (under --dest)
-    "source_removed": "removed_sources",  # apply removed this source folder, which it had emptied
-    "undo_removed": "undo_removed",  # undo removed a folder the apply had created
-    "undo_created": "undo_created",  # undo (re)created a source folder to put files back in
-}
 
 
 class DamagedJournal(VindexError):
@@ -40,13 +36,25 @@ class Entry:
     """A planned file and the state the journal records for it."""
 
     move: Move
-    state: str = "planned"  # started, done, present, skipped, failed; undo-started, undone, undo-failed
+    state: str = "planned"  # started, done, present, skipped, failed; undo-started, undone, undo-failed; rejected
     how: str | None = None  # rename, copy, hardlink, symlink
     restore: str | None = None  # where undo puts the file back; None while nothing was put back
     new_id: str | None = None  # the index row of a copy or link under the root
     reason: str | None = None
     placed: list[int] | None = None  # device, inode, change time of the file just after it was moved
     gone: bool = False  # undo found no file of ours at the target: the user replaced or removed it
+
+
+def is_newer(version: object) -> bool:
+    return isinstance(version, int) and not isinstance(version, bool) and version > JOURNAL_VERSION
+
+
+def rejected_entry(value: object, reason: str) -> Entry:
+    """The place of a planned file whose line is damaged: what of it is readable, state "rejected"."""
+    fields = value.get("move") if isinstance(value, dict) and isinstance(value.get("move"), dict) else {}
+    move = {name: fields.get(name) if isinstance(fields.get(name), kind) else kind()
+            for name, kind in MOVE_FIELDS.items()}
+    return Entry(Move(**move), state="rejected", reason=reason)
 
 
 class Journal:
@@ -96,34 +104,52 @@ class Journal:
         return cls(path, header, [Entry(m) for m in plan.moves])
 
     @classmethod
-    def load(cls, path: Path) -> "Journal":
-        """Read a journal back; DamagedJournal when it cannot be (a torn last line is ignored)."""
-        lines = path.read_bytes().split(b"\n")
-        records = []
-        for number, line in enumerate(lines):
+    def load(cls, path: Path, quiet: bool = False) -> "Journal":
+        """Read a journal back; DamagedJournal when it cannot be (a torn last line is ignored).
+
+        Every line is checked field by field (`journal_lines`). A bad event is set aside and
+        passed over; a bad planned file stays in the plan as "rejected", so that no step is taken
+        for it and undo says it could not put it back. A bad header or plan end is DamagedJournal.
+        """
+        if path.is_dir():
+            raise DamagedJournal(f"the organize journal {path} is a folder, not a journal")
+        try:
+            lines = path.read_bytes().split(b"\n")
+        except OSError as error:
+            raise DamagedJournal(f"the organize journal {path} cannot be read ({error.strerror or error})") from None
+        records: list[tuple[int, bytes, object, str | None]] = []  # line number, text, value, problem
+        for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                if any(rest.strip() for rest in lines[number + 1 :]):
-                    raise DamagedJournal(f"the organize journal {path} is damaged at line {number + 1}") from None
+            value, problem = parse(line)
+            if problem == "not JSON" and not any(rest.strip() for rest in lines[number:]):
                 break  # the last write of a killed run, torn: that event never completed
-        header = records[0] if records and isinstance(records[0], dict) else {}
-        version = header.get("vindex_organize")
-        if isinstance(version, int) and version > JOURNAL_VERSION:
+            records.append((number, line, value, problem))
+        header = records[0][2] if records else None
+        if isinstance(header, dict) and is_newer(header.get("vindex_organize")):
             raise VindexError(f"{path} was written by a newer vindex: upgrade vindex to finish or undo that organize")
-        if version != JOURNAL_VERSION:
+        if not records or header_problem(header) or header["vindex_organize"] != JOURNAL_VERSION:
             raise DamagedJournal(f"{path} is not an organize journal this vindex can read")
-        try:
-            end = next((i for i, r in enumerate(records) if "end_of_plan" in r), None)
-            if end is None or records[end]["end_of_plan"] != end - 1:
-                raise DamagedJournal(f"the organize journal {path} has no complete plan")
-            journal = cls(path, header, [Entry(Move(**r["move"])) for r in records[1:end]])
-            for event in records[end + 1 :]:
-                journal._replay(event)
-        except (KeyError, IndexError, TypeError, AttributeError) as error:  # a line that is JSON, but not ours
-            raise DamagedJournal(f"the organize journal {path} is damaged ({type(error).__name__} {error})") from None
+        end = next((i for i, (_, _, value, _) in enumerate(records) if isinstance(value, dict)
+                    and "end_of_plan" in value), None)
+        if end is None or records[end][2]["end_of_plan"] != end - 1:
+            raise DamagedJournal(f"the organize journal {path} has no complete plan")
+        entries = []
+        for number, line, value, problem in records[1:end]:
+            problem = problem or (move_problem(value) if isinstance(value, dict) else "not a planned file")
+            if problem:
+                set_line_aside(path, number, line, problem, quiet)
+                entries.append(rejected_entry(value, f"{path.name}:{number} is damaged ({problem}): nothing was "
+                                                     "done for this file, nor can be undone"))
+            else:
+                entries.append(Entry(Move(**value["move"])))
+        journal = cls(path, header, entries)
+        for number, line, value, problem in records[end + 1 :]:
+            problem = problem or event_problem(value, len(entries))
+            if problem:
+                set_line_aside(path, number, line, problem, quiet)
+            else:
+                journal._replay(value)
         return journal
 
     def _replay(self, event: dict) -> None:
@@ -135,6 +161,8 @@ class Journal:
             self.status = event["run"]
             return
         entry = self.entries[event["e"]]
+        if entry.state == "rejected":  # its plan line was damaged: nothing is known of it
+            return
         entry.state = state = event["state"]
         entry.gone = event.get("gone", False)
         if state.startswith("undo") and self.status in ("applying", "complete"):
@@ -197,8 +225,8 @@ def next_journal_path(folder: Path) -> Path:
     return folder / f"{max(numbers, default=0) + 1:04d}.jsonl"
 
 
-def set_aside(path: Path, damage: DamagedJournal) -> Path:
-    """Rename a damaged journal out of the way (kept, for a person to read) and say where it went."""
+def set_aside(path: Path) -> Path:
+    """Rename a damaged (or wedged) journal out of the way, kept for a person to read; returns where it went."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     aside, number = path.with_name(f"{path.name}{DAMAGED_SUFFIX}{stamp}"), 0
     while True:
@@ -223,7 +251,7 @@ def latest_journal(folder: Path, statuses: tuple[str, ...], quiet: bool = False)
             journal = Journal.load(path)
         except DamagedJournal as damage:
             try:
-                aside = set_aside(path, damage)
+                aside = set_aside(path)
             except FileNotFoundError:  # another process set it aside first
                 continue
             if not quiet:

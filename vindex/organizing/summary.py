@@ -42,8 +42,8 @@ class OrganizeResult(Result):
                 self.in_place += 1
             elif entry.state == "skipped":
                 self.skipped.append(Skipped(move.source, entry.reason))
-            elif entry.state == "failed":
-                self.failed.append(Skipped(move.source, entry.reason))
+            elif entry.state in ("failed", "rejected"):
+                self.failed.append(Skipped(move.source or "?", entry.reason))
 
 
 @dataclass
@@ -69,7 +69,7 @@ class UndoResult(Result):
                 result.restored += 1
                 if journal.mode == "move" and entry.restore != entry.move.source:
                     result.suffixed.append({"from": entry.move.target, "to": entry.restore})
-            elif entry.state == "undo-failed":
-                result.failed.append(Skipped(entry.move.target, entry.reason))
+            elif entry.state in ("undo-failed", "rejected"):
+                result.failed.append(Skipped(entry.move.target or entry.move.source or "?", entry.reason))
         result.folders_removed, result.folders_created = len(journal.undo_removed), len(journal.undo_created)
         return result

@@ -13,6 +13,7 @@ from pathlib import Path
 from vindex.defaults import PRECISION
 from vindex.index import Index
 from vindex.locations import is_remote, join_root
+from vindex.store.versions import published
 
 # An id from the request is only ever looked up, never used as a path; this keeps junk (and
 # anything that looks like a path) from reaching the database at all.
@@ -43,9 +44,11 @@ class Library:
         table); a new table or new metadata (a first add, a clustering run) needs a reopen.
         """
         now = time.monotonic()
-        if now - self._checked >= REFRESH_SECONDS:
+        # While a writer runs, every request reads at the version set it last published.
+        writing = published(self.uri) is not None
+        if writing or now - self._checked >= REFRESH_SECONDS:
             with self._lock:
-                if now - self._checked >= REFRESH_SECONDS:
+                if writing or now - self._checked >= REFRESH_SECONDS:
                     signature = self._read_signature()
                     if signature != self._signature:
                         self.index.refresh()
@@ -57,7 +60,8 @@ class Library:
         database = self.index.store.db
         names = tuple(sorted(database.list_tables().tables))
         meta = database.open_table("meta").version if "meta" in names else None
-        return names, meta
+        # Each write step a writer publishes (store.versions) is a new state to reopen at.
+        return names, meta, published(self.uri)
 
     # -- look-ups by id ---------------------------------------------------------------------------
     def catalog(self) -> dict[str, dict]:

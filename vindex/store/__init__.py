@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -43,8 +44,10 @@ from vindex.store.meta import IndexMeta
 from vindex.store.queries import ChannelMember, StoredVideo, VideoQueries, chunked, sql_list  # noqa: F401
 from vindex.store.migrations import check_version, migrate
 from vindex.store.vector_index import ANN_PROBE_SHARE, ANN_TEXT_PROBE_SHARE, VectorSearch  # noqa: F401
+from vindex.store.versions import published
 
 OLD_VERSION_GRACE = timedelta(minutes=1)
+PINNED_ATTEMPTS, PINNED_RETRY_SECONDS = 10, 0.1  # reads of a version set a writer replaces (a re-embed)
 CATALOG_COLUMNS = ["id", "path", "size", "mtime_ns", "content_hash", "num_frames"]
 
 
@@ -118,17 +121,30 @@ class Store(VectorSearch, VideoQueries, DuplicateRows):
         self.migrated = migrate(self, version) if not self.meta.is_empty else []
 
     def reload(self) -> None:
-        """Open the tables and read the metadata again, as another writer may have left them."""
-        names = set(self.db.list_tables().tables)
-        self.meta = IndexMeta.parse(self._read_meta() if META in names else {})
-        self.videos, self.frames, self.clusters = (
-            self._open(name) if name in names else None for name in (VIDEOS, FRAMES, CLUSTERS)
-        )
+        """Open the tables and read the metadata again, as another writer may have left them:
+        while one writes, at the versions it last published together (`store.versions`)."""
+        for attempt in range(PINNED_ATTEMPTS):
+            pinned = None if is_remote(self.uri) else published(self.uri)
+            names = set(self.db.list_tables().tables) if pinned is None else set(pinned)
+            try:
+                self._pinned = pinned
+                self.meta = IndexMeta.parse(self._read_meta(pinned) if META in names else {})
+                self.videos, self.frames, self.clusters = (
+                    self._open(name, pinned) if name in names else None for name in (VIDEOS, FRAMES, CLUSTERS)
+                )
+                return
+            except Exception:  # a writer dropping a table we were to read: read the set it publishes next
+                if pinned is None or attempt == PINNED_ATTEMPTS - 1 or published(self.uri) is None:
+                    raise
+                time.sleep(PINNED_RETRY_SECONDS)
 
-    def _open(self, name: str):
-        """A table at its latest version, or one line saying it is damaged (or unreadable)."""
+    def _open(self, name: str, pinned: dict[str, int] | None = None):
+        """A table at its latest (or pinned) version, or one line saying it is damaged (or unreadable)."""
         try:
-            return self.db.open_table(name)
+            table = self.db.open_table(name)
+            if pinned is not None and name in pinned:
+                table.checkout(pinned[name])  # even at the latest: a checked-out table stays there
+            return table
         except Exception as error:
             explained = storage_error(self.uri, error, writing=False, table=name)
             if explained is None:
@@ -144,8 +160,8 @@ class Store(VectorSearch, VideoQueries, DuplicateRows):
             yield self
 
     # -- metadata -----------------------------------------------------------------------------
-    def _read_meta(self) -> dict:
-        table = self._open(META)
+    def _read_meta(self, pinned: dict[str, int] | None = None) -> dict:
+        table = self._open(META, pinned)
         try:
             rows = table.to_arrow().to_pylist()
         except Exception as error:

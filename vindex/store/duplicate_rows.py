@@ -49,7 +49,7 @@ class DuplicateRows:
 
     videos: object
     frames: object
-    _meta: dict
+    meta: object  # IndexMeta
     frames_by_video: object
 
     @reads

@@ -22,7 +22,7 @@ LANCE_PREFIX = re.compile(r"^(lance error: )?(LanceError\(\w+\): )?")
 DAMAGE_SIGNS = (
     "file size is too small", "does not have sufficient data", "failed to fill whole buffer", "outside file of size",
     "corrupt", "invalid range", "not found:", "panicked", "unexpected eof", "failed to decode", "invalid manifest",
-    "does not appear to be a lance file", "invalid magic",
+    "does not appear to be a lance file", "invalid magic", "was not found",  # (its versions folder is gone)
 )
 
 
@@ -93,11 +93,27 @@ def _guarded(writing: bool) -> Callable:
     def decorate(method: Callable) -> Callable:
         @functools.wraps(method)
         def guarded(self, *args, **kwargs):  # self: the Store, which has a `uri`
+            outermost = writing and not getattr(self, "_writing_depth", 0)
             try:
-                return method(self, *args, **kwargs)
+                if writing:
+                    self._writing_depth = getattr(self, "_writing_depth", 0) + 1
+                try:
+                    result = method(self, *args, **kwargs)
+                finally:
+                    if writing:
+                        self._writing_depth -= 1
+                if outermost:  # a whole write step done: readers may see it now
+                    from vindex.store.versions import publish_tables
+
+                    publish_tables(getattr(self, "store", self))  # a table wrapper (CurationLog): its store
+                return result
             except VindexError:
                 raise
             except Exception as error:
+                from vindex.store.versions import reopened_at_newer_set
+
+                if not writing and reopened_at_newer_set(self):  # the table read was replaced, not damaged
+                    return guarded(self, *args, **kwargs)
                 explained = storage_error(self.uri, error, writing)
                 if explained is None:
                     raise

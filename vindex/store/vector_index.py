@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vindex.schema import FRAMES, VIDEOS
+from vindex.store.sound import UNIT_TOLERANCE
 
 if TYPE_CHECKING:  # the store mixes this class in and holds the metadata
     from vindex.store.meta import IndexMeta
@@ -80,7 +81,10 @@ class VectorSearch:
         if "query_index" not in found.column_names:
             found = found.append_column("query_index", pa.array(np.zeros(found.num_rows, np.int32)))
         score = pc.subtract(pa.scalar(1.0, pa.float32()), found.column("_distance"))
-        return found.append_column("score", score).drop_columns(["_distance"])
+        found = found.append_column("score", score).drop_columns(["_distance"])
+        # A damaged stored vector scores NaN, or past 1: such a row is no answer (`vindex check` names it).
+        sound = pc.and_(pc.is_finite(score), pc.less_equal(pc.abs(score), 1.0 + UNIT_TOLERANCE))
+        return found.filter(pc.fill_null(sound, False))
 
     def nprobes(self, table_name: str, share: float = ANN_PROBE_SHARE, kept_rows: int | None = None) -> int:
         """How many IVF partitions a query reads: `share` of them, at least ANN_MIN_ROWS rows'
