@@ -58,10 +58,18 @@ def _writes(method: Callable | None = None, *, opens_store: bool = False) -> Cal
 def model_to_add(model: ModelSpec | None, meta: dict) -> ModelSpec:
     """The model an add embeds with: the one asked for, else the index's, else the default."""
     if model is None:
-        model = ModelSpec(meta["model"], meta.get("pretrained"), meta.get("checkpoint")) if "model" in meta else ModelSpec()
+        model = recorded_spec(meta) if "model" in meta else ModelSpec()
     elif not model.name:  # --pretrained/--checkpoint alone: for the index's model, or the default
         model = ModelSpec(meta.get("model", DEFAULT_MODEL), model.pretrained, model.checkpoint)
     return model.resolved()
+
+
+def recorded_spec(meta: dict) -> ModelSpec:
+    """The model an index's metadata names; its model folder, where one made the vectors and is still there."""
+    folder = meta.get("model_folder")
+    if folder and Path(folder).is_dir():
+        return ModelSpec(folder=folder)
+    return ModelSpec(meta["model"], meta.get("pretrained"), meta.get("checkpoint"))
 
 
 @dataclass
@@ -118,14 +126,19 @@ class Index:
         meta = self.meta
         if "model" not in meta:
             raise VindexError(f"the index at {self.store.uri} holds no videos yet: run `vindex add FOLDER` first")
-        return ModelSpec(meta["model"], meta.get("pretrained"), meta.get("checkpoint"))
+        return recorded_spec(meta)
 
     def embedder(self, spec: ModelSpec | None = None) -> Embedder:
         """The embedder for `spec` (default: the index's model) on this Index's device, precision and backend."""
         spec = (spec or self.model_spec()).resolved()
         key = (spec, self.device, self.precision, self.backend)
         if key not in self._embedders:
-            calibration = self._calibration or self.meta.get("root")
+            folder = self._calibration or self.meta.get("root")
+            calibration = None
+            if folder and Path(folder).is_dir():
+                from vindex.indexing.calibration import calibration_frames
+
+                calibration = calibration_frames(folder)
             self._embedders[key] = open_embedder(spec, self.device, self.precision, self.backend, self.status,
                                                  calibration)
         return self._embedders[key]
@@ -196,6 +209,7 @@ class Index:
                 store.initialise(
                     model.dim, model=spec.name, pretrained=spec.pretrained, checkpoint=spec.checkpoint,
                     weights=spec.weights, frames_per_video=frames, sampling=sampling, root=str(root),
+                    **({"model_folder": spec.folder} if spec.folder else {}),
                 )
             return model
 
