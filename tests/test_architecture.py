@@ -18,7 +18,7 @@ LAYERS = [
     ("analysis", ["search", "duplicates", "clustering"]),
     ("outputs", ["report", "gallery", "organizing", "exporting", "info"]),
     ("library", ["index"]),
-    ("interfaces", ["cli", "options", "output", "serve", "__main__"]),
+    ("interfaces", ["cli", "model_cli", "options", "output", "serve", "__main__"]),
 ]
 LEVEL = {name: level for level, (_, names) in enumerate(LAYERS) for name in names}
 MAX_LINES = 420

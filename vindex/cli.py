@@ -9,6 +9,7 @@ import click
 
 from vindex import __version__, defaults
 from vindex.errors import VindexError, first_line
+from vindex.model_cli import model
 from vindex.options import (
     backend_option, db_option, device_options, engine_options, filter_options, frame_options, json_option,
     model_options, out_option, quiet_option, search_options, wait_option,
@@ -409,3 +410,6 @@ def check(repair, db, as_json):
     emit(result, as_json, print_check)
     if not result.ok:
         sys.exit(1)
+
+
+cli.add_command(model)
