@@ -99,11 +99,17 @@ def _write_onnx(model, folder: Path) -> None:
         (text_tower, torch.zeros((TRACE_BATCH, context), dtype=torch.int64), folder / IMMICH_TEXT, "text"),
     ):
         path.parent.mkdir(parents=True, exist_ok=True)
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(tower, (example,), str(path), dynamo=False, opset_version=ONNX_OPSET,
-                              input_names=[name], output_names=["embedding"],
-                              dynamic_axes={name: {0: "batch"}, "embedding": {0: "batch"}})
+        fastpath = torch.backends.mha.get_fastpath_enabled()
+        # Attention's fused fast path is one operator that ONNX has no equivalent for.
+        torch.backends.mha.set_fastpath_enabled(False)
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(tower, (example,), str(path), dynamo=False, opset_version=ONNX_OPSET,
+                                  input_names=[name], output_names=["embedding"],
+                                  dynamic_axes={name: {0: "batch"}, "embedding": {0: "batch"}})
+        finally:
+            torch.backends.mha.set_fastpath_enabled(fastpath)
 
 
 def _write_tokenizer_json(vocabulary: Path, path: Path) -> None:
