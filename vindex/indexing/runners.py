@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
 from vindex.defaults import BATCH_SIZE, COMMIT_EVERY, ENGINES, FRAMES_PER_VIDEO, PRECISION, SAMPLING
 from vindex.errors import VindexError
+from vindex.indexing.distinct import DistinctInputs
 from vindex.indexing.pipeline import Outcome, embed_jobs
 from vindex.indexing.plan import EmbedJob
 from vindex.indexing.rows import BatchWriter, rows_for
@@ -97,9 +98,14 @@ class LocalRunner:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vindex-model") as loader:
             embedder = loader.submit(model.load)
             size = model.image_size or embedder.result().image_size
+            distinct = DistinctInputs(lambda images: embedder.result().embed_images(images))
             outcomes = embed_jobs(jobs, embedder, size, settings.frames_per_video, settings.batch_size,
-                                  settings.workers or os.cpu_count() or 1, settings.keyframes_only, settings.sampling)
-            write_outcomes(store, jobs, outcomes, settings.commit_every, summary, progress)
+                                  settings.workers or os.cpu_count() or 1, settings.keyframes_only, settings.sampling,
+                                  distinct)
+            try:
+                write_outcomes(store, jobs, outcomes, settings.commit_every, summary, progress)
+            finally:
+                summary.frames_reused += distinct.reused
 
 
 def make_runner(engine: str, settings: RunSettings, address: str | None = None) -> JobRunner:
