@@ -251,11 +251,13 @@ def onnx_comparison(args, root: Path, spec: ModelSpec, decode_rate: float) -> No
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
     openvino_onnx = open_embedder(ModelSpec(folder=str(folder)), "cpu", "auto", "openvino")
+    openvino_fp32 = open_embedder(ModelSpec(folder=str(folder)), "cpu", "fp32", "openvino")
     openvino_ir = open_embedder(spec, "cpu", "auto", "openvino")
     print(f"\nthe same {len(frames)} frames of the corpus, {args.model} exported (random weights), batch {args.batch_size}:")
     print(f"{'runtime':<34} {'img/s':>7} {'limit v/s':>9} {'min cosine to torch fp32':>25}")
     for label, embed in (("ONNX Runtime " + onnxruntime.__version__ + " (ONNX)", onnx_runtime),
-                         (f"OpenVINO {openvino_ir.precision} (same ONNX file)", openvino_onnx.embed_images),
+                         (f"OpenVINO {openvino_onnx.precision} (same ONNX file)", openvino_onnx.embed_images),
+                         ("OpenVINO fp32 (same ONNX file)", openvino_fp32.embed_images),
                          (f"OpenVINO {openvino_ir.precision} (IR, uint8 in)", openvino_ir.embed_images)):
         vectors = embed(frames)
         count, started = 0, time.perf_counter()
