@@ -70,3 +70,9 @@ def test_serve_answers_a_query(plain_index):
     client = TestClient(create_app(Library(str(db))))
     answer = client.get("/api/query", params={"q": "colourful stripes", "limit": 2})
     assert answer.status_code == 200 and len(answer.json()["hits"]) == 2
+
+
+def test_dupes_compares_stored_frames_without_torch(plain_index):
+    _, db, summary = plain_index
+    report = run_without_torch("dupes", "--db", db, "--mode", "similar")
+    assert report["mode"] == "similar" and report["compared"] == summary["embedded"]
