@@ -75,4 +75,4 @@ def test_serve_answers_a_query(plain_index):
 def test_dupes_compares_stored_frames_without_torch(plain_index):
     _, db, summary = plain_index
     report = run_without_torch("dupes", "--db", db, "--mode", "similar")
-    assert report["mode"] == "similar" and report["compared"] == summary["embedded"]
+    assert report["mode"] == "similar" and 0 < report["compared"] <= summary["embedded"]
