@@ -19,9 +19,10 @@ def model() -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write into.")
 @click.option("--layout", type=click.Choice(["openvino", "immich"]), default="openvino", show_default=True,
               help="openvino: OpenVINO IR (uint8 frames in); immich: visual/ and textual/ ONNX files, as immich ships.")
-@click.option("--fp16-weights", is_flag=True, help="Store the IR's weights in fp16: half the size, vectors within "
-                                                   "cosine 0.9999 (the runtime still computes in f32 or bf16).")
-def export(name, pretrained, checkpoint, out, layout, fp16_weights):
+@click.option("--fp16-text-weights", is_flag=True,
+              help="Store the text tower's IR weights in fp16: half its size, text vectors within cosine 0.9999 "
+                   "(the image tower, whose vectors the index keeps, stays fp32).")
+def export(name, pretrained, checkpoint, out, layout, fp16_text_weights):
     """Write NAME's image and text towers, its tokenizer and its preprocessing into --out.
 
     Needs torch and open_clip (pip install 'vindex[torch]'), once; the folder then runs on a
@@ -35,5 +36,5 @@ def export(name, pretrained, checkpoint, out, layout, fp16_weights):
     require_torch("vindex model export")
     if out.exists() and any(out.iterdir()):
         raise click.UsageError(f"{out} is not empty: export into a new folder")
-    facts = export_model(ModelSpec(name, pretrained, checkpoint), out, layout, fp16_weights)
+    facts = export_model(ModelSpec(name, pretrained, checkpoint), out, layout, fp16_text_weights)
     click.echo(f"exported {facts['model']} ({facts['weights']}, {facts['dim']}-d) to {out}: use --model {out}")

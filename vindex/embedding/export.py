@@ -34,9 +34,10 @@ def require_torch(what: str) -> None:
         raise VindexError(f"{what} needs {' and '.join(missing)}: {INSTALL_TORCH}")
 
 
-def export_model(spec: ModelSpec, folder: Path, layout: str = "openvino", fp16_weights: bool = False) -> dict:
+def export_model(spec: ModelSpec, folder: Path, layout: str = "openvino", fp16_text_weights: bool = False) -> dict:
     """Write `spec`'s towers, tokenizer and preprocessing into `folder`; returns the model's facts.
-    `fp16_weights` halves the IR's size (the runtime computes in f32 or bf16 either way)."""
+    `fp16_text_weights` halves the text tower's IR (the runtime computes in f32 or bf16 either way);
+    the image tower, whose vectors the index keeps, stays in fp32 so they equal torch's."""
     if layout not in LAYOUTS:
         raise VindexError(f"unknown layout {layout!r}: use {', '.join(LAYOUTS)}")
     require_torch("exporting a model")
@@ -55,7 +56,7 @@ def export_model(spec: ModelSpec, folder: Path, layout: str = "openvino", fp16_w
              "tokenizer": "clip-bpe" if plain_bpe else "open_clip"}
     (folder / PREPROCESS_FILE).write_text(json.dumps(preprocess_config(model.image_size, model.mean, model.std), indent=1))
     if layout == "openvino":
-        facts["openvino"] = _write_openvino(model, folder, fp16_weights)
+        facts["openvino"] = _write_openvino(model, folder, fp16_text_weights)
         if plain_bpe:
             shutil.copyfile(vocabulary_path(), folder / VOCABULARY_FILE)
     else:
@@ -66,7 +67,7 @@ def export_model(spec: ModelSpec, folder: Path, layout: str = "openvino", fp16_w
     return facts
 
 
-def _write_openvino(model, folder: Path, fp16_weights: bool) -> str:
+def _write_openvino(model, folder: Path, fp16_text_weights: bool) -> str:
     import torch
 
     from vindex.embedding.openvino_runtime import import_openvino, openvino_version
@@ -80,10 +81,10 @@ def _write_openvino(model, folder: Path, fp16_weights: bool) -> str:
         warnings.simplefilter("ignore")  # torch.jit.trace's deprecation notice, OpenVINO's tracer notes
         image_ir = openvino.convert_model(image_tower, example_input=frames, input=[([-1, size, size, 3], openvino.Type.u8)])
         text_ir = openvino.convert_model(text_tower, example_input=tokens, input=[([-1, context], openvino.Type.i64)])
-    # Full-precision weights by default: the runtime picks bf16 or f32 when it compiles, and int8
-    # calibrates against these.
-    openvino.save_model(image_ir, str(folder / IMAGE_IR), compress_to_fp16=fp16_weights)
-    openvino.save_model(text_ir, str(folder / TEXT_IR), compress_to_fp16=fp16_weights)
+    # Full-precision weights: the runtime picks bf16 or f32 when it compiles, and int8 calibrates
+    # against these.
+    openvino.save_model(image_ir, str(folder / IMAGE_IR), compress_to_fp16=False)
+    openvino.save_model(text_ir, str(folder / TEXT_IR), compress_to_fp16=fp16_text_weights)
     return openvino_version()
 
 
