@@ -13,7 +13,7 @@ PRETRAINED = {"ViT-B-32": "laion2b_s34b_b79k"}  # the tag used when --pretrained
 TINY_MODEL = "vindex-tiny"  # random-weight model shipped with the package: offline demos and tests
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")  # int8: OpenVINO on a CPU, opt-in
 PRECISION = "auto"
-BACKENDS = ("auto", "torch", "openvino")  # auto: OpenVINO on a CPU where installed, else torch
+BACKENDS = ("auto", "torch", "openvino")  # auto: OpenVINO on a CPU, torch on a GPU
 BACKEND = "auto"
 DEVICE = "auto"
 
