@@ -120,3 +120,15 @@ def test_exported_vit_b_32_gives_torch_vectors(tmp_path, layout):
     torch.save(open_clip.create_model("ViT-B-32", pretrained=None).state_dict(), checkpoint)
     folder = export(tmp_path, "ViT-B-32", "--checkpoint", str(checkpoint), "--layout", layout)
     assert_folder_gives_torch_vectors(folder, Embedder(ModelSpec("ViT-B-32", checkpoint=str(checkpoint)), "cpu", "fp32"))
+
+
+def test_an_unexported_model_without_torch_is_one_line_error(tmp_path, monkeypatch):
+    from vindex.errors import VindexError
+
+    monkeypatch.setenv("VINDEX_CACHE", str(tmp_path / "cache"))
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
+    checkpoint = tmp_path / "weights.pt"
+    checkpoint.write_bytes(b"not used")
+    with pytest.raises(VindexError, match=r"--model DIR.*pip install 'vindex\[torch\]'"):
+        open_embedder(ModelSpec("ViT-B-32", checkpoint=str(checkpoint)), "cpu", "auto", "auto")
