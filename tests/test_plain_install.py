@@ -1,6 +1,6 @@
 """What the plain install (no torch, no open_clip) does on the shipped `vindex-tiny`: add, query,
-similar, cluster and serve. CI runs these in a venv made by a plain `pip install .`, where torch
-cannot be imported; here they also check that none of them imports torch."""
+similar, dupes, cluster and serve. CI runs these in a venv made by a plain `pip install .`, where
+torch cannot be imported; elsewhere the commands run with torch and open_clip hidden."""
 
 import json
 import subprocess
@@ -13,24 +13,30 @@ from tests.conftest import TINY
 
 pytestmark = pytest.mark.plain
 
-# Runs the CLI in a fresh interpreter and reports whether torch or open_clip got imported.
+# Runs the CLI in a fresh interpreter as the plain install would: torch and open_clip can be
+# neither found nor imported (where they are installed, they are hidden).
 NO_TORCH_RUN = """
-import sys
+import importlib.util, sys
+HIDDEN = ("torch", "open_clip")
+find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *a: None if name.split(".")[0] in HIDDEN else find_spec(name, *a)
+
+class Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in HIDDEN:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, Hide())
 from vindex.cli import cli
-try:
-    cli.main(sys.argv[1:], standalone_mode=False)
-finally:
-    heavy = sorted(name for name in ("torch", "open_clip") if name in sys.modules)
-    print("IMPORTED:" + ",".join(heavy), file=sys.stderr)
+cli.main(sys.argv[1:], standalone_mode=False)
 """
 
 
 def run_without_torch(*args) -> dict:
-    """`vindex ARGS --json` in a subprocess; asserts it succeeded without importing torch."""
+    """`vindex ARGS --json` in a subprocess without torch; asserts it succeeded."""
     done = subprocess.run([sys.executable, "-c", NO_TORCH_RUN, *map(str, args), "--json"],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "IMPORTED:\n" in done.stderr, done.stderr[-500:]
     return json.loads(done.stdout)
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import json
+
 import click
+
+from vindex.options import json_option
 
 
 @click.group()
@@ -22,7 +26,8 @@ def model() -> None:
 @click.option("--fp16-text-weights", is_flag=True,
               help="Store the text tower's IR weights in fp16: half its size, text vectors within cosine 0.9999 "
                    "(the image tower, whose vectors the index keeps, stays fp32).")
-def export(name, pretrained, checkpoint, out, layout, fp16_text_weights):
+@json_option
+def export(name, pretrained, checkpoint, out, layout, fp16_text_weights, as_json):
     """Write NAME's image and text towers, its tokenizer and its preprocessing into --out.
 
     Needs torch and open_clip (pip install 'vindex[torch]'), once; the folder then runs on a
@@ -37,4 +42,7 @@ def export(name, pretrained, checkpoint, out, layout, fp16_text_weights):
     if out.exists() and any(out.iterdir()):
         raise click.UsageError(f"{out} is not empty: export into a new folder")
     facts = export_model(ModelSpec(name, pretrained, checkpoint), out, layout, fp16_text_weights)
-    click.echo(f"exported {facts['model']} ({facts['weights']}, {facts['dim']}-d) to {out}: use --model {out}")
+    if as_json:
+        click.echo(json.dumps({**facts, "folder": str(out)}, indent=2))
+    else:
+        click.echo(f"exported {facts['model']} ({facts['weights']}, {facts['dim']}-d) to {out}: use --model {out}")
