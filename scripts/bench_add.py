@@ -7,6 +7,7 @@ what the perceptual fingerprints cost (decode and add with and without them, in 
     python scripts/bench_add.py --videos 24 --model vindex-tiny --unchanged 10000
     python scripts/bench_add.py --runtimes torch:auto,openvino:auto --unchanged 0
     python scripts/bench_add.py --runtimes torch:auto --unchanged 0 --pairs 2 --long 4   # fingerprint cost
+    python scripts/bench_add.py --runtimes openvino:auto --unchanged 0 --pairs 0 --onnx  # ONNX Runtime vs OpenVINO
 
 On a CPU the decoder and the model share the cores, so the ceiling for `add` is the combined one,
 1 / (1/decode-only + 1/model-only) videos/s, each measured on all cores in the same run.
@@ -31,6 +32,7 @@ import numpy as np
 from vindex.demo import PATTERNS, make_corpus, render, theme_for
 from vindex.embedding import ModelSpec, open_embedder
 from vindex.indexing import EmbedJob, decode_ahead
+from vindex.indexing.calibration import calibration_frames, sample_frames
 from vindex.scanning import scan
 
 
@@ -157,6 +159,8 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=1,
                         help="add runs without and with fingerprints, alternating (the first runtime; 0: skip)")
     parser.add_argument("--long", type=int, default=0, help="also measure the fingerprints' cost on this many 2-minute videos")
+    parser.add_argument("--onnx", action="store_true",
+                        help="also run the model exported as ONNX (immich's layout) on ONNX Runtime and on OpenVINO")
     args = parser.parse_args()
     args.folder.mkdir(parents=True, exist_ok=True)
     root = build_corpus(args.folder, args.videos)
@@ -170,7 +174,7 @@ def main() -> None:
     decode_rate = None
     for backend, precision in runtimes:
         # Loading first converts (and for int8 calibrates) the model once, outside the timings.
-        embedder = open_embedder(spec, "cpu", precision, backend, calibration=root)
+        embedder = open_embedder(spec, "cpu", precision, backend, calibration=calibration_frames(root))
         embedder.embed_images(np.zeros((1, embedder.image_size, embedder.image_size, 3), np.uint8))
         if decode_rate is None:
             decode_rate = decode_only(root, args.frames, embedder.image_size, workers)
@@ -200,6 +204,8 @@ def main() -> None:
     print(f"\npeak RSS of add  : {peak_rss:7.0f} MiB (the largest of the runs above)")
     print(f"unchanged re-run : {rerun['seconds']:7.2f} s in add, {rerun_wall:.2f} s for the whole command "
           f"({rerun['unchanged']} unchanged)")
+    if args.onnx:
+        onnx_comparison(args, root, spec, decode_rate)
     if args.pairs:
         backend, precision = runtimes[0]
         fingerprint_report(args, root, spec, workers, [*engine, "--backend", backend, "--precision", precision])
@@ -212,6 +218,47 @@ def main() -> None:
         print(f"{args.unchanged} files ({first['embedded']} distinct): first add {first_wall:.1f} s; "
               f"unchanged re-run {again['seconds']:.2f} s in add, {again_wall:.2f} s for the whole command")
 
+
+def onnx_comparison(args, root: Path, spec: ModelSpec, decode_rate: float) -> None:
+    """The same exported towers and the same frames on ONNX Runtime (as immich and rclip run CLIP on
+    a CPU) and on OpenVINO: image tower images/s, the add limit it allows, cosine to torch fp32."""
+    import onnxruntime
+
+    from vindex.embedding import Embedder
+    from vindex.embedding.export import export_model
+    from vindex.embedding.model_folder import read_model_folder
+
+    folder = args.folder / f"export-{args.model}-immich"
+    if not (folder / "model.json").is_file():
+        export_model(spec, folder, "immich")
+    exported = read_model_folder(folder)
+    frames = sample_frames(root, args.batch_size, exported.image_size)
+    reference = Embedder(spec, "cpu", "fp32").embed_images(frames)
+    session = onnxruntime.InferenceSession(str(exported.image_path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+
+    def onnx_runtime(batch: np.ndarray) -> np.ndarray:
+        vectors = session.run(None, {name: exported.image_inputs(batch)})[0]
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    openvino_onnx = open_embedder(ModelSpec(folder=str(folder)), "cpu", "auto", "openvino")
+    openvino_fp32 = open_embedder(ModelSpec(folder=str(folder)), "cpu", "fp32", "openvino")
+    openvino_ir = open_embedder(spec, "cpu", "auto", "openvino")
+    print(f"\nthe same {len(frames)} frames of the corpus, {args.model} exported (random weights), batch {args.batch_size}:")
+    print(f"{'runtime':<34} {'img/s':>7} {'limit v/s':>9} {'min cosine to torch fp32':>25}")
+    for label, embed in (("ONNX Runtime " + onnxruntime.__version__ + " (ONNX)", onnx_runtime),
+                         (f"OpenVINO {openvino_onnx.precision} (same ONNX file)", openvino_onnx.embed_images),
+                         ("OpenVINO fp32 (same ONNX file)", openvino_fp32.embed_images),
+                         (f"OpenVINO {openvino_ir.precision} (IR, uint8 in)", openvino_ir.embed_images)):
+        vectors = embed(frames)
+        count, started = 0, time.perf_counter()
+        while time.perf_counter() - started < 5.0:
+            embed(frames)
+            count += len(frames)
+        rate = count / (time.perf_counter() - started)
+        limit = 1 / (1 / decode_rate + args.frames / rate)
+        cosine = float(np.min(np.sum(vectors * reference, axis=1)))
+        print(f"{label:<34} {rate:7.1f} {limit:9.2f} {cosine:25.5f}")
 
 
 def fingerprint_report(args, root: Path, spec: ModelSpec, workers: int, extra: list[str]) -> None:

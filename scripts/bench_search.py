@@ -97,7 +97,7 @@ def write_batch(store: Store, root: Path, start: int, frames: np.ndarray, videos
             file.write_bytes(os.urandom(1024))
             sizes[i], mtimes[i] = file.stat().st_size, file.stat().st_mtime_ns
     now = datetime.now(timezone.utc)
-    video_rows = pa.table(
+    video_rows = with_nulls(
         {
             "id": ids, "path": paths, "channel": channel, "size": sizes, "mtime_ns": mtimes,
             "content_hash": [f"{n:032x}" for n in numbers], "duration": [10.0] * count, "fps": [25.0] * count,
@@ -106,17 +106,25 @@ def write_batch(store: Store, root: Path, start: int, frames: np.ndarray, videos
             "cluster": pa.nulls(count, pa.int32()), "cluster_probability": pa.nulls(count, pa.float32()),
             "x": pa.nulls(count, pa.float32()), "y": pa.nulls(count, pa.float32()),
         },
-        schema=store.videos.schema,
+        store.videos.schema,
     )
-    frame_rows = pa.table(
+    frame_rows = with_nulls(
         {
             "video_id": np.repeat(ids, per_video), "frame_index": np.tile(np.arange(per_video, dtype=np.int32), count),
             "timestamp": np.tile(10.0 * (np.arange(per_video) + 0.5) / per_video, count),
             "vector": vector_column(frames),
         },
-        schema=store.frames.schema,
+        store.frames.schema,
     )
     store.write(video_rows, frame_rows)
+
+
+def with_nulls(columns: dict, schema: pa.Schema) -> pa.Table:
+    """The rows, with nulls in the columns that later schema versions added (fingerprints, ...)."""
+    count = len(next(iter(columns.values())))
+    for field in schema:
+        columns.setdefault(field.name, pa.nulls(count, field.type))
+    return pa.table(columns, schema=schema)
 
 
 def median_ms(call, arguments: list) -> float:

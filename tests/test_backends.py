@@ -64,15 +64,22 @@ def test_openvino_vectors_equal_torch_fp32_on_vit_b_32(tmp_path):
 
 def test_ir_is_converted_once_into_the_cache_and_reused(tmp_path, monkeypatch):
     monkeypatch.setenv("VINDEX_CACHE", str(tmp_path / "cache"))
+    # A checkpoint of the tiny model: weights that no shipped model folder holds, so they convert.
+    checkpoint = tmp_path / "tiny.pt"
+    import torch
+
+    torch.save(Embedder(TINY_SPEC, "cpu", "fp32").model.state_dict(), checkpoint)
+    spec = ModelSpec("vindex-tiny", checkpoint=str(checkpoint))
     said = []
-    first = open_embedder(TINY_SPEC, "cpu", "fp32", "openvino", status=said.append)
+    first = open_embedder(spec, "cpu", "fp32", "openvino", status=said.append)
     assert len(said) == 1 and said[0].startswith("converting vindex-tiny to OpenVINO")
     import openvino
 
     version = openvino.__version__.split("-")[0]
     assert first.folder.is_relative_to(tmp_path / "cache") and version in str(first.folder)
-    assert {p.name for p in first.folder.iterdir()} >= {"image.xml", "image.bin", "text.xml", "text.bin", "model.json"}
-    second = open_embedder(TINY_SPEC, "cpu", "fp32", "openvino", status=said.append)
+    assert {p.name for p in first.source.root.iterdir()} >= {"image.xml", "image.bin", "text.xml", "text.bin",
+                                                             "model.json", "preprocess_cfg.json"}
+    second = open_embedder(spec, "cpu", "fp32", "openvino", status=said.append)
     assert len(said) == 1  # no second conversion
     frames = frames_for(first.image_size, 2)
     assert np.allclose(first.embed_images(frames), second.embed_images(frames), atol=1e-6)

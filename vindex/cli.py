@@ -11,6 +11,7 @@ from vindex import __version__, defaults
 from vindex.curation_cli import register_curation
 from vindex.display import visible_name
 from vindex.errors import VindexError, first_line, os_error_line
+from vindex.model_cli import model
 from vindex.serve_cli import serve
 from vindex.options import (
     backend_option, db_option, device_options, engine_options, filter_options, frame_options, json_option,
@@ -409,3 +410,4 @@ def check(repair, db, as_json, wait):
 
 
 cli.add_command(serve)
+cli.add_command(model)

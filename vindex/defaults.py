@@ -15,7 +15,7 @@ TINY_MODEL = "vindex-tiny"  # random-weight model shipped with the package: offl
 BACKEND_PRECISIONS = {"torch": ("auto", "fp32", "bf16", "fp16"), "openvino": ("auto", "fp32", "bf16", "int8")}
 PRECISIONS = tuple(dict.fromkeys(name for names in BACKEND_PRECISIONS.values() for name in names))
 PRECISION = "auto"
-BACKENDS = ("auto", "torch", "openvino")  # auto: OpenVINO on a CPU where installed, else torch
+BACKENDS = ("auto", "torch", "openvino")  # auto: OpenVINO on a CPU, torch on a GPU
 BACKEND = "auto"
 DEVICE = "auto"
 

@@ -34,10 +34,17 @@ if TYPE_CHECKING:
 def model_to_add(model: ModelSpec | None, meta: IndexMeta) -> ModelSpec:
     """The model an add embeds with: the one asked for, else the index's, else the default."""
     if model is None:
-        model = ModelSpec(meta.model, meta.pretrained, meta.checkpoint) if meta.has_model else ModelSpec()
+        model = recorded_spec(meta) if meta.has_model else ModelSpec()
     elif not model.name:  # --pretrained/--checkpoint alone: for the index's model, or the default
         model = ModelSpec(meta.model or DEFAULT_MODEL, model.pretrained, model.checkpoint)
     return model.resolved()
+
+
+def recorded_spec(meta: IndexMeta) -> ModelSpec:
+    """The model an index's metadata names; its model folder, where one made the vectors and is still there."""
+    if meta.model_folder and Path(meta.model_folder).is_dir():
+        return ModelSpec(folder=meta.model_folder)
+    return ModelSpec(meta.model, meta.pretrained, meta.checkpoint)
 
 
 @dataclass
@@ -98,14 +105,19 @@ class Index(Curating):
         meta = self.meta
         if not meta.has_model:
             raise VindexError(f"the index at {self.store.uri} holds no videos yet: run `vindex add FOLDER` first")
-        return ModelSpec(meta.model, meta.pretrained, meta.checkpoint)
+        return recorded_spec(meta)
 
     def embedder(self, spec: ModelSpec | None = None) -> Embedder:
         """The embedder for `spec` (default: the index's model) on this Index's device, precision and backend."""
         spec = (spec or self.model_spec()).resolved()
         key = (spec, self.device, self.precision, self.backend)
         if key not in self._embedders:
-            calibration = self._calibration or self.meta.root
+            folder = self._calibration or self.meta.root
+            calibration = None
+            if folder and Path(folder).is_dir():
+                from vindex.indexing.calibration import calibration_frames
+
+                calibration = calibration_frames(folder)
             self._embedders[key] = open_embedder(spec, self.device, self.precision, self.backend, self.status,
                                                  calibration)
         return self._embedders[key]
@@ -180,6 +192,7 @@ class Index(Curating):
                     store.initialise(
                         model.dim, model=spec.name, pretrained=spec.pretrained, checkpoint=spec.checkpoint,
                         weights=spec.weights, frames_per_video=frames, sampling=sampling, root=str(root),
+                        **({"model_folder": spec.folder} if spec.folder else {}),
                     )
                 return model
 

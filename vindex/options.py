@@ -50,7 +50,7 @@ def device_options(command: Callable) -> Callable:
 def backend_option(command: Callable) -> Callable:
     return click.option(
         "--backend", type=click.Choice(defaults.BACKENDS), default=defaults.BACKEND, show_default=True,
-        help="Runtime: auto is OpenVINO on a CPU when installed (pip install 'vindex[openvino]'), else torch.",
+        help="Runtime: auto is OpenVINO on a CPU, torch on a GPU (torch needs pip install 'vindex[torch]').",
     )(command)
 
 
@@ -58,7 +58,8 @@ def model_options(command: Callable) -> Callable:
     for decorator in reversed(
         [
             click.option("--model", default=None,
-                         help=f"open_clip model name. Default: {defaults.MODEL} (or the index's)."),
+                         help=f"open_clip model name, or a model folder (vindex model export). Default: "
+                              f"{defaults.MODEL} (or the index's)."),
             click.option("--pretrained", default=None, help="open_clip pretrained tag, e.g. laion2b_s34b_b79k."),
             click.option(
                 "--checkpoint", type=click.Path(dir_okay=False, resolve_path=True), default=None,

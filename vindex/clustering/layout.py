@@ -9,6 +9,7 @@ seeded, hence single-threaded and reproducible.
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 
 import numpy as np
@@ -56,8 +57,9 @@ def approximate_neighbours(points: np.ndarray, k: int, metric: str, seed: int) -
 
 def exact_neighbours(points: np.ndarray, k: int, metric: str) -> Neighbours:
     """Every point's k nearest, one matrix product per block: in numpy up to NUMPY_NEIGHBOURS_MAX
-    points (importing torch costs more than such a search), in torch above (3x faster products)."""
-    if len(points) <= NUMPY_NEIGHBOURS_MAX:
+    points (importing torch costs more than such a search), in torch above (3x faster products)
+    where it is installed."""
+    if len(points) <= NUMPY_NEIGHBOURS_MAX or importlib.util.find_spec("torch") is None:
         def top(block: np.ndarray, largest: bool) -> tuple[np.ndarray, np.ndarray]:
             keyed = -block if largest else block
             found = np.argpartition(keyed, k - 1, axis=1)[:, :k]

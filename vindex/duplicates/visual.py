@@ -8,6 +8,8 @@ frame x frame similarity: any pair that can reach the threshold shares a frame p
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 
 from vindex.store import Store
@@ -45,17 +47,21 @@ def candidate_pairs(frames_of: list[np.ndarray], threshold: float) -> list[tuple
     Frames are ordered by video, so comparing each block of rows with the columns from the block
     on (half the matrix) still meets every pair of different videos.
     """
-    import torch  # its matrix product ran 3x faster than numpy's here (docs/search.md)
-
     sizes = [len(frames) for frames in frames_of]
     if sum(sizes) == 0:
         return []
-    matrix = torch.from_numpy(np.concatenate(frames_of))
-    owners = torch.from_numpy(np.repeat(np.arange(len(frames_of)), sizes))
+    matrix = np.concatenate(frames_of)
+    owners = np.repeat(np.arange(len(frames_of)), sizes)
+    above = lambda rows, columns: np.nonzero(rows @ columns.T >= threshold)  # noqa: E731
+    if importlib.util.find_spec("torch") is not None:
+        import torch  # its matrix product ran 3x faster than numpy's here (docs/search.md)
+
+        matrix, owners = torch.from_numpy(matrix), torch.from_numpy(owners)
+        above = lambda rows, columns: torch.nonzero(rows @ columns.T >= threshold, as_tuple=True)  # noqa: E731
     found: set[tuple[int, int]] = set()
     block = max(1, BLOCK_CELLS // len(matrix))
     for start in range(0, len(matrix), block):
-        rows, cols = torch.nonzero(matrix[start : start + block] @ matrix[start:].T >= threshold, as_tuple=True)
+        rows, cols = above(matrix[start : start + block], matrix[start:])
         a, b = owners[start + rows], owners[start + cols]
         ahead = a < b
         found.update(zip(a[ahead].tolist(), b[ahead].tolist()))

@@ -10,6 +10,9 @@ import importlib.util
 import platform
 import sys
 from pathlib import Path
+from typing import Callable
+
+import numpy as np
 
 from vindex.defaults import BACKENDS
 from vindex.embedding.spec import ModelSpec
@@ -18,11 +21,16 @@ from vindex.results import StatusHook
 
 # Device nodes a CUDA or ROCm driver creates; without them torch.cuda cannot find a GPU either.
 GPU_DEVICE_NODES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd")
-INSTALL_OPENVINO = "pip install 'vindex[openvino]'"
+INSTALL_OPENVINO = "pip install openvino"
+INSTALL_TORCH = "pip install 'vindex[torch]'"
 
 
 def openvino_installed() -> bool:
     return importlib.util.find_spec("openvino") is not None
+
+
+def torch_installed() -> bool:
+    return importlib.util.find_spec("torch") is not None and importlib.util.find_spec("open_clip") is not None
 
 
 def may_have_gpu() -> bool:
@@ -39,6 +47,8 @@ def choose_backend(device: str | None, precision: str, backend: str = "auto") ->
         raise VindexError(f"unknown backend {backend!r}: use {', '.join(BACKENDS)}")
     on_cpu = device in (None, "auto", "cpu")
     if backend == "torch":
+        if not torch_installed():
+            raise VindexError(f"the torch backend is not installed: {INSTALL_TORCH}")
         if precision == "int8":
             raise VindexError("int8 runs on the OpenVINO backend: use --backend openvino (or auto) on the CPU")
         return "torch"
@@ -51,8 +61,10 @@ def choose_backend(device: str | None, precision: str, backend: str = "auto") ->
             raise VindexError("fp16 is for CUDA: on the CPU use --precision bf16, fp32 or int8")
         return "openvino"
     if not on_cpu or precision == "fp16" or not openvino_installed():
+        if not torch_installed():
+            raise VindexError(f"{device or precision} needs the torch backend: {INSTALL_TORCH}")
         return "torch"
-    if device in (None, "auto") and may_have_gpu():
+    if device in (None, "auto") and may_have_gpu() and torch_installed():
         from vindex.embedding.torch_backend import pick_device
 
         if pick_device(device) != "cpu":
@@ -62,13 +74,17 @@ def choose_backend(device: str | None, precision: str, backend: str = "auto") ->
 
 def open_embedder(
     spec: ModelSpec, device: str | None = None, precision: str = "auto", backend: str = "auto",
-    status: StatusHook | None = None, calibration: str | Path | None = None,
+    status: StatusHook | None = None, calibration: Callable[[int, int], np.ndarray] | None = None,
 ):
     """A loaded model (torch `Embedder` or `OpenVinoEmbedder`): frames and texts in, unit vectors out.
 
-    `calibration` is a folder of videos whose frames calibrate int8 (the first time only).
+    `calibration`: (count, size) → frames of the user's videos, which calibrate int8 (the first time only).
     """
-    if choose_backend(device, precision, backend) == "openvino":
+    spec = spec.resolved()
+    chosen = choose_backend(device, precision, backend)
+    if spec.folder and chosen == "torch":
+        raise VindexError(f"a model folder ({spec.folder}) runs on OpenVINO, on the CPU: use --backend openvino")
+    if chosen == "openvino":
         from vindex.embedding.openvino_backend import OpenVinoEmbedder
 
         return OpenVinoEmbedder(spec, precision, status, calibration)

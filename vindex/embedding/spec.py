@@ -29,9 +29,19 @@ class ModelSpec:
     name: str | None = DEFAULT_MODEL
     pretrained: str | None = None
     checkpoint: str | None = None
+    folder: str | None = None  # a model folder (`vindex model export`, or immich's layout)
+    folder_weights: str | None = None  # the weights' identity that folder records
 
     def resolved(self) -> "ModelSpec":
-        """Fill in the default pretrained tag, so the spec names exactly one set of weights."""
+        """Fill in the default pretrained tag, so the spec names exactly one set of weights; a model
+        folder (given as `folder`, or as the name) names its model and weights itself."""
+        from vindex.embedding.model_folder import is_model_folder, read_model_folder
+
+        if self.folder_weights:
+            return self
+        if self.folder or (not self.pretrained and not self.checkpoint and is_model_folder(self.name)):
+            found = read_model_folder(self.folder or self.name)
+            return ModelSpec(found.name, folder=str(found.root), folder_weights=found.weights)
         if self.checkpoint or self.pretrained or self.name == TINY_MODEL:
             return self
         return ModelSpec(self.name, DEFAULT_PRETRAINED.get(self.name) or _first_pretrained_tag(self.name))
@@ -39,6 +49,8 @@ class ModelSpec:
     @property
     def weights(self) -> str:
         """What the index records as the weights' identity."""
+        if self.folder_weights:
+            return self.folder_weights
         if self.checkpoint:
             return f"checkpoint:xxh3:{checkpoint_digest(self.checkpoint)}"
         if self.pretrained:
@@ -108,6 +120,10 @@ def _side(size) -> int:
 
 def image_size_of(spec: ModelSpec) -> int | None:
     """The model's input size, so decoding can start while the model loads. None if not found."""
+    if spec.folder:
+        from vindex.embedding.model_folder import read_model_folder
+
+        return read_model_folder(spec.folder).image_size
     try:
         return _side(model_config(spec.name)["vision_cfg"]["image_size"])
     except (TypeError, KeyError):
@@ -131,6 +147,14 @@ def check_model(spec: ModelSpec) -> None:
 
 def model_shape(spec: ModelSpec) -> ModelShape:
     """The vector size and input size from the model's config, without loading its weights."""
+    config = model_config(spec.name) if spec.name == TINY_MODEL else None
+    if spec.folder:
+        from vindex.embedding.model_folder import read_model_folder
+
+        found = read_model_folder(spec.folder)
+        return ModelShape(spec, found.dim, found.image_size)
+    if config:
+        return ModelShape(spec, int(config["embed_dim"]), _side(config["vision_cfg"]["image_size"]))
     import open_clip
 
     check_model(spec)

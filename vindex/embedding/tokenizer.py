@@ -1,8 +1,10 @@
 """CLIP's byte-level BPE tokenizer without torch, giving the same token ids as open_clip's.
 
 open_clip's tokenizer module imports torch (seconds) only to return a tensor; a text search with
-a cached OpenVINO model needs nothing else from torch. The vocabulary is the merges file that
-open_clip ships (`bpe_simple_vocab_16e6.txt.gz`), read from its package folder without importing it.
+an OpenVINO model needs nothing else from torch. The vocabulary is the merges file that open_clip
+ships (`bpe_simple_vocab_16e6.txt.gz`): a model folder holds a copy (so does the built-in
+`vindex-tiny`), else it is read from open_clip's package folder without importing it. The merges of
+a Hugging Face `tokenizer.json` (immich's layout) give the same ids.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import gzip
 import html
 import importlib.util
+import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,11 +31,26 @@ MERGES = 49152 - 256 - 2
 WORD_PATTERN = START + "|" + END + r"""|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
 
 
+SHIPPED_VOCABULARY = Path(__file__).resolve().parent.parent / "models" / "vindex-tiny" / VOCABULARY_FILE
+
+
 def vocabulary_path() -> Path:
+    """open_clip's vocabulary file, else the copy shipped with `vindex-tiny` (the same file)."""
     package = importlib.util.find_spec("open_clip")
-    if package is None or not package.submodule_search_locations:
-        raise VindexError("open_clip is not installed: pip install open_clip_torch")
-    return Path(package.submodule_search_locations[0]) / VOCABULARY_FILE
+    if package is not None and package.submodule_search_locations:
+        return Path(package.submodule_search_locations[0]) / VOCABULARY_FILE
+    if SHIPPED_VOCABULARY.is_file():
+        return SHIPPED_VOCABULARY
+    raise VindexError("no CLIP vocabulary found: pip install 'vindex[torch]', or use a model folder")
+
+
+def read_merges(path: Path) -> list[tuple[str, str]]:
+    """The BPE merges, best first, from open_clip's gzipped file or a Hugging Face tokenizer.json."""
+    if path.suffix == ".json":
+        merges = json.loads(path.read_text(encoding="utf-8"))["model"]["merges"]
+        return [tuple(merge.split(" ", 1)) if isinstance(merge, str) else tuple(merge) for merge in merges][:MERGES]
+    lines = gzip.open(path, "rt", encoding="utf-8").read().split("\n")
+    return [tuple(line.split()) for line in lines[1:MERGES + 1]]
 
 
 def byte_symbols() -> dict[int, str]:
@@ -53,8 +71,7 @@ class ClipTokenizer:
         import regex
 
         self.context_length = context_length
-        lines = gzip.open(vocabulary or vocabulary_path(), "rt", encoding="utf-8").read().split("\n")
-        merges = [tuple(line.split()) for line in lines[1:MERGES + 1]]
+        merges = read_merges(vocabulary or vocabulary_path())
         by_byte = byte_symbols()
         self.byte_symbols = [by_byte[value] for value in range(256)]
         symbols = [*by_byte.values()] + [symbol + WORD_END for symbol in by_byte.values()]
@@ -116,6 +133,6 @@ def clean(text: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def clip_tokenizer(context_length: int = 77) -> ClipTokenizer:
-    """A shared tokenizer per context length: reading the vocabulary takes ~0.1 s."""
-    return ClipTokenizer(context_length)
+def clip_tokenizer(context_length: int = 77, vocabulary: Path | None = None) -> ClipTokenizer:
+    """A shared tokenizer per context length and vocabulary: reading the vocabulary takes ~0.1 s."""
+    return ClipTokenizer(context_length, vocabulary)

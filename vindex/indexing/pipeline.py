@@ -12,6 +12,7 @@ import numpy as np
 from vindex.defaults import SAMPLING
 from vindex.errors import DecodeError
 from vindex.frames import DecodedVideo, read_frames
+from vindex.indexing.distinct import DistinctInputs
 
 if TYPE_CHECKING:
     from vindex.embedding import Embedder
@@ -65,18 +66,21 @@ def embed_jobs(
     keyframes_only: bool = False,
     sampling: str = SAMPLING,
     fingerprints: bool = True,
+    distinct: DistinctInputs | None = None,
 ) -> Iterator[tuple[EmbedJob, Outcome]]:
     """Yield (job, (decoded frames, frame vectors)) or (job, DecodeError) for each job, embedding frames
     of several videos per model call of `batch_size` frames.
 
     `embedder` may still be loading: decoding starts at once and waits for it at the first batch.
+    `distinct` (made here if not given) embeds each distinct frame once and counts the reused ones.
     """
     waiting: list[tuple[EmbedJob, DecodedVideo]] = []
+    if distinct is None:
+        distinct = DistinctInputs(lambda images: embedder.result().embed_images(images))
 
     def flush() -> Iterator[tuple[EmbedJob, Outcome]]:
-        model = embedder.result()
         images = np.concatenate([decoded.images for _, decoded in waiting])
-        vectors = np.concatenate([model.embed_images(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+        vectors = np.concatenate([distinct(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
         start = 0
         for job, decoded in waiting:
             count = len(decoded.images)

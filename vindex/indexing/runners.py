@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
 from vindex.defaults import BATCH_SIZE, COMMIT_EVERY, FRAMES_PER_VIDEO, PRECISION, SAMPLING
 from vindex.errors import DecodeError, VindexError
+from vindex.indexing.distinct import DistinctInputs
 from vindex.indexing.pipeline import Outcome, embed_jobs
 from vindex.indexing.jobs import EmbedJob
 from vindex.indexing.rows import BatchWriter, rows_for
@@ -101,8 +102,12 @@ class LocalRunner:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vindex-model") as loader:
             embedder = loader.submit(model.load)
             size = model.image_size or embedder.result().image_size
+            distinct = DistinctInputs(lambda images: embedder.result().embed_images(images))
             outcomes = embed_jobs(jobs, embedder, size, settings.frames_per_video, settings.batch_size,
                                   settings.workers or os.cpu_count() or 1, settings.keyframes_only, settings.sampling,
-                                  settings.fingerprints)
-            write_outcomes(store, jobs, outcomes, settings.commit_every, summary, progress)
+                                  settings.fingerprints, distinct)
+            try:
+                write_outcomes(store, jobs, outcomes, settings.commit_every, summary, progress)
+            finally:
+                summary.frames_reused += distinct.reused
 

@@ -96,7 +96,9 @@ class Store(VectorSearch, VideoQueries, DuplicateRows):
         # Lance's Rust logger otherwise prints WARN lines (e.g. "No existing dataset") on stderr.
         os.environ.setdefault("LANCE_LOG", "error")
         os.environ.setdefault("LANCEDB_LOG", "error")
-        import lancedb
+        from vindex.store.lazy_import import import_lancedb
+
+        lancedb = import_lancedb()
 
         self.uri = uri
         local = not is_remote(uri)

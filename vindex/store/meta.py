@@ -23,6 +23,7 @@ class IndexMeta:
     model: str | None = None  # the model that made the vectors, its weights tag or checkpoint, and their digest
     pretrained: str | None = None
     checkpoint: str | None = None
+    model_folder: str | None = None  # the exported model folder (`--model DIR`) that made the vectors
     weights: str | None = None
     dim: int | None = None  # vector size
     frames_per_video: int | None = None
