@@ -11,11 +11,11 @@ PACKAGE = Path(__file__).resolve().parent.parent / "vindex"
 # Bottom to top; a module may import its own layer and the layers below (docs/architecture.md).
 LAYERS = [
     ("foundation", ["defaults", "errors", "locations", "results"]),
-    ("files", ["scanning", "frames", "stills", "fingerprints", "shots", "demo"]),
+    ("files", ["scanning", "frames", "stills", "fingerprints", "shots", "sampling", "demo"]),
     ("vectors", ["embedding"]),
     ("store", ["store", "schema", "vector_index", "locking", "checking"]),
     ("indexing", ["indexing"]),
-    ("analysis", ["search", "duplicates", "clustering"]),
+    ("analysis", ["search", "segments", "duplicates", "clustering"]),
     ("outputs", ["report", "gallery", "organizing", "exporting", "info"]),
     ("library", ["index"]),
     ("interfaces", ["cli", "options", "output", "serve", "__main__"]),

@@ -18,7 +18,7 @@ from vindex.errors import VindexError
 if TYPE_CHECKING:
     from vindex.store import Store
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VIDEOS, FRAMES, META, CLUSTERS = "videos", "frames", "meta", "clusters"
 TERMS = "terms"  # the cluster-naming vocabulary's text vectors, cached per model and vocabulary
 
@@ -113,6 +113,20 @@ def vectors_of(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 
 MIGRATIONS[1] = _add_fingerprint_columns
+
+
+def _record_fixed_frame_policy(store: "Store") -> None:
+    """Version 2 → 3: the index's frame policy in `meta` (`vindex.sampling`). An index made before
+    frames followed the shots took a fixed count per video: that is recorded, and the next `add`
+    says once how to move to the per-shot policy (`frame_upgrade_pending`)."""
+    meta = store.meta
+    if "model" not in meta or meta.get("frame_policy"):
+        return
+    frames = int(meta.get("frames_per_video") or 5)
+    store.set_meta(frame_policy=dict(kind="fixed", frames=frames), frame_upgrade_pending=True)
+
+
+MIGRATIONS[2] = _record_fixed_frame_policy
 
 
 def check_version(found: int | None, uri: str) -> int:

@@ -27,7 +27,9 @@ from vindex.frames import read_frames
 from vindex.indexing.rows import mean_vector
 from vindex.locations import is_remote, join_root, shown_path, stored_path
 from vindex.results import Result
+from vindex.sampling import FramePolicy, decoder_count, time_weights
 from vindex.scanning import hash_file
+from vindex.segments import Moment, add_segments
 from vindex.store import Store, sql_list, vectors_of
 from vindex.store.filters import all_of
 from vindex.vector_index import ANN_PROBE_SHARE, ANN_TEXT_PROBE_SHARE
@@ -49,6 +51,9 @@ class Hit(Result):
     frame_index: int | None
     video_id: str
     file: str  # the path on disk (root joined with `path`)
+    start: float | None = None  # the matching stretch around `timestamp` (vindex.segments)
+    end: float | None = None
+    moments: list[Moment] | None = None  # every matching stretch of the video, best first (when asked)
 
 
 @dataclass
@@ -141,12 +146,13 @@ def video_probe(
         return Probe(str(path), vectors, np.asarray(row["vector"], np.float32), "index", sorted(set(exclude)))
     embedder = load_embedder()
     try:
-        decoded = read_frames(str(file), int(store.meta.get("frames_per_video") or FRAMES_PER_VIDEO),
+        decoded = read_frames(str(file), decoder_count(FramePolicy.from_meta(store.meta)),
                               embedder.image_size, threaded=True, sampling=store.meta.get("sampling", "uniform"))
     except DecodeError as error:
         raise VindexError(f"cannot read {path} as a video: {error}") from None
     vectors = embedder.embed_images(decoded.images)
-    return Probe(str(path), vectors, mean_vector(vectors), "embedded", sorted(set(exclude)))
+    video = mean_vector(vectors, time_weights(decoded.timestamps, decoded.duration))
+    return Probe(str(path), vectors, video, "embedded", sorted(set(exclude)))
 
 
 def _row_at_path(store: Store, file: Path) -> tuple[str | None, dict | None]:
@@ -189,8 +195,10 @@ def search(
     min_score: float | None = None,
     exact: bool = False,
     where: str | None = None,
+    moments: bool = False,
 ) -> list[Hit]:
-    """The `limit` videos closest to `probe`, best first, with their best-matching moment.
+    """The `limit` videos closest to `probe`, best first, with their best-matching moment and the
+    segment around it (`moments`: every matching segment of each video too, `vindex.segments`).
 
     `where` filters the videos table (`vindex.store.filters.video_filter`: --under, --name).
     `exact` bypasses the ANN index (used to measure its recall).
@@ -212,7 +220,7 @@ def search(
         scored = _rank_by_video(store, probe, limit, video_where, kept, min_score, exact)
     else:
         scored = _rank_by_frame(store, probe, limit, kept, min_score, exact)
-    return _hits(store, scored)
+    return add_segments(store, probe.frames, _hits(store, scored), moments)
 
 
 def matching_ids(store: Store, where: str) -> list[str]:
