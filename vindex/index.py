@@ -137,7 +137,7 @@ class Index:
         self,
         folder: str | Path,
         model: ModelSpec | None = None,
-        frames: int | None = None,
+        frames: int | FramePolicy | None = None,
         sampling: str | None = None,
         reembed: bool = False,
         batch_size: int = defaults.BATCH_SIZE,
@@ -158,7 +158,7 @@ class Index:
         `keyframes_only` takes the keyframe nearest each target time (several times faster to
         decode; the frames' real timestamps are stored). `retry_failed` decodes again the files
         remembered as undecodable (those that failed to be read are tried again on every add anyway).
-        `frames` forces a fixed count per video; without it frames follow each video's shots
+        `frames` forces a fixed count per video (or is a `FramePolicy` of one's own); without it frames follow each video's shots
         (`vindex.sampling.FramePolicy`), or keep the index's policy. `upgrade_frames` moves an index
         to the default policy, re-embedding only the videos whose frames change.
         """
@@ -172,10 +172,12 @@ class Index:
         store = self._writer(self._store)
         meta = store.meta
         spec = model_to_add(model, meta)
-        if frames is not None and frames < 1:
+        if isinstance(frames, int) and frames < 1:
             raise VindexError("--frames must be at least 1")
         recorded_policy = FramePolicy.from_meta(meta) if "model" in meta else None
-        if frames:
+        if isinstance(frames, FramePolicy):
+            policy = frames
+        elif frames:
             policy = FramePolicy.fixed(frames)
         elif upgrade_frames or reembed or recorded_policy is None:
             policy = FramePolicy()
