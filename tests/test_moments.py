@@ -162,3 +162,30 @@ def test_query_export_cuts_the_segment_itself(scenes_indexed, run, tmp_path):
     done = json.loads(run("query", "a picture", "-n", "1", "--export", out, "--json").stdout)
     hit, export = done["hits"][0], done["exports"][0]
     assert export["end"] - export["start"] == pytest.approx(hit["end"] - hit["start"], abs=2.5)
+
+
+# -- the web app --------------------------------------------------------------------------------
+def test_the_web_app_shows_each_hits_segments_and_searches_from_a_moment(scenes_indexed, isolated_index):
+    from starlette.testclient import TestClient
+
+    from vindex.serve.app import create_app
+    from vindex.serve.library import Library
+
+    client = TestClient(create_app(Library(str(isolated_index))))
+    hits = client.get("/api/query", params={"q": "a picture", "moments": 1}).json()["hits"]
+    assert all(hit["start"] <= hit["timestamp"] <= hit["end"] and hit["moments"] for hit in hits)
+    page = client.get("/", params={"q": "a picture"}).text
+    assert 'class="timeline"' in page and 'class="segment"' in page
+    long_id = next(hit["video_id"] for hit in hits if hit["path"] == "long.mp4")
+    moment = client.get(f"/api/similar/{long_id}", params={"t": 30}).json()
+    assert moment["at"] == 30 and "at 30.0 s" in moment["query"]
+    assert client.get(f"/similar/{long_id}", params={"t": 30}).status_code == 200
+
+
+def test_a_moment_of_an_unindexed_file_is_refused_in_one_line(scenes_indexed, tmp_path):
+    from vindex.errors import VindexError
+
+    clip = tmp_path / "other.mp4"
+    scenes_video(clip, [2], [9])
+    with pytest.raises(VindexError, match="indexed video"):
+        Index().similar(clip, at=1.0)

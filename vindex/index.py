@@ -349,17 +349,19 @@ class Index:
         under: str | Path | None = None,
         name: str | None = None,
         moments: bool = False,
+        at: float | None = None,
     ) -> QueryResult:
         """Videos like the file at `path`, indexed or not (an unindexed file is embedded, not added):
         a video, or a still picture (JPEG, PNG...), which finds the videos and moments showing it.
 
         The file itself and its identical copies are left out unless `include_self`. `under` and
-        `name` filter the candidates as in `query`; `moments` lists every matching segment of each hit.
+        `name` filter the candidates as in `query`; `moments` lists every matching segment of each hit;
+        `at` (seconds) looks for one moment of an indexed video instead (its stored frame nearest then).
         """
         store = self.store
         store.require_videos()
         where = self._filter(under, name)
-        probe = video_probe(store, path, self.embedder, include_self)
+        probe = video_probe(store, path, self.embedder, include_self, at)
         hits = search(store, probe, by, limit, tuple(channels), min_score, where=where, moments=moments)
         return QueryResult(probe.label, by, hits, probe.source)
 

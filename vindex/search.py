@@ -54,6 +54,7 @@ class Hit(Result):
     start: float | None = None  # the matching stretch around `timestamp` (vindex.segments)
     end: float | None = None
     moments: list[Moment] | None = None  # every matching stretch of the video, best first (when asked)
+    duration: float | None = None  # seconds: where the segments lie in the whole video
 
 
 @dataclass
@@ -121,11 +122,13 @@ def _fills_context(tokenizer, text: str) -> bool:
 
 
 def video_probe(
-    store: Store, path: str | Path, load_embedder: Callable[[], object], include_self: bool = False
+    store: Store, path: str | Path, load_embedder: Callable[[], object], include_self: bool = False,
+    at: float | None = None,
 ) -> Probe:
     """The vectors of a video file: stored ones when the index holds the file (by path, if
     unchanged since indexing, else by content hash), otherwise decoded and embedded now with the
-    index's model (and not added)."""
+    index's model (and not added). `at` (seconds) makes the query one moment of an indexed video:
+    its stored frame nearest that time."""
     file = Path(path).expanduser()
     if not file.exists():
         raise VindexError(f"no such file: {path}")
@@ -143,7 +146,13 @@ def video_probe(
     if row is not None:
         frames = store.frames_by_video([row["id"]]).sort_by("frame_index")
         vectors = vectors_of(frames.column("vector"))
+        if at is not None and len(vectors):
+            nearest = int(np.abs(np.asarray(frames.column("timestamp").to_pylist()) - at).argmin())
+            return Probe(f"{path} at {at:.1f} s", vectors[nearest:nearest + 1], vectors[nearest], "index",
+                         sorted(set(exclude)))
         return Probe(str(path), vectors, np.asarray(row["vector"], np.float32), "index", sorted(set(exclude)))
+    if at is not None:
+        raise VindexError(f"{path} is not in the index: a moment (at) can only be taken from an indexed video")
     embedder = load_embedder()
     try:
         decoded = read_frames(str(file), decoder_count(FramePolicy.from_meta(store.meta)),

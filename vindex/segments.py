@@ -75,8 +75,8 @@ def segment_around(moments: list[Moment], timestamp: float | None) -> Moment | N
     return moments[0]
 
 
-def video_moments(store: Store, queries: np.ndarray, ids: list[str]) -> dict[str, list[Moment]]:
-    """Per video of `ids`, its matching moments for the query frames `queries`, best first."""
+def video_moments(store: Store, queries: np.ndarray, ids: list[str]) -> dict[str, tuple[list[Moment], float | None]]:
+    """Per video of `ids`: its matching moments for the query frames `queries`, best first, and its duration."""
     if not ids:
         return {}
     frames = store.frames_by_video(ids)
@@ -89,7 +89,7 @@ def video_moments(store: Store, queries: np.ndarray, ids: list[str]) -> dict[str
             continue
         scores = frame_scores(queries, vectors_of(mine.column("vector")))
         times = np.asarray(mine.column("timestamp").to_pylist(), np.float64)
-        found[video] = moments_of(times, scores, durations.get(video))
+        found[video] = moments_of(times, scores, durations.get(video)), durations.get(video)
     return found
 
 
@@ -98,7 +98,7 @@ def add_segments(store: Store, queries: np.ndarray, hits: list, all_moments: boo
     with `all_moments`, every matching moment of its video too (`moments`, best first)."""
     found = video_moments(store, queries, [hit.video_id for hit in hits])
     for hit in hits:
-        moments = found.get(hit.video_id, [])
+        moments, hit.duration = found.get(hit.video_id, ([], None))
         segment = segment_around(moments, hit.timestamp)
         if segment is not None:
             hit.start, hit.end = segment.start, segment.end
