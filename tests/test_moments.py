@@ -189,3 +189,45 @@ def test_a_moment_of_an_unindexed_file_is_refused_in_one_line(scenes_indexed, tm
     scenes_video(clip, [2], [9])
     with pytest.raises(VindexError, match="indexed video"):
         Index().similar(clip, at=1.0)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("os").path.exists("/usr/bin/chromium"), reason="no Chromium at /usr/bin/chromium")
+def test_a_click_on_the_timeline_plays_from_there_and_more_like_this_moment_searches(scenes_indexed, isolated_index):
+    import queue
+    import subprocess
+    import sys
+    import threading
+
+    from playwright.sync_api import sync_playwright
+
+    process = subprocess.Popen([sys.executable, "-m", "vindex", "serve", "--db", str(isolated_index), "--port", "0",
+                                "-q"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    try:
+        while not (line := lines.get(timeout=120)).startswith("vindex serve: http://"):
+            assert process.poll() is None, line
+        server = line.split()[2].rstrip("/")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            errors = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(server + "/?q=a+picture")
+            strip = page.locator("#hits .tile[data-path='long.mp4'] .timeline")
+            assert strip.locator(".segment").first.evaluate("s => s.style.left.endsWith('%')")
+            box = strip.bounding_box()
+            page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
+            page.wait_for_function("document.querySelector('#player video').dataset.startedAt !== undefined",
+                                   timeout=30_000)
+            started = page.evaluate("Number(document.querySelector('#player video').dataset.startedAt)")
+            assert abs(started - 0.75 * 48) < 1.0
+            page.click("#player .more-moment")
+            page.wait_for_url("**/similar/**?t=*")
+            assert "at 0:3" in page.locator(".source h1").text_content()
+            assert not errors
+            browser.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
