@@ -182,6 +182,23 @@ def test_the_web_app_shows_each_hits_segments_and_searches_from_a_moment(scenes_
     assert client.get(f"/similar/{long_id}", params={"t": 30}).status_code == 200
 
 
+def test_a_picture_dropped_in_the_web_app_finds_videos(scenes_indexed, isolated_index, tmp_path):
+    import io
+
+    from PIL import Image
+    from starlette.testclient import TestClient
+
+    from vindex.serve.app import create_app
+    from vindex.serve.library import Library
+
+    picture = io.BytesIO()
+    Image.fromarray(render_scene(4, *SIZE, 1, FPS, np.random.default_rng(9))[0]).save(picture, "PNG")
+    client = TestClient(create_app(Library(str(isolated_index))))
+    found = client.post("/api/similar", params={"name": "photo.png"}, content=picture.getvalue())
+    assert found.status_code == 200 and found.json()["hits"]
+    assert all(hit["start"] <= hit["timestamp"] <= hit["end"] for hit in found.json()["hits"])
+
+
 def test_a_moment_of_an_unindexed_file_is_refused_in_one_line(scenes_indexed, tmp_path):
     from vindex.errors import VindexError
 
