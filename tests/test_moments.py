@@ -60,6 +60,19 @@ def test_a_fixed_policy_takes_its_count_whatever_the_length():
     assert FramePolicy.fixed(3).count([(i, i + 1.0) for i in range(100)], 100.0) == 3
 
 
+def test_long_videos_take_their_frames_on_keyframes_inside_each_shot():
+    from vindex.sampling import snap_to_keyframes
+
+    shots = [(0.0, 10.0), (10.0, 40.0), (40.0, 45.0)]
+    snapped = snap_to_keyframes([5.0, 15.0, 25.0, 35.0, 42.5], shots, [0.0, 4.0, 10.0, 18.0, 21.0, 40.5])
+    # one keyframe per time at most, inside the time's shot and a quarter of its length from it;
+    # a time with none left stays put (5.0: 0.0 is too far; 42.5: 40.5 is 2 s away in a 5 s shot)
+    assert np.allclose(snapped, [4.0, 18.0, 21.0, 35.0, 42.5], atol=1e-3)
+    times = FramePolicy().frame_times(shots, 0.0, 45.0, [0.0, 10.0, 18.0, 40.5])
+    assert len(times) == FramePolicy().count(shots, 45.0)
+    assert FramePolicy().frame_times([(0.0, 20.0)], 0.0, 20.0, [0.0]) == FramePolicy().frame_times([(0.0, 20.0)], 0.0, 20.0)
+
+
 def test_time_weights_count_the_seconds_each_frame_stands_for():
     assert np.allclose(time_weights([1, 3, 5, 7, 9], 10.0), 2.0)  # evenly spaced: equal
     assert np.allclose(time_weights([1, 2, 30], 40.0), [1.5, 14.5, 24.0])
