@@ -116,10 +116,11 @@ def model_only(embedder, batch_size: int, seconds: float = 5.0) -> float:
     return count / (time.perf_counter() - started)
 
 
-def vindex_add(root: Path, db: Path, spec: ModelSpec, frames: int, batch_size: int, extra: list[str],
+def vindex_add(root: Path, db: Path, spec: ModelSpec, frames: int | None, batch_size: int, extra: list[str],
                fingerprints: bool = True) -> tuple[dict, float]:
+    """`vindex add` in a subprocess; `frames=None` leaves the frame count to the default policy."""
     command = [sys.executable, "-m", "vindex", "add", str(root), "--db", str(db), "--model", spec.name,
-               "--frames", str(frames), "--batch-size", str(batch_size), "--json", "-q", *extra]
+               *(["--frames", str(frames)] if frames else []), "--batch-size", str(batch_size), "--json", "-q", *extra]
     if not fingerprints:
         command.append("--without-fingerprints")
     if spec.checkpoint:
@@ -161,7 +162,15 @@ def main() -> None:
     parser.add_argument("--long", type=int, default=0, help="also measure the fingerprints' cost on this many 2-minute videos")
     parser.add_argument("--onnx", action="store_true",
                         help="also run the model exported as ONNX (immich's layout) on ONNX Runtime and on OpenVINO")
+    parser.add_argument("--policy-footage", type=Path, default=None,
+                        help="compare the default frame policy with 5 uniform frames on this folder's clips of 5-30 s "
+                             "(e.g. /work/footage/real), and time a long 720p video joined from them")
+    parser.add_argument("--long-720p", type=float, default=300.0, help="seconds of that long 720p video (0: skip)")
     args = parser.parse_args()
+    if args.policy_footage:
+        spec = model_spec(args.model, args.folder)
+        policy_report(args, spec, [])
+        return
     args.folder.mkdir(parents=True, exist_ok=True)
     root = build_corpus(args.folder, args.videos)
     videos = sum(1 for _ in scan(root))
@@ -290,6 +299,89 @@ def fingerprint_report(args, root: Path, spec: ModelSpec, workers: int, extra: l
               f"{cpu[True]:.1f} s with ({cpu[True] / cpu[False] - 1:+.1%}); runs (s, CPU s): "
               f"without {[(round(a, 1), round(b, 1)) for a, b in runs[False]]}, "
               f"with {[(round(a, 1), round(b, 1)) for a, b in runs[True]]}")
+
+
+def footage_clips(footage: Path, folder: Path) -> Path:
+    """Hard links to the footage's files of 5 to 30 s (`add` indexes them as they are)."""
+    import av
+
+    root = folder / "policy-clips" / "channels"
+    if root.is_dir():
+        return root
+    for source in sorted(footage.iterdir()):
+        try:
+            with av.open(str(source)) as container:
+                seconds = (container.duration or 0) / 1e6
+        except (av.FFmpegError, OSError):
+            continue
+        if 5 <= seconds <= 30:
+            target = root / "clips" / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(source, target)
+    return root
+
+
+def long_720p(footage: Path, folder: Path, seconds: float) -> Path:
+    """One H.264 720p 30 fps video of `seconds`, the footage's clips joined again and again (x264
+    with its default keyframe rules, veryfast)."""
+    path = folder / f"long720p-{seconds:.0f}" / "channels" / "long" / "long_720p.mp4"
+    if path.exists():
+        return path.parent.parent
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sources = [p for p in sorted(footage.iterdir()) if p.suffix in (".mp4", ".mkv", ".avi", ".webm", ".mov")]
+    listing = path.parent.parent.parent / "list.txt"
+    scale = "scale=1280:720:force_original_aspect_ratio=decrease,pad=1280:720:(ow-iw)/2:(oh-ih)/2,fps=30,format=yuv420p"
+    pieces = []
+    for number, source in enumerate(sources):
+        piece = listing.parent / f"piece_{number:03d}.mkv"
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(source), "-t", "15", "-an", "-vf", scale, "-c:v",
+                        "libx264", "-preset", "ultrafast", "-crf", "18", str(piece)], check=False)
+        if piece.exists() and piece.stat().st_size:
+            pieces.append(piece)
+    listing.write_text("".join(f"file '{p}'\n" for p in pieces) * 50)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing), "-t", str(seconds),
+                    "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", str(path)], check=True)
+    return path.parent.parent
+
+
+def policy_report(args, spec: ModelSpec, extra: list[str]) -> None:
+    """The default frame policy against 5 uniform frames on real clips of 5-30 s (add time, best of
+    --pairs alternating runs), then a long 720p video: real-time factor, frames per minute, and the
+    keyframe pass's share of the add time."""
+    from vindex.frames import DenseSampler, _keyframes_pass
+    from vindex.shots import ShotFinder
+
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    print(f"CPU: {cpu} ({'with' if 'avx512_bf16' in open('/proc/cpuinfo').read() else 'no'} avx512_bf16), "
+          f"{os.cpu_count()} cores; model {args.model}")
+    clips = footage_clips(args.policy_footage, args.folder)
+    best: dict[str, float] = {}
+    for _ in range(max(1, args.pairs)):
+        for name, frames, more in (("5 uniform", 5, ["--sampling", "uniform"]), ("default", None, [])):
+            db = args.folder / "index-policy"
+            subprocess.run(["rm", "-rf", str(db)], check=True)
+            summary, _ = vindex_add(clips, db, spec, frames, args.batch_size, [*extra, *more])
+            best[name] = min(best.get(name, float("inf")), summary["seconds"])
+            best[name + " frames"] = summary["frames"] / max(1, summary["embedded"])
+    print(f"clips of 5-30 s ({summary['embedded']} files): add {best['default']:.2f} s by default "
+          f"({best['default frames']:.1f} frames/video) against {best['5 uniform']:.2f} s with 5 uniform frames: "
+          f"{best['default'] / best['5 uniform']:.2f}x")
+    if not args.long_720p:
+        return
+    root = long_720p(args.policy_footage, args.folder, args.long_720p)
+    video = next(root.rglob("*.mp4"))
+    db = args.folder / "index-long720p"
+    subprocess.run(["rm", "-rf", str(db)], check=True)
+    summary, wall = vindex_add(root, db, spec, None, args.batch_size, extra)
+    started = time.perf_counter()
+    _keyframes_pass(str(video), ShotFinder(DenseSampler(0.0, args.long_720p, 1.0, None)))
+    keyframes = time.perf_counter() - started
+    minutes = args.long_720p / 60
+    print(f"720p H.264, {args.long_720p:.0f} s: add {summary['seconds']:.1f} s ({wall:.1f} s with start-up) = "
+          f"{args.long_720p / summary['seconds']:.1f}x real time; {summary['frames']} frames = "
+          f"{summary['frames'] / minutes:.1f} per minute; keyframe pass {keyframes:.1f} s = "
+          f"{keyframes / summary['seconds']:.0%} of the add")
+
 
 if __name__ == "__main__":
     main()

@@ -105,6 +105,8 @@ def write_batch(store: Store, root: Path, start: int, frames: np.ndarray, videos
             "num_frames": [per_video] * count, "vector": vector_column(videos), "indexed_at": [now] * count,
             "cluster": pa.nulls(count, pa.int32()), "cluster_probability": pa.nulls(count, pa.float32()),
             "x": pa.nulls(count, pa.float32()), "y": pa.nulls(count, pa.float32()),
+            "fingerprints": pa.nulls(count, pa.list_(pa.int64())),
+            "fingerprint_times": pa.nulls(count, pa.list_(pa.float32())), "cluster_status": pa.nulls(count, pa.string()),
         },
         store.videos.schema,
     )
@@ -112,7 +114,8 @@ def write_batch(store: Store, root: Path, start: int, frames: np.ndarray, videos
         {
             "video_id": np.repeat(ids, per_video), "frame_index": np.tile(np.arange(per_video, dtype=np.int32), count),
             "timestamp": np.tile(10.0 * (np.arange(per_video) + 0.5) / per_video, count),
-            "vector": vector_column(frames),
+            "vector": vector_column(frames), "phash": pa.nulls(count * per_video, pa.int64()),
+            "blank": pa.nulls(count * per_video, pa.bool_()),
         },
         store.frames.schema,
     )

@@ -84,8 +84,9 @@ def cli() -> None:
 @quiet_option
 @json_option
 @wait_option
-def add(folder, db, model, pretrained, checkpoint, device, precision, backend, frames, sampling, batch_size, workers,
-        commit_every, reembed, fast, retry_failed, without_fingerprints, engine, address, quiet, as_json, wait):
+def add(folder, db, model, pretrained, checkpoint, device, precision, backend, frames, upgrade_frames, sampling,
+        batch_size, workers, commit_every, reembed, fast, retry_failed, without_fingerprints, engine, address, quiet,
+        as_json, wait):
     """Index (or re-index) the videos under FOLDER.
 
     Unchanged files are skipped, renamed files keep their vectors, changed files are
@@ -101,7 +102,7 @@ def add(folder, db, model, pretrained, checkpoint, device, precision, backend, f
         summary = index.add(folder, model=spec, frames=frames, sampling=sampling, reembed=reembed,
                             batch_size=batch_size, workers=workers, progress=hook, commit_every=commit_every, engine=engine,
                             address=address, keyframes_only=fast, retry_failed=retry_failed, wait=wait,
-                            fingerprints=not without_fingerprints)
+                            fingerprints=not without_fingerprints, upgrade_frames=upgrade_frames)
     emit(summary, as_json, print_add_summary)
 
 
@@ -269,15 +270,15 @@ def show(cluster_id, db, limit, under, name, as_json):
 @search_options
 @filter_options
 @click.option("--export", "export_to", type=click.Path(file_okay=False), default=None, metavar="DIR",
-              help="Also write each hit's matched moment into DIR: a clip and a still frame (see `vindex export`).")
-@click.option("--clip", type=click.FloatRange(min=0, min_open=True), default=defaults.EXPORT_CLIP_SECONDS,
-              show_default=True, help="Seconds of video around each moment, with --export.")
+              help="Also write each hit's matching segment into DIR: a clip and a still frame (see `vindex export`).")
+@click.option("--clip", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="With --export: this many seconds around each moment instead of its matching segment.")
 @db_option
 @device_options
 @backend_option
 @json_option
-def query(text, limit, channels, min_score, by, bare_paths, null, under, name, export_to, clip, db, device, precision,
-          backend, as_json):
+def query(text, limit, channels, min_score, by, bare_paths, null, moments, under, name, export_to, clip, db,
+          device, precision, backend, as_json):
     """Find videos matching a text such as "neon abstract", best first.
 
     TEXT goes through the text tower of the model that built the index. Each result shows
@@ -286,7 +287,8 @@ def query(text, limit, channels, min_score, by, bare_paths, null, under, name, e
     from vindex.index import Index
 
     index = Index(db, device=device, precision=precision, backend=backend)
-    result = index.query(text, limit=limit, by=by, channels=channels, min_score=min_score, under=under, name=name)
+    result = index.query(text, limit=limit, by=by, channels=channels, min_score=min_score, under=under, name=name,
+                         moments=moments)
     exports = [index.export(hit, clip=clip, out=export_to) for hit in result] if export_to else None
     if as_json and exports is not None:
         print_json({**result.to_dict(), "exports": [done.to_dict() for done in exports]})
@@ -328,9 +330,9 @@ def export(video, at, clip, out, reencode, db, as_json):
 @device_options
 @backend_option
 @json_option
-def similar(file, limit, channels, min_score, by, bare_paths, null, under, name, include_self, db, device, precision,
-            backend, as_json):
-    """Find videos like FILE, a video on disk, indexed or not.
+def similar(file, limit, channels, min_score, by, bare_paths, null, moments, under, name, include_self, db, device,
+            precision, backend, as_json):
+    """Find videos like FILE, a video or a still picture on disk, indexed or not.
 
     An indexed file (same path, or same content anywhere) uses its stored vectors; any other
     file is decoded and embedded with the index's model, without being added.
@@ -339,7 +341,7 @@ def similar(file, limit, channels, min_score, by, bare_paths, null, under, name,
 
     result = Index(db, device=device, precision=precision, backend=backend).similar(
         file, limit=limit, by=by, channels=channels, min_score=min_score, include_self=include_self, under=under,
-        name=name,
+        name=name, moments=moments,
     )
     print_hits(result, as_json, bare_paths, null)
 

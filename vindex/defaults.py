@@ -20,7 +20,14 @@ BACKEND = "auto"
 DEVICE = "auto"
 
 # -- add ----------------------------------------------------------------------------------------
-FRAMES_PER_VIDEO = 5
+FRAMES_PER_VIDEO = 5  # clips up to SHORT_CLIP_SECONDS, and the count --frames forced before
+# Without --frames, frames follow the content (vindex/sampling.py, docs/decisions.md): clips up to
+# SHORT_CLIP_SECONDS keep FRAMES_PER_VIDEO frames; longer videos get one frame per shot plus one
+# every SHOT_FRAME_SECONDS inside long shots, at most FRAMES_PER_MINUTE a minute and FRAMES_PER_VIDEO_CAP.
+SHORT_CLIP_SECONDS = 30.0
+SHOT_FRAME_SECONDS = 10.0
+FRAMES_PER_MINUTE = 12
+FRAMES_PER_VIDEO_CAP = 720
 # uniform: evenly spaced times; shots: the middle of the longest shots (vindex/shots.py). The
 # default is the measured one (docs/decisions.md, scripts/bench_sampling.py).
 SAMPLINGS = ("uniform", "shots")

@@ -97,9 +97,10 @@ def _stored_paths(store: Store, text: str) -> list[str]:
 
 
 def export(store: Store, hit: str | Path, at: float | str | None, clip: float, out: str | Path,
-           reencode: bool = False) -> Export:
+           reencode: bool = False, span: tuple[float, float] | None = None) -> Export:
     """Write a clip of `clip` seconds around `at` (default: the start) of the video `hit` (a video
-    id or an indexed file) into the folder `out`, and the still frame at `at`."""
+    id or an indexed file) into the folder `out`, and the still frame at `at`. `span` (start and
+    end, seconds: a search hit's segment) is cut instead of `clip` seconds when given."""
     store.require_videos()
     row = find_video(store, hit)
     at = parse_time(at) if at is not None else 0.0
@@ -117,6 +118,8 @@ def export(store: Store, hit: str | Path, at: float | str | None, clip: float, o
     start, end = max(0.0, at - clip / 2), at + clip / 2
     if duration is not None and end > duration:
         start, end = max(0.0, duration - clip), duration
+    if span is not None and span[1] > span[0]:
+        start, end = max(0.0, span[0]), min(span[1], duration) if duration is not None else span[1]
     folder = Path(out).expanduser()
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,9 @@ from vindex.errors import VindexError
 from vindex.exporting import Export, export
 from vindex.locations import is_remote
 from vindex.info import IndexInfo, index_info
+from vindex.indexing.upgrade import policy_to_add, upgrade_policy
 from vindex.indexing import AddSummary, ModelLoader, RunSettings, add_folder, check_folder, ensure_root, make_runner
+from vindex.sampling import FramePolicy, decoder_count
 from vindex.results import ProgressHook, Result, StatusHook
 from vindex.search import Hit, QueryResult, search, text_probe, video_probe
 from vindex.store import Store, resolve_db, writer_lock
@@ -126,7 +128,7 @@ class Index(Curating):
         self,
         folder: str | Path,
         model: ModelSpec | None = None,
-        frames: int | None = None,
+        frames: int | FramePolicy | None = None,
         sampling: str | None = None,
         reembed: bool = False,
         batch_size: int = defaults.BATCH_SIZE,
@@ -139,6 +141,7 @@ class Index(Curating):
         retry_failed: bool = False,
         wait: bool = False,
         fingerprints: bool = True,
+        upgrade_frames: bool = False,
     ) -> AddSummary:
         """Index new and changed videos under `folder`, follow renames, drop deleted files.
 
@@ -150,6 +153,9 @@ class Index(Curating):
         remembered as undecodable (those that failed to be read are tried again on every add anyway).
         `wait` waits for another writer of the index instead of failing at once.
         `fingerprints=False` leaves out the dense fingerprints `dupes` needs (only to measure their cost).
+        `frames` forces a fixed count per video (or is a `FramePolicy` of one's own); without it frames follow each video's shots
+        (`vindex.sampling.FramePolicy`), or keep the index's policy. `upgrade_frames` moves an index
+        to the default policy, re-embedding only the videos whose frames change.
         """
         folder = check_folder(folder)
         self._calibration = folder
@@ -163,25 +169,20 @@ class Index(Curating):
         with self.writing(wait) as store:
             meta = store.meta
             spec = model_to_add(model, meta)
-            frames = frames or meta.frames_per_video or defaults.FRAMES_PER_VIDEO
-            if frames < 1:
-                raise VindexError("--frames must be at least 1")
-            sampling = sampling or meta.sampling or defaults.SAMPLING
-            if sampling not in defaults.SAMPLINGS:
-                raise VindexError(f"unknown sampling {sampling!r}: use {' or '.join(defaults.SAMPLINGS)}")
-            if meta.has_model and not reembed:
-                recorded = (meta.model, meta.weights, meta.frames_per_video, meta.sampling)
-                wanted = (spec.name, spec.weights, frames, sampling)
-                if recorded != wanted:
-                    raise VindexError(
-                        f"the index was built with {recorded[0]} ({recorded[1]}, {recorded[2]} frames per video, "
-                        f"{recorded[3]} sampling), not {wanted[0]} ({wanted[1]}, {wanted[2]} frames, {wanted[3]}): "
-                        "add --reembed to rebuild it, or use a new --db"
-                    )
+            policy, sampling, recorded_policy = policy_to_add(meta, spec, frames, sampling, upgrade_frames, reembed)
+            notes = []
+            if upgrade_frames and recorded_policy is not None and not reembed:
+                marked = upgrade_policy(store, recorded_policy, policy)
+                notes.append(f"frames now follow the shots: {marked} videos re-embedded, the others kept")
+            elif meta.frame_upgrade_pending and not reembed:
+                notes.append(f"this index takes {recorded_policy.describe()}; new indexes take frames that follow "
+                             "each video's shots: `vindex add FOLDER --upgrade-frames` re-embeds only the videos "
+                             "whose frames change, `--reembed` re-embeds all (this is said once)")
+                store.set_meta(frame_upgrade_pending=False)
             root, folder = ensure_root(store, folder)
             organizing.refuse_if_interrupted(store)
-            settings = RunSettings(frames, batch_size, commit_every, workers, keyframes_only, self.device,
-                                   self.precision, sampling, fingerprints)
+            settings = RunSettings(decoder_count(policy), batch_size, commit_every, workers, keyframes_only,
+                                   self.device, self.precision, sampling, fingerprints)
             runner = make_runner(engine, settings, address)
             if reembed:
                 store.drop_vectors()
@@ -191,7 +192,8 @@ class Index(Curating):
                 if store.videos is None or not store.meta.has_model:
                     store.initialise(
                         model.dim, model=spec.name, pretrained=spec.pretrained, checkpoint=spec.checkpoint,
-                        weights=spec.weights, frames_per_video=frames, sampling=sampling, root=str(root),
+                        weights=spec.weights, frames_per_video=policy.frames, frame_policy=policy.to_meta(),
+                        video_vector="time-weighted", sampling=sampling, root=str(root),
                         **({"model_folder": spec.folder} if spec.folder else {}),
                     )
                 return model
@@ -201,6 +203,7 @@ class Index(Curating):
             try:
                 check_weights_available(spec)
                 summary = add_folder(store, root, folder, loader, runner, progress, retry_failed)
+                summary.notes = notes
             except BaseException:
                 if new_index and store.is_empty:  # a failed first add leaves no empty index behind
                     self._store = None
@@ -302,6 +305,7 @@ class Index(Curating):
         min_score: float | None = None,
         under: str | Path | None = None,
         name: str | None = None,
+        moments: bool = False,
     ) -> QueryResult:
         """Videos matching a text, through the text tower of the model that built the index.
 
@@ -312,7 +316,7 @@ class Index(Curating):
         self.store.require_videos()
         where = self._filter(under, name)
         probe, warnings = text_probe(self.embedder(), text)
-        hits = search(self.store, probe, by, limit, tuple(channels), min_score, where=where)
+        hits = search(self.store, probe, by, limit, tuple(channels), min_score, where=where, moments=moments)
         return QueryResult(probe.label, by, hits, probe.source, warnings)
 
     def similar(
@@ -325,17 +329,21 @@ class Index(Curating):
         include_self: bool = False,
         under: str | Path | None = None,
         name: str | None = None,
+        moments: bool = False,
+        at: float | None = None,
     ) -> QueryResult:
-        """Videos like the file at `path`, indexed or not (an unindexed file is embedded, not added).
+        """Videos like the file at `path`, indexed or not (an unindexed file is embedded, not added):
+        a video, or a still picture (JPEG, PNG...), which finds the videos and moments showing it.
 
         The file itself and its identical copies are left out unless `include_self`. `under` and
-        `name` filter the candidates as in `query`.
+        `name` filter the candidates as in `query`; `moments` lists every matching segment of each hit;
+        `at` (seconds) looks for one moment of an indexed video instead (its stored frame nearest then).
         """
         store = self.store
         store.require_videos()
         where = self._filter(under, name)
-        probe = video_probe(store, path, self.embedder, include_self)
-        hits = search(store, probe, by, limit, tuple(channels), min_score, where=where)
+        probe = video_probe(store, path, self.embedder, include_self, at)
+        hits = search(store, probe, by, limit, tuple(channels), min_score, where=where, moments=moments)
         return QueryResult(probe.label, by, hits, probe.source)
 
     def duplicates(
@@ -351,15 +359,19 @@ class Index(Curating):
         SQL filter on the videos table) take part, when given."""
         return find_duplicates(self.store, mode, threshold, tuple(channels), all_of(self._filter(under, name), where))
 
-    def export(self, hit: str | Path | Hit, at: float | str | None = None, clip: float = defaults.EXPORT_CLIP_SECONDS,
+    def export(self, hit: str | Path | Hit, at: float | str | None = None, clip: float | None = None,
                out: str | Path = ".", reencode: bool = False) -> Export:
         """Write a `clip`-second clip around the moment `at` (seconds or "M:SS"; a `Hit`'s own moment by
         default, else the start) of `hit` (a video id, an indexed file, or a search `Hit`) into the
         folder `out`, with the frame at that moment as a JPEG; a stream copy from the keyframe
-        before, unless `reencode`. Never overwrites a file."""
+        before, unless `reencode`. A `Hit` with no `clip` or `at` given gives its segment itself.
+        Never overwrites a file."""
+        span = None
         if isinstance(hit, Hit):
+            if clip is None and at is None and hit.start is not None and hit.end is not None:
+                span = (hit.start, hit.end)
             hit, at = hit.video_id, hit.timestamp if at is None else at
-        return export(self.store, hit, at, clip, out, reencode)
+        return export(self.store, hit, at, clip or defaults.EXPORT_CLIP_SECONDS, out, reencode, span)
 
     def optimize(self, rebuild: bool = False, wait: bool = False) -> OptimizeSummary:
         """Compact the tables and build (or, with `rebuild`, retrain) the ANN indexes that the

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vindex.results import Result
+from vindex.sampling import FramePolicy
 from vindex.store import Store
 
 
@@ -26,6 +27,7 @@ class IndexInfo(Result):
     precision: str | None = None  # fp32, bf16, fp16 or int8
     int8_fidelity: dict | None = None  # int8 against full precision on held-back frames: mean/min cosine
     vectors_made_by: list[str] | None = None  # every "backend precision" that made vectors in this index
+    frame_policy: str | None = None  # which frames each video gets (vindex.sampling.FramePolicy.describe)
     clusters: dict | None = None  # the latest fit and the videos that joined since (clustering.state.freshness)
     curation: dict | None = None  # the user's cluster decisions: in force (not undone) and rows in the audit trail
 
@@ -44,6 +46,7 @@ def index_info(store: Store) -> IndexInfo:
         schema_version=meta.schema_version, size_bytes=store.size_on_disk(),
         backend=meta.backend, precision=meta.precision, int8_fidelity=meta.int8_fidelity,
         vectors_made_by=meta.vectors_made_by or None,
+        frame_policy=FramePolicy.from_meta(meta).describe() if meta.has_model else None,
         clusters=_cluster_freshness(store, catalog), curation=_curation(store),
     )
 

@@ -92,6 +92,8 @@ def search_options(command: Callable) -> Callable:
             click.option("--paths", "bare_paths", is_flag=True,
                          help="Print only the matching files, one per line (for piping)."),
             null_option,
+            click.option("--moments", is_flag=True,
+                         help="List every matching segment of each video, not only the one around its best frame."),
         ]
     ):
         command = decorator(command)
@@ -112,7 +114,7 @@ def filter_options(command: Callable) -> Callable:
 
 
 def frame_options(command: Callable) -> Callable:
-    """--frames, --sampling and --fast: which frames of each video `add` embeds."""
+    """--frames, --upgrade-frames, --sampling and --fast: which frames of each video `add` embeds."""
     command = click.option(
         "--fast", is_flag=True,
         help="Take the keyframe nearest each target time: several times faster to decode, less evenly spaced.",
@@ -122,8 +124,17 @@ def frame_options(command: Callable) -> Callable:
         help="Where frames are taken: evenly spaced (uniform), or the middle of the longest shots, "
              f"found on the keyframes (shots). Default {defaults.SAMPLING}, or the index's.",
     )(command)
-    return click.option("--frames", type=click.IntRange(min=1), default=None,
-                        help=f"Frames per video (default {defaults.FRAMES_PER_VIDEO}, or the index's).")(command)
+    command = click.option(
+        "--upgrade-frames", is_flag=True,
+        help="Move an index made with a fixed frame count to frames that follow the shots, re-embedding only "
+             "the videos whose frames change.",
+    )(command)
+    return click.option(
+        "--frames", type=click.IntRange(min=1), default=None,
+        help=f"Force this many frames per video. Default: the index's, else {defaults.FRAMES_PER_VIDEO} for clips up "
+             f"to {defaults.SHORT_CLIP_SECONDS:g} s and one per shot (plus one every {defaults.SHOT_FRAME_SECONDS:g} s "
+             f"in long shots, at most {defaults.FRAMES_PER_MINUTE}/min) for longer videos.",
+    )(command)
 
 
 def engine_options(command: Callable) -> Callable:

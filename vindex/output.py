@@ -121,6 +121,8 @@ def print_add_summary(summary) -> None:
         f"in {summary.seconds:.1f} s ({count(summary.embedded, 'video')}, {count(summary.frames, 'frame')} embedded"
         + (f"; {summary.fingerprinted} fingerprinted" if summary.fingerprinted else "") + ")"
     )
+    for note in summary.notes:
+        echo(f"note: {note}", err=True)
     if summary.assigned:
         echo(f"assigned to clusters: {summary.assigned} (`vindex cluster` re-fits)")
     echo(f"index: {summary.db}")
@@ -133,7 +135,7 @@ def print_info(facts) -> None:
         ("model", f"{facts.model} ({facts.weights})" if facts.model else None), ("vector dim", facts.dim),
         ("vectors by", ", ".join(facts.vectors_made_by) if facts.vectors_made_by else None),
         ("int8 fidelity", fidelity_line(facts.int8_fidelity)),
-        ("frames/video", facts.frames_per_video), ("sampling", facts.sampling), ("schema", schema_line(facts.schema_version)),
+        ("frames/video", facts.frame_policy or facts.frames_per_video), ("sampling", facts.sampling), ("schema", schema_line(facts.schema_version)),
         ("size on disk", size),
     ]
     for label, value in rows:
@@ -224,12 +226,21 @@ def print_hits(result, as_json: bool, bare_paths: bool, null: bool = False) -> N
         # Tables show names with their hidden characters escaped (a bidi override cannot disguise
         # one); --paths and --json give them as they are, for scripts.
         width = max(len("channel"), *(len(visible_name(hit.channel or "(root)")) for hit in result))
-        echo(f"{'rank':>4}  {'score':>6}  {'moment':>7}  {'channel':<{width}}  path")
+        echo(f"{'rank':>4}  {'score':>6}  {'moment':>7}  {'segment':>15}  {'channel':<{width}}  path")
         for hit in result:
             echo(
-                f"{hit.rank:>4}  {hit.score:>6.3f}  {moment(hit.timestamp):>7}  "
+                f"{hit.rank:>4}  {hit.score:>6.3f}  {moment(hit.timestamp):>7}  {format_segment(hit):>15}  "
                 f"{visible_name(hit.channel or '(root)'):<{width}}  {visible_name(hit.path)}"
             )
+            for segment in hit.moments or []:
+                echo(f"{'':>4}  {segment.score:>6.3f}  {moment(segment.timestamp):>7}  {format_segment(segment):>15}")
+
+
+def format_segment(span) -> str:
+    """"0:12-0:31" for a hit or moment with a start and an end; "-" without."""
+    if span.start is None or span.end is None:
+        return "-"
+    return f"{moment(span.start)}-{moment(span.end)}"
 
 
 def print_duplicate_groups(report, as_json: bool, bare_paths: bool, null: bool = False) -> None:

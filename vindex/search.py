@@ -27,7 +27,9 @@ from vindex.frames import read_frames
 from vindex.indexing.rows import mean_vector
 from vindex.locations import is_remote, join_root, shown_path, stored_path
 from vindex.results import Result
+from vindex.sampling import FramePolicy, decoder_count, time_weights
 from vindex.scanning import hash_file
+from vindex.segments import Moment, add_segments
 from vindex.store import Store, StoredVideo, sql_list, vectors_of
 from vindex.store.filters import all_of
 from vindex.store.meta import LEGACY_SAMPLING
@@ -51,6 +53,10 @@ class Hit(Result):
     frame_index: int | None
     video_id: str
     file: str  # the path on disk (root joined with `path`)
+    start: float | None = None  # the matching stretch around `timestamp` (vindex.segments)
+    end: float | None = None
+    moments: list[Moment] | None = None  # every matching stretch of the video, best first (when asked)
+    duration: float | None = None  # seconds: where the segments lie in the whole video
 
 
 @dataclass
@@ -118,11 +124,13 @@ def _fills_context(tokenizer, text: str) -> bool:
 
 
 def video_probe(
-    store: Store, path: str | Path, load_embedder: Callable[[], object], include_self: bool = False
+    store: Store, path: str | Path, load_embedder: Callable[[], object], include_self: bool = False,
+    at: float | None = None,
 ) -> Probe:
     """The vectors of a video file: stored ones when the index holds the file (by path, if
     unchanged since indexing, else by content hash), otherwise decoded and embedded now with the
-    index's model (and not added)."""
+    index's model (and not added). `at` (seconds) makes the query one moment of an indexed video:
+    its stored frame nearest that time."""
     file = Path(path).expanduser()
     if not file.exists():
         raise VindexError(f"no such file: {path}")
@@ -140,22 +148,31 @@ def video_probe(
     if row is not None:
         frames = store.frames_by_video([row.id]).sort_by("frame_index")
         vectors = vectors_of(frames.column("vector"))
-        vectors = vectors[sound_rows(vectors)]  # a damaged vector would make every score NaN
-        video = np.asarray(row.vector, np.float32)
+        timestamps = np.asarray(frames.column("timestamp").to_pylist(), np.float64)
+        sound = sound_rows(vectors)  # a damaged vector would make every score NaN
+        vectors, timestamps = vectors[sound], timestamps[sound]
         if not len(vectors):
             raise VindexError(f"the stored vectors of {path} are damaged: run `vindex check --repair`, then "
                               "`vindex add FOLDER` embeds it again")
+        if at is not None:
+            nearest = int(np.abs(timestamps - at).argmin())
+            return Probe(f"{path} at {at:.1f} s", vectors[nearest:nearest + 1], vectors[nearest], "index",
+                         sorted(set(exclude)))
+        video = np.asarray(row.vector, np.float32)
         if not sound_rows(video[None])[0]:
             video = mean_vector(vectors)
         return Probe(str(path), vectors, video, "index", sorted(set(exclude)))
+    if at is not None:
+        raise VindexError(f"{path} is not in the index: a moment (at) can only be taken from an indexed video")
     embedder = load_embedder()
     try:
-        decoded = read_frames(str(file), store.meta.frames_per_video or FRAMES_PER_VIDEO,
+        decoded = read_frames(str(file), decoder_count(FramePolicy.from_meta(store.meta)),
                               embedder.image_size, threaded=True, sampling=store.meta.sampling or LEGACY_SAMPLING)
     except DecodeError as error:
         raise VindexError(f"cannot read {path} as a video: {error}") from None
     vectors = embedder.embed_images(decoded.images)
-    return Probe(str(path), vectors, mean_vector(vectors), "embedded", sorted(set(exclude)))
+    video = mean_vector(vectors, time_weights(decoded.timestamps, decoded.duration))
+    return Probe(str(path), vectors, video, "embedded", sorted(set(exclude)))
 
 
 def _row_at_path(store: Store, file: Path) -> tuple[str | None, StoredVideo | None]:
@@ -181,8 +198,10 @@ def search(
     min_score: float | None = None,
     exact: bool = False,
     where: str | None = None,
+    moments: bool = False,
 ) -> list[Hit]:
-    """The `limit` videos closest to `probe`, best first, with their best-matching moment.
+    """The `limit` videos closest to `probe`, best first, with their best-matching moment and the
+    segment around it (`moments`: every matching segment of each video too, `vindex.segments`).
 
     `where` filters the videos table (`vindex.store.filters.video_filter`: --under, --name).
     `exact` bypasses the ANN index (used to measure its recall).
@@ -205,7 +224,7 @@ def search(
         scored = _rank_by_video(store, probe, limit, video_where, kept, min_score, exact)
     else:
         scored = _rank_by_frame(store, probe, limit, kept, min_score, exact)
-    return _hits(store, scored)
+    return add_segments(store, probe.frames, _hits(store, scored), moments)
 
 
 def channel_ids(store: Store, channels: tuple[str, ...]) -> list[str]:

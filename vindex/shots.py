@@ -113,16 +113,23 @@ class ShotFinder:
         self.then = then
         self.detector = CutDetector()
         self.cuts: list[float] = []
+        self.keyframes: list[float] = []  # the times of the frames offered
 
     def offer(self, frame, time: float) -> None:
         if self.then is not None:
             self.then.offer(frame, time)
+        self.keyframes.append(time)
         if self.detector.is_cut(frame):
             self.cuts.append(time)
 
-    def targets(self, start: float, duration: float, count: int) -> list[float]:
-        """Where to take `count` frames: the middle of the longest shots from `start` on."""
-        return shot_targets(shots_between(self.cuts, start, start + duration), count)
+    def targets(self, start: float, duration: float, count) -> list[float]:
+        """Where to take `count` frames (an int: the middle of the longest shots from `start` on),
+        or the frames a frame policy (`vindex.sampling.FramePolicy`) chooses from the shots and
+        the keyframes seen."""
+        shots = shots_between(self.cuts, start, start + duration)
+        if isinstance(count, int):
+            return shot_targets(shots, count)
+        return count.frame_times(shots, start, duration, self.keyframes)
 
 
 def find_shots(frames: Iterable[tuple[float, object]], start: float, end: float) -> list[Shot]:
@@ -134,9 +141,10 @@ def find_shots(frames: Iterable[tuple[float, object]], start: float, end: float)
     return shots_between(finder.cuts, start, end)
 
 
-def shot_times(container, stream, start: float, duration: float, count: int) -> list[float]:
-    """Where to take `count` frames of the PyAV `stream`: the middle of its longest shots, found on
-    its keyframes. Seeks back to the start."""
+def shot_times(container, stream, start: float, duration: float, count) -> list[float]:
+    """Where to take `count` frames of the PyAV `stream` (or those a frame policy chooses,
+    `ShotFinder.targets`): the middle of its longest shots, found on its keyframes. Seeks back to
+    the start."""
     finder = ShotFinder()
     for time, frame in _keyframes(container, stream, KEYFRAME_GAP):
         finder.offer(frame, time)

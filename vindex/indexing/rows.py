@@ -14,6 +14,7 @@ import xxhash
 from vindex.defaults import COMMIT_EVERY
 from vindex.fingerprints import content, content_seconds, to_stored
 from vindex.frames import DecodedVideo
+from vindex.sampling import time_weights
 from vindex.scanning import VideoFile
 from vindex.store import Store
 
@@ -40,9 +41,10 @@ def file_columns(file: VideoFile) -> dict:
     return dict(path=file.path, channel=file.channel, size=file.size, mtime_ns=file.mtime_ns)
 
 
-def mean_vector(frame_vectors: np.ndarray) -> np.ndarray:
-    """Mean of the (unit) frame vectors, normalised again: the video's single vector."""
-    mean = frame_vectors.mean(axis=0)
+def mean_vector(frame_vectors: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Mean of the (unit) frame vectors, each weighted by `weights` (the seconds it stands for,
+    `vindex.sampling.time_weights`) when given, normalised again: the video's single vector."""
+    mean = np.average(frame_vectors, axis=0, weights=weights)
     return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
 
 
@@ -71,7 +73,7 @@ def frame_fingerprints(decoded: DecodedVideo) -> list[dict]:
 
 def rows_for(job: EmbedJob, decoded: DecodedVideo, vectors: np.ndarray) -> tuple[list[dict], list[dict]]:
     """The video rows (one per file holding the job's content) and their frame rows."""
-    video_vector = mean_vector(vectors)
+    video_vector = mean_vector(vectors, time_weights(decoded.timestamps, decoded.duration))
     now = _now()
     hashes = frame_fingerprints(decoded)
     fingerprints = fingerprint_columns(decoded)

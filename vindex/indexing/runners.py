@@ -21,6 +21,7 @@ from vindex.results import ProgressHook
 from vindex.store import Store
 
 if TYPE_CHECKING:
+    from vindex.sampling import FramePolicy
     from vindex.embedding import Embedder, ModelShape
 
 
@@ -34,7 +35,7 @@ class RunSettings:
     with the model `ModelLoader.load` gives, which the caller made for its own device and precision).
     """
 
-    frames_per_video: int = FRAMES_PER_VIDEO
+    frames_per_video: int | FramePolicy = FRAMES_PER_VIDEO  # a fixed count, or the policy (`sampling.decoder_count`)
     batch_size: int = BATCH_SIZE
     commit_every: int = COMMIT_EVERY
     workers: int | None = None

@@ -31,6 +31,7 @@ class AddSummary(Result):
     fingerprinted: int = 0  # videos indexed before fingerprints existed that got them (decoded, not embedded)
     seconds: float = 0.0
     assigned: int = 0  # new or changed videos placed into the latest clustering's clusters (by `Index.add`)
+    notes: list[str] = field(default_factory=list)  # what the user should know (how to upgrade the frame policy)
     unreadable_folders: list[UnreadableFolder] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)  # last in `--json`: the long list after the counts
     failed_rows: list[str] = field(default_factory=list, repr=False)

@@ -97,11 +97,14 @@ def json_route(work: Callable[[Request], object]) -> Callable:
 def api_routes(library: Library, uploads: views.Uploads, limit: Uploading) -> list[Route]:
     def query(request: Request):
         return views.query(library, params.text(request.query_params, "q", required=True),
-                           **params.search_options(request.query_params))
+                           **params.search_options(request.query_params),
+                           moments=params.flag(request.query_params, "moments"))
 
     def similar_to_video(request: Request):
         return views.similar_to_video(library, request.path_params["video_id"],
-                                      **params.search_options(request.query_params))
+                                      **params.search_options(request.query_params),
+                                      at=params.number(request.query_params, "t", None, 0.0, 1e7),
+                                      moments=params.flag(request.query_params, "moments"))
 
     def similar_to_path(request: Request):
         path = views.path_under_root(library, params.text(request.query_params, "path", required=True))

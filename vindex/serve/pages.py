@@ -101,16 +101,18 @@ def page_routes(library: Library, uploads: views.Uploads) -> list[Route]:
         options, upload = context["options"], params.text(request.query_params, "upload")
         result = None
         if context["q"]:
-            result = views.query(library, context["q"], **options)
+            result = views.query(library, context["q"], **options, moments=True)  # for the timelines
         elif context["path"]:
-            result = views.similar_to_path(library, views.path_under_root(library, context["path"]), **options)
+            result = views.similar_to_path(library, views.path_under_root(library, context["path"]), **options, moments=True)
         elif upload:
             result = uploads.get(upload)
         return dict(context, result=result)
 
     def similar(request: Request) -> dict:
         context = search_form(request)
-        result = views.similar_to_video(library, request.path_params["video_id"], **context["options"])
+        at = params.number(request.query_params, "t", None, 0.0, 1e7)  # "more like this moment"
+        result = views.similar_to_video(library, request.path_params["video_id"], **context["options"], at=at,
+                                        moments=True)
         return dict(context, result=result, source=result["video"])
 
     def clusters(request: Request) -> dict:

@@ -31,27 +31,30 @@ class NotFound(Exception):
 
 
 def query(library: Library, text: str, limit: int, by: str, channels: tuple[str, ...],
-          min_score: float | None, folder: str) -> dict:
+          min_score: float | None, folder: str, moments: bool = False) -> dict:
     wanted = limit * FOLDER_OVERFETCH if folder else limit
-    result = library.current().query(text, limit=wanted, by=by, channels=channels, min_score=min_score)
+    result = library.current().query(text, limit=wanted, by=by, channels=channels, min_score=min_score,
+                                     moments=moments)
     return in_folder(result.to_dict(), folder, limit)
 
 
 def similar_to_video(library: Library, video_id: str, limit: int, by: str, channels: tuple[str, ...],
-                     min_score: float | None, folder: str) -> dict:
+                     min_score: float | None, folder: str, at: float | None = None, moments: bool = False) -> dict:
     row = library.video(video_id)
     if row is None:
         raise NotFound(f"no video {video_id!r} in the index")
     file = library.file_of(row)
     if not is_readable_file(file):
         raise VindexError(f"the file of {row['path']} is missing, so its neighbours cannot be looked up")
-    return similar_to_path(library, str(file), limit, by, channels, min_score, folder) | {"video": video_facts(row)}
+    found = similar_to_path(library, str(file), limit, by, channels, min_score, folder, at, moments)
+    return found | {"video": video_facts(row), "at": at}
 
 
 def similar_to_path(library: Library, path: str, limit: int, by: str, channels: tuple[str, ...],
-                    min_score: float | None, folder: str) -> dict:
+                    min_score: float | None, folder: str, at: float | None = None, moments: bool = False) -> dict:
     wanted = limit * FOLDER_OVERFETCH if folder else limit
-    result = library.current().similar(path, limit=wanted, by=by, channels=channels, min_score=min_score)
+    result = library.current().similar(path, limit=wanted, by=by, channels=channels, min_score=min_score,
+                                       moments=moments, at=at)
     return in_folder(result.to_dict(), folder, limit)
 
 

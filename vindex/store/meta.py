@@ -27,6 +27,9 @@ class IndexMeta:
     weights: str | None = None
     dim: int | None = None  # vector size
     frames_per_video: int | None = None
+    frame_policy: dict | None = None  # which frames each video gets (vindex.sampling.FramePolicy.to_meta)
+    frame_upgrade_pending: bool = False
+    video_vector: str | None = None  # how frame vectors are pooled: "time-weighted" (None: a plain mean)  # an index from a fixed count, not yet told how to upgrade
     sampling: str | None = None  # how frames were chosen: uniform or shots (None before any model)
     backend: str | None = None  # the runtime that made the latest vectors: torch or openvino
     precision: str | None = None  # fp32, bf16, fp16 or int8

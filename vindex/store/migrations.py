@@ -22,6 +22,7 @@ class Tables(Protocol):
     videos: Any  # the LanceDB tables, None when the index has none yet
     frames: Any
     db: Any  # the LanceDB connection
+    meta: Any  # its IndexMeta
 
     def set_meta(self, **items: Any) -> None: ...
 
@@ -49,11 +50,24 @@ def _denser_fingerprints(store: Tables) -> None:
         store.videos.update(values_sql={"fingerprints": "NULL", "fingerprint_times": "NULL"})
 
 
+
+def _record_fixed_frame_policy(store: Tables) -> None:
+    """Version 4 → 5: the index's frame policy in `meta` (`vindex.sampling`). An index made before
+    frames followed the shots took a fixed count per video: that is recorded, and the next `add`
+    says once how to move to the per-shot policy (`frame_upgrade_pending`)."""
+    meta = store.meta
+    if not meta.has_model or meta.frame_policy:
+        return
+    store.set_meta(frame_policy=dict(kind="fixed", frames=int(meta.frames_per_video or 5)),
+                   frame_upgrade_pending=True)
+
+
 # from-version -> the function that migrates an index from that version to the next.
 MIGRATIONS: dict[int, Callable[[Tables], None]] = {
     1: _add_fingerprint_columns,
     2: _add_curation_table,
     3: _denser_fingerprints,
+    4: _record_fixed_frame_policy,
 }
 
 

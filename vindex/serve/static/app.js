@@ -80,16 +80,48 @@ function setupPlayer() {
     note.textContent = "This video cannot be played here: its file is missing, or the browser does not "
       + "play its format (" + (title.textContent.split(" · ")[0] || "?") + ").";
   });
+  // "More like this moment": the other videos' moments like the frame on screen now.
+  dialog.querySelector(".more-moment").addEventListener("click", (event) => {
+    event.preventDefault();
+    window.location = "/similar/" + encodeURIComponent(video.dataset.video) + "?t=" + video.currentTime.toFixed(2);
+  });
   dialog.querySelector(".close").addEventListener("click", close);
   dialog.addEventListener("close", close);
   dialog.addEventListener("click", (event) => { if (event.target === dialog) close(); });
 
   document.addEventListener("click", (event) => {
+    const strip = event.target.closest(".tile .timeline");
+    if (strip) {
+      const box = strip.getBoundingClientRect();
+      const seconds = Math.max(0, (event.clientX - box.left) / box.width) * Number(strip.dataset.duration);
+      const tile = strip.closest(".tile");
+      play(tile.dataset.video, seconds, tile.dataset.path || "");
+      return;
+    }
     const button = event.target.closest(".tile .play");
     if (!button) return;
     const tile = button.closest(".tile");
     play(tile.dataset.video, Number(tile.dataset.t || 0), tile.dataset.path || "");
   });
+}
+
+// Each hit's timeline: its matching segments placed along the video, darker the better they match.
+function placeTimelines() {
+  for (const strip of document.querySelectorAll(".timeline[data-duration]")) {
+    const duration = Number(strip.dataset.duration) || 1;
+    const segments = [...strip.querySelectorAll(".segment")];
+    const scores = segments.map((segment) => Number(segment.dataset.score));
+    const best = Math.max(...scores), worst = Math.min(...scores);
+    segments.forEach((segment, i) => {
+      const start = Number(segment.dataset.start), end = Number(segment.dataset.end);
+      segment.style.left = (100 * start / duration) + "%";
+      segment.style.width = Math.max(0.5, 100 * (end - start) / duration) + "%";
+      segment.style.opacity = String(best > worst ? 0.35 + 0.65 * (scores[i] - worst) / (best - worst) : 1);
+      segment.title = formatMoment(start) + "–" + formatMoment(end);
+    });
+    const marker = strip.querySelector(".best");
+    if (marker && marker.dataset.start !== "None") marker.style.left = (100 * Number(marker.dataset.start) / duration) + "%";
+  }
 }
 
 function setupDrop() {
@@ -144,6 +176,7 @@ function setupBack() {
 
 paintDots();
 setupBack();
+placeTimelines();
 setupPlayer();
 setupDrop();
 setupCopy();
