@@ -14,7 +14,7 @@ LAYERS = [
     ("foundation", ["defaults", "display", "errors", "locations", "results", "clock", "norms"]),
     ("files", ["scanning", "frames", "stills", "fingerprints", "shots", "sampling", "demo"]),
     ("vectors", ["embedding"]),
-    ("store", ["store", "schema", "locking", "checking"]),
+    ("store", ["store", "schema", "locking"]),
     ("indexing", ["indexing"]),
     ("analysis", ["search", "segments", "duplicates", "clustering"]),
     ("outputs", ["report", "gallery", "organizing", "exporting", "info"]),
@@ -23,13 +23,6 @@ LAYERS = [
 ]
 LEVEL = {name: level for level, (_, names) in enumerate(LAYERS) for name in names}
 MAX_LINES = 420
-
-# Import cycles known and being broken elsewhere; each entry is one cycle's modules, sorted.
-# `quantize` reaches into the OpenVINO embedder's internals: a shared runtime module will end it.
-ALLOWED_CYCLES: list[list[str]] = [
-    ["vindex.embedding.openvino_backend", "vindex.embedding.quantize"],
-]
-
 
 def modules() -> list[Path]:
     return sorted(path for path in PACKAGE.rglob("*.py") if "__pycache__" not in path.parts)
@@ -134,7 +127,7 @@ def import_cycles() -> list[list[str]]:
 
 
 def test_no_import_cycles():
-    cycles = [cycle for cycle in import_cycles() if cycle not in ALLOWED_CYCLES]
+    cycles = import_cycles()
     assert not cycles, f"modules that import each other (type-only imports count): {cycles}"
 
 

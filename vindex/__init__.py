@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 # The library's public names: `Index`, what it takes, and every result it returns (each a
 # dataclass with `to_dict()`, the shape `--json` prints).
-from vindex.checking import CheckResult  # noqa: E402
+from vindex.store.checking import CheckResult  # noqa: E402
 from vindex.clustering import ClusterInfo, ClusterMembers, ClusterParams, ClusterResult, Member  # noqa: E402
 from vindex.clustering.curation import CurationResult  # noqa: E402
 from vindex.clustering.retune import RetunePreview  # noqa: E402

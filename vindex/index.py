@@ -30,7 +30,7 @@ from vindex.store.meta import IndexMeta
 from vindex.store.filters import all_of, video_filter
 
 if TYPE_CHECKING:
-    from vindex.checking import CheckResult
+    from vindex.store.checking import CheckResult
     from vindex.clustering import ClusterInfo, ClusterMembers, ClusterParams, ClusterResult
 
 def model_to_add(model: ModelSpec | None, meta: IndexMeta) -> ModelSpec:
@@ -224,7 +224,7 @@ class Index(Curating):
 
     def _set_aside_unopenable(self, uri: str, wait: bool) -> None:
         """Before a rebuild: tables that do not open (their versions gone) are moved aside, kept."""
-        from vindex.checking import set_aside_unopenable
+        from vindex.store.checking import set_aside_unopenable
 
         with writer_lock(uri, wait):
             for line in set_aside_unopenable(uri):
@@ -392,7 +392,7 @@ class Index(Curating):
         """Verify what a user cannot see (every video has its frames and only those, vector sizes, no
         duplicate rows, files on disk, tables readable at their latest version); `repair` fixes what
         it can, taking the writer lock, and never deletes a video file."""
-        from vindex.checking import check_index
+        from vindex.store.checking import check_index
         from vindex.organizing.recovery import journal_problems, unwedge
 
         uri = self._store.uri if self._store else resolve_db(self._db)

@@ -18,7 +18,7 @@ from vindex.clustering.decisions import UNDO, in_force, replay
 from vindex.clustering.state import NOISE
 from vindex.errors import VindexError
 from vindex.results import Result, count
-from vindex.store.curation import CurationLog
+from vindex.store.curation import CurationLog, name_cluster
 
 NAME_MAX_CHARS = 120
 
@@ -117,7 +117,7 @@ def rename(store, cluster: int, name: str) -> CurationResult:
     clusters = _clusters(store)
     cluster, name = _known(clusters, cluster), check_name(name)
     before = clusters[cluster]["name"]
-    store.clusters.update(where=f"id = {int(cluster)}", values={"name": name})
+    name_cluster(store, cluster, name)
     row = CurationLog(store).append("rename", cluster, {"name": name}, {"name": before, "fit": _fit_key(store)})
     return CurationResult("rename", row["seq"], cluster, [cluster], 0, name, f"cluster {cluster} is now {name!r}")
 
@@ -248,7 +248,7 @@ def undo_last(store) -> CurationResult:
                           "`vindex cluster`: undo works on the decisions since the fit")
     cluster = last["cluster"]
     if last["action"] == "rename":
-        store.clusters.update(where=f"id = {int(cluster)}", values={"name": last["undo"]["name"]})
+        name_cluster(store, cluster, last["undo"]["name"])
         changed = [cluster]
     else:
         _write_labels(store, {video: tuple(value) for video, value in last["undo"]["labels"].items()})

@@ -13,7 +13,7 @@ from pathlib import Path
 from vindex.defaults import PRECISION
 from vindex.index import Index
 from vindex.locations import is_remote, join_root
-from vindex.store.versions import published
+from vindex.store.versions import published, state_signature
 
 # An id from the request is only ever looked up, never used as a path; this keeps junk (and
 # anything that looks like a path) from reaching the database at all.
@@ -57,11 +57,8 @@ class Library:
         return self.index
 
     def _read_signature(self) -> tuple:
-        database = self.index.store.db
-        names = tuple(sorted(database.list_tables().tables))
-        meta = database.open_table("meta").version if "meta" in names else None
         # Each write step a writer publishes (store.versions) is a new state to reopen at.
-        return names, meta, published(self.uri)
+        return state_signature(self.index.store)
 
     # -- look-ups by id ---------------------------------------------------------------------------
     def catalog(self) -> dict[str, dict]:

@@ -60,3 +60,9 @@ class CurationLog:
                    undo=json.dumps(undo or {}, sort_keys=True), user=_user(), at=datetime.now(timezone.utc))
         table.add(pa.Table.from_pylist([row], curation_schema()))
         return dict(row, args=args, undo=undo or {})
+
+
+@writes
+def name_cluster(store, cluster: int, name: str) -> None:
+    """Set one cluster's name in the clusters table (the caller holds the writer lock)."""
+    store.clusters.update(where=f"id = {int(cluster)}", values={"name": name})

@@ -75,3 +75,11 @@ def reopened_at_newer_set(store) -> bool:
         return False
     store.reload()
     return True
+
+
+def state_signature(store) -> tuple:
+    """What changes when any writer has written: the tables there are, the metadata's version and
+    the version set a running writer last published (a reader holding an older one reopens)."""
+    names = tuple(sorted(store.db.list_tables().tables))
+    meta = store.db.open_table("meta").version if "meta" in names else None
+    return names, meta, published(store.uri)
