@@ -1,4 +1,10 @@
+import queue
 import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -89,3 +95,22 @@ def indexed_copy(indexed_template, isolated_index) -> Path:
     """
     shutil.copytree(indexed_template, isolated_index)
     return isolated_index
+
+
+@contextmanager
+def served(*args: str) -> Iterator[str]:
+    """`vindex serve --port 0 ARGS` in a subprocess, as a user starts it; yields its address."""
+    process = subprocess.Popen([sys.executable, "-m", "vindex", "serve", "--port", "0", "-q", *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    try:
+        while True:
+            line = lines.get(timeout=120)
+            if line.startswith("vindex serve: http://"):
+                break
+            assert process.poll() is None, line
+        yield line.split()[2].rstrip("/")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

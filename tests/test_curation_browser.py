@@ -3,14 +3,11 @@ selection, merge two clusters, apply the organisation and undo it, checking the 
 
 import hashlib
 import os
-import queue
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
 
+from tests import conftest
 from tests.conftest import TINY
 from vindex.store import Store
 
@@ -37,20 +34,8 @@ def served(corpus, run, isolated_index):
     """`vindex serve --port 0` on a private, clustered copy of the corpus; yields its address."""
     run("add", corpus, *TINY, "-q")
     run("cluster", "--min-size", "4", "--neighbors", "8", "--no-report", "-q")
-    process = subprocess.Popen([sys.executable, "-m", "vindex", "serve", "--port", "0", "-q"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
-    try:
-        while True:
-            line = lines.get(timeout=120)
-            if line.startswith("vindex serve: http://"):
-                break
-            assert process.poll() is None, line
-        yield line.split()[2].rstrip("/")
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with conftest.served() as address:
+        yield address
 
 
 def test_rename_move_merge_organise_and_undo_in_the_browser(served, corpus, isolated_index, tmp_path):

@@ -2,16 +2,13 @@
 as a subprocess, the way a user starts it."""
 
 import os
-import queue
 import shutil
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from tests.conftest import served
 from vindex.cli import cli
 
 CHROMIUM = "/usr/bin/chromium"
@@ -28,20 +25,8 @@ def server(indexed_template, tmp_path):
     shutil.copytree(indexed_template, db)
     result = CliRunner().invoke(cli, ["cluster", "--db", str(db), "--min-size", "3", "--no-report", "-q"])
     assert result.exit_code == 0, result.output
-    process = subprocess.Popen([sys.executable, "-m", "vindex", "serve", "--db", str(db), "--port", "0", "-q"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
-    try:
-        while True:
-            line = lines.get(timeout=120)
-            if line.startswith("vindex serve: http://"):
-                break
-            assert process.poll() is None, line
-        yield line.split()[2].rstrip("/")
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with served("--db", str(db)) as address:
+        yield address
 
 
 def test_search_play_at_the_moment_and_open_a_cluster(server, tmp_path):
