@@ -9,7 +9,7 @@ Three modes say what counts as a duplicate:
 - `similar`: the same scene by CLIP frame vectors (`visual`), looser: also a scene shot again.
 
 Groups never chain: videos are taken in keeper order (the best copy first: most seconds of footage,
-then most picture pixels once bars are cropped, then highest bit rate in steps of 2x; `keeper_ranking`); each one
+then most picture pixels once bars are cropped, then highest bit rate; `keeper_ranking`); each one
 not yet in a group becomes a keeper and takes every video not yet in a group that
 scores at least the threshold against it. Every member's score is its score against its keeper,
 so none is shown below the threshold. Identical copies always join their original's group.
@@ -43,10 +43,6 @@ CONTENT_TOLERANCE, CONTENT_TOLERANCE_SHARE = 0.5, 0.1
 # Picture pixels are compared in steps of this ratio: the bars found on a 64x64 grey square are a
 # row or two off from copy to copy, and the bit rate should decide between equal pictures.
 PIXELS_STEP = 1.1
-# Bit rates are compared in steps of this ratio: a re-encode in an older codec (MPEG-4 part 2) can take
-# more bytes than its H.264 original for a worse picture, while a copy that kept far more of the
-# picture (MJPEG, a low CRF) takes several times the bytes.
-BITRATE_STEP = 2.0
 
 
 @dataclass
@@ -148,8 +144,7 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
 def keeper_ranking(rows: list[DuplicateCandidate]) -> list[int]:
     """Positions of `rows`, the best copy first: most seconds of footage (blank stretches, title
     cards and frozen ends do not count; seconds within the tolerance of the longest of a tier are
-    one tier), then most picture pixels once bars are cropped, then highest bit rate (in steps of
-    BITRATE_STEP), then path
+    one tier), then most picture pixels once bars are cropped, then highest bit rate, then path
     (stable output). Rows fingerprinted before these were stored count their whole length and frame."""
     seconds = [row.content_seconds if row.content_seconds is not None else row.duration or 0.0 for row in rows]
     tiers, tier, start = [0] * len(rows), -1, 0.0
@@ -165,8 +160,7 @@ def _picture_order(row: DuplicateCandidate) -> tuple:
     height = row.picture_height if row.picture_height is not None else row.height or 0
     pixels = round(math.log(width * height) / math.log(PIXELS_STEP)) if width and height else 0
     bitrate = (row.size or 0) / row.duration if row.duration else 0.0
-    tier = round(math.log(bitrate) / math.log(BITRATE_STEP)) if bitrate > 0 else 0
-    return (-pixels, -tier, row.path)
+    return (-pixels, -round(bitrate), row.path)
 
 
 def _catalog(store: Store, channels: tuple[str, ...], where: str | None,
