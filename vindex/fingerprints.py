@@ -34,6 +34,14 @@ BAR_MAX_SHARE = 0.75
 # A frame whose shrunk, cropped picture has less contrast than this (standard deviation, grey
 # levels) is blank: black, white, one colour, the dark end of a fade. Its hash is noise.
 BLANK_CONTRAST = 6.0
+# A frame whose 63 lowest frequencies (the hash's 8x8 coefficients but the mean) hold less than this
+# share of its contrast (the energy of the shrunk, cropped picture about its mean) has a hash that says
+# little about it: a fine periodic pattern (stripes, rings, a checkerboard) puts its energy above those
+# frequencies, and the bits come from leftovers that any two such pictures share. Measured on 12 frames
+# each: real footage (scripts/bench_dupes.py --footage originals, sub-clips, the long videos) 0.21 at
+# least (a music visualizer), 0.26 at its 1st percentile; the demo's stripes, rings and most
+# checkerboards 0.01-0.06; its gradients, blobs and plasma 0.92-1.0.
+WEAK_HASH_SHARE = 0.1
 
 
 def _dct_rows() -> np.ndarray:
@@ -47,6 +55,9 @@ def _dct_rows() -> np.ndarray:
 
 
 DCT_ROWS = _dct_rows()  # (8, 32)
+# The norms of DCT_ROWS' rows, per coefficient of the 8x8 block (flattened): dividing by them gives
+# the orthonormal DCT's coefficients.
+DCT_NORMS = np.outer(*(2 * [np.sqrt(np.r_[DCT_SIDE, np.full(HASH_SIDE - 1, DCT_SIDE / 2)])])).ravel()
 BIT_WEIGHTS = np.left_shift(np.uint64(1), np.arange(63, -1, -1, dtype=np.uint64))  # first bit is the highest
 
 
@@ -54,6 +65,13 @@ BIT_WEIGHTS = np.left_shift(np.uint64(1), np.arange(63, -1, -1, dtype=np.uint64)
 # HELD_SECONDS at either end of a video, and at most HELD_MAX_SECONDS, is a title card or a frozen
 # frame added around the footage, when other footage follows: it is not content (`content`).
 HELD_BITS = 4
+# Seconds of footage (`content_seconds`, by which the keeper of duplicates is chosen) leave out only
+# held runs that do not drift: a title card or a frozen frame stays as close to its first sample at
+# the run's end as at its start, while a slow motion moves away from it (its later half this many
+# bits or more off on average, the median). The labelled set's 6 s original, whose soft shapes drift
+# 2 bits every 0.2 s at its end (0, 2, 2, 4, 4), lost its last second as held in one encode of two,
+# and its re-encode became the keeper.
+DRIFT_BITS = 3
 HELD_SECONDS, HELD_MAX_SECONDS = 1.0, 6.0
 # A sample stands for the time up to the next one, but never for more than this (a gap in the
 # samples of a long video, where the decoder found no frame).
@@ -69,6 +87,7 @@ class HashedPictures:
     blank: np.ndarray  # bool (n,)
     width_share: np.ndarray  # float (n,)
     height_share: np.ndarray  # float (n,)
+    weak: np.ndarray  # bool (n,): the hash says little of the picture (WEAK_HASH_SHARE), never a match
 
     def picture_share(self) -> tuple[float, float]:
         """(width, height) share of the picture without bars: the median over the non-blank frames."""
@@ -92,7 +111,7 @@ def hash_pictures(grey: np.ndarray) -> HashedPictures:
         grey = grey[None]
     count = len(grey)
     if not count:
-        return HashedPictures(np.zeros(0, np.uint64), np.zeros(0, bool), np.zeros(0), np.zeros(0))
+        return HashedPictures(np.zeros(0, np.uint64), np.zeros(0, bool), np.zeros(0), np.zeros(0), np.zeros(0, bool))
     pixels = grey.astype(np.float32)
     top, bottom = _bars(pixels)
     left, right = _bars(pixels.transpose(0, 2, 1), top, bottom)
@@ -103,13 +122,17 @@ def hash_pictures(grey: np.ndarray) -> HashedPictures:
     coefficients = np.einsum("ai,nij,bj->nab", DCT_ROWS, small, DCT_ROWS, optimize=True).reshape(count, -1)
     bits = coefficients > np.median(coefficients, axis=1, keepdims=True)
     hashes = (bits.astype(np.uint64) * BIT_WEIGHTS).sum(axis=1, dtype=np.uint64)
-    return HashedPictures(hashes, blank, (right - left) / pixels.shape[2], (bottom - top) / pixels.shape[1])
+    low = (coefficients / DCT_NORMS) ** 2  # the orthonormal DCT's coefficients: energies add up (Parseval)
+    contrast = ((small - small.mean(axis=(1, 2), keepdims=True)) ** 2).sum(axis=(1, 2))
+    weak = low[:, 1:].sum(axis=1) < WEAK_HASH_SHARE * np.maximum(contrast, 1e-9)
+    return HashedPictures(hashes, blank, (right - left) / pixels.shape[2], (bottom - top) / pixels.shape[1], weak)
 
 
-def content(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray) -> np.ndarray:
+def content(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray, drifting_is_footage: bool = False) -> np.ndarray:
     """Which samples (in time order) show the footage: not blank, and not a picture held still
     at either end (a title card, a frozen first or last frame; one after another, HELD_MAX_SECONDS
-    in all, so a title card added before a still logo goes with it) while other footage remains."""
+    in all, so a title card added before a still logo goes with it) while other footage remains.
+    `drifting_is_footage`: a run that drifts away from its first picture (DRIFT_BITS) is not held."""
     kept = ~np.asarray(blank, bool)
     for backwards in (False, True):
         dropped = 0.0
@@ -121,6 +144,9 @@ def content(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray) -> np.ndar
             run = int(np.cumprod(still).sum())
             held = abs(float(times[order[min(run, len(order) - 1)]] - times[order[0]]))
             if run == len(order) or held < HELD_SECONDS or dropped + held > HELD_MAX_SECONDS:
+                break
+            later = np.bitwise_count(hashes[order[run // 2 : run]] ^ hashes[order[0]])
+            if drifting_is_footage and np.median(later) >= DRIFT_BITS:
                 break
             kept[order[:run]] = False
             dropped += held

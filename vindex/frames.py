@@ -82,6 +82,8 @@ class DecodedVideo:
     fingerprints: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     fingerprint_times: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     fingerprint_blank: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    # Samples whose hash says little of the picture (a fine periodic pattern): footage, never matched.
+    fingerprint_weak: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     # The share of the width and of the height that is picture, not bars (letterbox, pillarbox):
     # the median over the non-blank fingerprint samples; (1, 1) when there are none.
     picture_share: tuple[float, float] = (1.0, 1.0)
@@ -226,6 +228,7 @@ def _decode(path: str, container, stream, plan: DecodePlan) -> DecodedVideo:
     if sampler is not None and sampler.greys:
         hashed = hash_pictures(np.stack(sampler.greys))
         decoded.fingerprints, decoded.fingerprint_blank = hashed.hashes, hashed.blank
+        decoded.fingerprint_weak = hashed.weak
         decoded.fingerprint_times = np.asarray(sampler.times, np.float32)
         decoded.picture_share = hashed.picture_share()
     return decoded

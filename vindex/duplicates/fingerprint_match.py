@@ -50,17 +50,14 @@ PAIR_BLOCK = 1 << 22  # candidate frame pairs whose distance is computed at once
 
 @dataclass(frozen=True)
 class Fingerprints:
-    """One video's hashes (uint64) and their times in seconds, in time order, and how many seconds
-    of footage it has (None: the span of its samples)."""
+    """One video's hashes (uint64) and their times in seconds, in time order."""
 
     hashes: np.ndarray
     times: np.ndarray
-    seconds: float | None = None
 
     @property
     def length(self) -> float:
-        if self.seconds is not None:
-            return float(self.seconds)
+        """The span of its samples: what the evidence a match needs scales with."""
         return float(self.times[-1] - self.times[0]) if len(self.times) else 0.0
 
 

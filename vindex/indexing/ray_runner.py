@@ -234,6 +234,7 @@ def decode_videos(batch: dict[str, np.ndarray], frames_per_video: int, size: int
             "duration": decoded.duration, "fps": decoded.fps, "width": decoded.width, "height": decoded.height,
             "frame_count": decoded.frame_count, "fingerprints": to_stored(decoded.fingerprints).tolist(),
             "fingerprint_times": decoded.fingerprint_times.tolist(), "fingerprint_blank": decoded.fingerprint_blank.tolist(),
+            "fingerprint_weak": decoded.fingerprint_weak.tolist(),
         })
         hashes = to_stored(decoded.phashes)
         for index, (timestamp, image) in enumerate(zip(decoded.timestamps, decoded.images)):
@@ -298,6 +299,7 @@ def collect_videos(batches: Iterator[dict[str, np.ndarray]]) -> Iterator[tuple[i
                 fingerprints=from_stored(video["fingerprints"]),
                 fingerprint_times=np.array(video["fingerprint_times"], np.float32),
                 fingerprint_blank=np.array(video["fingerprint_blank"], bool),
+                fingerprint_weak=np.array(video["fingerprint_weak"], bool),
             )
             yield job, (decoded, np.stack([frame[2] for frame in frames]).astype(np.float32))
     if pending:

@@ -1,0 +1,28 @@
+"""The keeper of duplicates is the best copy: a slow motion at an end counts as footage (only a
+picture held still does not), so an original whose last second drifts slowly is not outranked by a
+re-encode that happened to measure a second longer."""
+
+import numpy as np
+import pytest
+
+from vindex.fingerprints import content, content_seconds
+
+
+def flipped(start: np.uint64, bits: int) -> np.uint64:
+    return np.uint64(start) ^ np.uint64((1 << bits) - 1)
+
+
+def test_a_slow_drift_at_the_end_is_footage_and_a_held_card_is_not():
+    rng = np.random.default_rng(5)
+    moving = rng.integers(0, 1 << 63, 25, dtype=np.int64).view(np.uint64)  # 5 s of footage
+    last = moving[-1]
+    drift = np.array([flipped(last, bits) for bits in (2, 2, 4, 4)], np.uint64)  # 2 bits every 0.2 s, as
+    hashes = np.r_[moving, drift, [flipped(last, 6)]]  # soft shapes drifting to the end of a clip do
+    times = np.arange(len(hashes)) * 0.2
+    blank = np.zeros(len(hashes), bool)
+    assert content_seconds(times, content(hashes, times, blank, drifting_is_footage=True), 6.0) == pytest.approx(6.0)
+    title = rng.integers(0, 1 << 63, dtype=np.int64).view(np.uint64)
+    card = np.r_[moving, [title] * 10]  # a closing card of 2 s: held, whatever the drift rule
+    times = np.arange(len(card)) * 0.2
+    footage = content(card, times, np.zeros(len(card), bool), drifting_is_footage=True)
+    assert content_seconds(times, footage, 7.0) == pytest.approx(5.0)
