@@ -284,6 +284,11 @@ def query(text, limit, channels, min_score, by, bare_paths, null, moments, under
     TEXT goes through the text tower of the model that built the index. Each result shows
     the moment (timestamp of the frame) that matched best.
     """
+    from vindex.served_query import served_query
+
+    served = None if export_to or under or name else served_query(db, text, limit, by, channels, min_score, moments)
+    if served:  # a running `vindex serve` of this index answered (docs/performance.md)
+        return print_hits(served, as_json, bare_paths, null)
     from vindex.index import Index
 
     index = Index(db, device=device, precision=precision, backend=backend)
