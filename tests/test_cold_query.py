@@ -51,6 +51,24 @@ def test_a_served_index_answers_query_through_its_file_with_the_local_hits(index
     assert not (indexed_copy / handoff.FILE_NAME).exists()  # removed when the server stopped (SIGTERM)
 
 
+def test_similar_to_a_file_under_the_root_is_answered_by_the_server_with_the_local_hits(indexed_copy, run, monkeypatch,
+                                                                                         tmp_path):
+    outside = tmp_path / "outside.mp4"
+    with served() as address:
+        file = query_json(run)["hits"][0]["file"]
+        outside.write_bytes(open(file, "rb").read())
+        for options in ([], ["--moments", "-n", "3"], ["--by", "video"]):
+            answered = json.loads(run("similar", file, "--json", *options).stdout)
+            assert answered.pop("served_by") == address.removeprefix("http://")
+            monkeypatch.setenv("VINDEX_NO_SERVER", "1")
+            local = json.loads(run("similar", file, "--json", *options).stdout)
+            monkeypatch.delenv("VINDEX_NO_SERVER")
+            assert answered == local and answered["hits"] and answered["query"] == file
+        # A file outside the index root is not the server's to read: the CLI answers by itself.
+        assert "served_by" not in json.loads(run("similar", outside, "--json").stdout)
+        assert "served_by" not in json.loads(run("similar", file, "--include-self", "--json").stdout)
+
+
 def dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()

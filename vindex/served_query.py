@@ -1,8 +1,8 @@
-"""`vindex query` answered by the running `vindex serve` of the same index, when there is one.
+"""`vindex query` and `vindex similar` answered by the running `vindex serve` of the same index.
 
 A cold query spends most of its time importing LanceDB and loading the model; a server holds both
 already. The server leaves `serve.json` in the index folder (`vindex.serve.handoff`); this asks its
-`/api/query` with the same parameters and hands back the same `QueryResult`, printed by the same
+`/api/query` (`/api/similar`) with the same parameters and hands back the same `QueryResult`, printed by the same
 code. Any doubt (no file, a dead process, a refused or slow connection, another index, an answer of
 another shape) gives None, and the CLI answers by itself. `VINDEX_NO_SERVER=1` always answers locally.
 Nothing heavy is imported here: the point is to stay cold-cheap.
@@ -30,8 +30,30 @@ class ServedResult(QueryResult):
 
 def served_query(db: str | None, text: str, limit: int, by: str, channels: tuple[str, ...],
                  min_score: float | None, moments: bool) -> ServedResult | None:
-    """The server's answer to this query, or None when the CLI should answer by itself."""
-    if os.environ.get("VINDEX_NO_SERVER", "") not in ("", "0") or limit > MAX_LIMIT:
+    """The server's answer to `vindex query TEXT`, or None when the CLI should answer by itself."""
+    return ask(db, "/api/query", [("q", text), *search_parameters(limit, by, channels, min_score, moments)])
+
+
+def served_similar(db: str | None, file: str, limit: int, by: str, channels: tuple[str, ...],
+                   min_score: float | None, moments: bool) -> ServedResult | None:
+    """The server's answer to `vindex similar FILE` (it takes only a file under the index root), or None."""
+    path = os.path.abspath(os.path.expanduser(file))
+    answer = ask(db, "/api/similar", [("path", path), *search_parameters(limit, by, channels, min_score, moments)])
+    if answer is not None:
+        answer.query = file  # the label the local answer gives: the file as it was named
+    return answer
+
+
+def search_parameters(limit: int, by: str, channels: tuple[str, ...], min_score: float | None,
+                      moments: bool) -> list[tuple[str, object]]:
+    asked = [("limit", limit), ("by", by), *(("channel", channel) for channel in channels)]
+    asked += [("min_score", repr(min_score))] if min_score is not None else []
+    return asked + ([("moments", "1")] if moments else [])
+
+
+def ask(db: str | None, route: str, asked: list[tuple[str, object]]) -> ServedResult | None:
+    """GET `route` with `asked` from the server of the index at `db`; None on any doubt."""
+    if os.environ.get("VINDEX_NO_SERVER", "") not in ("", "0") or dict(asked)["limit"] > MAX_LIMIT:
         return None
     import http.client
     import json
@@ -50,13 +72,10 @@ def served_query(db: str | None, text: str, limit: int, by: str, channels: tuple
         return None
     host = facts["host"]
     address = f"[{host}]:{facts['port']}" if ":" in host else f"{host}:{facts['port']}"
-    asked = [("q", text), ("limit", limit), ("by", by), *(("channel", channel) for channel in channels)]
-    asked += [("min_score", repr(min_score))] if min_score is not None else []
-    asked += [("moments", "1")] if moments else []
     try:
         connection = http.client.HTTPConnection(host, facts["port"], timeout=TIMEOUT_SECONDS)
         try:
-            connection.request("GET", "/api/query?" + urlencode(asked),
+            connection.request("GET", f"{route}?{urlencode(asked)}",
                                headers={"Authorization": f"Bearer {facts['secret']}", "Accept": "application/json"})
             response = connection.getresponse()
             body = response.read()

@@ -112,7 +112,8 @@ def api_routes(library: Library, uploads: views.Uploads, limit: Uploading) -> li
 
     def similar_to_path(request: Request):
         path = views.path_under_root(library, params.text(request.query_params, "path", required=True))
-        return views.similar_to_path(library, path, **params.search_options(request.query_params))
+        return views.similar_to_path(library, path, **params.search_options(request.query_params),
+                                     moments=params.flag(request.query_params, "moments"))
 
     def cluster(request: Request):
         return views.cluster_page(library, views.cluster_id(request.path_params["cluster_id"]),
@@ -165,11 +166,12 @@ def api_routes(library: Library, uploads: views.Uploads, limit: Uploading) -> li
         finally:
             limit.running -= 1
 
+    # Which index answers: `vindex query` and `similar` (vindex.served_query) ask only the server of their own.
+    identity = {INDEX_HEADER: quote(library.uri, safe="/:")}
     return [
-        # Which index answered: `vindex query` (vindex.served_query) asks only the server of its own.
-        Route("/api/query", json_route(query, {INDEX_HEADER: quote(library.uri, safe="/:")})),
+        Route("/api/query", json_route(query, identity)),
         Route("/api/similar/{video_id}", json_route(similar_to_video)),
-        Route("/api/similar", json_route(similar_to_path)),
+        Route("/api/similar", json_route(similar_to_path, identity)),
         Route("/api/similar", upload, methods=["POST"]),
         Route("/api/clusters", json_route(lambda request: views.clusters(library))),
         Route("/api/clusters/{cluster_id}", json_route(cluster)),
