@@ -13,6 +13,7 @@ from vindex.display import visible_name
 from vindex.errors import VindexError, first_line, os_error_line
 from vindex.model_cli import model
 from vindex.serve_cli import serve
+from vindex.served_query import served_query, served_similar
 from vindex.options import (
     backend_option, db_option, device_options, engine_options, filter_options, frame_options, json_option,
     model_options, null_option, out_option, quiet_option, search_options, wait_option,
@@ -20,7 +21,7 @@ from vindex.options import (
 from vindex.output import (
     emit, print_add_summary, print_cluster_run, print_cluster_table, print_duplicate_groups, print_exports, print_hits,
     print_info, print_json, print_members, print_optimize, print_organized, print_plan, print_undo, print_written,
-    progress_bar, show_library_warnings, status_printer,
+    print_check, progress_bar, show_library_warnings, status_printer,
 )
 
 
@@ -284,6 +285,9 @@ def query(text, limit, channels, min_score, by, bare_paths, null, moments, under
     TEXT goes through the text tower of the model that built the index. Each result shows
     the moment (timestamp of the frame) that matched best.
     """
+    # A running `vindex serve` of this index answers, when there is one (vindex/served_query.py).
+    if not (export_to or under or name) and (served := served_query(db, text, limit, by, channels, min_score, moments)):
+        return print_hits(served, as_json, bare_paths, null)
     from vindex.index import Index
 
     index = Index(db, device=device, precision=precision, backend=backend)
@@ -337,6 +341,8 @@ def similar(file, limit, channels, min_score, by, bare_paths, null, moments, und
     An indexed file (same path, or same content anywhere) uses its stored vectors; any other
     file is decoded and embedded with the index's model, without being added.
     """
+    if not (include_self or under or name) and (served := served_similar(db, file, limit, by, channels, min_score, moments)):
+        return print_hits(served, as_json, bare_paths, null)
     from vindex.index import Index
 
     result = Index(db, device=device, precision=precision, backend=backend).similar(
@@ -403,7 +409,6 @@ def check(repair, db, as_json, wait):
     Exits 1 with the list of problems when there is one.
     """
     from vindex.index import Index
-    from vindex.output import print_check
 
     result = Index(db).check(repair=repair, wait=wait)
     emit(result, as_json, print_check)

@@ -78,6 +78,15 @@ class QueryResult(Result):
     def __getitem__(self, position: int) -> Hit:
         return self.hits[position]
 
+    @classmethod
+    def from_dict(cls, data: dict, **extra) -> QueryResult:
+        """The result again from its `to_dict()` (as `vindex serve` sends it); a missing or
+        unknown key is a KeyError or TypeError."""
+        hits = [Hit(**{**hit, "moments": None if hit.get("moments") is None
+                       else [Moment(**span) for span in hit["moments"]]}) for hit in data["hits"]]
+        return cls(query=data["query"], by=data["by"], hits=hits, source=data["source"],
+                   warnings=list(data["warnings"]), **extra)
+
 
 @dataclass
 class Probe:

@@ -13,6 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Callable
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -35,15 +36,18 @@ from vindex.serve.media import (
 from vindex.serve.pages import page_routes
 
 STATIC = Path(__file__).parent / "static"
+INDEX_HEADER = "X-Vindex-Index"
 # Thumbnails are named by the video's content and the moment, so a cached one never goes stale.
 THUMBNAIL_CACHE_CONTROL = "private, max-age=604800, immutable"
 
 
 def create_app(library: Library, token: str | None = None,
                cache_bytes: int = SERVE_THUMBNAIL_CACHE_MIB << 20, host: str = SERVE_HOST, port: int = SERVE_PORT,
-               allowed_hosts: tuple[str, ...] = (), upload_limit: Uploading | None = None) -> Starlette:
+               allowed_hosts: tuple[str, ...] = (), upload_limit: Uploading | None = None,
+               handoff_secret: str | None = None) -> Starlette:
     """The web app over `library`, answering only to `host`:`port`, localhost and `allowed_hosts`;
-    with `token`, every route asks for it (docs/security.md)."""
+    with `token`, every route asks for it, and `handoff_secret` (serve.json's) opens the read API
+    (docs/security.md)."""
     thumbnails = ThumbnailCache(library.thumbnail_folder(), cache_bytes)
     uploads = views.Uploads()
     csrf_token = guard.new_csrf_token()
@@ -61,7 +65,7 @@ def create_app(library: Library, token: str | None = None,
     # Added innermost first: a request meets the headers, then the Host check, the token, the origin.
     app.add_middleware(guard.OriginGuard, csrf_token=csrf_token)
     if token:
-        app.add_middleware(guard.TokenGuard, token=token, port=port)
+        app.add_middleware(guard.TokenGuard, token=token, port=port, read_secret=handoff_secret)
     app.add_middleware(guard.HostCheck, allowlist=guard.HostAllowlist(host, port, allowed_hosts))
     app.add_middleware(guard.SecurityHeaders)
     return app
@@ -78,12 +82,12 @@ class Uploading:
         return JSONResponse({"error": message}, status_code=413)
 
 
-def json_route(work: Callable[[Request], object]) -> Callable:
+def json_route(work: Callable[[Request], object], headers: dict[str, str] | None = None) -> Callable:
     """A JSON endpoint around `work(request)` (run in the thread pool), with errors as 400/404."""
 
     async def endpoint(request: Request) -> Response:
         try:
-            return JSONResponse(await run_in_threadpool(work, request))
+            return JSONResponse(await run_in_threadpool(work, request), headers=headers)
         except (params.BadRequest, VindexError) as error:
             return JSONResponse({"error": first_line(error)}, status_code=400)
         except views.NotFound as error:
@@ -108,7 +112,8 @@ def api_routes(library: Library, uploads: views.Uploads, limit: Uploading) -> li
 
     def similar_to_path(request: Request):
         path = views.path_under_root(library, params.text(request.query_params, "path", required=True))
-        return views.similar_to_path(library, path, **params.search_options(request.query_params))
+        return views.similar_to_path(library, path, **params.search_options(request.query_params),
+                                     moments=params.flag(request.query_params, "moments"))
 
     def cluster(request: Request):
         return views.cluster_page(library, views.cluster_id(request.path_params["cluster_id"]),
@@ -161,10 +166,12 @@ def api_routes(library: Library, uploads: views.Uploads, limit: Uploading) -> li
         finally:
             limit.running -= 1
 
+    # Which index answers: `vindex query` and `similar` (vindex.served_query) ask only the server of their own.
+    identity = {INDEX_HEADER: quote(library.uri, safe="/:")}
     return [
-        Route("/api/query", json_route(query)),
+        Route("/api/query", json_route(query, identity)),
         Route("/api/similar/{video_id}", json_route(similar_to_video)),
-        Route("/api/similar", json_route(similar_to_path)),
+        Route("/api/similar", json_route(similar_to_path, identity)),
         Route("/api/similar", upload, methods=["POST"]),
         Route("/api/clusters", json_route(lambda request: views.clusters(library))),
         Route("/api/clusters/{cluster_id}", json_route(cluster)),

@@ -164,8 +164,10 @@ class TokenGuard:
     when this server stops.
     """
 
-    def __init__(self, app, token: str, port: int):
+    def __init__(self, app, token: str, port: int, read_secret: str | None = None):
         self.app, self.token = app, token.encode()
+        # serve.json's secret (vindex.serve.handoff): the CLI's reads of /api/, nothing more.
+        self.read_secret = read_secret.encode() if read_secret else None
         self.cookie = SESSION_COOKIE.format(port=port)
         # sha256 of the session id -> (when it lapses, the client address that opened it)
         self._sessions: dict[bytes, tuple[float, str]] = {}
@@ -204,6 +206,9 @@ class TokenGuard:
         if bearer[:7].lower() == "bearer " and same_secret(bearer[7:], self.token):
             scope[BEARER_SCOPE_KEY] = True
             return await self.app(scope, receive, send)
+        if (self.read_secret and bearer[:7].lower() == "bearer " and request.method in ("GET", "HEAD")
+                and request.url.path.startswith("/api/") and same_secret(bearer[7:], self.read_secret)):
+            return await self.app(scope, receive, send)  # not BEARER_SCOPE_KEY: it opens no write
         if self._has_session(request.cookies.get(self.cookie), client):
             return await self.app(scope, receive, send)
         return await self.refuse(scope, receive, send)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
 import sys
 import threading
 import webbrowser
+from pathlib import Path
 from urllib.parse import quote
 
 from vindex.defaults import PRECISION, SERVE_HOST, SERVE_PORT
 from vindex.errors import VindexError, os_reason
+from vindex.locations import is_remote
+from vindex.serve import handoff
 from vindex.results import StatusHook
 
 
@@ -66,15 +70,35 @@ def run(db: str | None = None, host: str = SERVE_HOST, port: int = SERVE_PORT, t
         # One real query now loads the model and opens the tables, so the first user's is as fast as the next.
         library.index.query("a video", limit=1)
     port = listener.getsockname()[1]
-    app = create_app(library, token, host=host, port=port, allowed_hosts=tuple(allowed_hosts))
+    secret = handoff.new_secret()
+    app = create_app(library, token, host=host, port=port, allowed_hosts=tuple(allowed_hosts), handoff_secret=secret)
     shown_host = f"[{host}]" if ":" in host else host
     # The token is printed here only: the app trades it for a session and a clean address at once.
     url = f"http://{shown_host}:{port}/" + (f"?token={quote(token, safe='')}" if token else "")
-    print(f"vindex serve: {url}  (index {library.uri}; Ctrl-C to stop)", flush=True)
-    if open_browser:
-        threading.Timer(0.5, webbrowser.open, (url,)).start()
     # No access log: it would write every address asked for, the one with ?token= included. No proxy
     # headers: a session holds from the client address that opened it, which X-Forwarded-For must not fake.
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False,
                             proxy_headers=False)
-    uvicorn.Server(config).run(sockets=[listener])
+    found_by = None if is_remote(library.uri) else write_handoff(library.uri, host, port, secret)
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn stops on SIGTERM, then raises it again; as SystemExit, the `finally` below still runs.
+        signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
+    try:
+        print(f"vindex serve: {url}  (index {library.uri}; Ctrl-C to stop)", flush=True)
+        if open_browser:
+            threading.Timer(0.5, webbrowser.open, (url,)).start()
+        uvicorn.Server(config).run(sockets=[listener])
+    finally:
+        if found_by:
+            handoff.remove(found_by, secret)
+
+
+def write_handoff(folder: str, host: str, port: int, secret: str) -> Path | None:
+    """`serve.json` in the index folder, so `vindex query` asks this server; a folder that cannot
+    take it (read-only) only means the CLI answers by itself."""
+    try:
+        return handoff.write(folder, host, port, folder, secret)
+    except OSError as error:
+        print(f"note: cannot write {handoff.FILE_NAME} in {folder} ({os_reason(error)}): `vindex query` "
+              "will not use this server", file=sys.stderr)
+        return None
