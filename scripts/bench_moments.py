@@ -39,6 +39,8 @@ from vindex.indexing import mean_vector
 from vindex.sampling import FramePolicy, time_weights
 from vindex.store import Store, vectors_of
 
+from dupes_footage import seconds_of  # scripts/: how long a file of footage runs
+
 SIZE, FPS = (320, 180), 25
 QUERY_SIZE = (256, 144)
 MIN_SCENE, MAX_SCENE = 5.0, 15.0
@@ -49,14 +51,6 @@ def ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
 
 
-def duration_of(path: Path) -> float:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
-                         capture_output=True, text=True).stdout.strip()
-    try:
-        return float(out)
-    except ValueError:
-        return 0.0
-
 
 def held_out(name: str) -> bool:
     return int(hashlib.sha1(name.encode()).hexdigest(), 16) % 3 == 0
@@ -64,7 +58,7 @@ def held_out(name: str) -> bool:
 
 def build(footage: Path, work: Path, per_video: int) -> list[dict]:
     """Write the long videos (under work/<part>/) and each scene's clip and still; the scenes' facts."""
-    sources = sorted(p for p in footage.iterdir() if p.is_file() and duration_of(p) >= MIN_SCENE)
+    sources = sorted(p for p in footage.iterdir() if p.is_file() and seconds_of(p) >= MIN_SCENE)
     scale = (f"scale={SIZE[0]}:{SIZE[1]}:force_original_aspect_ratio=decrease,"
              f"pad={SIZE[0]}:{SIZE[1]}:(ow-iw)/2:(oh-ih)/2,fps={FPS},format=yuv420p")
     scenes = []
@@ -79,7 +73,7 @@ def build(footage: Path, work: Path, per_video: int) -> list[dict]:
                 piece = work / "pieces" / f"{part}_{number + index:03d}.mkv"
                 piece.parent.mkdir(parents=True, exist_ok=True)
                 ffmpeg("-i", str(source), "-t", str(MAX_SCENE), "-an", "-vf", scale, "-c:v", "ffv1", str(piece))
-                length = duration_of(piece)
+                length = seconds_of(piece)
                 pieces.append(piece)
                 scenes.append(dict(part=part, source=source.name, video=video, start=start, end=start + length))
                 start += length
@@ -163,7 +157,7 @@ def main() -> None:
             scenes = build(args.footage, work, args.scenes_per_video)
             facts.write_text(json.dumps(scenes, default=str))
         videos = sorted({str(s["video"]) for s in scenes})
-        minutes = sum(duration_of(Path(v)) for v in videos) / 60
+        minutes = sum(seconds_of(Path(v)) for v in videos) / 60
         print(f"{len(scenes)} scenes in {len(videos)} videos ({minutes:.1f} min), built in "
               f"{time.perf_counter() - started:.0f} s")
         model = ModelSpec(args.model)
