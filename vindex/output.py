@@ -394,11 +394,13 @@ def print_check(result) -> None:
     """`vindex check`: what a repair did, the problems or "index OK", then what to look at."""
     for line in result.repaired:
         echo(f"repaired: {line}")
+    for line in result.not_repaired:
+        echo(f"not repaired: {line}")
     if result.problems:
         echo(f"{count(len(result.problems), 'problem')} in the index at {result.db}:")
         for problem in result.problems:
             echo(f"  {problem}")
-        if not result.repaired:
+        if not result.repaired and not result.not_repaired:
             echo("run `vindex check --repair` to fix what can be fixed")
     else:
         echo(f"index OK: {count(result.videos, 'video')}, {count(result.frames, 'frame')}")
