@@ -124,7 +124,9 @@ def print_add_summary(summary) -> None:
     for note in summary.notes:
         echo(f"note: {note}", err=True)
     if summary.assigned:
-        echo(f"assigned to clusters: {summary.assigned} (`vindex cluster` re-fits)")
+        echo(f"placed among the latest clusters: {count(summary.assigned, 'new video')}, "
+             f"{summary.assigned - summary.assigned_noise} in a cluster and {summary.assigned_noise} in the noise "
+             "(`vindex cluster` re-fits)")
     echo(f"index: {summary.db}")
 
 
