@@ -75,7 +75,7 @@ def test_new_videos_join_the_cluster_of_their_theme(clustered, tmp_path, isolate
     assert all(row["x"] is not None and row["y"] is not None for row in placed)  # on the map
     # The fit's own videos are untouched.
     assert all(after[row["path"]]["cluster"] == row["cluster"] for row in before)
-    assert "assigned to clusters: " not in result.stdout  # --json: the count is in the JSON
+    assert "placed among the latest clusters" not in result.stdout  # --json: the count is in the JSON
 
     # show, the report and organize count them at once.
     overview = json.loads(run("show", "--json").stdout)
@@ -103,7 +103,7 @@ def test_a_damaged_model_warns_and_the_add_succeeds(clustered, tmp_path, isolate
     models.write_bytes(b"not a pickle at all")
     new = add_new_videos(clustered, tmp_path, per_channel=1, seed=12)
     result = run("add", clustered)
-    assert "4 added" in result.stdout and "assigned to clusters" not in result.stdout
+    assert "4 added" in result.stdout and "placed among the latest clusters" not in result.stdout
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "vindex cluster" in warnings[0], result.stderr
     after = {row["path"]: row for row in rows(isolated_index)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -39,6 +40,10 @@ class VindexGroup(click.Group):
             sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
+        except BrokenPipeError:  # the reader went away (`vindex query | head`): stop quietly, as cat does
+            with contextlib.suppress(OSError, ValueError):  # stdout's buffered rest would fail again at exit
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)  # 128 + SIGPIPE
         except OSError as error:  # a path refused (stat, realpath, open) wherever it was met
             click.echo(f"Error: {visible_name(os_error_line(error))}", err=True)
             sys.exit(1)

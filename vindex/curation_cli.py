@@ -24,15 +24,25 @@ def print_step(result) -> None:
     click.echo(f"#{result.seq}: {result.message}")
 
 
+def history_value(key: str, value) -> str:
+    """One argument of a decision as a person reads it: ids joined by spaces, cluster -1 as `noise`."""
+    if isinstance(value, list):
+        return " ".join(str(item) for item in value)
+    if value is None:
+        return ""
+    return "noise" if key in ("to", "cluster") and value == -1 else str(value)
+
+
 def print_history(history) -> None:
     if not history.rows:
         click.echo("no curation decisions yet")
         return
     for row in history.rows:
-        args = ", ".join(f"{key}={value}" for key, value in row["args"].items() if key not in ("groups", "parts"))
+        args = ", ".join(f"{key}={history_value(key, value)}" for key, value in row["args"].items()
+                         if key not in ("groups", "parts"))
         undone = " (undone)" if row["undone"] else ""
         click.echo(f"#{row['seq']:<4} {row['at'][:19]}  {row['user']:<10} {row['action']:<7} "
-                   f"{'' if row['cluster'] is None else row['cluster']:>4}  {args}{undone}")
+                   f"{history_value('to', row['cluster']):>5}  {args}{undone}")
     click.echo(f"{history.decisions} in force")
 
 

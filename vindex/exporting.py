@@ -56,6 +56,8 @@ def parse_time(text: str | float | int) -> float:
         if not match:
             raise VindexError(f"--at {text}: give a time as seconds (83.5) or M:SS (1:23) or H:MM:SS")
         hours, minutes, rest = match.groups()
+        if (minutes is not None and float(rest) >= 60) or (hours is not None and int(minutes) >= 60):
+            raise VindexError(f"--at {text}: minutes and seconds after a colon run from 00 to 59 (1:23, 1:02:03)")
         seconds = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(rest)
     if seconds < 0:
         raise VindexError(f"--at {text}: a time cannot be negative")

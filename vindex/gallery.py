@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from vindex.clustering import NOISE, Clustering
+from vindex.display import visible_name
 from vindex.embedding.spec import random_weights_warning
 from vindex.errors import DecodeError
 from vindex.locations import is_remote, join_root
@@ -191,7 +192,9 @@ def gallery_html(clustering: Clustering, report: dict, frames: dict[int, list[tu
     probability_of = dict(zip(clustering.ids, clustering.probabilities))
     summary = report["summary"]
     run = clustering.run
-    escape = html.escape
+
+    def escape(text: str) -> str:  # a bidi override or zero-width character in a name cannot disguise it
+        return html.escape(visible_name(text))
 
     def tiles(cluster: int) -> str:
         items = []

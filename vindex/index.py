@@ -219,7 +219,7 @@ class Index(Curating):
             if (store.meta.clustering or {}).get("models"):
                 from vindex.clustering.assign import assign_new
 
-                summary.assigned = assign_new(store, self.status)
+                summary.assigned, summary.assigned_noise = assign_new(store, self.status)
             return summary
 
     def _set_aside_unopenable(self, uri: str, wait: bool) -> None:

@@ -124,7 +124,9 @@ def print_add_summary(summary) -> None:
     for note in summary.notes:
         echo(f"note: {note}", err=True)
     if summary.assigned:
-        echo(f"assigned to clusters: {summary.assigned} (`vindex cluster` re-fits)")
+        echo(f"placed among the latest clusters: {count(summary.assigned, 'new video')}, "
+             f"{summary.assigned - summary.assigned_noise} in a cluster and {summary.assigned_noise} in the noise "
+             "(`vindex cluster` re-fits)")
     echo(f"index: {summary.db}")
 
 
@@ -394,11 +396,13 @@ def print_check(result) -> None:
     """`vindex check`: what a repair did, the problems or "index OK", then what to look at."""
     for line in result.repaired:
         echo(f"repaired: {line}")
+    for line in result.not_repaired:
+        echo(f"not repaired: {line}")
     if result.problems:
         echo(f"{count(len(result.problems), 'problem')} in the index at {result.db}:")
         for problem in result.problems:
             echo(f"  {problem}")
-        if not result.repaired:
+        if not result.repaired and not result.not_repaired:
             echo("run `vindex check --repair` to fix what can be fixed")
     else:
         echo(f"index OK: {count(result.videos, 'video')}, {count(result.frames, 'frame')}")

@@ -24,11 +24,12 @@ from vindex.output import status_printer
 @device_options
 @quiet_option
 def serve(db, host, port, token, allowed_hosts, open_browser, device, precision, quiet):
-    """Browse the index in a web browser: search, clusters, duplicates, organise preview.
+    """Browse the index in a web browser: search, clusters, duplicates, organise.
 
     The model is loaded once; the pages see what `vindex add` and `vindex cluster` write while
-    the server runs. Videos and thumbnails are served by id only; nothing is changed from the app.
-    Only the app's own pages may upload or change anything (docs/security.md).
+    the server runs. Videos and thumbnails are served by id only. The pages can correct the
+    clusters (rename, merge, move, split, undo, a new min size) and apply or undo an organise,
+    as the commands do; only the app's own pages may upload or change anything (docs/security.md).
     """
     from vindex.serve import run
 

@@ -129,8 +129,9 @@ def pending(store, run: dict):
     return catalog.filter(outside).column("id").to_pylist()
 
 
-def assign_new(store, status: StatusHook | None = None) -> int:
-    """Place the videos added since the latest `cluster` into its clusters; how many were placed.
+def assign_new(store, status: StatusHook | None = None) -> tuple[int, int]:
+    """Place the videos added since the latest `cluster` into its clusters: how many were placed, and
+    how many of them went to the noise.
 
     Never raises for models that cannot be used: one warning, and the videos stay unassigned.
     """
@@ -139,13 +140,13 @@ def assign_new(store, status: StatusHook | None = None) -> int:
     meta = store.meta
     run = meta.clustering or {}
     if not run.get("models") or (run.get("model"), run.get("weights")) != (meta.model, meta.weights):
-        return 0  # no saved models, or they were fitted on another model's vectors
+        return 0, 0  # no saved models, or they were fitted on another model's vectors
     from vindex.clustering.decisions import pins_of
 
     pins = pins_of(store)
     ids = [video for video in pending(store, run) if video not in pins]  # a pinned video is never reassigned
     if not ids:
-        return 0
+        return 0, 0
     say = status or (lambda message: None)
     try:
         content = load_models(store.uri, run["models"])
@@ -158,9 +159,9 @@ def assign_new(store, status: StatusHook | None = None) -> int:
         logging.getLogger("vindex").warning(
             "new videos not placed in clusters (saved cluster models unusable: %s); run `vindex cluster` to re-fit",
             first_line(error, 200))
-        return 0
+        return 0, 0
     store.write_cluster_labels(labels_table(rows.column("id"), labels, probabilities, xy, statuses))
-    return len(labels)
+    return len(labels), int((labels < 0).sum())
 
 
 def place(content: dict, vectors: np.ndarray, say: StatusHook

@@ -25,7 +25,7 @@ from vindex.clustering import jit, layout
 from vindex.defaults import COMPONENTS, METRIC, METRICS, MIN_CLUSTER_SIZE, NEIGHBORS, SEED
 from vindex.errors import VindexError, first_line
 from vindex.norms import unit_rows
-from vindex.results import Result, StatusHook
+from vindex.results import Result, StatusHook, count
 
 # The 5-D and 2-D layouts run side by side (each single-threaded and seeded, so reproducible).
 LAYOUT_THREADS = 2
@@ -103,7 +103,9 @@ def group_vectors(vectors: np.ndarray, params: ClusterParams, status: StatusHook
         vectors = unit_rows(vectors)
     unique, inverse = _unique_rows(vectors)
     copies = len(vectors) - len(unique)
-    copies_note = f"{copies} videos share their vector with another (identical copies): each vector is clustered once"
+    shares = "shares its" if copies == 1 else "share their"
+    copies_note = (f"{count(copies, 'video')} {shares} vector with another (identical copies): "
+                   "each vector is clustered once")
     if copies:
         say(copies_note)
     if len(unique) == 1:

@@ -136,7 +136,12 @@ def check_model(spec: ModelSpec) -> None:
 
     register_tiny_model()
     if spec.name not in open_clip.list_models():
-        raise VindexError(f"unknown model {spec.name!r}; `vindex models` lists the ones open_clip knows")
+        if os.sep in spec.name or spec.name.startswith((".", "~")):
+            where = "is not a model folder" if os.path.isdir(spec.name) else "does not exist"
+            raise VindexError(f"model folder {spec.name} {where}: make one with "
+                              f"`vindex model export NAME --out {spec.name}`")
+        raise VindexError(f"unknown model {spec.name!r}: give an open_clip model name (such as ViT-B-32) "
+                          "or a folder made by `vindex model export`")
     if spec.checkpoint and not os.path.isfile(spec.checkpoint):
         raise VindexError(f"checkpoint file not found: {spec.checkpoint}")
     tags = open_clip.list_pretrained_tags_by_model(spec.name)

@@ -30,7 +30,8 @@ class AddSummary(Result):
     frames_reused: int = 0  # frames bit-identical to one embedded before in the run: no forward pass of their own
     fingerprinted: int = 0  # videos indexed before fingerprints existed that got them (decoded, not embedded)
     seconds: float = 0.0
-    assigned: int = 0  # new or changed videos placed into the latest clustering's clusters (by `Index.add`)
+    assigned: int = 0  # new or changed videos placed among the latest clustering's clusters (by `Index.add`)
+    assigned_noise: int = 0  # of those, the ones placed in the noise
     notes: list[str] = field(default_factory=list)  # what the user should know (how to upgrade the frame policy)
     unreadable_folders: list[UnreadableFolder] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)  # last in `--json`: the long list after the counts

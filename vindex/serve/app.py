@@ -153,7 +153,10 @@ def api_routes(library: Library, uploads: views.Uploads, limit: Uploading) -> li
                         out.write(chunk)
                     if not out.tell():
                         raise params.BadRequest("the upload is empty: send the video file as the request body")
-                result = await run_in_threadpool(uploads.search, library, temporary, name, **options)
+                try:
+                    result = await run_in_threadpool(uploads.search, library, temporary, name, **options)
+                except VindexError as error:  # speak of the file the user dropped, not the server's copy of it
+                    raise VindexError(str(error).replace(temporary, name or "the dropped file")) from None
             finally:
                 os.unlink(temporary)
             return JSONResponse(result)

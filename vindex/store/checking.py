@@ -50,6 +50,7 @@ class CheckResult(Result):
     warnings: list[str] = field(default_factory=list)
     missing_files: list[str] = field(default_factory=list)  # paths in the index that are not on disk
     repaired: list[str] = field(default_factory=list)  # what --repair did, one line each
+    not_repaired: list[str] = field(default_factory=list)  # what --repair could not fix, with the way out
 
 
 @dataclass
@@ -110,7 +111,7 @@ def check_index(uri: str, repair: bool = False, wait: bool = False) -> CheckResu
                 pass
             return report(uri, inspect(uri))
     with writer_lock(uri, wait):
-        done = repair_tables(uri)
+        done, failed = repair_tables(uri)
         findings = inspect(uri)
         if not findings.unreadable:
             done += repair_rows(Store(uri), findings)
@@ -118,7 +119,7 @@ def check_index(uri: str, repair: bool = False, wait: bool = False) -> CheckResu
             # A restored table is a new version: readers during the next writer start from it.
             publish_tables(Store(uri))
     result = report(uri, findings)
-    result.repaired = done
+    result.repaired, result.not_repaired = done, failed
     return result
 
 
@@ -246,9 +247,9 @@ def shown(lines: list[str]) -> list[str]:
 
 
 # -- repairing ------------------------------------------------------------------------------------
-def repair_tables(uri: str) -> list[str]:
-    """Bring every table back to its newest version that opens and reads."""
-    done = []
+def repair_tables(uri: str) -> tuple[list[str], list[str]]:
+    """Bring every table back to its newest version that opens and reads: what was done, and what could not be."""
+    done, failed = [], []
     db = connect(uri)
     for name in sorted(db.list_tables().tables):
         problem, _ = table_problem(uri, db, name, [])
@@ -257,8 +258,9 @@ def repair_tables(uri: str) -> list[str]:
         if not is_remote(uri):
             done += move_unopenable_manifests(uri, db, name)
         if table_problem(uri, db, name, [])[0] is not None:
-            done.append(restore_readable_version(uri, db, name, problem))
-    return done
+            line, restored = restore_readable_version(uri, db, name, problem)
+            (done if restored else failed).append(line)
+    return done, failed
 
 
 def move_unopenable_manifests(uri: str, db, name: str) -> list[str]:
@@ -314,13 +316,14 @@ def set_aside_unopenable(uri: str) -> list[str]:
     return done
 
 
-def restore_readable_version(uri: str, db, name: str, problem: str) -> str:
-    """Make the newest version of table `name` whose every row reads its latest (LanceDB keeps them)."""
+def restore_readable_version(uri: str, db, name: str, problem: str) -> tuple[str, bool]:
+    """Make the newest version of table `name` whose every row reads its latest (LanceDB keeps them):
+    what happened, and whether it did."""
     try:
         table = db.open_table(name)
         versions = sorted((v["version"] for v in table.list_versions()), reverse=True)
     except Exception as error:
-        return f"{name}: could not be repaired ({storage_reason(error)}): {rebuild_advice(uri)}"
+        return f"{name}: cannot be opened ({storage_reason(error)}): {rebuild_advice(uri)}", False
     for version in versions[1:]:
         table.checkout(version)
         try:
@@ -328,8 +331,8 @@ def restore_readable_version(uri: str, db, name: str, problem: str) -> str:
         except Exception:  # this version reads a damaged file too: try an older one
             continue
         table.restore()
-        return f"{problem}: restored version {version} (now version {table.version})"
-    return f"{name}: no version of it reads: {rebuild_advice(uri)}"
+        return f"{problem}: restored version {version} (now version {table.version})", True
+    return f"{name}: no version of it reads: {rebuild_advice(uri)}", False
 
 
 def repair_rows(store: Store, found: Findings) -> list[str]:

@@ -252,7 +252,11 @@ function setupOrganizePage() {
     const result = state.result || {};
     const count = state.action === "undo" ? `${result.restored} files put back` : `${result.moved} files done`;
     const failed = (result.failed || []).length;
-    status.say(`${state.action} finished: ${count}${failed ? ", " + failed + " failed" : ""}.`);
+    // The preview below showed the folders before this step: it no longer says what Apply would do.
+    section.querySelectorAll("p.summary, div.command, table.list, h2, ul.paths, details")
+      .forEach((shown) => { shown.hidden = true; });
+    status.say(`${state.action} finished: ${count}${failed ? ", " + failed + " failed" : ""}. `
+      + "Press Preview to see the plan from here.");
     section.dataset.done = state.action;
   }
 
