@@ -19,7 +19,7 @@ LAYERS = [
     ("analysis", ["search", "segments", "duplicates", "clustering"]),
     ("outputs", ["report", "gallery", "organizing", "exporting", "info"]),
     ("library", ["index", "curating"]),
-    ("interfaces", ["cli", "curation_cli", "serve_cli", "model_cli", "served_query", "options", "output", "serve", "__main__"]),
+    ("interfaces", ["cli", "curation_cli", "serve_cli", "model_cli", "upkeep_cli", "served_query", "options", "output", "serve", "__main__"]),
 ]
 LEVEL = {name: level for level, (_, names) in enumerate(LAYERS) for name in names}
 MAX_LINES = 420

@@ -14,6 +14,7 @@ from vindex.display import visible_name
 from vindex.errors import VindexError, first_line, os_error_line
 from vindex.model_cli import model
 from vindex.serve_cli import serve
+from vindex.upkeep_cli import check, optimize
 from vindex.served_query import served_query, served_similar
 from vindex.options import (
     backend_option, db_option, device_options, engine_options, filter_options, frame_options, json_option,
@@ -21,8 +22,8 @@ from vindex.options import (
 )
 from vindex.output import (
     emit, print_add_summary, print_cluster_run, print_cluster_table, print_duplicate_groups, print_exports, print_hits,
-    print_info, print_json, print_members, print_optimize, print_organized, print_plan, print_undo, print_written,
-    print_check, progress_bar, show_library_warnings, status_printer,
+    print_info, print_json, print_members, print_organized, print_plan, print_undo, print_written,
+    progress_bar, show_library_warnings, status_printer,
 )
 
 
@@ -374,8 +375,9 @@ def similar(file, limit, channels, min_score, by, bare_paths, null, moments, und
 def dupes(mode, threshold, channels, bare_paths, null, under, name, db, as_json):
     """List groups of duplicate videos: which one to keep, and why each other one is a copy.
 
-    The keeper of a group is its longest video (then most pixels, then largest file); every
-    other member scores at least the threshold against it. Groups that free the most space come
+    The keeper of a group is its best copy (most seconds of footage, black and title intros left
+    out; then most pixels without bars; then highest bit rate); every other member scores at least
+    the threshold against it. Groups that free the most space come
     first. Nothing is deleted: --paths prints the copies for a command of your choosing.
     """
     from vindex.index import Index
@@ -384,42 +386,7 @@ def dupes(mode, threshold, channels, bare_paths, null, under, name, db, as_json)
     print_duplicate_groups(report, as_json, bare_paths, null)
 
 
-@cli.command()
-@click.option("--rebuild", is_flag=True, help="Retrain existing ANN indexes from scratch.")
-@db_option
-@json_option
-@wait_option
-def optimize(rebuild, db, as_json, wait):
-    """Compact the index and build the ANN indexes its size calls for.
-
-    `vindex add` does this on its own; run it after large changes, or with --rebuild to
-    retrain the vector indexes.
-    """
-    from vindex.index import Index
-
-    emit(Index(db).optimize(rebuild=rebuild, wait=wait), as_json, print_optimize)
-
-
-@cli.command()
-@click.option("--repair", is_flag=True,
-              help="Fix what can be fixed (restore a damaged table's last good version, drop orphan and duplicate "
-                   "rows, re-queue videos with wrong frames for the next add). Never deletes a video file.")
-@db_option
-@wait_option
-@json_option
-def check(repair, db, as_json, wait):
-    """Verify the index: every video has its frames and only those, no duplicate or orphan rows,
-    vector sizes match the model, files are on disk, tables read at their latest version.
-
-    Exits 1 with the list of problems when there is one.
-    """
-    from vindex.index import Index
-
-    result = Index(db).check(repair=repair, wait=wait)
-    emit(result, as_json, print_check)
-    if not result.ok:
-        sys.exit(1)
-
-
 cli.add_command(serve)
 cli.add_command(model)
+cli.add_command(optimize)
+cli.add_command(check)
