@@ -21,3 +21,11 @@ def test_dupes_human_output_and_channel_filter(library, run):
     _, db = library
     output = run("dupes", "--db", db, "--mode", "similar", "--threshold", DUPLICATE_THRESHOLD, "--channel", "alpha").stdout
     assert output.count("group ") == 1 and "alpha/reencode_00.avi" in output and "beta/" not in output
+
+
+def test_similar_mode_on_random_weights_says_its_groups_mean_little(library, run):
+    """Similar mode's threshold is set for trained CLIP vectors: on the random-weight test model it
+    groups look-alikes, and the report says so (stderr for people, `warnings` in JSON)."""
+    _, db = library
+    report = json.loads(run("dupes", "--mode", "similar", "--db", db, "--json").stdout)
+    assert any("random weights" in warning for warning in report["warnings"])

@@ -26,6 +26,7 @@ import numpy as np
 
 from vindex.defaults import DUPLICATE_MODE, DUPLICATE_MODES, DUPLICATE_THRESHOLDS
 from vindex.duplicates import fingerprint_match, visual
+from vindex.embedding.spec import random_weights_warning
 from vindex.errors import VindexError
 from vindex.locations import join_root, shown_path
 from vindex.results import Result, plain
@@ -126,6 +127,8 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
     if mode == "near":
         scores = _near_scores(rows, contents, threshold, warnings)
     elif mode == "similar":
+        untrained = random_weights_warning(store.meta.weights, "similar-mode groups")
+        warnings += [untrained] if untrained else []
         frames = visual.frame_vectors(store, [rows[same[0]].id for same in contents], bool(channels or where))
         scores = {(a, b): (round(score, 6), None) for a, b in visual.candidate_pairs(frames, threshold)
                   if (score := visual.contained(frames[b], frames[a])) >= threshold}
