@@ -51,3 +51,23 @@ def test_reads_during_add_and_reembed_see_whole_batches_and_never_damage(tmp_pat
         assert not [error for error in errors if "damaged" in error], errors[:3]
         assert len(seen) > 5 and len({videos for videos, _ in seen}) > 2  # reads did land mid-run
     assert (Index(str(db)).info().videos, Index(str(db)).info().frames) == (24, 24 * FRAMES)
+
+
+def test_size_on_disk_skips_files_a_writer_removes_while_it_counts(indexed_copy, monkeypatch):
+    """`info` during `add --reembed`: the frames table being dropped vanishes while the folder is
+    walked (a file is there when listed, gone when measured); it is not counted, and nothing fails."""
+    from vindex.store import Store
+
+    store = Store(str(indexed_copy))
+    whole = store.size_on_disk()
+    real_stat, seen = os.stat, set()
+
+    def stat_while_a_writer_drops_frames(path, *args, **kwargs):
+        if f"{os.sep}frames.lance{os.sep}" in str(path):
+            if str(path) in seen:  # looked at once already: dropped since
+                raise FileNotFoundError(2, "No such file or directory", str(path))
+            seen.add(str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat_while_a_writer_drops_frames)
+    assert 0 < store.size_on_disk() <= whole

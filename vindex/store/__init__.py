@@ -10,6 +10,7 @@ in `vindex.store.vector_index`, the named queries of the layers above in `vindex
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -340,9 +341,16 @@ class Store(VectorSearch, VideoQueries, DuplicateRows):
 
     # -- facts --------------------------------------------------------------------------------
     def size_on_disk(self) -> int | None:
+        """Bytes under the index folder; files a writer removes while this walks (a re-embed drops
+        whole tables) are not counted, never an error."""
         if is_remote(self.uri):
             return None
-        return sum(f.stat().st_size for f in Path(self.uri).rglob("*") if f.is_file())
+        total = 0
+        for folder, _, files in os.walk(self.uri):  # os.walk skips folders that vanish mid-walk
+            for name in files:
+                with contextlib.suppress(OSError):
+                    total += os.stat(os.path.join(folder, name)).st_size
+        return total
 
     @reads
     def cluster_names(self) -> dict[int, str]:
