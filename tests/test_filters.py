@@ -122,6 +122,14 @@ def test_under_outside_the_root_is_a_one_line_error(filtered, run, tmp_path):
     assert_one_line_error(run("dupes", "--db", db, "--name", "far/*.mp4", expect=1), "file names only")
 
 
+def test_under_a_folder_with_no_indexed_video_is_a_one_line_error(filtered, run):
+    _, db = filtered
+    for command in (("query", "x"), ("dupes",), ("show", "0")):
+        result = run(*command, "--db", db, "--under", "nope", expect=1)
+        assert_one_line_error(result, "--under nope: no indexed video lies in that folder")
+    assert run("query", "x", "--db", db, "--under", "far", "--name", "nothing*").stdout == ""
+
+
 def test_under_and_name_combine_with_channel(filtered, run):
     _, db = filtered
     found = paths(run, "query", "x", "--db", db, "-n", "50", "--channel", "far", "--under", "far/2024", "--name", "*_*")

@@ -286,6 +286,9 @@ class Index(Curating):
     def _filter(self, under: str | Path | None, name: str | None) -> str | None:
         """The videos-table filter for `under` (a folder inside the root: relative to it, or a real
         path) and `name` (a glob on the file name, case-sensitive), pushed into LanceDB's query."""
+        if under is not None and (folder := video_filter(self.meta.root, under)) and not self.store.count_videos(folder):
+            # An empty answer would read as "nothing matched" when the folder itself is the mistake.
+            raise VindexError(f"--under {under}: no indexed video lies in that folder")
         return video_filter(self.meta.root, under, name) if under is not None or name is not None else None
 
     def report(self, out: str | Path = defaults.REPORT_FOLDER, thumbnails: int = defaults.THUMBNAILS_PER_CLUSTER,

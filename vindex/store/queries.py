@@ -94,8 +94,9 @@ class VideoQueries:
                                                       found.column("channel").to_pylist())]
 
     @reads
-    def count_videos(self) -> int:
-        return 0 if self.videos is None else self.videos.count_rows()
+    def count_videos(self, where: str | None = None) -> int:
+        """How many videos there are (those passing the videos-table filter `where`, when given)."""
+        return 0 if self.videos is None else self.videos.count_rows(where)
 
     def frame_vector_batches(self, rows_per_batch: int) -> Iterator[pa.RecordBatch]:
         """Every frame's video_id and vector, in batches of about `rows_per_batch` rows, so a
