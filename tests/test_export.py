@@ -158,3 +158,14 @@ def test_unknown_video_and_missing_file_are_one_line(run, tmp_path):
     (root / "gone.mp4").unlink()
     missing = run("export", "gone.mp4", expect=1)
     assert missing.stderr.count("\n") == 1 and "is missing" in missing.stderr
+
+
+def test_an_exported_clip_name_carries_no_bidi_override_of_its_source(run, tmp_path):
+    root, db = tmp_path / "videos", tmp_path / "index"
+    hostile = "evil\u202egnp.mp4"
+    write_video(root / hostile, render(Theme("bars", ((250, 220, 40), (30, 30, 30))), 64, 48, 20,
+                                       np.random.default_rng(3)), FPS)
+    Index(str(db), precision="fp32").add(root, model=ModelSpec("vindex-tiny"))
+    made = exported(run, root / hostile, "--at", "1", "--out", tmp_path / "out", "--db", db)
+    assert Path(made["clip"]).name == "evil_gnp@0m01s.mp4" and Path(made["still"]).name == "evil_gnp@0m01s.jpg"
+    assert (root / hostile).exists()

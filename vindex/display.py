@@ -35,6 +35,14 @@ def visible_name(text: str) -> str:
     return "".join(map(_shown, text))
 
 
+def without_hidden(text: str, replacement: str = "_") -> str:
+    """`text` with each character `visible_name` would escape replaced: for names vindex makes
+    from a user's name (an exported clip), which must not carry a bidi override onward."""
+    if text.isprintable():
+        return text
+    return "".join(replacement if unicodedata.category(c) in _HIDDEN_CATEGORIES else c for c in text)
+
+
 def has_control(text: str) -> bool:
     """Whether `text` holds a control character (C0, DEL, C1: a newline, an escape sequence) or a
     line or paragraph separator: what makes one-name-per-line output ambiguous or acts on a

@@ -23,6 +23,7 @@ from vindex.errors import DecodeError, VindexError, os_reason
 from vindex.frames import open_video, video_stream
 from vindex.stills import read_thumbnail
 from vindex.locations import is_remote, join_root, shown_path, stored_path
+from vindex.display import without_hidden
 from vindex.organizing.names import fit, numbered, safe_name
 from vindex.results import Result
 from vindex.store import Store, StoredVideo
@@ -128,7 +129,7 @@ def export(store: Store, hit: str | Path, at: float | str | None, clip: float, o
     except OSError as error:
         raise VindexError(f"cannot create {folder}: {os_reason(error)}") from None
     source_extension = os.path.splitext(row.path)[1].lower() or CLIP_FORMAT
-    base = safe_name(Path(shown).stem, "video") + "@" + time_label(at)
+    base = safe_name(without_hidden(Path(shown).stem), "video") + "@" + time_label(at)
     clip_extension = CLIP_FORMAT if reencode else source_extension
     clip_path, still_path = _claim(folder, base, [clip_extension, ".jpg"])
     try:
