@@ -10,7 +10,8 @@ converts the model into the cache (once per machine) and is not timed. Also prin
 imports of a cold OpenVINO query (`python -X importtime`), and the ratio of a cold OpenVINO query to
 the bare imports it cannot do without (`python -c "import numpy, pyarrow, openvino"`), in wall time
 and in CPU time (the steadier figure on a busy machine), both ways side by side: answered locally
-(`VINDEX_NO_SERVER=1`) and by a running `vindex serve` of the index (found through INDEX/serve.json).
+(`VINDEX_NO_SERVER=1`) and by a running `vindex serve` of the index (found through INDEX/serve.json),
+the three commands taking turns in each round.
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ from vindex.defaults import FRAMES_PER_VIDEO, MODEL  # noqa: E402
 ENVIRONMENT = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
 
 
-def slowest_imports(db: Path, count: int = 6) -> list[tuple[float, str]]:
+def slowest_imports(db: Path, count: int = 6, served: bool = False) -> list[tuple[float, str]]:
+    """The slowest top-level imports of a cold query, answered locally or (`served`) by a running server."""
     command = [sys.executable, "-X", "importtime", "-m", "vindex", "query", "a cat", "--db", str(db), "-n", "5"]
     result = subprocess.run(command, check=True, capture_output=True, text=True,
-                            env=dict(ENVIRONMENT, VINDEX_NO_SERVER="1"))
+                            env=ENVIRONMENT if served else dict(ENVIRONMENT, VINDEX_NO_SERVER="1"))
     rows = []
     for line in result.stderr.splitlines():
         if line.startswith("import time:") and "|" in line:
@@ -59,19 +61,22 @@ def cpu_name() -> str:
     return f"{name}, {os.cpu_count()} CPUs, {'with' if 'avx512_bf16' in info else 'without'} avx512_bf16"
 
 
-def timed(command: list[str], runs: int, **variables: str) -> tuple[float, float]:
-    """Median wall seconds and least CPU seconds of `command` over `runs` runs (after one untimed)."""
-    environment = dict(ENVIRONMENT, **variables)
-    subprocess.run(command, check=True, capture_output=True, env=environment)
-    walls, cpus = [], []
-    for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True, env=environment)
-        walls.append(time.perf_counter() - started)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-    return statistics.median(walls), min(cpus)
+def timed_side_by_side(commands: dict[str, tuple[list[str], dict[str, str]]], runs: int) -> dict[str, tuple[float, float]]:
+    """Median wall seconds and least CPU seconds of each (command, variables) over `runs` rounds
+    (after one untimed round), the commands taking turns in each round so that a change in the
+    machine's load falls on all of them alike."""
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    cpus: dict[str, list[float]] = {name: [] for name in commands}
+    for round_ in range(runs + 1):
+        for name, (command, variables) in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True, env=dict(ENVIRONMENT, **variables))
+            if round_:
+                walls[name].append(time.perf_counter() - started)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpus[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return {name: (statistics.median(walls[name]), min(cpus[name])) for name in commands}
 
 
 @contextmanager
@@ -105,23 +110,27 @@ def main() -> None:
     if args.torch:
         print(f"  --backend torch   : {cold_query_seconds(db, 'torch', args.runs):6.2f} s")
     query = [sys.executable, "-m", "vindex", "query", "a cat on a sofa", "--db", str(db), "-n", "5", "--backend", "openvino"]
-    bare_wall, bare_cpu = timed([sys.executable, "-c", BARE_IMPORTS], args.runs)
-    local_wall, local_cpu = timed(query, args.runs, VINDEX_NO_SERVER="1")
     with serving(db) as address:
         served = json.loads(subprocess.run([*query, "--json"], check=True, capture_output=True, text=True,
                                            env=ENVIRONMENT).stdout)
         assert served.get("served_by") == address, f"the query was not answered by the server at {address}"
-        served_wall, served_cpu = timed(query, args.runs)
+        figures = timed_side_by_side({
+            "bare": ([sys.executable, "-c", BARE_IMPORTS], {}),
+            "local (VINDEX_NO_SERVER=1, openvino)": (query, {"VINDEX_NO_SERVER": "1"}),
+            f"by `vindex serve` at {address}": (query, {}),
+        }, args.runs)
+        served_imports = slowest_imports(db, served=True)
+    bare_wall, bare_cpu = figures.pop("bare")
     print(f"  on {cpu_name()}")
     print(f"  `python -c \"{BARE_IMPORTS}\"`: {bare_wall:6.2f} s wall, {bare_cpu:5.2f} s CPU")
     print(f"  {'way':<38} {'wall':>7} {'CPU':>7} {'ratio wall':>11} {'ratio CPU':>10}")
-    for way, wall, cpu in (("local (VINDEX_NO_SERVER=1, openvino)", local_wall, local_cpu),
-                           (f"by `vindex serve` at {address}", served_wall, served_cpu)):
+    for way, (wall, cpu) in figures.items():
         print(f"  {way:<38} {wall:6.2f}s {cpu:6.2f}s {wall / bare_wall:10.2f}x {cpu / bare_cpu:9.2f}x")
-    print("slowest top-level imports of a cold query (auto backend), cumulative seconds:")
-    for seconds, name in slowest_imports(db):
-        print(f"  {seconds:6.2f}  {name}")
-
+    for served, imports in ((False, slowest_imports(db)), (True, served_imports)):
+        print(f"slowest top-level imports of a cold query {'a server answers' if served else 'answered locally'}, "
+              "cumulative seconds:")
+        for seconds, name in imports:
+            print(f"  {seconds:6.2f}  {name}")
 
 if __name__ == "__main__":
     main()

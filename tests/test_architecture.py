@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "vindex"
 
 # Bottom to top; a module may import its own layer and the layers below (docs/architecture.md).
 LAYERS = [
-    ("foundation", ["defaults", "display", "errors", "locations", "results", "clock", "norms"]),
+    ("foundation", ["defaults", "display", "errors", "locations", "results", "hits", "clock", "norms"]),
     ("files", ["scanning", "frames", "stills", "fingerprints", "shots", "sampling", "demo"]),
     ("vectors", ["embedding"]),
     ("store", ["store", "schema", "locking"]),

@@ -17,16 +17,18 @@ def test_identical_frames_are_embedded_once_with_the_same_vectors():
     picture, other = rng.integers(0, 256, (2, 64, 64, 3), np.uint8)
     images = np.stack([picture, other, picture, picture])
     embedded: list[int] = []
-    distinct = DistinctInputs(lambda batch: (embedded.append(len(batch)), model.embed_images(batch))[1])
-    vectors = distinct(images)
-    again = distinct(images[:1])  # a later batch meets a frame it has seen
+    distinct = DistinctInputs(lambda batch: (embedded.append(len(batch)), model.embed_images(batch))[1], lambda: 0)
+    vectors, digests = distinct(images)
+    again, _ = distinct(images[:1])  # a later batch meets a frame it has seen
     assert embedded == [2] and distinct.reused == 3
     assert np.allclose(vectors, model.embed_images(images), atol=1e-6)
     assert np.array_equal(again[0], vectors[0])
+    assert digests[0] == digests[2] == digests[3] != digests[1]
 
 
 def test_remembered_vectors_stay_within_the_limit():
-    distinct = DistinctInputs(lambda batch: batch.reshape(len(batch), -1)[:, :4].astype(np.float32), limit=2)
+    distinct = DistinctInputs(lambda batch: batch.reshape(len(batch), -1)[:, :4].astype(np.float32), lambda: 0,
+                              limit=2)
     distinct(np.arange(4 * 2 * 2 * 3, dtype=np.uint8).reshape(4, 2, 2, 3))
     assert len(distinct.vectors) == 2
 

@@ -8,8 +8,12 @@ which is valid UTF-8, loses nothing, and cannot be taken for a real name: no POS
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+
+from vindex.defaults import INDEX_FOLDER
+from vindex.errors import VindexError
 
 # Python's surrogateescape stands for byte 0xXY by the character U+DCXY (0x80 <= XY <= 0xFF).
 ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
@@ -41,3 +45,22 @@ def join_root(root: str, relative_path: str) -> str:
     """A file's location on disk from the index root and its (stored) path relative to that root."""
     relative_path = disk_path(relative_path)
     return f"{root.rstrip('/')}/{relative_path}" if is_remote(root) else str(Path(root) / relative_path)
+
+
+def resolve_db(db: str | None, root: Path | None = None) -> str:
+    """Where the index lives: `--db`, else $VINDEX_DB, else a `.vindex` folder found from the
+    working directory upward, else (when adding) a new `.vindex` beside the scanned folder."""
+    if db:
+        return _expand(db)
+    if os.environ.get("VINDEX_DB"):
+        return _expand(os.environ["VINDEX_DB"])
+    for folder in [Path.cwd(), *Path.cwd().parents]:
+        if (folder / INDEX_FOLDER).is_dir():
+            return str(folder / INDEX_FOLDER)
+    if root is not None:
+        return str(root.resolve().parent / INDEX_FOLDER)
+    raise VindexError("no index found here: run `vindex add FOLDER` first, or pass --db PATH (or set VINDEX_DB)")
+
+
+def _expand(uri: str) -> str:
+    return uri if is_remote(uri) else str(Path(uri).expanduser().absolute())

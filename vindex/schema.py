@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 VIDEOS, FRAMES, META, CLUSTERS = "videos", "frames", "meta", "clusters"
 TERMS = "terms"  # the cluster-naming vocabulary's text vectors, cached per model and vocabulary
 CURATION = "curation"  # the user's cluster decisions (rename, merge, move, split, undo), one row each
@@ -40,6 +40,11 @@ VIDEO_COLUMNS_V4 = [
     pa.field("picture_width", pa.int32()),  # the picture without its bars (letterbox, pillarbox)
     pa.field("picture_height", pa.int32()),
 ]
+
+
+# Version 6: each frame's model-input digest (`vindex.indexing.distinct`), so that a frame bit-identical
+# to one the index holds takes its vector instead of a forward pass; null for frames from before.
+FRAME_COLUMNS_V6 = [pa.field("input_digest", pa.string())]
 
 
 def video_schema(dim: int) -> pa.Schema:
@@ -77,6 +82,7 @@ def frame_schema(dim: int) -> pa.Schema:
             pa.field("timestamp", pa.float64()),
             pa.field("vector", pa.list_(pa.float32(), dim)),
             *FRAME_COLUMNS_V2,
+            *FRAME_COLUMNS_V6,
         ]
     )
 

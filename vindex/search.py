@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -26,10 +26,10 @@ from vindex.embedding.spec import random_weights_warning
 from vindex.frames import read_frames
 from vindex.indexing.rows import mean_vector
 from vindex.locations import is_remote, join_root, shown_path, stored_path
-from vindex.results import Result
+from vindex.hits import Hit, QueryResult  # noqa: F401  (the shapes of an answer, named here too)
 from vindex.sampling import FramePolicy, decoder_count, time_weights
 from vindex.scanning import hash_file
-from vindex.segments import Moment, add_segments
+from vindex.segments import add_segments
 from vindex.store import Store, StoredVideo, sql_list, vectors_of
 from vindex.store.filters import all_of
 from vindex.store.meta import LEGACY_SAMPLING
@@ -39,53 +39,6 @@ from vindex.store.vector_index import ANN_PROBE_SHARE, ANN_TEXT_PROBE_SHARE
 # Candidate frames fetched per wanted video, on top of the index's frames per video; grows x4
 # while the candidates hold too few distinct videos.
 CANDIDATE_GROWTH = 4
-
-
-@dataclass
-class Hit(Result):
-    """One video in a search result, with the moment that matched best."""
-
-    rank: int
-    score: float
-    path: str  # relative to the index root
-    channel: str
-    timestamp: float | None  # seconds into the video of the best-matching frame
-    frame_index: int | None
-    video_id: str
-    file: str  # the path on disk (root joined with `path`)
-    start: float | None = None  # the matching stretch around `timestamp` (vindex.segments)
-    end: float | None = None
-    moments: list[Moment] | None = None  # every matching stretch of the video, best first (when asked)
-    duration: float | None = None  # seconds: where the segments lie in the whole video
-
-
-@dataclass
-class QueryResult(Result):
-    """The videos that answer a query, best first. Iterating yields the hits."""
-
-    query: str
-    by: str
-    hits: list[Hit]
-    source: str  # "text", "index" (stored vectors of the query video) or "embedded" (decoded now)
-    warnings: list[str] = field(default_factory=list)
-
-    def __iter__(self) -> Iterator[Hit]:
-        return iter(self.hits)
-
-    def __len__(self) -> int:
-        return len(self.hits)
-
-    def __getitem__(self, position: int) -> Hit:
-        return self.hits[position]
-
-    @classmethod
-    def from_dict(cls, data: dict, **extra) -> QueryResult:
-        """The result again from its `to_dict()` (as `vindex serve` sends it); a missing or
-        unknown key is a KeyError or TypeError."""
-        hits = [Hit(**{**hit, "moments": None if hit.get("moments") is None
-                       else [Moment(**span) for span in hit["moments"]]}) for hit in data["hits"]]
-        return cls(query=data["query"], by=data["by"], hits=hits, source=data["source"],
-                   warnings=list(data["warnings"]), **extra)
 
 
 @dataclass

@@ -11,28 +11,17 @@ model to model and query to query. A segment is a run of adjacent matching frame
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
-from vindex.results import Result
+from vindex.hits import Moment
 from vindex.store import Store, vectors_of
 from vindex.store.sound import sound_rows
 
 # A frame belongs to a moment when its score is at least best - MOMENT_SHARE * (best - worst) of
 # its video: a quarter keeps the frames of a matching scene and leaves out the rest (docs/search.md).
 MOMENT_SHARE = 0.25
-
-
-@dataclass
-class Moment(Result):
-    """One matching stretch of a video: from `start` to `end` seconds, its best frame at `timestamp`."""
-
-    start: float
-    end: float
-    timestamp: float
-    score: float
 
 
 def frame_scores(queries: np.ndarray, frames: np.ndarray) -> np.ndarray:

@@ -31,6 +31,6 @@ def serve(db, host, port, token, allowed_hosts, open_browser, device, precision,
     clusters (rename, merge, move, split, undo, a new min size) and apply or undo an organise,
     as the commands do; only the app's own pages may upload or change anything (docs/security.md).
     """
-    from vindex.serve import run
+    from vindex.serve.server import run
 
     run(db, host, port, token, open_browser, device, precision, status_printer(quiet), allowed_hosts=allowed_hosts)

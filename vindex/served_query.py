@@ -14,7 +14,7 @@ import logging
 import os
 from dataclasses import dataclass
 
-from vindex.search import QueryResult
+from vindex.hits import QueryResult
 
 TIMEOUT_SECONDS = 2.0
 MAX_LIMIT = 500  # the server's most hits a request (vindex.serve.params.MAX_LIMIT): more is answered locally
@@ -60,8 +60,8 @@ def ask(db: str | None, route: str, asked: list[tuple[str, object]]) -> ServedRe
     from urllib.parse import unquote, urlencode
 
     from vindex.errors import VindexError
+    from vindex.locations import resolve_db
     from vindex.serve import handoff
-    from vindex.store import resolve_db
 
     try:
         uri = resolve_db(db)

@@ -5,7 +5,7 @@ previous batch."""
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Iterator, Union
+from typing import TYPE_CHECKING, Iterator, Optional, Union
 
 import numpy as np
 
@@ -15,12 +15,12 @@ from vindex.frames import DecodedVideo, read_frames
 from vindex.indexing.distinct import DistinctInputs
 
 if TYPE_CHECKING:
-    from vindex.embedding import Embedder
     from vindex.indexing.jobs import EmbedJob
 
-# What became of one job: its decoded video with the frame vectors, or the DecodeError that says
+# What became of one job: its decoded video with the frame vectors and the frames' input digests
+# (`vindex.indexing.distinct`; None where the pixels were not at hand), or the DecodeError that says
 # why it could not be decoded (each of its files becomes a `Failure` in the summary).
-Outcome = Union[tuple[DecodedVideo, np.ndarray], DecodeError]
+Outcome = Union[tuple[DecodedVideo, np.ndarray, Optional[list[str]]], DecodeError]
 
 
 def _decode_job(job: EmbedJob, frames_per_video: int, size: int, keyframes_only: bool, sampling: str,
@@ -58,7 +58,7 @@ def _result(job: EmbedJob, future: Future) -> tuple[EmbedJob, DecodedVideo | Dec
 
 def embed_jobs(
     jobs: list[EmbedJob],
-    embedder: Future[Embedder],
+    distinct: DistinctInputs,
     image_size: int,
     frames_per_video: int,
     batch_size: int,
@@ -66,25 +66,24 @@ def embed_jobs(
     keyframes_only: bool = False,
     sampling: str = SAMPLING,
     fingerprints: bool = True,
-    distinct: DistinctInputs | None = None,
 ) -> Iterator[tuple[EmbedJob, Outcome]]:
-    """Yield (job, (decoded frames, frame vectors)) or (job, DecodeError) for each job, embedding frames
-    of several videos per model call of `batch_size` frames.
+    """Yield (job, (decoded frames, frame vectors, input digests)) or (job, DecodeError) for each job,
+    embedding frames of several videos per model call of `batch_size` frames.
 
-    `embedder` may still be loading: decoding starts at once and waits for it at the first batch.
-    `distinct` (made here if not given) embeds each distinct frame once and counts the reused ones.
+    `distinct` embeds each frame neither the run nor the index has met, with a model that may still
+    be loading: decoding starts at once and waits for it at the first batch.
     """
     waiting: list[tuple[EmbedJob, DecodedVideo]] = []
-    if distinct is None:
-        distinct = DistinctInputs(lambda images: embedder.result().embed_images(images))
 
     def flush() -> Iterator[tuple[EmbedJob, Outcome]]:
         images = np.concatenate([decoded.images for _, decoded in waiting])
-        vectors = np.concatenate([distinct(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+        batches = [distinct(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+        vectors = np.concatenate([batch_vectors for batch_vectors, _ in batches])
+        digests = [digest for _, batch_digests in batches for digest in batch_digests]
         start = 0
         for job, decoded in waiting:
             count = len(decoded.images)
-            yield job, (decoded, vectors[start : start + count])
+            yield job, (decoded, vectors[start : start + count], digests[start : start + count])
             start += count
         waiting.clear()
 

@@ -301,6 +301,6 @@ def collect_videos(batches: Iterator[dict[str, np.ndarray]]) -> Iterator[tuple[i
                 fingerprint_blank=np.array(video["fingerprint_blank"], bool),
                 fingerprint_weak=np.array(video["fingerprint_weak"], bool),
             )
-            yield job, (decoded, np.stack([frame[2] for frame in frames]).astype(np.float32))
+            yield job, (decoded, np.stack([frame[2] for frame in frames]).astype(np.float32), None)
     if pending:
         raise VindexError(f"the Ray run lost frames of {count(len(pending), 'video')}; run the command again to finish")

@@ -75,11 +75,14 @@ def frame_fingerprints(decoded: DecodedVideo) -> list[dict]:
     return [dict(phash=int(h), blank=bool(b)) for h, b in zip(to_stored(decoded.phashes), decoded.blanks)]
 
 
-def rows_for(job: EmbedJob, decoded: DecodedVideo, vectors: np.ndarray) -> tuple[list[dict], list[dict]]:
-    """The video rows (one per file holding the job's content) and their frame rows."""
+def rows_for(job: EmbedJob, decoded: DecodedVideo, vectors: np.ndarray,
+             digests: list[str] | None = None) -> tuple[list[dict], list[dict]]:
+    """The video rows (one per file holding the job's content) and their frame rows, with each
+    frame's model-input digest (`vindex.indexing.distinct`) when given."""
     video_vector = mean_vector(vectors, time_weights(decoded.timestamps, decoded.duration))
     now = _now()
     hashes = frame_fingerprints(decoded)
+    inputs = digests if digests is not None else [None] * len(vectors)
     fingerprints = fingerprint_columns(decoded)
     videos, frames = [], []
     for video, file in zip(job.ids, job.files):
@@ -92,8 +95,8 @@ def rows_for(job: EmbedJob, decoded: DecodedVideo, vectors: np.ndarray) -> tuple
             )
         )
         frames.extend(
-            dict(video_id=video, frame_index=i, timestamp=t, vector=v, **h)
-            for i, (t, v, h) in enumerate(zip(decoded.timestamps, vectors, hashes))
+            dict(video_id=video, frame_index=i, timestamp=t, vector=v, input_digest=d, **h)
+            for i, (t, v, d, h) in enumerate(zip(decoded.timestamps, vectors, inputs, hashes))
         )
     return videos, frames
 

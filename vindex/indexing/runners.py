@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
 from vindex.defaults import BATCH_SIZE, COMMIT_EVERY, FRAMES_PER_VIDEO, PRECISION, SAMPLING
 from vindex.errors import DecodeError, VindexError
-from vindex.indexing.distinct import DistinctInputs
+from vindex.indexing.distinct import DistinctInputs, model_seed
 from vindex.indexing.pipeline import Outcome, embed_jobs
 from vindex.indexing.jobs import EmbedJob
 from vindex.indexing.rows import BatchWriter, rows_for
@@ -77,8 +77,8 @@ def write_outcomes(store: Store, jobs: list[EmbedJob], outcomes: Iterator[tuple[
             if isinstance(outcome, DecodeError):
                 summary.count_failed(job, outcome)
             else:
-                decoded, vectors = outcome
-                writer.add(*rows_for(job, decoded, vectors))
+                decoded, vectors, digests = outcome
+                writer.add(*rows_for(job, decoded, vectors, digests))
                 summary.count_embedded(job, len(vectors))
             if progress:
                 progress("embedding", done, len(jobs))
@@ -103,12 +103,19 @@ class LocalRunner:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vindex-model") as loader:
             embedder = loader.submit(model.load)
             size = model.image_size or embedder.result().image_size
-            distinct = DistinctInputs(lambda images: embedder.result().embed_images(images))
-            outcomes = embed_jobs(jobs, embedder, size, settings.frames_per_video, settings.batch_size,
+
+            def seed() -> int:  # the model is known once it has loaded
+                spec = embedder.result().spec
+                return model_seed(spec.name, spec.weights)
+
+            distinct = DistinctInputs(lambda images: embedder.result().embed_images(images), seed,
+                                      store.vectors_of_inputs)
+            outcomes = embed_jobs(jobs, distinct, size, settings.frames_per_video, settings.batch_size,
                                   settings.workers or os.cpu_count() or 1, settings.keyframes_only, settings.sampling,
-                                  settings.fingerprints, distinct)
+                                  settings.fingerprints)
             try:
                 write_outcomes(store, jobs, outcomes, settings.commit_every, summary, progress)
             finally:
                 summary.frames_reused += distinct.reused
+                summary.frames_from_index += distinct.from_index
 

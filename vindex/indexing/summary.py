@@ -27,7 +27,8 @@ class AddSummary(Result):
     removed: int = 0
     embedded: int = 0
     frames: int = 0
-    frames_reused: int = 0  # frames bit-identical to one embedded before in the run: no forward pass of their own
+    frames_reused: int = 0  # frames bit-identical to one embedded before (in the run or the index): no forward pass of their own
+    frames_from_index: int = 0  # of those, the frames whose vector the index held from an earlier run
     fingerprinted: int = 0  # videos indexed before fingerprints existed that got them (decoded, not embedded)
     seconds: float = 0.0
     assigned: int = 0  # new or changed videos placed among the latest clustering's clusters (by `Index.add`)

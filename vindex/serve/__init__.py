@@ -4,6 +4,5 @@ only. See docs/serve.md."""
 
 from __future__ import annotations
 
-from vindex.serve.server import run
-
-__all__ = ["run"]
+# `vindex.serve.server.run` starts it. Nothing is imported here: a query the CLI asks a running
+# server (`vindex.served_query`) reads `vindex.serve.handoff` only.

@@ -23,9 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vindex.defaults import INDEX_FOLDER
 from vindex.errors import VindexError
-from vindex.locations import is_remote
+from vindex.locations import is_remote, resolve_db  # noqa: F401  (where an index is, named here too)
 from vindex.locking import WriterLock
 from vindex.schema import (
     CLUSTERS,
@@ -50,25 +49,6 @@ from vindex.store.versions import published
 OLD_VERSION_GRACE = timedelta(minutes=1)
 PINNED_ATTEMPTS, PINNED_RETRY_SECONDS = 10, 0.1  # reads of a version set a writer replaces (a re-embed)
 CATALOG_COLUMNS = ["id", "path", "size", "mtime_ns", "content_hash", "num_frames"]
-
-
-def resolve_db(db: str | None, root: Path | None = None) -> str:
-    """Where the index lives: `--db`, else $VINDEX_DB, else a `.vindex` folder found from the
-    working directory upward, else (when adding) a new `.vindex` beside the scanned folder."""
-    if db:
-        return _expand(db)
-    if os.environ.get("VINDEX_DB"):
-        return _expand(os.environ["VINDEX_DB"])
-    for folder in [Path.cwd(), *Path.cwd().parents]:
-        if (folder / INDEX_FOLDER).is_dir():
-            return str(folder / INDEX_FOLDER)
-    if root is not None:
-        return str(root.resolve().parent / INDEX_FOLDER)
-    raise VindexError("no index found here: run `vindex add FOLDER` first, or pass --db PATH (or set VINDEX_DB)")
-
-
-def _expand(uri: str) -> str:
-    return uri if is_remote(uri) else str(Path(uri).expanduser().absolute())
 
 
 @contextmanager

@@ -62,12 +62,20 @@ def _record_fixed_frame_policy(store: Tables) -> None:
                    frame_upgrade_pending=True)
 
 
+def _add_input_digests(store: Tables) -> None:
+    """Version 5 → 6: the frames' model-input digest column, null (an older frame is never reused:
+    its input is unknown; re-embedded or new frames get theirs)."""
+    if store.frames is not None and "input_digest" not in store.frames.schema.names:
+        store.frames.add_columns(schema.FRAME_COLUMNS_V6)
+
+
 # from-version -> the function that migrates an index from that version to the next.
 MIGRATIONS: dict[int, Callable[[Tables], None]] = {
     1: _add_fingerprint_columns,
     2: _add_curation_table,
     3: _denser_fingerprints,
     4: _record_fixed_frame_policy,
+    5: _add_input_digests,
 }
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from vindex.store.failures import reads, storage_error
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
 
 # Ids go into SQL `IN (...)` lists; this keeps each statement a reasonable size.
@@ -92,6 +93,27 @@ class VideoQueries:
         found = self._videos_where(f"channel IN ({sql_list(channels)})", ["id", "channel"])
         return [ChannelMember(*pair) for pair in zip(found.column("id").to_pylist(),
                                                       found.column("channel").to_pylist())]
+
+    @reads
+    def vectors_of_inputs(self, digests: list[str]) -> dict[str, np.ndarray]:
+        """digest → the stored vector of a frame with that model-input digest, for the `digests` the
+        frames table holds (`vindex.indexing.distinct`); a damaged (not finite) vector is not
+        returned, so that frame is embedded again."""
+        if self.frames is None or not digests or "input_digest" not in self.frames.schema.names:
+            return {}
+        import numpy as np
+
+        from vindex.schema import vectors_of
+
+        found: dict[str, np.ndarray] = {}
+        for chunk in chunked(sorted(set(digests))):
+            rows = (self.frames.search().where(f"input_digest IN ({sql_list(chunk)})")
+                    .select(["input_digest", "vector"]).limit(None).to_arrow())
+            vectors = vectors_of(rows.column("vector"))
+            for digest, vector in zip(rows.column("input_digest").to_pylist(), vectors):
+                if digest not in found and np.isfinite(vector).all():
+                    found[digest] = vector
+        return found
 
     @reads
     def count_videos(self, where: str | None = None) -> int:

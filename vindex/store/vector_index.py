@@ -120,6 +120,7 @@ class VectorSearch:
 
         min_rows = ANN_MIN_ROWS if min_rows is None else min_rows
         self._ensure_scalar_index(self.frames, "video_id", BTree)
+        self._ensure_scalar_index(self.frames, "input_digest", BTree)  # `vectors_of_inputs`, once per batch of `add`
         self._ensure_scalar_index(self.videos, "channel", Bitmap)
         existing = self.vector_indexes()
         trained = dict(self.meta.ann)
