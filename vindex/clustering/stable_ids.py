@@ -10,6 +10,20 @@ import numpy as np
 KEEP_ID_OVERLAP = 0.5
 # The stored cluster of a video that had none (added after the previous run, or outside it).
 NO_PREVIOUS = -2
+# The key, in the index's clustering metadata, of the smallest id never handed out: every id below it
+# was a cluster's once (of some fit, retune or split), so none of them is handed out again.
+NEXT_ID = "next_id"
+
+
+def handed_out(clustering: dict | None) -> set[int]:
+    """Every cluster id handed out so far by this index's fits and curation (`NEXT_ID`); empty for an
+    index clustered before it was kept, where the clusters table and the decisions are all there is."""
+    return set(range(int((clustering or {}).get(NEXT_ID, 0))))
+
+
+def next_id(clustering: dict | None, ids) -> int:
+    """The new `NEXT_ID` once `ids` (cluster ids, -1 noise) are handed out too."""
+    return max([int((clustering or {}).get(NEXT_ID, 0))] + [int(i) + 1 for i in ids if int(i) >= 0])
 
 
 def stored_ids(column) -> np.ndarray:
