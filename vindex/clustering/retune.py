@@ -128,7 +128,8 @@ def carry_labels(store, run_ids: list[str], labels: np.ndarray, probabilities: n
     column = pa.array([previous.get(video) for video in run_ids], pa.int32())
     retired = set(store.cluster_names()) | decisions.ids_used | handed_out(store.meta.clustering)
     ids = carry_ids(labels, stored_ids(column), retired)
-    return apply_to_fit(decisions, ids, probabilities, run_ids)
+    ids, probabilities, _ = apply_to_fit(decisions, ids, probabilities, run_ids, stored_ids(column))
+    return ids, probabilities
 
 
 def retuned_grouping(store, run_ids: list[str], params, say: StatusHook):

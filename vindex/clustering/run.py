@@ -96,9 +96,11 @@ def cluster_index(store, load_embedder: Callable, params: ClusterParams, vocabul
     decisions = replay(CurationLog(store).rows())
     # Ids of earlier clusters (of any fit, or named by a decision) are never handed out again.
     retired = set(store.cluster_names()) | decisions.ids_used | handed_out(store.meta.clustering)
-    carried = carry_ids(grouping.labels, stored_ids(run.column("cluster")), retired)
+    previous = stored_ids(run.column("cluster"))
+    carried = carry_ids(grouping.labels, previous, retired)
     fitted = apply_merges(decisions, carried, run_ids)
-    ids, probabilities = apply_pins(decisions, fitted, grouping.probabilities, run_ids)
+    ids, probabilities, pin_notes = apply_pins(decisions, fitted, grouping.probabilities, run_ids, previous)
+    grouping.notes.extend(pin_notes)
     summaries = summarise(vectors, ids, probabilities)
 
     naming_started = time.perf_counter()
