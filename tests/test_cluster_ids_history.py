@@ -1,5 +1,5 @@
 """Cluster ids are never handed out twice: not by a later fit or retune, not by a split, even for a
-cluster that an earlier fit dropped."""
+cluster that an earlier fit dropped; and a cluster that only grew keeps its id."""
 
 import json
 import shutil
@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from vindex.clustering import ClusterParams
+import numpy as np
+
+from vindex.clustering import ClusterParams, carry_ids
 from vindex.index import Index
 from vindex.store import Store
 
@@ -64,3 +66,11 @@ def test_an_id_emptied_by_moving_its_videos_is_not_handed_to_a_split(clustered, 
     run("cluster", "undo")  # the emptied cluster's videos come back to their own id, shared with no one
     assert channel_clusters(clustered) == channels
     assert len(cluster_ids(clustered)) == 4
+
+
+def test_a_cluster_that_takes_in_the_previous_noise_keeps_its_id():
+    # 10 members before, and 12 videos the previous run called noise: the re-fit's cluster holds all 22.
+    previous = np.array([4] * 10 + [-1] * 12)
+    assert carry_ids(np.zeros(22, np.int32), previous).tolist() == [4] * 22
+    # It still has to hold most of the old cluster's members: 4 of 10 (and 12 former noise) is another cluster.
+    assert 4 not in carry_ids(np.array([0] * 4 + [1] * 6 + [0] * 12), previous).tolist()[:4]

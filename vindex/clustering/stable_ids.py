@@ -37,9 +37,10 @@ def carry_ids(labels: np.ndarray, previous: np.ndarray, retired: set[int] | None
     """Give this run's clusters the ids of the previous run's clusters they match.
 
     `labels`: this run's labels (0..k-1, -1 noise); `previous`: the stored id of each same video
-    (`stored_ids`: -1 noise, NO_PREVIOUS when it had none). A pair matches when, among videos in
-    both runs, their Jaccard overlap is at least KEEP_ID_OVERLAP (pairs chosen by an optimal
-    one-to-one assignment). Other
+    (`stored_ids`: -1 noise, NO_PREVIOUS when it had none). A pair matches when, among the videos
+    that were in a cluster before, their Jaccard overlap is at least KEEP_ID_OVERLAP (pairs chosen
+    by an optimal one-to-one assignment): like new videos, videos the previous run called noise do
+    not count against a match, so a cluster that took them in only grew. Other
     clusters get the smallest ids no earlier cluster had (`retired` adds ids of the previous
     clusters table), so an id never silently changes its meaning.
     """
@@ -53,7 +54,7 @@ def carry_ids(labels: np.ndarray, previous: np.ndarray, retired: set[int] | None
     old_ids = sorted(set(int(v) for v in previous[previous >= 0]))
     taken: dict[int, int] = {}
     if old_ids:
-        common = previous != NO_PREVIOUS
+        common = previous >= 0  # in a cluster before: the noise and new videos are left out
         position = {old: i for i, old in enumerate(old_ids)}
         overlap = np.zeros((count, len(old_ids)))
         pairs = common & (labels >= 0) & (previous >= 0)
