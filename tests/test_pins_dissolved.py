@@ -30,8 +30,8 @@ def test_a_pin_follows_its_cluster_into_the_noise_when_a_retune_dissolves_it(clu
     rings = next(cluster for path, cluster in before.items() if path.startswith("02_rings/"))
     pinned = sorted(path for path in before if path.startswith("00_stripes/"))[0]
     run("cluster", "move", pinned, "--to", rings)
-    result = json.loads(run("cluster", "--min-size", "8", "--neighbors", "8", "--retune", "--no-report",
-                            "--json").stdout)  # no cluster of 6 (or 7) is left
+    result = json.loads(run("cluster", "--min-size", "13", "--neighbors", "8", "--retune", "--no-report",
+                            "--json").stdout)  # all noise at 13 (24 videos, 4 groups of 6)
     after = labelled(clustered)
     assert after[pinned] == -1 and set(after.values()) == {-1}
     assert Store(str(clustered)).cluster_rows() == []  # not a cluster of one pinned video
