@@ -309,5 +309,7 @@ def test_replayed_decisions_follow_merges_and_leave_out_the_undone():
     assert decisions.count == 4 and {2, 5} <= decisions.ids_used
     # A re-fit that finds the two merged clusters apart again (ids 2 and 7) puts them back together.
     run_ids = ["a", "b", "c", "d", "e", "f"]
-    labels, probabilities = apply_to_fit(decisions, np.array([0, 0, 2, 2, 7, 7]), np.full(6, 0.5), run_ids)
-    assert labels.tolist() == [2, 0, 2, 2, 2, 2] and probabilities[0] == 1.0
+    previous = np.array([2, -1, 2, 2, 2, 2])
+    labels, probabilities, notes = apply_to_fit(decisions, np.array([0, 0, 2, 2, 7, 7]), np.full(6, 0.5), run_ids,
+                                                previous)
+    assert labels.tolist() == [2, 0, 2, 2, 2, 2] and probabilities[0] == 1.0 and notes == []

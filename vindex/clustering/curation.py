@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vindex.clustering.decisions import UNDO, in_force, replay
+from vindex.clustering.stable_ids import NEXT_ID, handed_out, next_id
 from vindex.clustering.state import NOISE
 from vindex.errors import VindexError
 from vindex.results import Result, count
@@ -109,7 +110,9 @@ def refresh_clusters(store, names: dict[int, str | None] | None = None) -> list[
                          params=old.get("params", template.get("params")),
                          created_at=old.get("created_at", template.get("created_at"))))
     store.write_clusters(rows)
-    store.set_meta(clustering=dict(store.meta.clustering, noise=int(np.sum(ids == NOISE))))
+    clustering = store.meta.clustering
+    store.set_meta(clustering=dict(clustering, noise=int(np.sum(ids == NOISE)),
+                                   **{NEXT_ID: next_id(clustering, set(ids.tolist()) | set(previous))}))
     return [s.id for s in summaries]
 
 
@@ -202,7 +205,7 @@ def split(store, cluster: int, min_size: int | None = None) -> CurationResult:
     parts = _split_labels(store, members, min_size, embedding_for)
     if parts.max(initial=-1) < 1:
         raise VindexError(f"cluster {cluster} does not split at --min-size {min_size}: try a smaller --min-size")
-    used = set(clusters) | replay(CurationLog(store).rows()).ids_used
+    used = set(clusters) | replay(CurationLog(store).rows()).ids_used | handed_out(store.meta.clustering)
     fresh = (i for i in range(len(used) + len(parts) + 1) if i not in used)
     new_ids = {0: cluster, **{part: next(fresh) for part in range(1, int(parts.max()) + 1)}}
     changed = {video: (new_ids[int(part)], labels[video][1]) for video, part in zip(members, parts) if part >= 1}

@@ -9,7 +9,8 @@ leaving out the undone ones, they come down to three things a new fit can honour
   puts every new cluster that matches one of those lists (same Jaccard rule as stable ids) back
   into the cluster that stayed.
 - pins: video id → the cluster (or -1, the noise) the user moved it to. A re-fit and `add` leave
-  a pinned video where the user put it.
+  a pinned video where the user put it; a fit that dissolves that cluster takes the pin along
+  with the cluster's videos, and says so (`pin_targets`).
 
 A split is not replayed: it re-clusters one cluster with HDBSCAN, which is what a fit does anyway.
 """
@@ -105,22 +106,64 @@ def apply_merges(decisions: Decisions, labels: np.ndarray, run_ids: list[str]) -
     return labels
 
 
-def apply_pins(decisions: Decisions, labels: np.ndarray, probabilities: np.ndarray,
-               run_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Pinned videos where the user put them (probability 1 in a cluster, 0 in the noise)."""
+def pin_targets(decisions: Decisions, labels: np.ndarray, previous: np.ndarray,
+                run_ids: list[str]) -> tuple[dict[str, int], list[str]]:
+    """Where each pinned video of the run goes in a fit with these `labels` (ids carried, merges
+    applied; `previous`: the stored ids before it, `stable_ids.stored_ids`), and a note for every
+    pinned cluster the fit no longer has.
+
+    A pin says "this video belongs with those videos". When the fit dissolves the pinned cluster
+    (no cluster carries its id), the pin follows those videos: to the cluster (or the noise) holding
+    most of the cluster's videos that were not pinned; when none are left (an earlier fit already
+    dissolved it), to the video's own previous cluster if this fit kept it; else the video stays
+    where the fit puts it. Never a cluster of pinned videos alone under an id no fit has."""
+    position = {video: i for i, video in enumerate(run_ids)}
+    pinned = {video: cluster for video, cluster in decisions.pins.items() if video in position}
+    present = {int(label) for label in labels if label >= 0}
+    free = np.ones(len(run_ids), bool)
+    free[[position[video] for video in pinned]] = False
+    targets: dict[str, int] = {}
+    gone: dict[int, list[str]] = {}
+    for video, cluster in pinned.items():
+        if cluster < 0 or cluster in present:
+            targets[video] = cluster
+            continue
+        former = labels[free & (previous == cluster)]
+        own = int(previous[position[video]])
+        if len(former):
+            values, tally = np.unique(former, return_counts=True)
+            targets[video] = int(values[np.argmax(tally)])
+        elif own >= 0 and own in present:
+            targets[video] = own
+        gone.setdefault(cluster, []).append(video)
+    notes = []
+    for cluster, videos in sorted(gone.items()):
+        went = {targets.get(video) for video in videos}
+        where = ("stay where this fit puts them" if went == {None} else
+                 "follow its videos to " + ", ".join("the noise" if to == -1 else f"cluster {to}"
+                                                      for to in sorted(t for t in went if t is not None)))
+        notes.append(f"cluster {cluster}, where {len(videos)} video(s) were moved by hand, is gone in this fit: "
+                     f"they {where}")
+    return targets, notes
+
+
+def apply_pins(decisions: Decisions, labels: np.ndarray, probabilities: np.ndarray, run_ids: list[str],
+               previous: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Pinned videos where the user put them (probability 1 in a cluster, 0 in the noise), or where
+    their cluster's videos went when the fit dissolved it (`pin_targets`); and the notes saying so."""
     labels, probabilities = labels.copy(), probabilities.copy()
     position = {video: i for i, video in enumerate(run_ids)}
-    for video, cluster in decisions.pins.items():
-        if video in position:
-            labels[position[video]] = cluster
-            probabilities[position[video]] = 1.0 if cluster >= 0 else 0.0
-    return labels, probabilities
+    targets, notes = pin_targets(decisions, labels, previous, run_ids)
+    for video, cluster in targets.items():
+        labels[position[video]] = cluster
+        probabilities[position[video]] = 1.0 if cluster >= 0 else 0.0
+    return labels, probabilities, notes
 
 
-def apply_to_fit(decisions: Decisions, labels: np.ndarray, probabilities: np.ndarray,
-                 run_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """A fit's labels with merges kept and pinned videos where the user put them."""
-    return apply_pins(decisions, apply_merges(decisions, labels, run_ids), probabilities, run_ids)
+def apply_to_fit(decisions: Decisions, labels: np.ndarray, probabilities: np.ndarray, run_ids: list[str],
+                 previous: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """A fit's labels with merges kept and pinned videos where the user put them (`apply_pins`)."""
+    return apply_pins(decisions, apply_merges(decisions, labels, run_ids), probabilities, run_ids, previous)
 
 
 def pins_of(store) -> dict[str, int]:

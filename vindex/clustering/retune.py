@@ -17,7 +17,7 @@ import numpy as np
 
 from vindex.clustering.assign import MODELS_FOLDER, load_models
 from vindex.clustering.decisions import Decisions, apply_to_fit, replay
-from vindex.clustering.stable_ids import carry_ids, stored_ids
+from vindex.clustering.stable_ids import carry_ids, handed_out, stored_ids
 from vindex.errors import VindexError
 from vindex.locations import is_remote
 from vindex.results import Result, StatusHook
@@ -126,8 +126,10 @@ def carry_labels(store, run_ids: list[str], labels: np.ndarray, probabilities: n
     stored = store.videos_by_id(run_ids, ["id", "cluster"])
     previous = dict(zip(stored.column("id").to_pylist(), stored.column("cluster").to_pylist()))
     column = pa.array([previous.get(video) for video in run_ids], pa.int32())
-    ids = carry_ids(labels, stored_ids(column), set(store.cluster_names()) | decisions.ids_used)
-    return apply_to_fit(decisions, ids, probabilities, run_ids)
+    retired = set(store.cluster_names()) | decisions.ids_used | handed_out(store.meta.clustering)
+    ids = carry_ids(labels, stored_ids(column), retired)
+    ids, probabilities, _ = apply_to_fit(decisions, ids, probabilities, run_ids, stored_ids(column))
+    return ids, probabilities
 
 
 def retuned_grouping(store, run_ids: list[str], params, say: StatusHook):

@@ -15,7 +15,7 @@ from vindex.clustering.assign import CLUSTERED, labels_table, save_models
 from vindex.clustering.decisions import apply_merges, apply_pins, replay
 from vindex.clustering.grouping import ClusterParams, Grouping, group_vectors
 from vindex.clustering.naming import load_vocabulary, name_clusters
-from vindex.clustering.stable_ids import carry_ids, stored_ids
+from vindex.clustering.stable_ids import NEXT_ID, carry_ids, handed_out, next_id, stored_ids
 from vindex.clustering.state import ClusterInfo, most_typical_first
 from vindex.errors import VindexError, first_line
 from vindex.results import Result, StatusHook, count
@@ -94,10 +94,13 @@ def cluster_index(store, load_embedder: Callable, params: ClusterParams, vocabul
         grouping = group_vectors(vectors, params, say)
 
     decisions = replay(CurationLog(store).rows())
-    retired = set(store.cluster_names()) | decisions.ids_used  # ids a decision named are never reused
-    carried = carry_ids(grouping.labels, stored_ids(run.column("cluster")), retired)
+    # Ids of earlier clusters (of any fit, or named by a decision) are never handed out again.
+    retired = set(store.cluster_names()) | decisions.ids_used | handed_out(store.meta.clustering)
+    previous = stored_ids(run.column("cluster"))
+    carried = carry_ids(grouping.labels, previous, retired)
     fitted = apply_merges(decisions, carried, run_ids)
-    ids, probabilities = apply_pins(decisions, fitted, grouping.probabilities, run_ids)
+    ids, probabilities, pin_notes = apply_pins(decisions, fitted, grouping.probabilities, run_ids, previous)
+    grouping.notes.extend(pin_notes)
     summaries = summarise(vectors, ids, probabilities)
 
     naming_started = time.perf_counter()
@@ -125,6 +128,7 @@ def cluster_index(store, load_embedder: Callable, params: ClusterParams, vocabul
         for s in summaries
     ])
     store.set_meta(clustering=dict(run_params, videos=len(run_ids), noise=int(np.sum(ids < 0)),
+                                   **{NEXT_ID: next_id(meta.clustering, retired | set(ids.tolist()))},
                                    notes=grouping.notes, created_at=now.isoformat()))
     grouping.seconds["total"] = time.perf_counter() - started
 

@@ -10,6 +10,20 @@ import numpy as np
 KEEP_ID_OVERLAP = 0.5
 # The stored cluster of a video that had none (added after the previous run, or outside it).
 NO_PREVIOUS = -2
+# The key, in the index's clustering metadata, of the smallest id never handed out: every id below it
+# was a cluster's once (of some fit, retune or split), so none of them is handed out again.
+NEXT_ID = "next_id"
+
+
+def handed_out(clustering: dict | None) -> set[int]:
+    """Every cluster id handed out so far by this index's fits and curation (`NEXT_ID`); empty for an
+    index clustered before it was kept, where the clusters table and the decisions are all there is."""
+    return set(range(int((clustering or {}).get(NEXT_ID, 0))))
+
+
+def next_id(clustering: dict | None, ids) -> int:
+    """The new `NEXT_ID` once `ids` (cluster ids, -1 noise) are handed out too."""
+    return max([int((clustering or {}).get(NEXT_ID, 0))] + [int(i) + 1 for i in ids if int(i) >= 0])
 
 
 def stored_ids(column) -> np.ndarray:
@@ -23,9 +37,10 @@ def carry_ids(labels: np.ndarray, previous: np.ndarray, retired: set[int] | None
     """Give this run's clusters the ids of the previous run's clusters they match.
 
     `labels`: this run's labels (0..k-1, -1 noise); `previous`: the stored id of each same video
-    (`stored_ids`: -1 noise, NO_PREVIOUS when it had none). A pair matches when, among videos in
-    both runs, their Jaccard overlap is at least KEEP_ID_OVERLAP (pairs chosen by an optimal
-    one-to-one assignment). Other
+    (`stored_ids`: -1 noise, NO_PREVIOUS when it had none). A pair matches when, among the videos
+    that were in a cluster before, their Jaccard overlap is at least KEEP_ID_OVERLAP (pairs chosen
+    by an optimal one-to-one assignment): like new videos, videos the previous run called noise do
+    not count against a match, so a cluster that took them in only grew. Other
     clusters get the smallest ids no earlier cluster had (`retired` adds ids of the previous
     clusters table), so an id never silently changes its meaning.
     """
@@ -39,7 +54,7 @@ def carry_ids(labels: np.ndarray, previous: np.ndarray, retired: set[int] | None
     old_ids = sorted(set(int(v) for v in previous[previous >= 0]))
     taken: dict[int, int] = {}
     if old_ids:
-        common = previous != NO_PREVIOUS
+        common = previous >= 0  # in a cluster before: the noise and new videos are left out
         position = {old: i for i, old in enumerate(old_ids)}
         overlap = np.zeros((count, len(old_ids)))
         pairs = common & (labels >= 0) & (previous >= 0)
