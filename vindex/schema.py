@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 VIDEOS, FRAMES, META, CLUSTERS = "videos", "frames", "meta", "clusters"
 TERMS = "terms"  # the cluster-naming vocabulary's text vectors, cached per model and vocabulary
 CURATION = "curation"  # the user's cluster decisions (rename, merge, move, split, undo), one row each
@@ -42,6 +42,14 @@ VIDEO_COLUMNS_V4 = [
 ]
 
 
+# Version 6: a colour signature per fingerprint, since grey hashes alone group one pattern in two palettes.
+VIDEO_COLUMNS_V6 = [
+    # Per fingerprint, the mean chroma of each quarter of its picture (vindex.fingerprints.colour_signatures):
+    # eight signed bytes as one int64; null until computed.
+    pa.field("fingerprint_colours", pa.list_(pa.int64())),
+]
+
+
 def video_schema(dim: int) -> pa.Schema:
     return pa.schema(
         [
@@ -65,6 +73,7 @@ def video_schema(dim: int) -> pa.Schema:
             pa.field("y", pa.float32()),
             *VIDEO_COLUMNS_V2,
             *VIDEO_COLUMNS_V4,
+            *VIDEO_COLUMNS_V6,
         ]
     )
 
