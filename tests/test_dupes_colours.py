@@ -112,3 +112,19 @@ def test_a_version_5_index_gets_colour_signatures_without_reembedding(indexed_co
     assert after.column("fingerprint_colours").equals(before.column("fingerprint_colours"))
     pairs = list(zip(after.column("fingerprint_colours").to_pylist(), after.column("fingerprints").to_pylist()))
     assert all(len(colours) == len(hashes) for colours, hashes in pairs) and any(hashes for _, hashes in pairs)
+
+
+def test_full_range_mjpeg_chroma_reads_as_the_limited_range_original(tmp_path):
+    import av
+
+    from vindex.fingerprints import chroma_planes
+
+    orange = np.zeros((3, 64, 64, 3), np.uint8) + np.array([240, 120, 20], np.uint8)
+    means = []
+    for name, codec in (("limited.mp4", "libx264"), ("full.avi", "mjpeg")):
+        path = write_video(tmp_path / name, orange, FPS, codec)
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0))
+        means.append(chroma_planes(frame).astype(np.float32).mean(axis=(1, 2)) - 128)
+    assert np.abs(means[0]).max() >= 40  # a strong colour, where the ranges differ by 14 %
+    assert np.abs(means[0] - means[1]).max() <= 2

@@ -146,6 +146,23 @@ def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None) -> HashedP
                           colours)
 
 
+FULL_RANGE = 2  # AVCOL_RANGE_JPEG: a frame's colour_range when its levels span 0-255
+
+
+def chroma_planes(frame, reformatter=None) -> np.ndarray:
+    """A decoded frame's U and V planes, (2, CHROMA_SIZE, CHROMA_SIZE) uint8, upright: the 4:2:0
+    planes of a square twice that size (aspect ignored, as for the grey square), scaled by
+    `reformatter` (a VideoReformatter kept for the whole video; one for this frame when None)."""
+    how = dict(width=2 * CHROMA_SIZE, height=2 * CHROMA_SIZE, format="yuv420p", interpolation="AREA")
+    scaled = reformatter.reformat(frame, **how) if reformatter is not None else frame.reformat(**how)
+    planes = scaled.to_ndarray()[2 * CHROMA_SIZE :].reshape(2, CHROMA_SIZE, CHROMA_SIZE)
+    if frame.format.name.startswith("yuvj") or frame.color_range == FULL_RANGE:
+        # swscale keeps full-range (JPEG, MJPEG) chroma as it is; limited range spans 224 levels of its 255.
+        planes = np.round(128 + (planes.astype(np.float32) - 128) * (224 / 255)).astype(np.uint8)
+    rotation = (getattr(frame, "rotation", 0) or 0) % 360
+    return np.ascontiguousarray(np.rot90(planes, k=rotation // 90, axes=(1, 2))) if rotation else planes
+
+
 def colour_signatures(small: np.ndarray, chroma: np.ndarray, top: np.ndarray, bottom: np.ndarray,
                       left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Per frame, eight signed bytes in one uint64: the mean grey level of each quarter of `small`

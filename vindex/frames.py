@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from vindex.errors import DecodeError, os_reason
-from vindex.fingerprints import CHROMA_SIZE, GREY_SIZE, fingerprint, hash_pictures
+from vindex.fingerprints import GREY_SIZE, chroma_planes, fingerprint, hash_pictures
 from vindex.scanning import open_regular
 from vindex.shots import ShotFinder, shot_times
 
@@ -255,7 +255,7 @@ class DenseSampler:
         offset = time - self.start
         if offset + 1e-3 >= self.next:
             self.greys.append(_to_grey(frame, self.reformatter))
-            self.chromas.append(_to_chroma(frame, self.chroma_reformatter))
+            self.chromas.append(chroma_planes(frame, self.chroma_reformatter))
             self.times.append(max(0.0, offset))
             self.next = (math.floor((offset + 1e-3) / self.spacing) + 1) * self.spacing
 
@@ -404,21 +404,6 @@ def _to_grey(frame, reformatter=None) -> np.ndarray:
                      interpolation="AREA").to_ndarray()
     rotation = (getattr(frame, "rotation", 0) or 0) % 360
     return np.ascontiguousarray(np.rot90(grey, k=rotation // 90)) if rotation else grey
-
-
-FULL_RANGE = 2  # AVCOL_RANGE_JPEG: a frame's colour_range when its levels span 0-255
-
-
-def _to_chroma(frame, reformatter=None) -> np.ndarray:
-    """The frame's U and V planes, (2, CHROMA_SIZE, CHROMA_SIZE) uint8, upright: the 4:2:0 planes of
-    a square twice that size (aspect ignored, as for the grey square)."""
-    planes = _reformat(frame, reformatter, width=2 * CHROMA_SIZE, height=2 * CHROMA_SIZE, format="yuv420p",
-                       interpolation="AREA").to_ndarray()[2 * CHROMA_SIZE :].reshape(2, CHROMA_SIZE, CHROMA_SIZE)
-    if frame.format.name.startswith("yuvj") or frame.color_range == FULL_RANGE:
-        # swscale keeps full-range (JPEG, MJPEG) chroma as it is; limited range spans 224 levels of its 255.
-        planes = np.round(128 + (planes.astype(np.float32) - 128) * (224 / 255)).astype(np.uint8)
-    rotation = (getattr(frame, "rotation", 0) or 0) % 360
-    return np.ascontiguousarray(np.rot90(planes, k=rotation // 90, axes=(1, 2))) if rotation else planes
 
 
 def _reformat(frame, reformatter, **how):
