@@ -44,8 +44,8 @@ VIDEO_COLUMNS_V4 = [
 
 # Version 6: a colour signature per fingerprint, since grey hashes alone group one pattern in two palettes.
 VIDEO_COLUMNS_V6 = [
-    # Per fingerprint, the mean chroma of each quarter of its picture (vindex.fingerprints.colour_signatures):
-    # eight signed bytes as one int64; null until computed.
+    # Per fingerprint, the mean grey level of each quarter of its picture and the mean U and V of its top and
+    # bottom halves (vindex.fingerprints.colour_signatures): eight signed bytes as one int64; null until computed.
     pa.field("fingerprint_colours", pa.list_(pa.int64())),
 ]
 

@@ -3,10 +3,10 @@
 Each video has 64-bit DCT hashes of its footage (no blank frames, title cards or frozen ends),
 sampled five times a second (once a second past 30 s), in time order, each with a colour signature
 (`vindex.fingerprints.colour_signatures`). Two frames match when their hashes differ in at most
-`MAX_DISTANCE` bits and their colours agree. A shorter video is contained in a longer one when most
-of its frames match frames of the longer one at one consistent time offset, which is where the
-shorter one starts in the longer one (a trim, a sub-clip, or 0 for a re-encode), in the same
-colours, and when it lies within the longer one (`MAX_OVERHANG`).
+`MAX_DISTANCE` bits. A shorter video is contained in a longer one when most of its frames match
+frames of the longer one at one consistent time offset, which is where the shorter one starts in
+the longer one (a trim, a sub-clip, or 0 for a re-encode), when those matches show the same colours
+on average, and when it lies within the longer one (`MAX_OVERHANG`).
 
 Finding the pairs of videos worth scoring never compares all pairs: the hashes are split into four
 16-bit chunks (multi-index hashing); frames that share a chunk value are candidate frame pairs,
@@ -28,14 +28,16 @@ from vindex.fingerprints import colour_apart
 # a diver) differs by 4-14 bits from its original at the same frame. Tuning part: recall 0.87 at
 # 10 bits, 0.90 at 12, 0.92 at 14 (threshold 0.8), precision 1.0 at each.
 MAX_DISTANCE = 14
-# Two frames match only when their colour signatures (vindex.fingerprints.colour_apart) are this close
-# too, in levels of 255: no quarter's mean grey level further apart than MAX_GREY_APART (bars cropped
-# a row apart on a dark game and a letterbox copy: 9), no half's mean U or V than MAX_CHROMA_APART;
-# and over the frames matched at the offset, U and V no further apart than MAX_MEAN_CHROMA_APART on
-# average: the copies of the real footage (scripts/bench_dupes.py --footage, tuning part) are 1.5
-# levels apart at most, the synthetic set's 5 % crop 1.4, while one pattern in two palettes of the demo
-# corpus, or one clip colour-graded twice in the shared corpus, is 2-5 levels apart throughout.
-MAX_GREY_APART, MAX_CHROMA_APART, MAX_MEAN_CHROMA_APART = 12, 3, 2.0
+# The frames matched at the offset show the same colours as their matches (vindex.fingerprints.
+# colour_apart: the largest difference of the picture's quarters' grey levels, of its halves' U or V),
+# on average over the frames, within these levels of 255. The copies of the real footage
+# (scripts/bench_dupes.py --footage, both parts) are 15 grey levels and 3.5 chroma levels apart at
+# most (fast motion sampled at other instants, bars cropped a row apart on a dark game); in the shared
+# corpus two pans over one photo are 45-58 grey levels apart, and fractal zooms in other colour maps
+# 4.4-16 chroma levels. 2 chroma levels (chosen on the tuning part alone) left out 7 copies of fast,
+# colourful footage of the held-out part to keep out a few demo look-alikes (one pattern in palettes
+# up to 15 % apart in brightness: 2-5 chroma levels).
+MAX_MEAN_GREY_APART, MAX_MEAN_CHROMA_APART = 20.0, 4.0
 # Two videos are compared only when one frame pair is this close (and shares a 16-bit chunk): a copy
 # has many matching frames, one of them this close, while unrelated hashes within MAX_DISTANCE that
 # share a chunk (1 in 500 random pairs) would make the candidates grow.
@@ -154,14 +156,14 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
                 tolerance: float = TIME_TOLERANCE) -> Containment:
     """How much of `short` appears in `long` at one consistent time offset.
 
-    Each matching frame pair (within `max_distance` bits, colour signatures within MAX_GREY_APART
-    and MAX_CHROMA_APART) votes for the offset between their times; the offset with the most
-    distinct matching frames of `short` wins. The share is over the frames of `short` that could be
-    compared at that offset: those whose shifted time has a frame of `long` within `tolerance` (a
-    long video sampled sparsely, at keyframes, leaves gaps that count neither way) and those that
-    fall outside `long` altogether (they count against). It is 0 when the matches at the offset
-    differ in colour on average (MAX_MEAN_CHROMA_APART: another palette, another grade), or
-    when more than MAX_OVERHANG seconds of `short` lie outside `long` (two cuts that only partly
+    Each matching frame pair (within `max_distance` bits) votes for the offset between their
+    times; the offset with the most distinct matching frames of `short` wins. The share is over
+    the frames of `short` that could be compared at that offset: those whose shifted time has a
+    frame of `long` within `tolerance` (a long video sampled sparsely, at keyframes, leaves gaps
+    that count neither way) and those that fall outside `long` altogether (they count against).
+    It is 0 when the matches at the offset differ in colour on average (`MAX_MEAN_GREY_APART`,
+    `MAX_MEAN_CHROMA_APART`: another framing of one photo, another colour map, another grade), or
+    when more than `MAX_OVERHANG` seconds of `short` lie outside `long` (two cuts that only partly
     overlap are not copies, however much they share). Playing at one speed is assumed: trying
     others found no more copies on the labelled set and twice the look-alikes on the demo corpus.
     """
@@ -169,11 +171,6 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
         return NO_CONTAINMENT
     distance = np.bitwise_count(short.hashes[:, None] ^ long.hashes[None, :])
     rows, cols = np.nonzero(distance <= max_distance)
-    coloured = short.colours is not None and long.colours is not None
-    if coloured:
-        grey_apart, chroma_apart = colour_apart(short.colours[rows], long.colours[cols])
-        agree = (grey_apart <= MAX_GREY_APART) & (chroma_apart <= MAX_CHROMA_APART)
-        rows, cols, chroma_apart = rows[agree], cols[agree], chroma_apart[agree]
     if len(np.unique(rows)) < MIN_MATCHED_FRAMES:
         return NO_CONTAINMENT
     closeness = (max_distance + 1 - distance[rows, cols]).astype(np.float64) ** 2
@@ -188,8 +185,8 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     at_offset = np.abs(offsets - offset) <= tolerance
     agreeing = np.unique(rows[at_offset])
     matched = len(agreeing)
-    same_colours = not (coloured and matched) or _mean_chroma_apart(
-        rows[at_offset], distance[rows, cols][at_offset], chroma_apart[at_offset]) <= MAX_MEAN_CHROMA_APART
+    same_colours = (short.colours is None or long.colours is None or not matched
+                    or _same_colours(short, long, rows[at_offset], cols[at_offset], distance[rows, cols][at_offset]))
     spread = float(short.times[agreeing[-1]] - short.times[agreeing[0]]) if matched else 0.0
     shifted = short.times.astype(np.float64) + offset
     long_times = long.times.astype(np.float64)
@@ -205,12 +202,15 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     return Containment(share, offset, matched, compared, overhang)
 
 
-def _mean_chroma_apart(rows: np.ndarray, distances: np.ndarray, chroma_apart: np.ndarray) -> float:
-    """The mean, over the frames of the shorter video (`rows`), of how far apart in U and V the
-    frame is from its closest match (by hash)."""
+def _same_colours(short: Fingerprints, long: Fingerprints, rows: np.ndarray, cols: np.ndarray,
+                  distances: np.ndarray) -> bool:
+    """Whether the frames of `short` matched at the offset (`rows`, with their matches `cols` in `long`
+    and the hashes' `distances`) show the same colours as their closest matches (by hash), on average
+    (MAX_MEAN_GREY_APART, MAX_MEAN_CHROMA_APART)."""
     order = np.lexsort((distances, rows))
-    first = np.r_[True, rows[order][1:] != rows[order][:-1]]
-    return float(np.mean(chroma_apart[order][first]))
+    first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]]
+    grey_apart, chroma_apart = colour_apart(short.colours[rows[first]], long.colours[cols[first]])
+    return bool(grey_apart.mean() <= MAX_MEAN_GREY_APART and chroma_apart.mean() <= MAX_MEAN_CHROMA_APART)
 
 
 def _voted_offset(rows: np.ndarray, offsets: np.ndarray, closeness: np.ndarray, tolerance: float) -> float:
