@@ -128,3 +128,21 @@ def test_full_range_mjpeg_chroma_reads_as_the_limited_range_original(tmp_path):
         means.append(chroma_planes(frame).astype(np.float32).mean(axis=(1, 2)) - 128)
     assert np.abs(means[0]).max() >= 40  # a strong colour, where the ranges differ by 14 %
     assert np.abs(means[0] - means[1]).max() <= 2
+
+
+def test_containment_needs_the_same_colours_on_average_and_any_without_signatures():
+    from vindex.duplicates.fingerprint_match import Fingerprints, containment
+
+    rng = np.random.default_rng(3)
+    hashes = rng.integers(0, 1 << 63, 30, dtype=np.int64).view(np.uint64)
+    times = np.arange(30) * 0.2
+    signatures = rng.integers(-60, 60, (30, 8), dtype=np.int64).astype(np.int8)
+    grey_shift, chroma_shift = signatures.copy(), signatures.copy()
+    grey_shift[:, :4] += 30  # a brighter picture, the same colours
+    chroma_shift[:, 4:] += 6  # the same grey levels, other colours
+    as_colours = lambda cells: np.ascontiguousarray(cells).view(np.uint64).ravel()  # noqa: E731
+    original = Fingerprints(hashes, times, as_colours(signatures))
+    assert containment(Fingerprints(hashes, times, as_colours(signatures)), original).share == 1.0
+    assert containment(Fingerprints(hashes, times, as_colours(grey_shift)), original).share == 0.0
+    assert containment(Fingerprints(hashes, times, as_colours(chroma_shift)), original).share == 0.0
+    assert containment(Fingerprints(hashes, times), original).share == 1.0  # no signatures: any colour agrees
