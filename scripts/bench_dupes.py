@@ -6,6 +6,7 @@ the time of the fingerprint comparison at 10,000 videos.
     python scripts/bench_dupes.py --demo          # also the demo corpus (120 videos): its groups
     python scripts/bench_dupes.py --skip-set      # the timing only
     python scripts/bench_dupes.py --footage /work/footage/real --skip-set --keep DIR   # real footage
+    python scripts/bench_dupes.py --corpus /tmp/corpus --skip-set   # the shared corpus (make_corpus.py OUT)
 
 `--footage DIR` (the folder scripts/fetch_footage.sh makes) builds a labelled set from real footage with
 ffmpeg (`scripts/dupes_footage.py`: originals of 3.5-8 s, each copied 10 ways, sub-clips of 2-30 s of
@@ -13,6 +14,10 @@ a long video, other footage of the same sources, shared black and title intros) 
 and held-out (separate source files), indexes each with the tiny model and prints near mode's
 precision and recall per transformation, whether the keepers are the originals, and what the
 fingerprints cost while adding. With `--keep DIR` a set already built there is used again.
+
+`--corpus DIR` (a corpus written by the shared `make_corpus.py`, with its `truth.csv`) indexes its
+videos and reports near mode's groups against truth.csv: a member is right when it and its keeper
+are one video or a planted copy (`dup_of`) and its original; every other group is a false one.
 
 The labelled set (`vindex.demo.make_duplicate_set`): originals, each copied by every
 transformation (re-encodes at a low bit rate and in other codecs, scaled down and up, cropped,
@@ -193,18 +198,51 @@ def decode_cost(paths: list[Path]) -> tuple[float, float]:
 
 def demo_corpus(work: Path) -> None:
     root, db = work / "demo", work / "demo.vindex"
-    paths = make_corpus(root, channels=6, videos_per_channel=20, seed=0, size=(320, 240), seconds=(2, 6), fps=24)
-    Index(str(db)).add(root, model=ModelSpec("vindex-tiny"))
+    if not root.exists():
+        make_corpus(root, channels=6, videos_per_channel=20, seed=0, size=(320, 240), seconds=(2, 6), fps=24)
+    if not db.exists():
+        Index(str(db)).add(root, model=ModelSpec("vindex-tiny"))
     index = Index(str(db))
-    print(f"\ndemo corpus: {len(paths)} videos (python -m vindex.demo defaults), tiny model")
+    print(f"\ndemo corpus: {len(list(root.rglob('*.mp4')))} videos (python -m vindex.demo defaults), tiny model; "
+          "every video is distinct, so every group is a false one")
     for mode in ("near", "similar"):
         report = index.duplicates(mode=mode)
         sizes = sorted((len(group.videos) for group in report), reverse=True)
         scores = [video.score for group in report for video in group.videos[1:]]
         below = sum(score < report.threshold for score in scores)
-        print(f"  {mode} (threshold {report.threshold}): {len(sizes)} groups, largest {sizes[0] if sizes else 0} "
-              f"videos, member scores {min(scores, default=0):.3f}-{max(scores, default=0):.3f}, "
+        print(f"  {mode} (threshold {report.threshold}): {len(sizes)} groups ({sum(sizes)} videos), largest "
+              f"{sizes[0] if sizes else 0} videos, member scores {min(scores, default=0):.3f}-{max(scores, default=0):.3f}, "
               f"members below the threshold: {below}")
+        if mode == "near":
+            for group in report:
+                print(f"    {' '.join(video.path for video in group.videos)}")
+
+
+def shared_corpus(corpus: Path, work: Path) -> None:
+    """Near mode on a corpus of the shared make_corpus.py, scored against its truth.csv."""
+    import csv
+
+    db = work / "corpus.vindex"
+    truth = list(csv.DictReader((corpus / "truth.csv").open()))
+    if not db.exists():
+        Index(str(db)).add(corpus / "channels", model=ModelSpec("vindex-tiny"))
+    report = Index(str(db)).duplicates(mode="near")
+    original = {row["path"].removeprefix("channels/"): (row["dup_of"] or row["path"]).removeprefix("channels/")
+                for row in truth}
+    planted = {path for path, row in zip(original, truth) if row["kind"] == "dupe"}
+    members = [(video.path, group.keeper.path) for group in report for video in group.videos[1:]]
+    right = [(a, b) for a, b in members if original.get(a) == original.get(b)]
+    group_of = {video.path: number for number, group in enumerate(report) for video in group.videos}
+    found = [path for path in planted if path in group_of and group_of[path] == group_of.get(original[path])]
+    print(f"\nshared corpus {corpus}: {report.compared} videos, {len(planted)} planted copies, tiny model")
+    print(f"  near mode (threshold {report.threshold}): {len(report.groups)} groups, precision "
+          f"{len(right) / len(members) if members else 1.0:.3f} ({len(right)}/{len(members)} members), "
+          f"planted copies found {len(found)}/{len(planted)}")
+    for group in report:
+        for video in group.videos[1:]:
+            if original.get(video.path) != original.get(group.keeper.path):
+                print(f"    false: {video.path} in {group.keeper.path}'s group, score {video.score:.3f}, "
+                      f"{video.reason}")
 
 
 def timing(videos: int, per_video: int, copies: int, seed: int = 0) -> None:
@@ -244,6 +282,7 @@ def main() -> None:
     parser.add_argument("--footage", type=Path, help="also build the labelled set from the real footage in this folder")
     parser.add_argument("--parts", default="tuning,held-out",
                         help="which parts of the real footage set to report (the held-out one only at the end)")
+    parser.add_argument("--corpus", type=Path, help="also score near mode on this make_corpus.py corpus (truth.csv)")
     parser.add_argument("--keep", type=Path, help="make the videos and indexes in this new folder, and keep them")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-dupes-"))
@@ -254,6 +293,8 @@ def main() -> None:
             footage_set(args.footage, work, args.parts.split(","))
         if args.demo:
             demo_corpus(work)
+        if args.corpus:
+            shared_corpus(args.corpus, work)
         timing(args.videos, args.fingerprints, copies=args.videos // 20)
     finally:
         if not args.keep:

@@ -48,7 +48,7 @@ def test_partial_overlap_and_unrelated_videos_are_not_contained():
     long = Fingerprints(random_hashes(rng, 60), np.arange(60) + 0.5)
     tail_then_other = np.r_[long.hashes[55:], random_hashes(rng, 5)]  # half of it runs past the end
     found = containment(Fingerprints(tail_then_other, np.arange(10) + 0.5), long)
-    assert found.share == 0.5 and found.compared == 10
+    assert found.matched == 5 and found.overhang == 5.0 and found.share == 0.0  # 5 s past its end: no copy
     assert containment(Fingerprints(random_hashes(rng, 10), np.arange(10.0)), long).share == 0.0
     one_frame = containment(Fingerprints(long.hashes[3:4], np.array([0.5])), long)
     assert one_frame.share == 0.0  # a single look-alike frame is no evidence

@@ -91,6 +91,6 @@ def test_paths_null_prints_every_copy_nul_terminated_and_never_the_keeper(hostil
 def test_paths_without_hostile_names_still_prints_one_per_line(corpus, run):
     shutil.copy(sorted(corpus.rglob("*.mp4"))[0], corpus / "zz-copy.mp4")
     run("add", corpus, *TINY, "-q")
-    # Exact mode: the copy is byte-identical, and the generated corpus's gradient channel holds
-    # look-alikes that differ only in colour, which near mode's grey fingerprints group (docs/search.md).
+    # Exact mode: the copy is byte-identical, and the generated corpus's gradient channel holds 1 s
+    # clips of one gradient at nearly one angle in one palette, which near mode groups (docs/search.md).
     assert run("dupes", "--mode", "exact", "--paths").stdout == f"{corpus / 'zz-copy.mp4'}\n"

@@ -11,7 +11,15 @@ ratio ignored as pHash ignores it). Shrinking the crop to 32x32 (box filter) and
 linear, so each frame's 8x8 coefficients are one product `A @ grey @ B.T` with `A` and `B` built
 from its crop: 8x64 matrices instead of a 32x32 intermediate.
 
-Hashes are uint64; LanceDB stores them as int64 with the same bits (`to_stored`, `from_stored`).
+The hash keeps only which of its coefficients are above their median: two pictures of one pattern
+in two palettes or brightnesses (a fractal zoom in two colour maps) hash alike. Each sample also
+gets a colour signature (`colour_signatures`): the mean grey level of each quarter of the cropped
+picture and the mean chroma (U and V, from the decoder's own 4:2:0 planes shrunk to CHROMA_SIZE) of
+its top and bottom halves, eight signed bytes packed in a uint64; two samples show the same picture
+only when these agree too (`colour_apart`).
+
+Hashes and colour signatures are uint64; LanceDB stores them as int64 with the same bits
+(`to_stored`, `from_stored`).
 """
 
 from __future__ import annotations
@@ -42,6 +50,9 @@ BLANK_CONTRAST = 6.0
 # least (a music visualizer), 0.26 at its 1st percentile; the demo's stripes, rings and most
 # checkerboards 0.01-0.06; its gradients, blobs and plasma 0.92-1.0.
 WEAK_HASH_SHARE = 0.1
+# Each frame's chroma planes are shrunk to this side (a CHROMA_SIZE square of U and one of V) for
+# its colour signature (`colour_signatures`).
+CHROMA_SIZE = 32
 
 
 def _dct_rows() -> np.ndarray:
@@ -88,6 +99,7 @@ class HashedPictures:
     width_share: np.ndarray  # float (n,)
     height_share: np.ndarray  # float (n,)
     weak: np.ndarray  # bool (n,): the hash says little of the picture (WEAK_HASH_SHARE), never a match
+    colours: np.ndarray  # uint64 (n,): the colour signatures (`colour_signatures`); 0 without chroma
 
     def picture_share(self) -> tuple[float, float]:
         """(width, height) share of the picture without bars: the median over the non-blank frames."""
@@ -104,14 +116,16 @@ def fingerprint(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return hashed.hashes, hashed.blank
 
 
-def hash_pictures(grey: np.ndarray) -> HashedPictures:
-    """`fingerprint`, with the share of each picture its bars leave."""
+def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None) -> HashedPictures:
+    """`fingerprint`, with the share of each picture its bars leave and, given `chroma` ((n, 2, s, s)
+    uint8: each frame's U and V planes, any square size), its colour signatures."""
     grey = np.asarray(grey)
     if grey.ndim == 2:
         grey = grey[None]
     count = len(grey)
     if not count:
-        return HashedPictures(np.zeros(0, np.uint64), np.zeros(0, bool), np.zeros(0), np.zeros(0), np.zeros(0, bool))
+        return HashedPictures(np.zeros(0, np.uint64), np.zeros(0, bool), np.zeros(0), np.zeros(0), np.zeros(0, bool),
+                              np.zeros(0, np.uint64))
     pixels = grey.astype(np.float32)
     top, bottom = _bars(pixels)
     left, right = _bars(pixels.transpose(0, 2, 1), top, bottom)
@@ -125,7 +139,54 @@ def hash_pictures(grey: np.ndarray) -> HashedPictures:
     low = (coefficients / DCT_NORMS) ** 2  # the orthonormal DCT's coefficients: energies add up (Parseval)
     contrast = ((small - small.mean(axis=(1, 2), keepdims=True)) ** 2).sum(axis=(1, 2))
     weak = low[:, 1:].sum(axis=1) < WEAK_HASH_SHARE * np.maximum(contrast, 1e-9)
-    return HashedPictures(hashes, blank, (right - left) / pixels.shape[2], (bottom - top) / pixels.shape[1], weak)
+    colours = (np.zeros(count, np.uint64) if chroma is None else
+               colour_signatures(small, chroma, top / pixels.shape[1], bottom / pixels.shape[1],
+                                 left / pixels.shape[2], right / pixels.shape[2]))
+    return HashedPictures(hashes, blank, (right - left) / pixels.shape[2], (bottom - top) / pixels.shape[1], weak,
+                          colours)
+
+
+FULL_RANGE = 2  # AVCOL_RANGE_JPEG: a frame's colour_range when its levels span 0-255
+
+
+def chroma_planes(frame, reformatter=None) -> np.ndarray:
+    """A decoded frame's U and V planes, (2, CHROMA_SIZE, CHROMA_SIZE) uint8, upright: the 4:2:0
+    planes of a square twice that size (aspect ignored, as for the grey square), scaled by
+    `reformatter` (a VideoReformatter kept for the whole video; one for this frame when None)."""
+    how = dict(width=2 * CHROMA_SIZE, height=2 * CHROMA_SIZE, format="yuv420p", interpolation="AREA")
+    scaled = reformatter.reformat(frame, **how) if reformatter is not None else frame.reformat(**how)
+    planes = scaled.to_ndarray()[2 * CHROMA_SIZE :].reshape(2, CHROMA_SIZE, CHROMA_SIZE)
+    if frame.format.name.startswith("yuvj") or frame.color_range == FULL_RANGE:
+        # swscale keeps full-range (JPEG, MJPEG) chroma as it is; limited range spans 224 levels of its 255.
+        planes = np.round(128 + (planes.astype(np.float32) - 128) * (224 / 255)).astype(np.uint8)
+    rotation = (getattr(frame, "rotation", 0) or 0) % 360
+    return np.ascontiguousarray(np.rot90(planes, k=rotation // 90, axes=(1, 2))) if rotation else planes
+
+
+def colour_signatures(small: np.ndarray, chroma: np.ndarray, top: np.ndarray, bottom: np.ndarray,
+                      left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Per frame, eight signed bytes in one uint64: the mean grey level of each quarter of `small`
+    ((n, 32, 32): the cropped, shrunk grey picture the hash is made of), less 128, then the mean U
+    and V of the top and bottom halves of `chroma` ((n, 2, s, s) uint8 U and V planes) within
+    [top, bottom) x [left, right) (shares of the height and width: the bars cropped), less 128."""
+    count = len(small)
+    half = DCT_SIDE // 2
+    grey = small.reshape(count, 2, half, 2, half).mean(axis=(2, 4)).reshape(count, 4)
+    planes = np.asarray(chroma, np.float32)
+    rows = _box_matrices(top * planes.shape[2], bottom * planes.shape[2], planes.shape[2], 2)  # (n, 2, s)
+    columns = _box_matrices(left * planes.shape[3], right * planes.shape[3], planes.shape[3], 1)  # (n, 1, s)
+    colour = np.einsum("nij,ncjk,nlk->ncil", rows, planes, columns, optimize=True).reshape(count, 4)
+    signed = np.clip(np.round(np.concatenate([grey, colour], axis=1) - 128), -128, 127).astype(np.int8)
+    return np.ascontiguousarray(signed).view(np.uint64).ravel()
+
+
+def colour_apart(a: np.ndarray | int, b: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
+    """How far apart two colour signatures are (broadcast): (the largest difference of their
+    quarters' grey levels, the largest difference of their halves' U or V), in levels of 255."""
+    a, b = np.broadcast_arrays(np.asarray(a, np.uint64), np.asarray(b, np.uint64))
+    left, right = (np.ascontiguousarray(x).view(np.int8).reshape(*x.shape, 8).astype(np.int16) for x in (a, b))
+    apart = np.abs(left - right)
+    return apart[..., :4].max(axis=-1), apart[..., 4:].max(axis=-1)
 
 
 def content(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray, drifting_is_footage: bool = False) -> np.ndarray:
@@ -192,13 +253,13 @@ def _run(bar: np.ndarray) -> np.ndarray:
     return np.cumprod(bar, axis=1).sum(axis=1)
 
 
-def _box_matrices(start: np.ndarray, stop: np.ndarray, size: int) -> np.ndarray:
-    """Per frame, the (DCT_SIDE, size) matrix that averages pixels [start, stop) into DCT_SIDE cells
+def _box_matrices(start: np.ndarray, stop: np.ndarray, size: int, cells: int = DCT_SIDE) -> np.ndarray:
+    """Per frame, the (cells, size) matrix that averages pixels [start, stop) into `cells` cells
     (area-weighted), i.e. a box-filter resize of the crop."""
     span = (stop - start).astype(np.float32)[:, None, None]
-    cell = np.arange(DCT_SIDE, dtype=np.float32)[None, :, None]
-    low = start[:, None, None] + span * cell / DCT_SIDE
-    high = start[:, None, None] + span * (cell + 1) / DCT_SIDE
+    cell = np.arange(cells, dtype=np.float32)[None, :, None]
+    low = start[:, None, None] + span * cell / cells
+    high = start[:, None, None] + span * (cell + 1) / cells
     pixel = np.arange(size, dtype=np.float32)[None, None, :]
     overlap = np.clip(np.minimum(pixel + 1, high) - np.maximum(pixel, low), 0, None)
     return overlap / overlap.sum(axis=2, keepdims=True)

@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from vindex.errors import DecodeError, os_reason
-from vindex.fingerprints import GREY_SIZE, fingerprint, hash_pictures
+from vindex.fingerprints import GREY_SIZE, chroma_planes, fingerprint, hash_pictures
 from vindex.scanning import open_regular
 from vindex.shots import ShotFinder, shot_times
 
@@ -84,6 +84,8 @@ class DecodedVideo:
     fingerprint_blank: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     # Samples whose hash says little of the picture (a fine periodic pattern): footage, never matched.
     fingerprint_weak: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    # Per sample, its colour signature (vindex.fingerprints.colour_signatures): grey hashes alike, colours not.
+    fingerprint_colours: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     # The share of the width and of the height that is picture, not bars (letterbox, pillarbox):
     # the median over the non-blank fingerprint samples; (1, 1) when there are none.
     picture_share: tuple[float, float] = (1.0, 1.0)
@@ -185,11 +187,11 @@ def _decode(path: str, container, stream, plan: DecodePlan) -> DecodedVideo:
 
     # One swscale context per video and output: made afresh for each frame, it costs more than
     # the scaling itself (3 ms against 0.07 ms for a 64x64 grey square of a 360p frame).
-    grey, rgb = VideoReformatter(), VideoReformatter()
+    grey, rgb, chroma = VideoReformatter(), VideoReformatter(), VideoReformatter()
     long = duration is not None and duration > SEQUENTIAL_MAX_SECONDS
     spacing = (KEYFRAME_FINGERPRINT_SPACING if keyframes_only else STEADY_FINGERPRINT_SPACING if long
                else FINGERPRINT_SPACING)
-    sampler = DenseSampler(start, duration, spacing, grey) if plan.fingerprints else None
+    sampler = DenseSampler(start, duration, spacing, grey, chroma) if plan.fingerprints else None
     if duration is not None and duration > 0:
         # Past SEQUENTIAL_MAX_SECONDS the fingerprints come from a steady pass: its keyframes find the shots too.
         steady = long and not keyframes_only and sampler is not None
@@ -226,31 +228,34 @@ def _decode(path: str, container, stream, plan: DecodePlan) -> DecodedVideo:
     frame_count = stream.frames or (round(duration * fps) if duration and fps else None)
     decoded = DecodedVideo(images, timestamps, duration, fps, int(width), int(height), frame_count, phashes, blanks)
     if sampler is not None and sampler.greys:
-        hashed = hash_pictures(np.stack(sampler.greys))
+        hashed = hash_pictures(np.stack(sampler.greys), np.stack(sampler.chromas))
         decoded.fingerprints, decoded.fingerprint_blank = hashed.hashes, hashed.blank
-        decoded.fingerprint_weak = hashed.weak
+        decoded.fingerprint_weak, decoded.fingerprint_colours = hashed.weak, hashed.colours
         decoded.fingerprint_times = np.asarray(sampler.times, np.float32)
         decoded.picture_share = hashed.picture_share()
     return decoded
 
 
 class DenseSampler:
-    """Keeps, as a small grey square, the first frame it is offered at or after each multiple of
-    `spacing` seconds from the video's start; frames must come in time order."""
+    """Keeps, as a small grey square and small chroma planes, the first frame it is offered at or
+    after each multiple of `spacing` seconds from the video's start; frames must come in time order."""
 
-    def __init__(self, start: float, duration: float | None, spacing: float, reformatter):
+    def __init__(self, start: float, duration: float | None, spacing: float, reformatter, chroma_reformatter=None):
         self.start = start
         self.duration = duration
         self.spacing = spacing
         self.reformatter = reformatter
+        self.chroma_reformatter = chroma_reformatter
         self.next = 0.0
         self.times: list[float] = []
         self.greys: list[np.ndarray] = []
+        self.chromas: list[np.ndarray] = []
 
     def offer(self, frame, time: float) -> None:
         offset = time - self.start
         if offset + 1e-3 >= self.next:
             self.greys.append(_to_grey(frame, self.reformatter))
+            self.chromas.append(chroma_planes(frame, self.chroma_reformatter))
             self.times.append(max(0.0, offset))
             self.next = (math.floor((offset + 1e-3) / self.spacing) + 1) * self.spacing
 

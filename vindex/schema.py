@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 VIDEOS, FRAMES, META, CLUSTERS = "videos", "frames", "meta", "clusters"
 TERMS = "terms"  # the cluster-naming vocabulary's text vectors, cached per model and vocabulary
 CURATION = "curation"  # the user's cluster decisions (rename, merge, move, split, undo), one row each
@@ -46,6 +46,13 @@ VIDEO_COLUMNS_V4 = [
 # to one the index holds takes its vector instead of a forward pass; null for frames from before.
 FRAME_COLUMNS_V6 = [pa.field("input_digest", pa.string())]
 
+# Version 7: a colour signature per fingerprint, since grey hashes alone group one pattern in two palettes.
+VIDEO_COLUMNS_V7 = [
+    # Per fingerprint, the mean grey level of each quarter of its picture and the mean U and V of its top and
+    # bottom halves (vindex.fingerprints.colour_signatures): eight signed bytes as one int64; null until computed.
+    pa.field("fingerprint_colours", pa.list_(pa.int64())),
+]
+
 
 def video_schema(dim: int) -> pa.Schema:
     return pa.schema(
@@ -70,6 +77,7 @@ def video_schema(dim: int) -> pa.Schema:
             pa.field("y", pa.float32()),
             *VIDEO_COLUMNS_V2,
             *VIDEO_COLUMNS_V4,
+            *VIDEO_COLUMNS_V7,
         ]
     )
 

@@ -1,10 +1,12 @@
 """Near-duplicates by perceptual fingerprints: which videos show the same pictures, and where.
 
 Each video has 64-bit DCT hashes of its footage (no blank frames, title cards or frozen ends),
-sampled five times a second (once a second past 30 s), in time order. Two frames match when their hashes differ in at most `MAX_DISTANCE` bits. A shorter video
-is contained in a longer one when most of its frames match frames of the longer one at one
-consistent time offset, which is where the shorter one starts in the longer one (a trim, a
-sub-clip, or 0 for a re-encode).
+sampled five times a second (once a second past 30 s), in time order, each with a colour signature
+(`vindex.fingerprints.colour_signatures`). Two frames match when their hashes differ in at most
+`MAX_DISTANCE` bits. A shorter video is contained in a longer one when most of its frames match
+frames of the longer one at one consistent time offset, which is where the shorter one starts in
+the longer one (a trim, a sub-clip, or 0 for a re-encode), when those matches show the same colours
+on average, and when it lies within the longer one (`MAX_OVERHANG`).
 
 Finding the pairs of videos worth scoring never compares all pairs: the hashes are split into four
 16-bit chunks (multi-index hashing); frames that share a chunk value are candidate frame pairs,
@@ -18,12 +20,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vindex.fingerprints import colour_apart
+
 # Bits (of 64) by which two hashes of the same picture may differ. On the synthetic labelled set
 # re-encodes, resizes and letterboxes differ by 0-4 bits, a 5 % crop by up to 10; on real footage
 # (scripts/bench_dupes.py --footage) a re-encode of fast, fine-grained motion (a music visualizer,
 # a diver) differs by 4-14 bits from its original at the same frame. Tuning part: recall 0.87 at
 # 10 bits, 0.90 at 12, 0.92 at 14 (threshold 0.8), precision 1.0 at each.
 MAX_DISTANCE = 14
+# The frames matched at the offset show the same colours as their matches (vindex.fingerprints.
+# colour_apart: the largest difference of the picture's quarters' grey levels, of its halves' U or V),
+# on average over the frames, within these levels of 255. The copies of the real footage
+# (scripts/bench_dupes.py --footage, both parts) are 15 grey levels and 3.5 chroma levels apart at
+# most (fast motion sampled at other instants, bars cropped a row apart on a dark game); in the shared
+# corpus two pans over one photo are 45-58 grey levels apart, and fractal zooms in other colour maps
+# 4.4-16 chroma levels. 2 chroma levels (chosen on the tuning part alone) left out 7 copies of fast,
+# colourful footage of the held-out part to keep out a few demo look-alikes (one pattern in palettes
+# up to 15 % apart in brightness: 2-5 chroma levels).
+MAX_MEAN_GREY_APART, MAX_MEAN_CHROMA_APART = 20.0, 4.0
 # Two videos are compared only when one frame pair is this close (and shares a 16-bit chunk): a copy
 # has many matching frames, one of them this close, while unrelated hashes within MAX_DISTANCE that
 # share a chunk (1 in 500 random pairs) would make the candidates grow.
@@ -38,6 +52,11 @@ TIME_TOLERANCE = 0.6
 # found (scripts/bench_dupes.py).
 MIN_MATCHED_FRAMES, MIN_MATCHED_SECONDS = 3, 3.0
 EVIDENCE_SHARE = 0.6
+# Seconds of the shorter video that may lie before the longer one's start or after its end, at the
+# offset: a copy lies within the video it copies (trimmed, or an intro added to the longer one), up to
+# where each one's footage is found to start and end (0.8 s apart at most on the real footage's
+# tuning part), while two cuts of one clip that only partly overlap are not copies of each other.
+MAX_OVERHANG = 1.5
 # A chunk value shared by more distinct hashes than this says little (flat, common pictures) and
 # would make the candidate pairs grow with its square.
 MAX_BUCKET = 256
@@ -50,10 +69,12 @@ PAIR_BLOCK = 1 << 22  # candidate frame pairs whose distance is computed at once
 
 @dataclass(frozen=True)
 class Fingerprints:
-    """One video's hashes (uint64) and their times in seconds, in time order."""
+    """One video's hashes (uint64), their times in seconds, in time order, and their colour
+    signatures (uint64; None when not computed: then any colour agrees)."""
 
     hashes: np.ndarray
     times: np.ndarray
+    colours: np.ndarray | None = None
 
     @property
     def length(self) -> float:
@@ -67,6 +88,7 @@ class Containment:
     offset: float  # seconds into the longer video where the shorter one starts
     matched: int  # frames of the shorter video that matched at that offset
     compared: int  # frames of the shorter video that could be compared
+    overhang: float = 0.0  # seconds of the shorter video before the longer one's start or after its end
 
 
 NO_CONTAINMENT = Containment(0.0, 0.0, 0, 0)
@@ -138,8 +160,11 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     times; the offset with the most distinct matching frames of `short` wins. The share is over
     the frames of `short` that could be compared at that offset: those whose shifted time has a
     frame of `long` within `tolerance` (a long video sampled sparsely, at keyframes, leaves gaps
-    that count neither way) and those that fall outside `long` altogether (they count against:
-    a video that only partly overlaps is not contained). Playing at one speed is assumed: trying
+    that count neither way) and those that fall outside `long` altogether (they count against).
+    It is 0 when the matches at the offset differ in colour on average (`MAX_MEAN_GREY_APART`,
+    `MAX_MEAN_CHROMA_APART`: another framing of one photo, another colour map, another grade), or
+    when more than `MAX_OVERHANG` seconds of `short` lie outside `long` (two cuts that only partly
+    overlap are not copies, however much they share). Playing at one speed is assumed: trying
     others found no more copies on the labelled set and twice the look-alikes on the demo corpus.
     """
     if len(short.hashes) == 0 or len(long.hashes) == 0:
@@ -157,8 +182,11 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     order = np.argsort(offsets[near], kind="stable")
     weights = np.cumsum(closeness[near][order])
     offset = float(offsets[near][order][np.searchsorted(weights, weights[-1] / 2)])
-    agreeing = np.unique(rows[np.abs(offsets - offset) <= tolerance])
+    at_offset = np.abs(offsets - offset) <= tolerance
+    agreeing = np.unique(rows[at_offset])
     matched = len(agreeing)
+    same_colours = (short.colours is None or long.colours is None or not matched
+                    or _same_colours(short, long, rows[at_offset], cols[at_offset], distance[rows, cols][at_offset]))
     spread = float(short.times[agreeing[-1]] - short.times[agreeing[0]]) if matched else 0.0
     shifted = short.times.astype(np.float64) + offset
     long_times = long.times.astype(np.float64)
@@ -167,9 +195,22 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     nearest = np.minimum(np.abs(long_times[np.minimum(after, len(long_times) - 1)] - shifted),
                          np.abs(long_times[np.maximum(after - 1, 0)] - shifted))
     compared = int(np.count_nonzero(outside | (nearest <= tolerance)))
-    enough = matched >= MIN_MATCHED_FRAMES and spread >= min(MIN_MATCHED_SECONDS, EVIDENCE_SHARE * short.length)
+    overhang = max(0.0, long_times[0] - shifted[0]) + max(0.0, shifted[-1] - long_times[-1])
+    enough = (matched >= MIN_MATCHED_FRAMES and spread >= min(MIN_MATCHED_SECONDS, EVIDENCE_SHARE * short.length)
+              and overhang <= MAX_OVERHANG and same_colours)
     share = matched / compared if enough and compared else 0.0
-    return Containment(share, offset, matched, compared)
+    return Containment(share, offset, matched, compared, overhang)
+
+
+def _same_colours(short: Fingerprints, long: Fingerprints, rows: np.ndarray, cols: np.ndarray,
+                  distances: np.ndarray) -> bool:
+    """Whether the frames of `short` matched at the offset (`rows`, with their matches `cols` in `long`
+    and the hashes' `distances`) show the same colours as their closest matches (by hash), on average
+    (MAX_MEAN_GREY_APART, MAX_MEAN_CHROMA_APART)."""
+    order = np.lexsort((distances, rows))
+    first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]]
+    grey_apart, chroma_apart = colour_apart(short.colours[rows[first]], long.colours[cols[first]])
+    return bool(grey_apart.mean() <= MAX_MEAN_GREY_APART and chroma_apart.mean() <= MAX_MEAN_CHROMA_APART)
 
 
 def _voted_offset(rows: np.ndarray, offsets: np.ndarray, closeness: np.ndarray, tolerance: float) -> float:

@@ -235,6 +235,7 @@ def decode_videos(batch: dict[str, np.ndarray], frames_per_video: int, size: int
             "frame_count": decoded.frame_count, "fingerprints": to_stored(decoded.fingerprints).tolist(),
             "fingerprint_times": decoded.fingerprint_times.tolist(), "fingerprint_blank": decoded.fingerprint_blank.tolist(),
             "fingerprint_weak": decoded.fingerprint_weak.tolist(),
+            "fingerprint_colours": to_stored(decoded.fingerprint_colours).tolist(),
         })
         hashes = to_stored(decoded.phashes)
         for index, (timestamp, image) in enumerate(zip(decoded.timestamps, decoded.images)):
@@ -300,6 +301,7 @@ def collect_videos(batches: Iterator[dict[str, np.ndarray]]) -> Iterator[tuple[i
                 fingerprint_times=np.array(video["fingerprint_times"], np.float32),
                 fingerprint_blank=np.array(video["fingerprint_blank"], bool),
                 fingerprint_weak=np.array(video["fingerprint_weak"], bool),
+                fingerprint_colours=from_stored(video["fingerprint_colours"]),
             )
             yield job, (decoded, np.stack([frame[2] for frame in frames]).astype(np.float32), None)
     if pending:

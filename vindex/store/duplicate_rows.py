@@ -14,7 +14,7 @@ from vindex.store.failures import reads
 
 FACTS = ["id", "path", "channel", "size", "duration", "width", "height", "content_hash",
          "content_seconds", "picture_width", "picture_height"]
-FINGERPRINT_COLUMNS = ["fingerprints", "fingerprint_times"]
+FINGERPRINT_COLUMNS = ["fingerprints", "fingerprint_times", "fingerprint_colours"]
 
 
 @dataclass
@@ -34,6 +34,7 @@ class DuplicateCandidate:
     picture_height: int | None
     fingerprints: np.ndarray | None = None  # uint64 hashes in time order; None when never computed
     fingerprint_times: np.ndarray | None = None  # seconds, one per hash
+    fingerprint_colours: np.ndarray | None = None  # uint64 colour signatures, one per hash; None before schema 6
 
 
 @dataclass
@@ -76,9 +77,13 @@ class DuplicateRows:
         rows = [DuplicateCandidate(**{name: row.get(name) for name in FACTS}) for row in table.to_pylist()]
         if fingerprints:
             found = _stored_fingerprints(table.column("fingerprints"), table.column("fingerprint_times"))
-            for row, stored in zip(rows, found):
+            colours = (_stored_colours(table.column("fingerprint_colours")) if "fingerprint_colours" in table.column_names
+                       else [None] * len(rows))
+            for row, stored, colour in zip(rows, found, colours):
                 if stored is not None:
                     row.fingerprints, row.fingerprint_times = stored
+                    if colour is not None and len(colour) == len(row.fingerprints):
+                        row.fingerprint_colours = colour
         return rows
 
     @reads
@@ -93,6 +98,19 @@ class DuplicateRows:
         shown = pc.invert(pc.fill_null(frames.column("blank"), False))
         frames = frames.filter(shown)
         return FrameVectors(frames.column("video_id").to_pylist(), vectors_of(frames.column("vector")))
+
+
+def _stored_colours(colours) -> list[np.ndarray | None]:
+    """Per row, the uint64 colour signatures from the Arrow column `fingerprint_colours`; None where null."""
+    import pyarrow as pa
+
+    colours = colours.combine_chunks() if isinstance(colours, pa.ChunkedArray) else colours
+    if len(colours) == 0:
+        return []
+    bounds = colours.offsets.to_numpy()
+    values = colours.values.to_numpy(zero_copy_only=False).astype(np.int64, copy=False).view(np.uint64)
+    missing = colours.is_null().to_numpy(zero_copy_only=False)
+    return [None if missing[row] else values[bounds[row] : bounds[row + 1]] for row in range(len(colours))]
 
 
 def _stored_fingerprints(hashes, times) -> list[tuple[np.ndarray, np.ndarray] | None]:

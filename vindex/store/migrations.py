@@ -69,6 +69,16 @@ def _add_input_digests(store: Tables) -> None:
         store.frames.add_columns(schema.FRAME_COLUMNS_V6)
 
 
+def _colour_signatures(store: Tables) -> None:
+    """Version 6 → 7: the fingerprints' colour signatures, null, and the fingerprints without them
+    dropped (set null) so that the next `add` computes both by decoding, without re-embedding."""
+    if store.videos is not None:
+        missing = [field for field in schema.VIDEO_COLUMNS_V7 if field.name not in store.videos.schema.names]
+        if missing:
+            store.videos.add_columns(missing)
+        store.videos.update(values_sql={"fingerprints": "NULL", "fingerprint_times": "NULL"})
+
+
 # from-version -> the function that migrates an index from that version to the next.
 MIGRATIONS: dict[int, Callable[[Tables], None]] = {
     1: _add_fingerprint_columns,
@@ -76,6 +86,7 @@ MIGRATIONS: dict[int, Callable[[Tables], None]] = {
     3: _denser_fingerprints,
     4: _record_fixed_frame_policy,
     5: _add_input_digests,
+    6: _colour_signatures,
 }
 
 
