@@ -57,6 +57,7 @@ class Hit(Result):
     end: float | None = None
     moments: list[Moment] | None = None  # every matching stretch of the video, best first (when asked)
     duration: float | None = None  # seconds: where the segments lie in the whole video
+    frame_scores: list[list[float]] | None = None  # [seconds, score] of every stored frame, in time order (with moments)
 
 
 @dataclass

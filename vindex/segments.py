@@ -35,6 +35,16 @@ class Moment(Result):
     score: float
 
 
+@dataclass
+class VideoMoments:
+    """One video's matching moments (best first), its length, and each stored frame's
+    [seconds, score] in time order: the score along the video that the web app draws."""
+
+    moments: list[Moment]
+    duration: float | None
+    curve: list[list[float]]
+
+
 def frame_scores(queries: np.ndarray, frames: np.ndarray) -> np.ndarray:
     """Per stored frame, its cosine to the closest query frame."""
     return (queries @ frames.T).max(axis=0)
@@ -76,8 +86,9 @@ def segment_around(moments: list[Moment], timestamp: float | None) -> Moment | N
     return moments[0]
 
 
-def video_moments(store: Store, queries: np.ndarray, ids: list[str]) -> dict[str, tuple[list[Moment], float | None]]:
-    """Per video of `ids`: its matching moments for the query frames `queries`, best first, and its duration."""
+def video_moments(store: Store, queries: np.ndarray, ids: list[str]) -> dict[str, VideoMoments]:
+    """Per video of `ids`: its matching moments for the query frames `queries`, best first, its
+    duration, and every stored frame's score in time order (`curve`)."""
     if not ids:
         return {}
     frames = store.frames_by_video(ids)
@@ -94,19 +105,23 @@ def video_moments(store: Store, queries: np.ndarray, ids: list[str]) -> dict[str
             continue
         scores = frame_scores(queries, vectors[sound])
         times = np.asarray(mine.column("timestamp").to_pylist(), np.float64)[sound]
-        found[video] = moments_of(times, scores, durations.get(video)), durations.get(video)
+        order = np.argsort(times)
+        curve = [[round(float(times[i]), 3), round(float(scores[i]), 6)] for i in order]
+        found[video] = VideoMoments(moments_of(times, scores, durations.get(video)), durations.get(video), curve)
     return found
 
 
 def add_segments(store: Store, queries: np.ndarray, hits: list, all_moments: bool = False) -> list:
     """Give each hit (`vindex.search.Hit`) its `start` and `end`: the moment around its best frame;
-    with `all_moments`, every matching moment of its video too (`moments`, best first)."""
+    with `all_moments`, every matching moment of its video too (`moments`, best first) and the
+    score of each of its stored frames (`frame_scores`)."""
     found = video_moments(store, queries, [hit.video_id for hit in hits])
     for hit in hits:
-        moments, hit.duration = found.get(hit.video_id, ([], None))
-        segment = segment_around(moments, hit.timestamp)
+        video = found.get(hit.video_id, VideoMoments([], None, []))
+        hit.duration = video.duration
+        segment = segment_around(video.moments, hit.timestamp)
         if segment is not None:
             hit.start, hit.end = segment.start, segment.end
         if all_moments:
-            hit.moments = moments
+            hit.moments, hit.frame_scores = video.moments, video.curve
     return hits
