@@ -18,6 +18,7 @@ import numpy as np
 from vindex.errors import DecodeError, os_reason
 from vindex.fingerprints import GREY_SIZE, fingerprint, hash_pictures
 from vindex.scanning import open_regular
+from vindex.shot_frames import ShotFramePicker
 from vindex.shots import ShotFinder, shot_times
 
 # Below this length one sequential pass is cheaper than one seek per frame: each seek decodes
@@ -190,12 +191,20 @@ def _decode(path: str, container, stream, plan: DecodePlan) -> DecodedVideo:
     spacing = (KEYFRAME_FINGERPRINT_SPACING if keyframes_only else STEADY_FINGERPRINT_SPACING if long
                else FINGERPRINT_SPACING)
     sampler = DenseSampler(start, duration, spacing, grey) if plan.fingerprints else None
+    kept = None  # (time, (picture, grey)) of each frame: chosen during the steady pass, or made below
+    def convert(frame) -> tuple:
+        return _to_square_rgb(frame, size, rgb) if size else None, _to_grey(frame, grey)
+
     if duration is not None and duration > 0:
         # Past SEQUENTIAL_MAX_SECONDS the fingerprints come from a steady pass: its keyframes find the shots too.
         steady = long and not keyframes_only and sampler is not None
         if at is not None:
             # A stored frame's time is its own: a hair later is still that frame, never the one before.
             targets = [start + t + 1e-6 for t in at]
+        elif steady and plan.sampling == "shots" and not isinstance(count, int):
+            picker = ShotFramePicker(count, start, duration, convert)  # the policy's frames, from the pass itself
+            _steady_pass(path, sampler, picker=picker)
+            targets, kept = [], picker.finish()
         elif steady and plan.sampling == "shots":
             finder = ShotFinder()
             _steady_pass(path, sampler, finder)
@@ -204,7 +213,9 @@ def _decode(path: str, container, stream, plan: DecodePlan) -> DecodedVideo:
             targets = shot_times(container, stream, start, duration, count)
         else:
             targets = target_times(start, duration, count)
-        if keyframes_only:
+        if kept is not None:
+            picked = kept
+        elif keyframes_only:
             picked = _nearest_keyframes(container, stream, targets, sampler)
         elif long:
             picked = _seek_each(container, stream, targets, time_base)
@@ -217,12 +228,13 @@ def _decode(path: str, container, stream, plan: DecodePlan) -> DecodedVideo:
 
     if not picked:
         raise DecodeError("no decodable video frames")
-    images = (np.stack([_to_square_rgb(frame, size, rgb) for frame in picked]) if size
-              else np.zeros((0, 0, 0, 3), np.uint8))
-    phashes, blanks = fingerprint(np.stack([_to_grey(frame, grey) for frame in picked]))
-    timestamps = [max(0.0, frame_time(frame, time_base) - start) for frame in picked]
-    first = picked[0]
-    width, height = stream.codec_context.width or first.width, stream.codec_context.height or first.height
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if kept is None:
+        width, height = width or picked[0].width, height or picked[0].height
+        kept = [(frame_time(frame, time_base), convert(frame)) for frame in picked]
+    images = np.stack([picture for _, (picture, _) in kept]) if size else np.zeros((0, 0, 0, 3), np.uint8)
+    phashes, blanks = fingerprint(np.stack([grey_square for _, (_, grey_square) in kept]))
+    timestamps = [max(0.0, time - start) for time, _ in kept]
     frame_count = stream.frames or (round(duration * fps) if duration and fps else None)
     decoded = DecodedVideo(images, timestamps, duration, fps, int(width), int(height), frame_count, phashes, blanks)
     if sampler is not None and sampler.greys:
@@ -351,12 +363,11 @@ def _nearest_keyframes(container, stream, targets: list[float], sampler: DenseSa
     return picked
 
 
-def _steady_pass(path: str, sampler: DenseSampler, shots: ShotFinder | None = None) -> None:
-    """Offer the sampler every reference frame of a long video, and the shot finder its keyframes:
-    one pass in a decoder of its own that skips the frames no other refers to (most B-frames) and
-    deblocking (block edges do not show in a 64x64 grey square). The sampler keeps one a second,
-    so a sub-clip finds frames to match wherever it was cut; only keyframes (up to 10 s apart)
-    left it without. Cost: scripts/bench_dupes.py."""
+def _steady_pass(path: str, sampler: DenseSampler, shots: ShotFinder | None = None, picker=None) -> None:
+    """Offer the sampler every reference frame of a long video, the shot finder its keyframes, the
+    `picker` (`vindex.shot_frames.ShotFramePicker`) every frame: one pass in a decoder of its own
+    that skips the frames no other refers to (most B-frames) and deblocking. The sampler keeps one a
+    second, so a sub-clip finds frames to match wherever it was cut. Cost: scripts/bench_dupes.py."""
     with open_video(path) as container:
         stream = container.streams.video[0]
         stream.codec_context.options = {"skip_loop_filter": "all"}
@@ -366,6 +377,8 @@ def _steady_pass(path: str, sampler: DenseSampler, shots: ShotFinder | None = No
             sampler.offer(frame, time)
             if shots is not None and frame.key_frame:
                 shots.offer(frame, time)
+            if picker is not None:
+                picker.offer(frame, time)
 
 
 def _keep(picked: list, frame) -> None:
