@@ -396,18 +396,18 @@ def policy_report(args, spec: ModelSpec, extra: list[str]) -> None:
     # CPU seconds of the add (start-up included): on a machine shared with other work, what 2 cores
     # of its own would need at best (the wall time waits for the others too).
     cpu_seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     # The decode alone: the steady pass over every reference frame, which gives the fingerprints,
     # the shots and the frames the policy picks (vindex.shot_frames).
     read_frames(str(video), FramePolicy(), 224, sampling="shots")
-    keyframes = time.perf_counter() - started
+    keyframes, decode_cpu = time.perf_counter() - started, time.process_time() - cpu_started
     minutes = args.long_720p / 60
     print(f"720p H.264, {args.long_720p:.0f} s: add {summary['seconds']:.1f} s ({wall:.1f} s with start-up) = "
           f"{args.long_720p / summary['seconds']:.1f}x real time; {summary['frames']} frames = "
           f"{summary['frames'] / minutes:.1f} per minute; its decode alone (the steady pass: fingerprints, shots, "
-          f"frames) {keyframes:.1f} s = "
-          f"{keyframes / summary['seconds']:.0%} of the add; the add used {cpu_seconds:.1f} CPU seconds "
-          f"(= {args.long_720p / (cpu_seconds / 2):.1f}x real time if 2 cores were its own)")
+          f"frames) {keyframes:.1f} s = {keyframes / summary['seconds']:.0%} of the add; CPU seconds: the add "
+          f"{cpu_seconds:.1f} (= {args.long_720p / (cpu_seconds / 2):.1f}x real time if 2 cores were its own), "
+          f"the decode alone {decode_cpu:.1f} = {decode_cpu / cpu_seconds:.0%} of the add's")
 
 
 if __name__ == "__main__":

@@ -6,9 +6,7 @@ import pytest
 
 from tests.test_moments import scenes_video
 from vindex import frames
-from vindex.moment_pictures import PICTURE_BITS, picture_time
 from vindex.sampling import FramePolicy
-from vindex.segments import Moment
 from vindex.shot_frames import nearest_each, slice_centres
 
 SCENES = [8, 8, 16, 8, 8]
@@ -45,14 +43,3 @@ def test_past_the_cap_extra_frames_go_first_then_the_shortest_shots(long_video):
 def test_nearest_each_takes_a_different_candidate_for_each_target():
     candidates = [(0.0, "a"), (1.0, "b"), (2.0, "c")]
     assert nearest_each(candidates, [1.1, 1.2]) == [(1.0, "b"), (2.0, "c")]
-
-
-def test_the_querys_own_picture_inside_a_matching_moment_wins_over_a_better_clip_score():
-    moments = [Moment(0.0, 10.0, 5.0, 0.99), Moment(20.0, 30.0, 25.0, 0.98)]
-    hashes = np.array([0b1111, 0xFFFF_0000_FFFF_0000, 0xFFFF_0000_FFFF_0001], np.uint64)
-    times = np.array([5.0, 24.0, 40.0])  # the last lies in no matching moment
-    query = np.array([0xFFFF_0000_FFFF_0003], np.uint64)  # one bit from the picture at 24 s
-    assert picture_time(moments, query, hashes, times) == 24.0
-    far = np.array([0x0F0F_0F0F_0F0F_0F0F], np.uint64)  # no fingerprint within PICTURE_BITS
-    assert min(bin(int(far[0]) ^ int(h)).count("1") for h in hashes) > PICTURE_BITS
-    assert picture_time(moments, far, hashes, times) is None

@@ -97,11 +97,10 @@ def target_times(start: float, duration: float, count: int) -> list[float]:
 
 def read_frames(path: str, count: int, size: int, threaded: bool = False, keyframes_only: bool = False,
                 sampling: str = "uniform", fingerprints: bool = True) -> DecodedVideo:
-    """Decode `count` frames evenly spaced through the video at `path` (`sampling="shots"`: from
-    the middle of its longest shots, found first on its keyframes; `vindex.shots`).
+    """Decode `count` frames evenly spaced through the video at `path` (`sampling="shots"`: in its
+    shots, `vindex.shots`; a frame policy's, past 30 s, picked in one pass: `vindex.shot_frames`).
 
-    `threaded` lets FFmpeg decode one video on several cores: right for a single video, but
-    slower than one thread per video when several videos are decoded side by side.
+    `threaded` lets FFmpeg decode one video on several cores (a long video's steady pass always is).
     `keyframes_only` decodes keyframes alone (several times faster) and takes the keyframe
     nearest each target: frames can be seconds off the even spacing, but their real
     timestamps are recorded.
@@ -366,12 +365,13 @@ def _nearest_keyframes(container, stream, targets: list[float], sampler: DenseSa
 def _steady_pass(path: str, sampler: DenseSampler, shots: ShotFinder | None = None, picker=None) -> None:
     """Offer the sampler every reference frame of a long video, the shot finder its keyframes, the
     `picker` (`vindex.shot_frames.ShotFramePicker`) every frame: one pass in a decoder of its own
-    that skips the frames no other refers to (most B-frames) and deblocking. The sampler keeps one a
-    second, so a sub-clip finds frames to match wherever it was cut. Cost: scripts/bench_dupes.py."""
+    (threaded: a lone long video would leave a core idle) that skips the frames no other refers to
+    (most B-frames) and deblocking. The sampler keeps one a second. Cost: scripts/bench_dupes.py."""
     with open_video(path) as container:
         stream = container.streams.video[0]
         stream.codec_context.options = {"skip_loop_filter": "all"}
         stream.codec_context.skip_frame = "NONREF"
+        stream.thread_type = "AUTO"
         for frame in container.decode(stream):
             time = frame_time(frame, stream.time_base)
             sampler.offer(frame, time)
