@@ -34,7 +34,6 @@ HELD_FRAMES = 16
 class PickedShot:
     start: float
     end: float
-    wanted: int  # frames its length asks for: one, plus one per shot_seconds
     frames: list = field(default_factory=list)  # (time, kept picture) in time order, the nearest to slice centres
 
 
@@ -60,7 +59,7 @@ class ShotFramePicker:
 
     def __init__(self, policy, start: float, duration: float, keep: Callable) -> None:
         self.policy = policy
-        self.start, self.end_of_video = start, start + duration
+        self.end_of_video = start + duration
         self.keep = keep
         self.cap = self._cap(duration)
         self.detector = CutDetector()
@@ -69,7 +68,6 @@ class ShotFramePicker:
         self.held: list = []  # (time, PyAV frame) of the shot under way
         self.spacing = HOLD_SPACING
         self.shots: list[PickedShot] = []
-        self.cuts: list[float] = []
 
     def _cap(self, duration: float) -> int:
         policy = self.policy
@@ -80,7 +78,6 @@ class ShotFramePicker:
             self.examined = time
             if self.detector.is_cut(frame) and time - self.shot_start >= MIN_SHOT_SECONDS:
                 self._close(time)
-                self.cuts.append(time)
         if not self.held or time - self.held[-1][0] >= self.spacing - 1e-6:
             self.held.append((time, frame))
             if len(self.held) > HELD_FRAMES:
@@ -93,7 +90,7 @@ class ShotFramePicker:
             return
         wanted = max(1, math.ceil((end - self.shot_start) / self.policy.shot_seconds - 1e-9))
         chosen = nearest_each(self.held, slice_centres(self.shot_start, end, wanted))
-        shot = PickedShot(self.shot_start, end, wanted, [(time, self.keep(frame)) for time, frame in chosen])
+        shot = PickedShot(self.shot_start, end, [(time, self.keep(frame)) for time, frame in chosen])
         self.shots.append(shot)
         self.held, self.spacing, self.shot_start = [], HOLD_SPACING, end
         while sum(len(s.frames) for s in self.shots) > self.cap:
