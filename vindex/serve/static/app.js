@@ -105,15 +105,15 @@ function setupPlayer() {
   });
 }
 
-const SVG = "http://www.w3.org/2000/svg";
-
 // The score of each stored frame along the video ([seconds, score] pairs), as a line from the
 // video's worst frame (bottom) to its best (top): relative, as the segments are. Each frame holds
 // its score for the time it stands for (halfway to its neighbours), so the line steps at those bounds.
+// The page holds the empty line (an inline SVG); only its points are set here.
 function drawCurve(strip, duration) {
+  const line = strip.querySelector("svg.curve polyline");
   let points;
   try { points = JSON.parse(strip.dataset.curve || "[]"); } catch (error) { return; }
-  if (!points.length) return;
+  if (!line || !points.length) return;
   const scores = points.map((point) => point[1]);
   const best = Math.max(...scores), worst = Math.min(...scores);
   const x = (seconds) => (1000 * Math.min(Math.max(seconds, 0), duration) / duration).toFixed(1);
@@ -124,16 +124,7 @@ function drawCurve(strip, duration) {
     const to = i === points.length - 1 ? duration : (seconds + points[i + 1][0]) / 2;
     corners.push(x(from) + "," + y(score), x(to) + "," + y(score));
   });
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("class", "curve");
-  svg.setAttribute("viewBox", "0 0 1000 100");
-  svg.setAttribute("preserveAspectRatio", "none");
-  svg.setAttribute("aria-hidden", "true");
-  const line = document.createElementNS(SVG, "polyline");
   line.setAttribute("points", corners.join(" "));
-  line.setAttribute("vector-effect", "non-scaling-stroke");
-  svg.appendChild(line);
-  strip.insertBefore(svg, strip.querySelector(".best"));
   strip.classList.add("with-curve");
 }
 
