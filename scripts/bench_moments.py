@@ -9,12 +9,13 @@ Each file of the footage folder that lasts at least 5 s gives one scene (its fir
 re-encoded to 320x180 at 25 fps; scenes are joined, about ten to a video, into long videos with
 one more H.264 encode (x264 puts its own keyframes: nothing marks the cuts), so each scene's
 bounds are known. A third of the files (by a hash of the name) is held out: the frame policy and
-the segment rule were chosen on the other two thirds, and both parts are reported.
+the segment rule were chosen on the other two thirds (`--parts tuning` scores those alone), and
+both parts are reported.
 
 Each scene is looked for twice with `Index.similar`: with a 3 s piece of it re-encoded at another
 size and quality, and with a still (a JPEG of a frame at another moment of it). A scene is found
-at its moment when its long video is among the hits and the hit's best frame lies inside the
-scene; "segment" also asks that the hit's segment overlaps the scene by half the segment or more.
+at its moment when its long video is among the hits and the hit's moment (`timestamp`) lies
+inside the scene; "segment" also asks that the hit's segment overlaps the scene by half the segment or more.
 Also printed: the frames embedded per minute of video, and how close each video vector comes to
 the mean of frames taken every second (time-weighted against a plain mean of the same frames).
 """
