@@ -9,12 +9,13 @@ Each file of the footage folder that lasts at least 5 s gives one scene (its fir
 re-encoded to 320x180 at 25 fps; scenes are joined, about ten to a video, into long videos with
 one more H.264 encode (x264 puts its own keyframes: nothing marks the cuts), so each scene's
 bounds are known. A third of the files (by a hash of the name) is held out: the frame policy and
-the segment rule were chosen on the other two thirds, and both parts are reported.
+the segment rule were chosen on the other two thirds (`--parts tuning` scores those alone), and
+both parts are reported.
 
 Each scene is looked for twice with `Index.similar`: with a 3 s piece of it re-encoded at another
 size and quality, and with a still (a JPEG of a frame at another moment of it). A scene is found
-at its moment when its long video is among the hits and the hit's best frame lies inside the
-scene; "segment" also asks that the hit's segment overlaps the scene by half the segment or more.
+at its moment when its long video is among the hits and the hit's moment (`timestamp`) lies
+inside the scene; "segment" also asks that the hit's segment overlaps the scene by half the segment or more.
 Also printed: the frames embedded per minute of video, and how close each video vector comes to
 the mean of frames taken every second (time-weighted against a plain mean of the same frames).
 """
@@ -125,7 +126,7 @@ def vector_fidelity(index: Index, db: Path, model: ModelSpec) -> tuple[float, fl
         frames = store.frames_by_video([row["id"]]).sort_by("frame_index")
         vectors = vectors_of(frames.column("vector"))
         times = frames.column("timestamp").to_pylist()
-        dense = read_frames(str(Path(store.meta["root"]) / row["path"]), max(5, int(row["duration"])),
+        dense = read_frames(str(Path(store.meta.root) / row["path"]), max(5, int(row["duration"])),
                             embedder.image_size, threaded=True)
         reference = mean_vector(embedder.embed_images(dense.images))
         weighted.append(float(mean_vector(vectors, time_weights(times, row["duration"])) @ reference))
@@ -143,6 +144,8 @@ def main() -> None:
     parser.add_argument("--policies", default=",".join(POLICIES), help="which of: " + ", ".join(POLICIES))
     parser.add_argument("--shot-seconds", type=float, default=None, help="try another frame policy: one every N s in long shots")
     parser.add_argument("--per-minute", type=int, default=None, help="try another frame policy: at most N frames a minute")
+    parser.add_argument("--parts", default="tuning,held-out", help="which parts to score (tune on tuning alone)")
+    parser.add_argument("--no-fidelity", action="store_true", help="skip the video vectors' comparison (slow)")
     args = parser.parse_args()
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     bf16 = "avx512_bf16" in open("/proc/cpuinfo").read()
@@ -174,8 +177,9 @@ def main() -> None:
             index.add(work / "videos", model=model, **options)
             seconds = time.perf_counter() - started
             frames = index.info().frames
-            found = {query: score(index, scenes, query, args.limit) for query in ("clip", "still")}
-            fidelity = vector_fidelity(index, db, model)
+            chosen = [scene for scene in scenes if scene["part"] in args.parts.split(",")]
+            found = {query: score(index, chosen, query, args.limit) for query in ("clip", "still")}
+            fidelity = (float("nan"),) * 2 if args.no_fidelity else vector_fidelity(index, db, model)
             rows.append((name, frames / minutes, seconds, found, fidelity))
         print("\n| frames | frames/min | add s | part | by clip: at moment (segment) | by still: at moment (segment) |"
               " video vector ~ 1/s mean: weighted / plain |")

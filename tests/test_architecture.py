@@ -12,11 +12,11 @@ PACKAGE = Path(__file__).resolve().parent.parent / "vindex"
 # Bottom to top; a module may import its own layer and the layers below (docs/architecture.md).
 LAYERS = [
     ("foundation", ["defaults", "display", "errors", "locations", "results", "hits", "clock", "norms"]),
-    ("files", ["scanning", "frames", "stills", "fingerprints", "shots", "sampling", "demo"]),
+    ("files", ["scanning", "frames", "stills", "fingerprints", "shots", "shot_frames", "sampling", "demo"]),
     ("vectors", ["embedding"]),
     ("store", ["store", "schema", "locking"]),
     ("indexing", ["indexing"]),
-    ("analysis", ["search", "segments", "duplicates", "clustering"]),
+    ("analysis", ["search", "segments", "moment_pictures", "duplicates", "clustering"]),
     ("outputs", ["report", "gallery", "organizing", "exporting", "info"]),
     ("library", ["index", "curating"]),
     ("interfaces", ["cli", "curation_cli", "serve_cli", "model_cli", "upkeep_cli", "served_query", "options", "output", "serve", "__main__"]),

@@ -24,6 +24,7 @@ Hashes and colour signatures are uint64; LanceDB stores them as int64 with the s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,6 +148,42 @@ def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None) -> HashedP
 
 
 FULL_RANGE = 2  # AVCOL_RANGE_JPEG: a frame's colour_range when its levels span 0-255
+
+
+def grey_square(frame, reformatter=None) -> np.ndarray:
+    """The frame as a GREY_SIZE square of grey levels (aspect ignored, as pHash does), upright."""
+    how = dict(width=GREY_SIZE, height=GREY_SIZE, format="gray", interpolation="AREA")
+    grey = (reformatter.reformat(frame, **how) if reformatter is not None else frame.reformat(**how)).to_ndarray()
+    rotation = (getattr(frame, "rotation", 0) or 0) % 360
+    return np.ascontiguousarray(np.rot90(grey, k=rotation // 90)) if rotation else grey
+
+
+class DenseSampler:
+    """Keeps, as a small grey square and small chroma planes, the first frame it is offered at or
+    after each multiple of `spacing` seconds from the video's start; frames must come in time order."""
+
+    def __init__(self, start: float, duration: float | None, spacing: float, reformatter, chroma_reformatter=None):
+        self.start = start
+        self.duration = duration
+        self.spacing = spacing
+        self.reformatter = reformatter
+        self.chroma_reformatter = chroma_reformatter
+        self.next = 0.0
+        self.times: list[float] = []
+        self.greys: list[np.ndarray] = []
+        self.chromas: list[np.ndarray] = []
+
+    def offer(self, frame, time: float) -> None:
+        offset = time - self.start
+        if offset + 1e-3 >= self.next:
+            self.greys.append(grey_square(frame, self.reformatter))
+            self.chromas.append(chroma_planes(frame, self.chroma_reformatter))
+            self.times.append(max(0.0, offset))
+            self.next = (math.floor((offset + 1e-3) / self.spacing) + 1) * self.spacing
+
+    def wants_more(self) -> bool:
+        """False once the next sample would lie past the stated end: the rest need not be decoded."""
+        return self.duration is None or self.next < self.duration - 1e-3
 
 
 def chroma_planes(frame, reformatter=None) -> np.ndarray:

@@ -8,7 +8,6 @@ for the measurements behind the strategy below.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -16,8 +15,9 @@ from fractions import Fraction
 import numpy as np
 
 from vindex.errors import DecodeError, os_reason
-from vindex.fingerprints import GREY_SIZE, chroma_planes, fingerprint, hash_pictures
+from vindex.fingerprints import DenseSampler, fingerprint, grey_square, hash_pictures
 from vindex.scanning import open_regular
+from vindex.shot_frames import ShotFramePicker
 from vindex.shots import ShotFinder, shot_times
 
 # Below this length one sequential pass is cheaper than one seek per frame: each seek decodes
@@ -98,11 +98,10 @@ def target_times(start: float, duration: float, count: int) -> list[float]:
 
 def read_frames(path: str, count: int, size: int, threaded: bool = False, keyframes_only: bool = False,
                 sampling: str = "uniform", fingerprints: bool = True) -> DecodedVideo:
-    """Decode `count` frames evenly spaced through the video at `path` (`sampling="shots"`: from
-    the middle of its longest shots, found first on its keyframes; `vindex.shots`).
+    """Decode `count` frames evenly spaced through the video at `path` (`sampling="shots"`: in its
+    shots, `vindex.shots`; a frame policy's, past 30 s, picked in one pass: `vindex.shot_frames`).
 
-    `threaded` lets FFmpeg decode one video on several cores: right for a single video, but
-    slower than one thread per video when several videos are decoded side by side.
+    `threaded` lets FFmpeg decode one video on several cores (a long video's steady pass always is).
     `keyframes_only` decodes keyframes alone (several times faster) and takes the keyframe
     nearest each target: frames can be seconds off the even spacing, but their real
     timestamps are recorded.
@@ -192,12 +191,20 @@ def _decode(path: str, container, stream, plan: DecodePlan) -> DecodedVideo:
     spacing = (KEYFRAME_FINGERPRINT_SPACING if keyframes_only else STEADY_FINGERPRINT_SPACING if long
                else FINGERPRINT_SPACING)
     sampler = DenseSampler(start, duration, spacing, grey, chroma) if plan.fingerprints else None
+    kept = None  # (time, (picture, grey)) of each frame: chosen during the steady pass, or made below
+    def convert(frame) -> tuple:
+        return _to_square_rgb(frame, size, rgb) if size else None, grey_square(frame, grey)
+
     if duration is not None and duration > 0:
         # Past SEQUENTIAL_MAX_SECONDS the fingerprints come from a steady pass: its keyframes find the shots too.
         steady = long and not keyframes_only and sampler is not None
         if at is not None:
             # A stored frame's time is its own: a hair later is still that frame, never the one before.
             targets = [start + t + 1e-6 for t in at]
+        elif steady and plan.sampling == "shots" and not isinstance(count, int):
+            picker = ShotFramePicker(count, start, duration, convert)  # the policy's frames, from the pass itself
+            _steady_pass(path, sampler, picker=picker)
+            targets, kept = [], picker.finish()
         elif steady and plan.sampling == "shots":
             finder = ShotFinder()
             _steady_pass(path, sampler, finder)
@@ -206,7 +213,9 @@ def _decode(path: str, container, stream, plan: DecodePlan) -> DecodedVideo:
             targets = shot_times(container, stream, start, duration, count)
         else:
             targets = target_times(start, duration, count)
-        if keyframes_only:
+        if kept is not None:
+            picked = kept
+        elif keyframes_only:
             picked = _nearest_keyframes(container, stream, targets, sampler)
         elif long:
             picked = _seek_each(container, stream, targets, time_base)
@@ -219,12 +228,13 @@ def _decode(path: str, container, stream, plan: DecodePlan) -> DecodedVideo:
 
     if not picked:
         raise DecodeError("no decodable video frames")
-    images = (np.stack([_to_square_rgb(frame, size, rgb) for frame in picked]) if size
-              else np.zeros((0, 0, 0, 3), np.uint8))
-    phashes, blanks = fingerprint(np.stack([_to_grey(frame, grey) for frame in picked]))
-    timestamps = [max(0.0, frame_time(frame, time_base) - start) for frame in picked]
-    first = picked[0]
-    width, height = stream.codec_context.width or first.width, stream.codec_context.height or first.height
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if kept is None:
+        width, height = width or picked[0].width, height or picked[0].height
+        kept = [(frame_time(frame, time_base), convert(frame)) for frame in picked]
+    images = np.stack([picture for _, (picture, _) in kept]) if size else np.zeros((0, 0, 0, 3), np.uint8)
+    phashes, blanks = fingerprint(np.stack([grey_square for _, (_, grey_square) in kept]))
+    timestamps = [max(0.0, time - start) for time, _ in kept]
     frame_count = stream.frames or (round(duration * fps) if duration and fps else None)
     decoded = DecodedVideo(images, timestamps, duration, fps, int(width), int(height), frame_count, phashes, blanks)
     if sampler is not None and sampler.greys:
@@ -234,34 +244,6 @@ def _decode(path: str, container, stream, plan: DecodePlan) -> DecodedVideo:
         decoded.fingerprint_times = np.asarray(sampler.times, np.float32)
         decoded.picture_share = hashed.picture_share()
     return decoded
-
-
-class DenseSampler:
-    """Keeps, as a small grey square and small chroma planes, the first frame it is offered at or
-    after each multiple of `spacing` seconds from the video's start; frames must come in time order."""
-
-    def __init__(self, start: float, duration: float | None, spacing: float, reformatter, chroma_reformatter=None):
-        self.start = start
-        self.duration = duration
-        self.spacing = spacing
-        self.reformatter = reformatter
-        self.chroma_reformatter = chroma_reformatter
-        self.next = 0.0
-        self.times: list[float] = []
-        self.greys: list[np.ndarray] = []
-        self.chromas: list[np.ndarray] = []
-
-    def offer(self, frame, time: float) -> None:
-        offset = time - self.start
-        if offset + 1e-3 >= self.next:
-            self.greys.append(_to_grey(frame, self.reformatter))
-            self.chromas.append(chroma_planes(frame, self.chroma_reformatter))
-            self.times.append(max(0.0, offset))
-            self.next = (math.floor((offset + 1e-3) / self.spacing) + 1) * self.spacing
-
-    def wants_more(self) -> bool:
-        """False once the next sample would lie past the stated end: the rest need not be decoded."""
-        return self.duration is None or self.next < self.duration - 1e-3
 
 
 def _duration(container, stream, time_base: Fraction) -> float | None:
@@ -356,21 +338,23 @@ def _nearest_keyframes(container, stream, targets: list[float], sampler: DenseSa
     return picked
 
 
-def _steady_pass(path: str, sampler: DenseSampler, shots: ShotFinder | None = None) -> None:
-    """Offer the sampler every reference frame of a long video, and the shot finder its keyframes:
-    one pass in a decoder of its own that skips the frames no other refers to (most B-frames) and
-    deblocking (block edges do not show in a 64x64 grey square). The sampler keeps one a second,
-    so a sub-clip finds frames to match wherever it was cut; only keyframes (up to 10 s apart)
-    left it without. Cost: scripts/bench_dupes.py."""
+def _steady_pass(path: str, sampler: DenseSampler, shots: ShotFinder | None = None, picker=None) -> None:
+    """Offer the sampler every reference frame of a long video, the shot finder its keyframes, the
+    `picker` (`vindex.shot_frames.ShotFramePicker`) every frame: one pass in a decoder of its own
+    (threaded: a lone long video would leave a core idle) that skips the frames no other refers to
+    (most B-frames) and deblocking. The sampler keeps one a second. Cost: scripts/bench_dupes.py."""
     with open_video(path) as container:
         stream = container.streams.video[0]
         stream.codec_context.options = {"skip_loop_filter": "all"}
         stream.codec_context.skip_frame = "NONREF"
+        stream.thread_type = "AUTO"
         for frame in container.decode(stream):
             time = frame_time(frame, stream.time_base)
             sampler.offer(frame, time)
             if shots is not None and frame.key_frame:
                 shots.offer(frame, time)
+            if picker is not None:
+                picker.offer(frame, time)
 
 
 def _keep(picked: list, frame) -> None:
@@ -396,14 +380,6 @@ def _to_square_rgb(frame, size: int, reformatter=None) -> np.ndarray:
     h, w = rgb.shape[:2]
     top, left = (h - size) // 2, (w - size) // 2
     return np.ascontiguousarray(rgb[top : top + size, left : left + size])
-
-
-def _to_grey(frame, reformatter=None) -> np.ndarray:
-    """The frame as a GREY_SIZE square of grey levels (aspect ignored, as pHash does), upright."""
-    grey = _reformat(frame, reformatter, width=GREY_SIZE, height=GREY_SIZE, format="gray",
-                     interpolation="AREA").to_ndarray()
-    rotation = (getattr(frame, "rotation", 0) or 0) % 360
-    return np.ascontiguousarray(np.rot90(grey, k=rotation // 90)) if rotation else grey
 
 
 def _reformat(frame, reformatter, **how):

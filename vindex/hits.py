@@ -30,7 +30,7 @@ class Hit(Result):
     score: float
     path: str  # relative to the index root
     channel: str
-    timestamp: float | None  # seconds into the video of the best-matching frame
+    timestamp: float | None  # seconds into the video of the best-matching frame (or of the query's own picture)
     frame_index: int | None
     video_id: str
     file: str  # the path on disk (root joined with `path`)
@@ -38,6 +38,7 @@ class Hit(Result):
     end: float | None = None
     moments: list[Moment] | None = None  # every matching stretch of the video, best first (when asked)
     duration: float | None = None  # seconds: where the segments lie in the whole video
+    frame_scores: list[list[float]] | None = None  # [seconds, score] of every stored frame, in time order (with moments)
 
 
 @dataclass

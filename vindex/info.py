@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vindex.results import Result
-from vindex.sampling import FramePolicy
+from vindex.sampling import FIXED, FramePolicy
 from vindex.store import Store
 
 
@@ -19,7 +19,7 @@ class IndexInfo(Result):
     model: str | None
     weights: str | None
     dim: int | None
-    frames_per_video: int | None
+    frames_per_video: int | None  # the fixed count of a fixed policy (`--frames N`); null when frames follow the shots
     sampling: str | None  # how frames were chosen: uniform or shots
     schema_version: int | None
     size_bytes: int | None
@@ -28,12 +28,14 @@ class IndexInfo(Result):
     int8_fidelity: dict | None = None  # int8 against full precision on held-back frames: mean/min cosine
     vectors_made_by: list[str] | None = None  # every "backend precision" that made vectors in this index
     frame_policy: str | None = None  # which frames each video gets (vindex.sampling.FramePolicy.describe)
+    frame_policy_settings: dict | None = None  # the same as numbers: kind, frames, short_seconds, shot_seconds, caps
     clusters: dict | None = None  # the latest fit and the videos that joined since (clustering.state.freshness)
     curation: dict | None = None  # the user's cluster decisions: in force (not undone) and rows in the audit trail
 
 
 def index_info(store: Store) -> IndexInfo:
     meta = store.meta
+    policy = FramePolicy.from_meta(meta) if meta.has_model else None
     channels: dict[str, int] = {}
     catalog = store.catalog(["channel", "cluster", "cluster_status"]) if store.videos is not None else None
     if catalog is not None:
@@ -42,11 +44,12 @@ def index_info(store: Store) -> IndexInfo:
     return IndexInfo(
         db=store.uri, root=meta.root, videos=sum(channels.values()), frames=store.count_frames(),
         channels=dict(sorted(channels.items())), model=meta.model, weights=meta.weights,
-        dim=meta.dim, frames_per_video=meta.frames_per_video, sampling=meta.sampling,
+        dim=meta.dim, frames_per_video=policy.frames if policy and policy.kind == FIXED else None, sampling=meta.sampling,
         schema_version=meta.schema_version, size_bytes=store.size_on_disk(),
         backend=meta.backend, precision=meta.precision, int8_fidelity=meta.int8_fidelity,
         vectors_made_by=meta.vectors_made_by or None,
-        frame_policy=FramePolicy.from_meta(meta).describe() if meta.has_model else None,
+        frame_policy=policy.describe() if policy else None,
+        frame_policy_settings=policy.to_meta() if policy else None,
         clusters=_cluster_freshness(store, catalog), curation=_curation(store),
     )
 

@@ -6,8 +6,10 @@ not change); a longer video gets one frame per shot (`vindex.shots` finds them o
 and one more every `SHOT_FRAME_SECONDS` inside long shots, at most `FRAMES_PER_MINUTE` a minute
 of video and `FRAMES_PER_VIDEO_CAP` in all. Past a cap the frames go, one at a time, to the
 shots with the most seconds per frame, so the shortest shots (flashes) are dropped first.
-`--frames N` forces a fixed count instead (`FramePolicy.fixed`). The decoder only receives the
-times chosen here (`frame_times`), through `ShotFinder.targets`.
+`--frames N` forces a fixed count instead (`FramePolicy.fixed`). Past `SHORT_CLIP_SECONDS` the
+frames are picked during the decoding pass by `vindex.shot_frames` under this policy's counts and
+caps; elsewhere (clips, `add --without-fingerprints`) the decoder receives the times chosen here
+(`frame_times`), through `ShotFinder.targets`.
 
 The video's single vector weights each frame by the seconds it stands for (`time_weights`), so a
 video of many short shots and one of a few long shots are described by what is on screen for
@@ -98,7 +100,8 @@ def snap_to_keyframes(times: list[float], shots: list[Shot], keyframes: list[flo
     keyframe, so the frame stays in its shot; but a shot's opening frame (a fade-in, a title) shows it
     less well than its middle: moving every frame to its shot's first keyframe found 86 % of the
     benchmark's scenes by clip instead of 97 % (scripts/bench_moments.py), hence the reach. A hair
-    past the keyframe, so the seek lands on it."""
+    past the keyframe, so the seek lands on it. Used only where no steady pass runs (`add
+    --without-fingerprints`): otherwise the frames are picked in that pass (`vindex.shot_frames`)."""
     keys = np.asarray(sorted(keyframes), np.float64)
     taken: set[int] = set()
     snapped = []

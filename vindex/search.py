@@ -23,6 +23,7 @@ import pyarrow as pa
 from vindex.defaults import FRAMES_PER_VIDEO, LIMIT, RANK, RANK_BY
 from vindex.errors import DecodeError, VindexError, os_reason
 from vindex.embedding.spec import random_weights_warning
+from vindex.fingerprints import from_stored, to_stored
 from vindex.frames import read_frames
 from vindex.indexing.rows import mean_vector
 from vindex.locations import is_remote, join_root, shown_path, stored_path
@@ -50,6 +51,7 @@ class Probe:
     video: np.ndarray  # (dim,)
     source: str
     exclude: list[str] = field(default_factory=list)  # the query video and its identical copies
+    hashes: np.ndarray | None = None  # uint64 pHashes of its non-blank pictures (vindex.moment_pictures)
 
 
 @dataclass
@@ -113,17 +115,18 @@ def video_probe(
         timestamps = np.asarray(frames.column("timestamp").to_pylist(), np.float64)
         sound = sound_rows(vectors)  # a damaged vector would make every score NaN
         vectors, timestamps = vectors[sound], timestamps[sound]
+        hashes = picture_hashes(frames.column("phash").to_pylist(), frames.column("blank").to_pylist())[sound]
         if not len(vectors):
             raise VindexError(f"the stored vectors of {path} are damaged: run `vindex check --repair`, then "
                               "`vindex add FOLDER` embeds it again")
         if at is not None:
             nearest = int(np.abs(timestamps - at).argmin())
             return Probe(f"{path} at {at:.1f} s", vectors[nearest:nearest + 1], vectors[nearest], "index",
-                         sorted(set(exclude)))
+                         sorted(set(exclude)), _pictures(hashes[nearest:nearest + 1]))
         video = np.asarray(row.vector, np.float32)
         if not sound_rows(video[None])[0]:
             video = mean_vector(vectors)
-        return Probe(str(path), vectors, video, "index", sorted(set(exclude)))
+        return Probe(str(path), vectors, video, "index", sorted(set(exclude)), _pictures(hashes))
     if at is not None:
         raise VindexError(f"{path} is not in the index: a moment (at) can only be taken from an indexed video")
     embedder = load_embedder()
@@ -134,7 +137,17 @@ def video_probe(
         raise VindexError(f"cannot read {path} as a video: {error}") from None
     vectors = embedder.embed_images(decoded.images)
     video = mean_vector(vectors, time_weights(decoded.timestamps, decoded.duration))
-    return Probe(str(path), vectors, video, "embedded", sorted(set(exclude)))
+    hashes = picture_hashes(list(to_stored(decoded.phashes)), list(decoded.blanks))
+    return Probe(str(path), vectors, video, "embedded", sorted(set(exclude)), _pictures(hashes))
+
+
+def picture_hashes(stored: list, blank: list) -> np.ndarray:
+    """Per frame, its pHash (uint64) as an object array: None where blank or never computed."""
+    return np.array([from_stored([h])[0] if h is not None and not b else None for h, b in zip(stored, blank)], object)
+
+
+def _pictures(hashes: np.ndarray) -> np.ndarray:
+    return np.array([h for h in hashes if h is not None], np.uint64)
 
 
 def _row_at_path(store: Store, file: Path) -> tuple[str | None, StoredVideo | None]:
@@ -186,7 +199,7 @@ def search(
         scored = _rank_by_video(store, probe, limit, video_where, kept, min_score, exact)
     else:
         scored = _rank_by_frame(store, probe, limit, kept, min_score, exact)
-    return add_segments(store, probe.frames, _hits(store, scored), moments)
+    return add_segments(store, probe.frames, _hits(store, scored), moments, probe.hashes)
 
 
 def channel_ids(store: Store, channels: tuple[str, ...]) -> list[str]:

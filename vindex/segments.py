@@ -11,17 +11,30 @@ model to model and query to query. A segment is a run of adjacent matching frame
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 
 from vindex.hits import Moment
+from vindex.moment_pictures import picture_time, video_fingerprints
 from vindex.store import Store, vectors_of
 from vindex.store.sound import sound_rows
 
 # A frame belongs to a moment when its score is at least best - MOMENT_SHARE * (best - worst) of
 # its video: a quarter keeps the frames of a matching scene and leaves out the rest (docs/search.md).
 MOMENT_SHARE = 0.25
+
+
+@dataclass
+class VideoMoments:
+    """One video's matching moments (best first), its length, and each stored frame's
+    [seconds, score] in time order: the score along the video that the web app draws."""
+
+    moments: list[Moment]
+    duration: float | None
+    curve: list[list[float]]
+    frame_at: dict[float, int] = field(default_factory=dict)  # stored frame index by its timestamp
 
 
 def frame_scores(queries: np.ndarray, frames: np.ndarray) -> np.ndarray:
@@ -65,8 +78,9 @@ def segment_around(moments: list[Moment], timestamp: float | None) -> Moment | N
     return moments[0]
 
 
-def video_moments(store: Store, queries: np.ndarray, ids: list[str]) -> dict[str, tuple[list[Moment], float | None]]:
-    """Per video of `ids`: its matching moments for the query frames `queries`, best first, and its duration."""
+def video_moments(store: Store, queries: np.ndarray, ids: list[str]) -> dict[str, VideoMoments]:
+    """Per video of `ids`: its matching moments for the query frames `queries`, best first, its
+    duration, and every stored frame's score in time order (`curve`)."""
     if not ids:
         return {}
     frames = store.frames_by_video(ids)
@@ -83,19 +97,35 @@ def video_moments(store: Store, queries: np.ndarray, ids: list[str]) -> dict[str
             continue
         scores = frame_scores(queries, vectors[sound])
         times = np.asarray(mine.column("timestamp").to_pylist(), np.float64)[sound]
-        found[video] = moments_of(times, scores, durations.get(video)), durations.get(video)
+        order = np.argsort(times)
+        curve = [[round(float(times[i]), 3), round(float(scores[i]), 6)] for i in order]
+        indexes = np.asarray(mine.column("frame_index").to_pylist())[sound]
+        found[video] = VideoMoments(moments_of(times, scores, durations.get(video)), durations.get(video), curve,
+                                    {float(t): int(i) for t, i in zip(times, indexes)})
     return found
 
 
-def add_segments(store: Store, queries: np.ndarray, hits: list, all_moments: bool = False) -> list:
+def add_segments(store: Store, queries: np.ndarray, hits: list, all_moments: bool = False,
+                 query_hashes: np.ndarray | None = None) -> list:
     """Give each hit (`vindex.search.Hit`) its `start` and `end`: the moment around its best frame;
-    with `all_moments`, every matching moment of its video too (`moments`, best first)."""
+    with `all_moments`, every matching moment of its video too (`moments`, best first) and the
+    score of each of its stored frames (`frame_scores`). With the query's picture hashes
+    (`query_hashes`), where the query's own picture shows inside a matching moment, that time
+    becomes the hit's `timestamp` and the stored frame nearest it its `frame_index`
+    (`vindex.moment_pictures`)."""
     found = video_moments(store, queries, [hit.video_id for hit in hits])
+    pictures = video_fingerprints(store, list(found)) if query_hashes is not None and len(query_hashes) else {}
     for hit in hits:
-        moments, hit.duration = found.get(hit.video_id, ([], None))
-        segment = segment_around(moments, hit.timestamp)
+        video = found.get(hit.video_id, VideoMoments([], None, []))
+        hit.duration = video.duration
+        shown = picture_time(video.moments, query_hashes, *pictures[hit.video_id]) if hit.video_id in pictures else None
+        if shown is not None and hit.timestamp is not None:
+            # The moment is the picture's own (a fingerprint's time), the frame the stored one nearest it.
+            hit.frame_index = video.frame_at[min(video.frame_at, key=lambda time: abs(time - shown))]
+            hit.timestamp = shown
+        segment = segment_around(video.moments, hit.timestamp)
         if segment is not None:
             hit.start, hit.end = segment.start, segment.end
         if all_moments:
-            hit.moments = moments
+            hit.moments, hit.frame_scores = video.moments, video.curve
     return hits

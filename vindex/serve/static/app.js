@@ -105,10 +105,35 @@ function setupPlayer() {
   });
 }
 
-// Each hit's timeline: its matching segments placed along the video, darker the better they match.
+// The score of each stored frame along the video ([seconds, score] pairs), as a line from the
+// video's worst frame (bottom) to its best (top): relative, as the segments are. Each frame holds
+// its score for the time it stands for (halfway to its neighbours), so the line steps at those bounds.
+// The page holds the empty line (an inline SVG); only its points are set here.
+function drawCurve(strip, duration) {
+  const line = strip.querySelector("svg.curve polyline");
+  let points;
+  try { points = JSON.parse(strip.dataset.curve || "[]"); } catch (error) { return; }
+  if (!line || !points.length) return;
+  const scores = points.map((point) => point[1]);
+  const best = Math.max(...scores), worst = Math.min(...scores);
+  const x = (seconds) => (1000 * Math.min(Math.max(seconds, 0), duration) / duration).toFixed(1);
+  const y = (score) => (best > worst ? 95 - 85 * (score - worst) / (best - worst) : 10).toFixed(1);
+  const corners = [];
+  points.forEach(([seconds, score], i) => {
+    const from = i === 0 ? 0 : (points[i - 1][0] + seconds) / 2;
+    const to = i === points.length - 1 ? duration : (seconds + points[i + 1][0]) / 2;
+    corners.push(x(from) + "," + y(score), x(to) + "," + y(score));
+  });
+  line.setAttribute("points", corners.join(" "));
+  strip.classList.add("with-curve");
+}
+
+// Each hit's timeline: the score along the video, its matching segments placed under it (darker
+// the better they match), the best frame as a tick.
 function placeTimelines() {
   for (const strip of document.querySelectorAll(".timeline[data-duration]")) {
     const duration = Number(strip.dataset.duration) || 1;
+    drawCurve(strip, duration);
     const segments = [...strip.querySelectorAll(".segment")];
     const scores = segments.map((segment) => Number(segment.dataset.score));
     const best = Math.max(...scores), worst = Math.min(...scores);
