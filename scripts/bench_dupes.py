@@ -166,9 +166,10 @@ def footage_set(footage: Path, work: Path, parts_shown: list[str], unseen: bool 
                if offset is not None]
         if off:
             print(f"  sub-clip offsets: {len(off)} found, at most {max(off):.2f} s from the cut")
-        for name, kinds in (("originals (3.5-8 s)", {"original"}), ("the long video", None)):
+        for name, long in (("originals (3.5-8 s)", False), ("the long video", True)):
+            # The long video is an original too (of its sub-clips): counted apart.
             paths = [root / path for path, _, kind in labels
-                     if (kind in kinds if kinds else path.startswith("long_") and "@" not in path)]
+                     if kind == "original" and path.startswith("long_") == long]
             without, with_ = decode_cost(paths)
             print(f"  decode CPU for {name}: {without:.2f} s without fingerprints, {with_:.2f} s with "
                   f"({with_ / without - 1:+.0%}; {(with_ - without) / len(paths):.3f} s a video)")
