@@ -7,6 +7,7 @@ the time of the fingerprint comparison at 10,000 videos.
     python scripts/bench_dupes.py --skip-set      # the timing only
     python scripts/bench_dupes.py --footage /work/footage/real --skip-set --keep DIR   # real footage
     python scripts/bench_dupes.py --corpus /tmp/corpus --skip-set   # the shared corpus (make_corpus.py OUT)
+    python scripts/bench_dupes.py --footage /work/footage/fresh --unseen --skip-set   # the final check
 
 `--footage DIR` (the folder scripts/fetch_footage.sh makes) builds a labelled set from real footage with
 ffmpeg (`scripts/dupes_footage.py`: originals of 3.5-8 s, each copied 10 ways, sub-clips of 2-30 s of
@@ -14,6 +15,8 @@ a long video, other footage of the same sources, shared black and title intros) 
 and held-out (separate source files), indexes each with the tiny model and prints near mode's
 precision and recall per transformation, whether the keepers are the originals, and what the
 fingerprints cost while adding. With `--keep DIR` a set already built there is used again.
+With `--unseen` the footage (`fetch_footage.sh --fresh`) is one part, never tuned on: its files of a
+minute or more make the long video, the others the originals.
 
 `--corpus DIR` (a corpus written by the shared `make_corpus.py`, with its `truth.csv`) indexes its
 videos and reports near mode's groups against truth.csv: a member is right when it and its keeper
@@ -117,7 +120,7 @@ def labelled_set(work: Path, originals: int) -> None:
                               f"keeper {group.keeper.path} (cut at 151.0 s)")
 
 
-def footage_set(footage: Path, work: Path, parts_shown: list[str]) -> None:
+def footage_set(footage: Path, work: Path, parts_shown: list[str], unseen: bool = False) -> None:
     import json
 
     import dupes_footage
@@ -128,7 +131,7 @@ def footage_set(footage: Path, work: Path, parts_shown: list[str]) -> None:
         parts = {part: (Path(root), [tuple(label) for label in labels])
                  for part, (root, labels) in json.loads(listing.read_text()).items()}
     else:
-        parts = dupes_footage.build(footage, work / "footage")
+        parts = dupes_footage.build(footage, work / "footage", unseen=unseen)
         listing.write_text(json.dumps({part: (str(root), labels) for part, (root, labels) in parts.items()}))
     print(f"\nreal footage from {footage}: built in {time.perf_counter() - started:.0f} s")
     for part, (root, labels) in parts.items():
@@ -163,9 +166,10 @@ def footage_set(footage: Path, work: Path, parts_shown: list[str]) -> None:
                if offset is not None]
         if off:
             print(f"  sub-clip offsets: {len(off)} found, at most {max(off):.2f} s from the cut")
-        for name, kinds in (("originals (3.5-8 s)", {"original"}), ("the long video", None)):
+        for name, long in (("originals (3.5-8 s)", False), ("the long video", True)):
+            # The long video is an original too (of its sub-clips): counted apart.
             paths = [root / path for path, _, kind in labels
-                     if (kind in kinds if kinds else path.startswith("long_") and "@" not in path)]
+                     if kind == "original" and path.startswith("long_") == long]
             without, with_ = decode_cost(paths)
             print(f"  decode CPU for {name}: {without:.2f} s without fingerprints, {with_:.2f} s with "
                   f"({with_ / without - 1:+.0%}; {(with_ - without) / len(paths):.3f} s a video)")
@@ -282,6 +286,8 @@ def main() -> None:
     parser.add_argument("--footage", type=Path, help="also build the labelled set from the real footage in this folder")
     parser.add_argument("--parts", default="tuning,held-out",
                         help="which parts of the real footage set to report (the held-out one only at the end)")
+    parser.add_argument("--unseen", action="store_true",
+                        help="the footage is one part never tuned on (the final check), reported whole")
     parser.add_argument("--corpus", type=Path, help="also score near mode on this make_corpus.py corpus (truth.csv)")
     parser.add_argument("--keep", type=Path, help="make the videos and indexes in this new folder, and keep them")
     args = parser.parse_args()
@@ -290,7 +296,7 @@ def main() -> None:
         if not args.skip_set:
             labelled_set(work, args.originals)
         if args.footage:
-            footage_set(args.footage, work, args.parts.split(","))
+            footage_set(args.footage, work, ["unseen"] if args.unseen else args.parts.split(","), args.unseen)
         if args.demo:
             demo_corpus(work)
         if args.corpus:

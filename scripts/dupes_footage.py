@@ -4,7 +4,9 @@ see through, sub-clips of long videos built from other footage, and look-alikes 
 Used by scripts/bench_dupes.py (`--footage DIR`).
 
 Every source file belongs to one part, tuning or held-out (`HELD_OUT`), so the defaults can be chosen on
-one and checked on the other. Labels are (file, family, kind): a copy's family is its original's;
+one and checked on the other. With `unseen=True` (the final check footage, `fetch_footage.sh --fresh`)
+the whole folder is one part, "unseen": files of `LONG_SOURCE_SECONDS` or more make its long video,
+the others are cut into originals. Labels are (file, family, kind): a copy's family is its original's;
 an original's kind is "original"; a look-alike is a family of its own.
 """
 
@@ -32,6 +34,7 @@ LONG_PARTS = {
                  "lebiniou__lebiniou-2021-06-10_12-28-28.mp4", "planetblupi__play103.mkv", "doc__Megamind.avi"],
 }
 MIN_SOURCE_SECONDS = 5.0
+LONG_SOURCE_SECONDS = 60.0  # in the unseen part: footage this long goes into the long video
 TRANSFORMATIONS = ("trim both ends", "fps", "scale", "crf", "other codec", "letterbox", "pillarbox",
                    "black intro", "title intro", "black intro + letterbox")
 SUBCLIP = "sub-clip of a long video"
@@ -115,20 +118,31 @@ def copy_of(original: Path, kind: str, out: Path, rng: random.Random, title: Pat
     return out
 
 
-def build(footage: Path, work: Path, seed: int = 0) -> dict[str, tuple[Path, list[tuple[str, str, str]]]]:
-    """Per part ("tuning", "held-out"): (folder of videos, labels)."""
+def parts_of(footage: Path, unseen: bool) -> dict[str, tuple[list[Path], list[Path]]]:
+    """Per part: (sources cut into originals, sources of the long video)."""
+    files = sorted(footage.iterdir())
+    if unseen:
+        long = [path for path in files if seconds_of(path) >= LONG_SOURCE_SECONDS]
+        return {"unseen": ([path for path in files if path not in long and seconds_of(path) >= MIN_SOURCE_SECONDS],
+                           long)}
+    long_sources = {name for names in LONG_PARTS.values() for name in names}
+    return {part: ([path for path in files if (path.name in HELD_OUT) == (part == "held-out")
+                    and path.name not in long_sources and seconds_of(path) >= MIN_SOURCE_SECONDS],
+                   [footage / name for name in LONG_PARTS[part]])
+            for part in ("tuning", "held-out")}
+
+
+def build(footage: Path, work: Path, seed: int = 0,
+          unseen: bool = False) -> dict[str, tuple[Path, list[tuple[str, str, str]]]]:
+    """Per part ("tuning", "held-out"; or "unseen" alone): (folder of videos, labels)."""
     rng = random.Random(seed)
     work.mkdir(parents=True, exist_ok=True)
     title = title_card(work / "title.png")
-    long_sources = {name for names in LONG_PARTS.values() for name in names}
     made: dict[str, tuple[Path, list]] = {}
-    for part in ("tuning", "held-out"):
+    for part, (sources, long_sources) in parts_of(footage, unseen).items():
         root = work / part
         root.mkdir(exist_ok=True)
         labels: list[tuple[str, str, str]] = []
-        sources = sorted(path for path in footage.iterdir()
-                         if (path.name in HELD_OUT) == (part == "held-out") and path.name not in long_sources
-                         and seconds_of(path) >= MIN_SOURCE_SECONDS)
         jobs = []
         for source in sources:
             length = seconds_of(source)
@@ -152,15 +166,15 @@ def build(footage: Path, work: Path, seed: int = 0) -> dict[str, tuple[Path, lis
             for (original, kind, _, _, family), out in zip(jobs, pool.map(
                     lambda job: copy_of(job[0], job[1], job[2], job[3], title), jobs)):
                 labels.append((out.name, family, kind))
-        labels += long_video_and_subclips(footage, root, part, rng)
+        labels += long_video_and_subclips(long_sources, root, part, rng)
         made[part] = (root, labels)
     return made
 
 
-def long_video_and_subclips(footage: Path, root: Path, part: str, rng: random.Random) -> list[tuple[str, str, str]]:
+def long_video_and_subclips(sources: list[Path], root: Path, part: str,
+                            rng: random.Random) -> list[tuple[str, str, str]]:
     """One long video of the part's long footage (480x360, 25 fps, x264 defaults: a keyframe every 10 s
     at most) and sub-clips of 2-30 s cut out of it, re-encoded (some scaled)."""
-    sources = [footage / name for name in LONG_PARTS[part]]
     long = root / f"long_{part}.mp4"
     fit = "scale=480:360:force_original_aspect_ratio=decrease,pad=480:360:(ow-iw)/2:(oh-ih)/2,fps=25,format=yuv420p,setsar=1"
     inputs = [arg for source in sources for arg in ("-i", str(source))]

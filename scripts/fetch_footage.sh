@@ -1,14 +1,47 @@
 #!/bin/sh
 # Real footage for scripts/bench_dupes.py --footage: the videos that Debian packages ship, taken out
 # of the packages without installing them (apt-get download, dpkg -x), flattened into one folder as
-# <folder under /usr/share or /usr/lib>__<file name> (49 files: H.264, MPEG-4 part 2, MJPEG, VP8/VP9,
-# cinepak, msvideo1, theora...).
+# <folder under /usr/share or /usr/lib>__<file name>.
 #
-#     scripts/fetch_footage.sh [OUT]      # OUT defaults to ./footage/real
+#     scripts/fetch_footage.sh [OUT]            # the tuning footage; OUT defaults to ./footage/real
+#     scripts/fetch_footage.sh --fresh [OUT]    # the final check footage; OUT defaults to ./footage/fresh
+#
+# The tuning footage (49 files: H.264, MPEG-4 part 2, MJPEG, VP8/VP9, cinepak, msvideo1, theora...)
+# is what the duplicate thresholds were chosen on (its tuning and held-out parts both).
+#
+# The final check footage (16 files from other packages: camera, a 1906 film, animation, game intro,
+# screen recordings; H.264, theora, MPEG-1) is the unseen set: measured once with the defaults as they
+# were (bench_dupes.py --footage OUT --unseen), never used to choose or change a threshold. Keep it so:
+# a set that has been tuned on no longer checks anything.
 set -eu
-out=${1:-footage/real}
-packages="opencv-doc python3-mecavideo lebiniou-data planetblupi-common gem-doc psychtoolbox-3-common
+if [ "${1:-}" = "--fresh" ]; then
+    out=${2:-footage/fresh}
+    packages="forensics-samples-files python3-hug-doc python-nbsphinx-doc node-opencv pampi lightsoff
+five-or-more gnome-tetravex gnome-devel-docs gnome-mahjongg fillets-ng-data openboard-common hollywood"
+    # Only these files: the packages also ship the same videos translated or in other codecs (copies),
+    # derived outputs, stills, test patterns and clips of a second or less.
+    wanted="share/forensics-samples/original-files/movie2/movie-hello.mp4
+share/doc/python3-hug/examples/streaming_movie_server/movie.mp4
+share/doc/python-nbsphinx/html/www/wikimediacommons/Shepard_Calais_1906_FrenchGP.ogv.160p.ogv
+share/doc/node-opencv/examples/files/motion.mov
+share/pampi/presentations/data/pampi-help/tour.mp4
+share/help/C/lightsoff/figures/lightsoff.ogv
+share/help/C/five-or-more/figures/glines-demo.ogv
+share/help/C/gnome-tetravex/figures/gnome-tetravex-video.ogv
+share/help/C/gnome-devel-demos/media/progressbar_fill.ogv
+share/help/C/gnome-devel-demos/media/progressbar.ogv
+share/help/C/gnome-devel-demos/media/message-board.ogv
+share/help/C/gnome-mahjongg/figures/mahjongg-video.ogv
+share/help/C/gnome-mahjongg/figures/hints-video.ogv
+share/games/fillets-ng/images/menu/intro.mpg
+share/openboard/library/videos/wannaworktogether.mp4
+share/hollywood/soundwave.mp4"
+else
+    out=${1:-footage/real}
+    packages="opencv-doc python3-mecavideo lebiniou-data planetblupi-common gem-doc psychtoolbox-3-common
 visp-images-data renpy-demo python-kivy-examples pd-extendedview tupi-data gnome-user-docs python3-imageio"
+    wanted=""
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$out"
@@ -19,10 +52,14 @@ apt-get download $packages
 for deb in ./*.deb; do
     dpkg -x "$deb" tree
 done
-# Megamind_bugy.avi is a deliberately damaged copy of Megamind.avi; Testmovie.avi is a test pattern.
-find tree/usr \( -iname '*.avi' -o -iname '*.mp4' -o -iname '*.mov' -o -iname '*.mkv' -o -iname '*.webm' \
-    -o -iname '*.ogv' -o -iname '*.mpg' -o -iname '*.mpeg' \) -type f \
-    ! -name Megamind_bugy.avi ! -name Testmovie.avi | while read -r path; do
+if [ -n "$wanted" ]; then
+    echo "$wanted" | sed 's|^|tree/usr/|'
+else
+    # Megamind_bugy.avi is a deliberately damaged copy of Megamind.avi; Testmovie.avi is a test pattern.
+    find tree/usr \( -iname '*.avi' -o -iname '*.mp4' -o -iname '*.mov' -o -iname '*.mkv' -o -iname '*.webm' \
+        -o -iname '*.ogv' -o -iname '*.mpg' -o -iname '*.mpeg' \) -type f \
+        ! -name Megamind_bugy.avi ! -name Testmovie.avi
+fi | while read -r path; do
     folder=$(echo "$path" | cut -d/ -f4)
     cp "$path" "$out/${folder}__$(basename "$path")"
 done
