@@ -204,7 +204,9 @@ def split(store, cluster: int, min_size: int | None = None) -> CurationResult:
     min_size = min_size or max(2, min(int(store.meta.clustering.get("min_size", 2)), len(members) // 2))
     parts = _split_labels(store, members, min_size, embedding_for)
     if parts.max(initial=-1) < 1:
-        raise VindexError(f"cluster {cluster} does not split at --min-size {min_size}: try a smaller --min-size")
+        hint = ("try a smaller --min-size" if min_size > 2 else
+                f"no two parts of {min_size} videos or more stand apart in it (2 is the smallest --min-size)")
+        raise VindexError(f"cluster {cluster} does not split at --min-size {min_size}: {hint}")
     used = set(clusters) | replay(CurationLog(store).rows()).ids_used | handed_out(store.meta.clustering)
     fresh = (i for i in range(len(used) + len(parts) + 1) if i not in used)
     new_ids = {0: cluster, **{part: next(fresh) for part in range(1, int(parts.max()) + 1)}}
