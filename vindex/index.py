@@ -26,7 +26,7 @@ from vindex.sampling import FramePolicy, decoder_count
 from vindex.results import ProgressHook, Result, StatusHook
 from vindex.search import Hit, QueryResult, search, text_probe, video_probe
 from vindex.store import Store, resolve_db, writer_lock
-from vindex.store.meta import IndexMeta
+from vindex.store.meta import IndexMeta, root_from_index
 from vindex.store.filters import all_of, video_filter
 
 if TYPE_CHECKING:
@@ -194,6 +194,7 @@ class Index(Curating):
                         model.dim, model=spec.name, pretrained=spec.pretrained, checkpoint=spec.checkpoint,
                         weights=spec.weights, frames_per_video=policy.frames, frame_policy=policy.to_meta(),
                         video_vector="time-weighted", sampling=sampling, root=str(root),
+                        root_from_index=root_from_index(str(root), store.uri),
                         **({"model_folder": spec.folder} if spec.folder else {}),
                     )
                 return model

@@ -18,6 +18,7 @@ from vindex.locations import is_remote, join_root
 from vindex.results import ProgressHook
 from vindex.scanning import VIDEO_EXTENSIONS
 from vindex.store import Store
+from vindex.store.meta import root_from_index
 
 
 def add_folder(store: Store, root: Path, subdir: Path, model: ModelLoader, runner: JobRunner,
@@ -96,10 +97,14 @@ def check_folder(folder: str | Path) -> Path:
 
 
 def ensure_root(store: Store, folder: Path) -> tuple[Path, Path]:
-    """The index's root and the folder being added, checked to lie inside it."""
+    """The index's root and the folder being added, checked to lie inside it. An index that moved
+    with its videos (`store.meta.followed_root`) records where its root is now."""
     root = Path(store.meta.root or folder)
     if not folder.is_relative_to(root):
         raise VindexError(
             f"the index at {store.uri} covers {root}, not {folder}: pass --db for a separate index"
         )
+    relative = root_from_index(str(root), store.uri)
+    if store.meta.has_model and (store.meta.stored.get("root"), store.meta.root_from_index) != (str(root), relative):
+        store.set_meta(root=str(root), root_from_index=relative)
     return root, folder
