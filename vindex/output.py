@@ -119,7 +119,7 @@ def print_add_summary(summary) -> None:
         f"{summary.added} added, {summary.reembedded} re-embedded, {summary.renamed} renamed, "
         f"{summary.unchanged} unchanged, {summary.removed} removed, {len(summary.failed)} failed "
         f"in {summary.seconds:.1f} s ({count(summary.embedded, 'video')}, {count(summary.frames, 'frame')} embedded"
-        + (f"; {summary.fingerprinted} fingerprinted" if summary.fingerprinted else "") + ")"
+        + reused_frames(summary) + (f"; {summary.fingerprinted} fingerprinted" if summary.fingerprinted else "") + ")"
     )
     for note in summary.notes:
         echo(f"note: {note}", err=True)
@@ -128,6 +128,17 @@ def print_add_summary(summary) -> None:
              f"{summary.assigned - summary.assigned_noise} in a cluster and {summary.assigned_noise} in the noise "
              "(`vindex cluster` re-fits)")
     echo(f"index: {summary.db}")
+
+
+def reused_frames(summary) -> str:
+    """How many of the frames took a stored vector instead of a forward pass (and how many of
+    those the index held from an earlier run), or nothing when none did."""
+    if not summary.frames_reused:
+        return ""
+    if summary.frames_from_index == summary.frames_reused:
+        return f", {summary.frames_reused} reused from the index"
+    return f", {summary.frames_reused} reused" + (f" ({summary.frames_from_index} from the index)"
+                                                   if summary.frames_from_index else "")
 
 
 def print_info(facts) -> None:
