@@ -18,6 +18,7 @@ from vindex.clustering.decisions import UNDO, in_force, replay
 from vindex.clustering.stable_ids import NEXT_ID, handed_out, next_id
 from vindex.clustering.state import NOISE
 from vindex.errors import VindexError
+from vindex.locations import stored_path
 from vindex.results import Result, count
 from vindex.store.curation import CurationLog, name_cluster
 
@@ -158,11 +159,13 @@ def resolve_videos(store, wanted: list[str]) -> list[str]:
         if item in known_ids:
             found.append(item)
             continue
-        relative = item.replace(os.sep, "/").removeprefix("./")
+        # As the index stores them: a byte that is not UTF-8 as NUL and two hex digits.
+        relative = stored_path(item.replace(os.sep, "/").removeprefix("./"))
         if relative not in by_path and root:
             real = os.path.realpath(os.path.expanduser(item))
             inside = os.path.commonpath([real, os.path.realpath(root)]) == os.path.realpath(root)
-            relative = os.path.relpath(real, os.path.realpath(root)).replace(os.sep, "/") if inside else relative
+            if inside:
+                relative = stored_path(os.path.relpath(real, os.path.realpath(root)).replace(os.sep, "/"))
         if relative in by_path:
             found.append(by_path[relative])
         else:
