@@ -115,11 +115,14 @@ def print_add_summary(summary) -> None:
              f"(its {count(folder.videos_kept, 'video')} {'is' if folder.videos_kept == 1 else 'are'} kept)")
     for failure in summary.failed:
         warn(f"skipped {shown_path(failure.path)}: {failure.reason}")
+    reused, held = summary.frames_reused, summary.frames_from_index  # stored vectors, no forward pass
+    reused_text = (f", {reused} reused" + (" from the index" if held == reused else
+                                           f" ({held} from the index)" if held else "") if reused else "")
     echo(
         f"{summary.added} added, {summary.reembedded} re-embedded, {summary.renamed} renamed, "
         f"{summary.unchanged} unchanged, {summary.removed} removed, {len(summary.failed)} failed "
         f"in {summary.seconds:.1f} s ({count(summary.embedded, 'video')}, {count(summary.frames, 'frame')} embedded"
-        + reused_frames(summary) + (f"; {summary.fingerprinted} fingerprinted" if summary.fingerprinted else "") + ")"
+        + reused_text + (f"; {summary.fingerprinted} fingerprinted" if summary.fingerprinted else "") + ")"
     )
     for note in summary.notes:
         echo(f"note: {note}", err=True)
@@ -128,17 +131,6 @@ def print_add_summary(summary) -> None:
              f"{summary.assigned - summary.assigned_noise} in a cluster and {summary.assigned_noise} in the noise "
              "(`vindex cluster` re-fits)")
     echo(f"index: {summary.db}")
-
-
-def reused_frames(summary) -> str:
-    """How many of the frames took a stored vector instead of a forward pass (and how many of
-    those the index held from an earlier run), or nothing when none did."""
-    if not summary.frames_reused:
-        return ""
-    if summary.frames_from_index == summary.frames_reused:
-        return f", {summary.frames_reused} reused from the index"
-    return f", {summary.frames_reused} reused" + (f" ({summary.frames_from_index} from the index)"
-                                                   if summary.frames_from_index else "")
 
 
 def print_info(facts) -> None:
