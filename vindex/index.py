@@ -21,7 +21,8 @@ from vindex.exporting import Export, export
 from vindex.locations import is_remote
 from vindex.info import IndexInfo, index_info
 from vindex.indexing.upgrade import policy_to_add, upgrade_policy
-from vindex.indexing import AddSummary, ModelLoader, RunSettings, add_folder, check_folder, ensure_root, make_runner
+from vindex.indexing import (AddSummary, ModelLoader, RunSettings, add_folder, check_folder, check_rebuild,
+                             ensure_root, make_runner)
 from vindex.sampling import FramePolicy, decoder_count
 from vindex.results import ProgressHook, Result, StatusHook
 from vindex.search import Hit, QueryResult, search, text_probe, video_probe
@@ -185,6 +186,7 @@ class Index(Curating):
                                    self.device, self.precision, sampling, fingerprints)
             runner = make_runner(engine, settings, address)
             if reembed:
+                check_rebuild(store, root, folder)
                 store.drop_vectors()
 
             def recorded(model: Embedder | ModelShape) -> Embedder | ModelShape:
