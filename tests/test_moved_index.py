@@ -56,3 +56,17 @@ def test_an_index_kept_apart_from_its_videos_keeps_its_root(corpus, run, tmp_pat
     elsewhere.parent.mkdir(parents=True)
     shutil.copytree(db, elsewhere)
     assert json.loads(run("info", "--db", elsewhere, "--json").stdout)["root"] == str(corpus)
+
+
+def test_an_organize_applied_before_a_copy_is_not_undone_from_the_copy(project, run, tmp_path):
+    run("cluster", "--db", project / ".vindex", "--min-size", "3", "--neighbors", "8", "--no-report", "-q")
+    run("organize", "--db", project / ".vindex", "--dest", project / "sorted", "--apply", "-q")
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy)
+    organized = sorted(p.relative_to(project) for p in (project / "sorted").rglob("*.mp4"))
+    refused = run("organize", "--db", copy / ".vindex", "--undo", "-q", expect=1)
+    assert refused.output.startswith("Error: ") and len(refused.output.strip().splitlines()) == 1
+    assert f"was applied to {project / 'channels'}" in refused.output
+    assert sorted(p.relative_to(project) for p in (project / "sorted").rglob("*.mp4")) == organized
+    run("organize", "--db", project / ".vindex", "--undo", "-q")  # at the old place it undoes as ever
+    assert not any((project / "sorted").rglob("*.mp4"))
