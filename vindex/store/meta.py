@@ -69,7 +69,7 @@ class IndexMeta:
 def root_from_index(root: str, uri: str) -> str | None:
     """The root as a path from a local index folder, to record beside the root; None for an index on
     object storage, which moves with no videos."""
-    return None if "://" in uri else os.path.relpath(root, uri)
+    return None if "://" in uri else os.path.relpath(os.path.realpath(root), os.path.realpath(uri))
 
 
 def followed_root(meta: IndexMeta, uri: str) -> IndexMeta:
@@ -87,7 +87,7 @@ def followed_root(meta: IndexMeta, uri: str) -> IndexMeta:
     parts = PurePath(relative).parts
     if PurePath(relative).is_absolute() or ".." in parts[1:]:
         return meta
-    here = os.path.normpath(os.path.join(os.path.abspath(uri), relative))
-    if here == os.path.normpath(meta.root) or not os.path.isdir(here):
+    here = os.path.realpath(os.path.join(os.path.realpath(uri), relative))
+    if here == os.path.realpath(meta.root) or not os.path.isdir(here):
         return meta
     return replace(meta, root=here)
