@@ -70,3 +70,11 @@ def test_an_organize_applied_before_a_copy_is_not_undone_from_the_copy(project, 
     assert sorted(p.relative_to(project) for p in (project / "sorted").rglob("*.mp4")) == organized
     run("organize", "--db", project / ".vindex", "--undo", "-q")  # at the old place it undoes as ever
     assert not any((project / "sorted").rglob("*.mp4"))
+
+
+def test_a_project_opened_through_a_symbolic_link_is_not_a_moved_one(project, run, tmp_path):
+    link = tmp_path / "link"
+    link.symlink_to(project)
+    summary = json.loads(run("add", link / "channels", "--db", link / ".vindex", "--json").stdout)
+    assert summary["added"] == summary["removed"] == 0 and summary["unchanged"] > 0
+    assert json.loads(run("info", "--db", link / ".vindex", "--json").stdout)["root"] == str(project / "channels")
