@@ -216,7 +216,9 @@ def split(store, cluster: int, min_size: int | None = None) -> CurationResult:
     changed = {video: (new_ids[int(part)], labels[video][1]) for video, part in zip(members, parts) if part >= 1}
     _write_labels(store, changed)
     base = clusters[cluster]["name"]
-    names = {new: f"{base} ({n + 1})" for n, new in enumerate(new_ids.values()) if new != cluster}
+    taken = {row.get("name") for row in clusters.values()}  # a part of an earlier split keeps its name
+    suffixes = (n for n in range(2, len(taken) + len(new_ids) + 2) if f"{base} ({n})" not in taken)
+    names = {new: f"{base} ({next(suffixes)})" for new in new_ids.values() if new != cluster}
     refresh_clusters(store, names)
     undo = {"labels": {video: labels[video] for video in changed}, "fit": _fit_key(store)}
     parts_members = {str(new): [v for v, p in zip(members, parts) if new_ids.get(int(p), cluster) == new]
