@@ -98,7 +98,7 @@ def check_folder(folder: str | Path) -> Path:
 
 def ensure_root(store: Store, folder: Path) -> tuple[Path, Path]:
     """The index's root and the folder being added, checked to lie inside it. An index that moved
-    with its videos (`store.meta.followed_root`) records where its root is now."""
+    with its videos (`vindex.store.meta.followed_root`) records where its root is now."""
     root = Path(store.meta.root or folder)
     if not folder.is_relative_to(root):
         raise VindexError(

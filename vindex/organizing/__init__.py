@@ -47,7 +47,7 @@ def refuse_if_interrupted(store: Store) -> None:
 
 def refuse_if_elsewhere(store: Store, journal: Journal) -> None:
     """A journal holds real paths: in an index moved or copied away from the organized files
-    (`store.meta.followed_root`), finishing or undoing it would move the files at the old place."""
+    (`vindex.store.meta.followed_root`), finishing or undoing it would move the files at the old place."""
     if store.meta.root and os.path.normpath(journal.root) != os.path.normpath(store.meta.root):
         journal.close()
         raise VindexError(f"the organize in {journal.path} was applied to {journal.root}, and this index now covers "
