@@ -160,6 +160,20 @@ def test_file_name_that_is_not_utf8_is_indexed_searched_and_followed(corpus, run
     assert rows(db)["02_rings/caf\x00e9 2.mp4"]["id"] == video
 
 
+def test_a_file_name_that_is_not_utf8_can_be_named_to_export_and_to_move(corpus, run, tmp_path):
+    odd = os.path.join(os.fsencode(corpus / "02_rings"), ODD_NAME)
+    with open(odd, "wb") as out:
+        out.write(fresh_video(tmp_path, seed=11))
+    run("add", corpus, *TINY, "-q")
+    run("cluster", "--min-size", "3", "--neighbors", "8", "--no-report", "-q")
+    cluster = str(json.loads(run("show", "--json").stdout)[0]["id"])
+    # A real path, then a path under the root; each moves the video (to the noise, then back).
+    for named, to in ((os.fsdecode(odd), "noise"), ("02_rings/" + os.fsdecode(ODD_NAME), cluster)):
+        made = json.loads(run("export", named, "--at", "0.5", "--out", tmp_path / "out", "--json").stdout)
+        assert made["path"] == f"02_rings/{SHOWN_ODD_NAME}" and Path(made["still"]).is_file()
+        assert json.loads(run("cluster", "move", named, "--to", to, "--json").stdout)["videos"] == 1
+
+
 # -- failures that may pass on their own are tried again ------------------------------------
 def test_unreadable_file_is_tried_again_once_readable(library, tmp_path):
     root, db = library

@@ -130,6 +130,29 @@ def test_split_reclusters_one_cluster_and_undo_joins_it_again(clustered, run):
     assert joined["00_stripes"] == joined["02_rings"] == first
 
 
+def test_a_second_split_of_a_cluster_names_its_new_part_apart_from_the_first_splits(clustered, run):
+    channels = by_channel(clustered)
+    first, rings = channels["00_stripes"], channels["02_rings"]
+    third = next(cluster for _, cluster in sorted(channels.items()) if cluster not in (first, rings))
+    run("cluster", "merge", first, rings)
+    run("cluster", "split", first, "--min-size", "3")  # the rings' part: "<name> (2)"
+    run("cluster", "merge", first, third)
+    run("cluster", "split", first, "--min-size", "3")  # the third's part: not "<name> (2)" again
+    names = [row["name"] for row in overview(run).values() if row["id"] >= 0]
+    assert len(names) == len(set(names)) == 4, names
+
+
+def test_a_split_refused_at_the_smallest_min_size_does_not_ask_for_a_smaller_one(clustered, run):
+    channels = by_channel(clustered)
+    first, second = channels["00_stripes"], channels["02_rings"]
+    paths = sorted(path for path, cluster in labels(clustered).items() if cluster == first)
+    run("cluster", "move", *paths[3:], "--to", second)  # 3 videos left: no two parts of 2
+    refused = run("cluster", "split", first, "--min-size", "2", expect=1)
+    assert refused.output.startswith("Error: ") and len(refused.output.strip().splitlines()) == 1
+    assert "smaller --min-size" not in refused.output and "2 is the smallest" in refused.output
+    assert "try a smaller --min-size" in run("cluster", "split", first, "--min-size", "3", expect=1).output
+
+
 @pytest.mark.slow
 def test_names_merges_and_pins_survive_a_refit(clustered, run):
     channels = by_channel(clustered)

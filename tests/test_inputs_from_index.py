@@ -65,6 +65,14 @@ def test_a_remuxed_copy_added_later_is_embedded_without_a_forward_pass_and_gets_
     assert np.array_equal(np.array(copy["vector"]), np.array(original["vector"]))
 
 
+def test_the_add_summary_line_says_which_frames_were_reused_from_the_index(moving, tmp_path, run):
+    db = tmp_path / "index.vindex"
+    run("add", moving.parent, "--db", db, "--model", "vindex-tiny", "-q")
+    remux(moving, moving.parent / "copy.mp4")
+    line = run("add", moving.parent, "--db", db, "-q").stdout.splitlines()[0]
+    assert line.endswith("(1 video, 5 frames embedded, 5 reused from the index)"), line
+
+
 def test_the_stored_vectors_serve_only_the_model_that_made_them(moving, tmp_path):
     db = tmp_path / "index.vindex"
     Index(str(db)).add(moving.parent, model=TINY, frames=5, sampling="uniform")

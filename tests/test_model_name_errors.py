@@ -10,3 +10,8 @@ def test_an_unknown_model_name_points_to_real_choices_not_a_missing_command(corp
     output = run("add", corpus, "--model", "ViT-Q-99", "-q", expect=1).output
     assert "unknown model 'ViT-Q-99'" in output and "vindex model export" in output
     assert "vindex models" not in output
+
+
+def test_an_unknown_model_name_is_refused_before_any_conversion_is_announced(corpus, run):
+    output = run("add", corpus, "--model", "ViT-Q-99", expect=1).output
+    assert "unknown model 'ViT-Q-99'" in output and "converting" not in output

@@ -45,11 +45,14 @@ def test_pin_targets_follow_the_dissolved_clusters_videos_then_the_videos_own_cl
     previous = np.array([3, 3, 3, 3, 4, 4])
     targets, notes = pin_targets(decisions, np.array([4, 5, 5, -1, 4, 4]), previous, run_ids)
     assert targets == {"pinned": 5}
-    assert notes == ["cluster 3, where 1 video(s) were moved by hand, is gone in this fit: "
+    assert notes == ["cluster 3, where 1 video was moved by hand, is gone in this fit: "
                      "they follow its videos to cluster 5"]
-    # The next fit: no video is in cluster 3 any more; the pinned video stays in the cluster it followed.
-    targets, _ = pin_targets(decisions, np.array([4, 5, 5, 5, 4, 4]), np.array([5, 5, 5, -1, 4, 4]), run_ids)
+    # The next fit: no video is in cluster 3 any more; the pinned video stays in the cluster it followed,
+    # and the note says so (not that it followed cluster 3's videos there).
+    targets, notes = pin_targets(decisions, np.array([4, 5, 5, 5, 4, 4]), np.array([5, 5, 5, -1, 4, 4]), run_ids)
     assert targets == {"pinned": 5}
+    assert notes == ["cluster 3, where 1 video was moved by hand, is gone in this fit: "
+                     "they stay in cluster 5, where they were"]
     # ... and where that one is gone too, where the fit puts it.
     targets, notes = pin_targets(decisions, np.array([4, 6, 6, 6, 4, 4]), np.array([5, 5, 5, -1, 4, 4]), run_ids)
     assert targets == {} and "stay where this fit puts them" in notes[0]

@@ -3,6 +3,7 @@
 import json
 import shutil
 import socket
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -261,6 +262,8 @@ def test_pages_render(client, db):
     assert "vindex organize --db" in organize.text and "--apply" in organize.text
     info = client.get("/info")
     assert '<td id="videos">24</td>' in info.text
+    policy = client.get("/api/info").json()["frame_policy"]  # what `vindex info` says, not a bare count
+    assert policy and f"<td>{escape(policy)}</td>" in info.text
     assert client.get("/clusters/777").status_code == 404
     assert client.get("/static/app.js").status_code == 200
 

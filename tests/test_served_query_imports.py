@@ -42,3 +42,10 @@ def test_a_served_query_loads_no_numpy_arrow_lancedb_or_model(indexed_copy):
         assert json.loads(answer)["served_by"] and heavy == []
     answer, heavy = loaded_heavy("query", "a red square", "--json")  # no server: answered locally
     assert "served_by" not in json.loads(answer) and "lancedb" in heavy
+
+
+def test_the_shapes_of_an_answer_import_without_numpy_or_arrow():
+    code = (f"import sys; from vindex import Hit, QueryResult; "
+            f"print(sorted(m for m in sys.modules if m.startswith({HEAVY!r})))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -22,10 +22,10 @@ PUBLIC_NAMES = {
     "ClusterMembers": "vindex.clustering", "ClusterParams": "vindex.clustering", "ClusterResult": "vindex.clustering",
     "CurationHistory": "vindex.curating", "CurationResult": "vindex.clustering.curation",
     "Duplicate": "vindex.duplicates", "DuplicateGroup": "vindex.duplicates", "DuplicateReport": "vindex.duplicates",
-    "Export": "vindex.exporting", "Failure": "vindex.indexing", "Hit": "vindex.search", "Index": "vindex.index",
+    "Export": "vindex.exporting", "Failure": "vindex.indexing", "Hit": "vindex.hits", "Index": "vindex.index",
     "IndexInfo": "vindex.info", "Member": "vindex.clustering", "ModelSpec": "vindex.embedding",
     "OptimizeSummary": "vindex.index", "OrganizePlan": "vindex.organizing", "OrganizeResult": "vindex.organizing",
-    "QueryResult": "vindex.search", "RetunePreview": "vindex.clustering.retune", "UndoResult": "vindex.organizing",
+    "QueryResult": "vindex.hits", "RetunePreview": "vindex.clustering.retune", "UndoResult": "vindex.organizing",
     "VindexError": "vindex.errors",
 }
 __all__ = [*sorted(PUBLIC_NAMES), "__version__"]
@@ -39,11 +39,11 @@ if TYPE_CHECKING:
     from vindex.embedding import ModelSpec
     from vindex.errors import VindexError
     from vindex.exporting import Export
+    from vindex.hits import Hit, QueryResult
     from vindex.index import Index, OptimizeSummary
     from vindex.indexing import AddSummary, Failure
     from vindex.info import IndexInfo
     from vindex.organizing import OrganizePlan, OrganizeResult, UndoResult
-    from vindex.search import Hit, QueryResult
     from vindex.store.checking import CheckResult
 
 

@@ -75,7 +75,7 @@ def time_label(seconds: float) -> str:
 def find_video(store: Store, hit: str | Path) -> StoredVideo:
     """The index row of a video id, a file on disk under the root, or a path as the index shows it."""
     text = os.fspath(hit)
-    found = store.video_with_id(text)
+    found = store.video_with_id(stored_path(text))  # a name that is not UTF-8 is no id, and no query takes it raw
     for path in [] if found else _stored_paths(store, text):
         found = store.video_at(path)
         if found:

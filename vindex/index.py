@@ -21,12 +21,13 @@ from vindex.exporting import Export, export
 from vindex.locations import is_remote
 from vindex.info import IndexInfo, index_info
 from vindex.indexing.upgrade import policy_to_add, upgrade_policy
-from vindex.indexing import AddSummary, ModelLoader, RunSettings, add_folder, check_folder, ensure_root, make_runner
+from vindex.indexing import (AddSummary, ModelLoader, RunSettings, add_folder, check_folder, check_rebuild,
+                             ensure_root, make_runner)
 from vindex.sampling import FramePolicy, decoder_count
 from vindex.results import ProgressHook, Result, StatusHook
 from vindex.search import Hit, QueryResult, search, text_probe, video_probe
 from vindex.store import Store, resolve_db, writer_lock
-from vindex.store.meta import IndexMeta
+from vindex.store.meta import IndexMeta, root_from_index
 from vindex.store.filters import all_of, video_filter
 
 if TYPE_CHECKING:
@@ -185,6 +186,7 @@ class Index(Curating):
                                    self.device, self.precision, sampling, fingerprints)
             runner = make_runner(engine, settings, address)
             if reembed:
+                check_rebuild(store, root, folder)
                 store.drop_vectors()
 
             def recorded(model: Embedder | ModelShape) -> Embedder | ModelShape:
@@ -194,6 +196,7 @@ class Index(Curating):
                         model.dim, model=spec.name, pretrained=spec.pretrained, checkpoint=spec.checkpoint,
                         weights=spec.weights, frames_per_video=policy.frames, frame_policy=policy.to_meta(),
                         video_vector="time-weighted", sampling=sampling, root=str(root),
+                        root_from_index=root_from_index(str(root), store.uri),
                         **({"model_folder": spec.folder} if spec.folder else {}),
                     )
                 return model

@@ -115,11 +115,14 @@ def print_add_summary(summary) -> None:
              f"(its {count(folder.videos_kept, 'video')} {'is' if folder.videos_kept == 1 else 'are'} kept)")
     for failure in summary.failed:
         warn(f"skipped {shown_path(failure.path)}: {failure.reason}")
+    reused, held = summary.frames_reused, summary.frames_from_index  # stored vectors, no forward pass
+    reused_text = (f", {reused} reused" + (" from the index" if held == reused else
+                                           f" ({held} from the index)" if held else "") if reused else "")
     echo(
         f"{summary.added} added, {summary.reembedded} re-embedded, {summary.renamed} renamed, "
         f"{summary.unchanged} unchanged, {summary.removed} removed, {len(summary.failed)} failed "
         f"in {summary.seconds:.1f} s ({count(summary.embedded, 'video')}, {count(summary.frames, 'frame')} embedded"
-        + (f"; {summary.fingerprinted} fingerprinted" if summary.fingerprinted else "") + ")"
+        + reused_text + (f"; {summary.fingerprinted} fingerprinted" if summary.fingerprinted else "") + ")"
     )
     for note in summary.notes:
         echo(f"note: {note}", err=True)

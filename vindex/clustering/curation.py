@@ -18,6 +18,7 @@ from vindex.clustering.decisions import UNDO, in_force, replay
 from vindex.clustering.stable_ids import NEXT_ID, handed_out, next_id
 from vindex.clustering.state import NOISE
 from vindex.errors import VindexError
+from vindex.locations import stored_path
 from vindex.results import Result, count
 from vindex.store.curation import CurationLog, name_cluster
 
@@ -158,11 +159,13 @@ def resolve_videos(store, wanted: list[str]) -> list[str]:
         if item in known_ids:
             found.append(item)
             continue
-        relative = item.replace(os.sep, "/").removeprefix("./")
+        # As the index stores them: a byte that is not UTF-8 as NUL and two hex digits.
+        relative = stored_path(item.replace(os.sep, "/").removeprefix("./"))
         if relative not in by_path and root:
             real = os.path.realpath(os.path.expanduser(item))
             inside = os.path.commonpath([real, os.path.realpath(root)]) == os.path.realpath(root)
-            relative = os.path.relpath(real, os.path.realpath(root)).replace(os.sep, "/") if inside else relative
+            if inside:
+                relative = stored_path(os.path.relpath(real, os.path.realpath(root)).replace(os.sep, "/"))
         if relative in by_path:
             found.append(by_path[relative])
         else:
@@ -204,14 +207,18 @@ def split(store, cluster: int, min_size: int | None = None) -> CurationResult:
     min_size = min_size or max(2, min(int(store.meta.clustering.get("min_size", 2)), len(members) // 2))
     parts = _split_labels(store, members, min_size, embedding_for)
     if parts.max(initial=-1) < 1:
-        raise VindexError(f"cluster {cluster} does not split at --min-size {min_size}: try a smaller --min-size")
+        hint = ("try a smaller --min-size" if min_size > 2 else
+                f"no two parts of {min_size} videos or more stand apart in it (2 is the smallest --min-size)")
+        raise VindexError(f"cluster {cluster} does not split at --min-size {min_size}: {hint}")
     used = set(clusters) | replay(CurationLog(store).rows()).ids_used | handed_out(store.meta.clustering)
     fresh = (i for i in range(len(used) + len(parts) + 1) if i not in used)
     new_ids = {0: cluster, **{part: next(fresh) for part in range(1, int(parts.max()) + 1)}}
     changed = {video: (new_ids[int(part)], labels[video][1]) for video, part in zip(members, parts) if part >= 1}
     _write_labels(store, changed)
     base = clusters[cluster]["name"]
-    names = {new: f"{base} ({n + 1})" for n, new in enumerate(new_ids.values()) if new != cluster}
+    taken = {row.get("name") for row in clusters.values()}  # a part of an earlier split keeps its name
+    suffixes = (n for n in range(2, len(taken) + len(new_ids) + 2) if f"{base} ({n})" not in taken)
+    names = {new: f"{base} ({next(suffixes)})" for new in new_ids.values() if new != cluster}
     refresh_clusters(store, names)
     undo = {"labels": {video: labels[video] for video in changed}, "fit": _fit_key(store)}
     parts_members = {str(new): [v for v, p in zip(members, parts) if new_ids.get(int(p), cluster) == new]

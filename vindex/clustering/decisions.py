@@ -123,6 +123,7 @@ def pin_targets(decisions: Decisions, labels: np.ndarray, previous: np.ndarray,
     free = np.ones(len(run_ids), bool)
     free[[position[video] for video in pinned]] = False
     targets: dict[str, int] = {}
+    stayed: set[str] = set()  # pinned videos kept in their own previous cluster (none of the gone one's videos left)
     gone: dict[int, list[str]] = {}
     for video, cluster in pinned.items():
         if cluster < 0 or cluster in present:
@@ -135,16 +136,24 @@ def pin_targets(decisions: Decisions, labels: np.ndarray, previous: np.ndarray,
             targets[video] = int(values[np.argmax(tally)])
         elif own >= 0 and own in present:
             targets[video] = own
+            stayed.add(video)
         gone.setdefault(cluster, []).append(video)
     notes = []
     for cluster, videos in sorted(gone.items()):
-        went = {targets.get(video) for video in videos}
-        where = ("stay where this fit puts them" if went == {None} else
-                 "follow its videos to " + ", ".join("the noise" if to == -1 else f"cluster {to}"
-                                                      for to in sorted(t for t in went if t is not None)))
-        notes.append(f"cluster {cluster}, where {len(videos)} video(s) were moved by hand, is gone in this fit: "
-                     f"they {where}")
+        followed = sorted({targets[video] for video in videos if video in targets and video not in stayed})
+        kept = sorted({targets[video] for video in videos if video in stayed})
+        where = [f"follow its videos to {', '.join(_cluster_name(to) for to in followed)}"] if followed else []
+        where += [f"stay in {', '.join(_cluster_name(to) for to in kept)}, where they were"] if kept else []
+        if any(video not in targets for video in videos):
+            where.append("stay where this fit puts them")
+        were = "video was" if len(videos) == 1 else "videos were"
+        notes.append(f"cluster {cluster}, where {len(videos)} {were} moved by hand, is gone in this fit: "
+                     f"they {'; '.join(where)}")
     return targets, notes
+
+
+def _cluster_name(cluster: int) -> str:
+    return "the noise" if cluster == -1 else f"cluster {cluster}"
 
 
 def apply_pins(decisions: Decisions, labels: np.ndarray, probabilities: np.ndarray, run_ids: list[str],

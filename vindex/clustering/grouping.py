@@ -216,16 +216,26 @@ def _umap_hdbscan(points: np.ndarray, params: ClusterParams, say: StatusHook) ->
 
 def run_hdbscan(points: np.ndarray, params: ClusterParams) -> tuple[np.ndarray, np.ndarray, object]:
     """HDBSCAN labels (renumbered by decreasing cluster size, -1 noise), probabilities, and the
-    fitted model."""
+    fitted model (its `labels_`, `probabilities_` and `_raw_data` in the order of `points`).
+
+    HDBSCAN's answer depends on the order of its points: mutual reachability distances tie often
+    (many equal a point's core distance), and tied edges fall out of the tree in input order. The
+    points are fitted in one canonical order (sorted by their coordinates), so the same points give
+    the same clusters whatever order they come in: a fit and a `--retune` at its settings agree."""
     import hdbscan
 
+    points = np.asarray(points, dtype=np.float64)
+    order = np.lexsort(points.T[::-1])
     min_samples = min(params.min_samples or params.min_size, len(points) - 1)
     model = hdbscan.HDBSCAN(
         min_cluster_size=params.min_size, min_samples=max(1, min_samples), core_dist_n_jobs=1,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.fit(points.astype(np.float64))
+        model.fit(points[order])
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    model.labels_, model.probabilities_, model._raw_data = model.labels_[back], model.probabilities_[back], points
     return by_size(model.labels_.astype(np.int32)), model.probabilities_.astype(np.float32), model
 
 

@@ -138,7 +138,7 @@ def members(store, cluster: int, where: str | None = None) -> ClusterMembers:
     row = next((r for r in clustering.clusters if r["id"] == cluster), None)
     if row is None and cluster != NOISE:
         known = ", ".join(str(r["id"]) for r in clustering.clusters) or "none"
-        raise VindexError(f"no cluster {cluster}; the latest run has clusters: {known} (and -1, the noise)")
+        raise VindexError(f"no cluster {cluster}; the latest run has clusters: {known} (and noise)")
     rows = clustering.members(cluster)  # in index order, as the run saw them: ties keep the exemplars' order
     if row is not None and row.get("centroid") is not None and len(rows):
         found = store.videos_by_id([clustering.ids[i] for i in rows], ["id", "vector"])

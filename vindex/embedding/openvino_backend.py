@@ -24,7 +24,7 @@ from vindex.embedding.model_folder import FACTS_FILE, ModelFolder, read_model_fo
 from vindex.embedding.openvino_runtime import (
     INFERENCE_TYPES, compile_model, computed_precision, import_openvino, openvino_version,
 )
-from vindex.embedding.spec import MODEL_CONFIG_DIR, ModelSpec
+from vindex.embedding.spec import MODEL_CONFIG_DIR, ModelSpec, check_model
 from vindex.embedding.tokenizer import clip_tokenizer
 from vindex.embedding.torch_backend import BF16_MIN_COSINE, probe_frames
 from vindex.errors import VindexError
@@ -199,6 +199,7 @@ def model_source(spec: ModelSpec, cache: Path, status: StatusHook) -> ModelFolde
         from vindex.embedding.export import require_torch
 
         require_torch(f"running {spec.name} without a model folder (--model DIR)")
+        check_model(spec)  # an unknown name is refused before it is said to be converted
         status(f"converting {spec.name} to OpenVINO (once per model and OpenVINO version, into {cache})")
         convert_into(spec, cache)
     return read_model_folder(cache)

@@ -23,10 +23,10 @@ from vindex.indexing.plan import plan_sync
 from vindex.indexing.rows import apply_copies, mean_vector, video_id
 from vindex.indexing.runners import JobRunner, LocalRunner, ModelLoader, RunSettings
 from vindex.indexing.summary import AddSummary
-from vindex.indexing.sync import add_folder, check_folder, ensure_root
+from vindex.indexing.sync import add_folder, check_folder, check_rebuild, ensure_root
 
 __all__ = [
     "RUNNERS", "AddSummary", "EmbedJob", "Failure", "JobRunner", "LocalRunner", "ModelLoader", "RunSettings",
-    "SyncPlan", "add_folder", "apply_copies", "check_folder", "decode_ahead", "ensure_root", "make_runner", "mean_vector",
-    "plan_sync", "video_id",
+    "SyncPlan", "add_folder", "apply_copies", "check_folder", "check_rebuild", "decode_ahead", "ensure_root",
+    "make_runner", "mean_vector", "plan_sync", "video_id",
 ]

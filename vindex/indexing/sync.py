@@ -15,9 +15,10 @@ from vindex.indexing.runners import JobRunner, ModelLoader
 from vindex.indexing.jobs import Failure
 from vindex.indexing.summary import AddSummary
 from vindex.locations import is_remote, join_root
-from vindex.results import ProgressHook
+from vindex.results import ProgressHook, count
 from vindex.scanning import VIDEO_EXTENSIONS
 from vindex.store import Store
+from vindex.store.meta import root_from_index
 
 
 def add_folder(store: Store, root: Path, subdir: Path, model: ModelLoader, runner: JobRunner,
@@ -96,10 +97,33 @@ def check_folder(folder: str | Path) -> Path:
 
 
 def ensure_root(store: Store, folder: Path) -> tuple[Path, Path]:
-    """The index's root and the folder being added, checked to lie inside it."""
+    """The index's root and the folder being added, checked to lie inside it. An index that moved
+    with its videos (`vindex.store.meta.followed_root`) records where its root is now."""
     root = Path(store.meta.root or folder)
     if not folder.is_relative_to(root):
         raise VindexError(
             f"the index at {store.uri} covers {root}, not {folder}: pass --db for a separate index"
         )
+    relative = root_from_index(str(root), store.uri)
+    if store.meta.has_model and (store.meta.stored.get("root"), store.meta.root_from_index) != (str(root), relative):
+        store.set_meta(root=str(root), root_from_index=relative)
     return root, folder
+
+
+def check_rebuild(store: Store, root: Path, folder: Path) -> None:
+    """`--reembed` drops every row and embeds again what lies under `folder`: refused while indexed
+    videos lie elsewhere, for they would leave the index (those that `organize` moved outside the
+    root for good: no `add` reaches them)."""
+    prefix = subdir_prefix(root, folder)
+    try:
+        paths = store.catalog(["path"]).column("path").to_pylist() if store.videos is not None else []
+    except VindexError:  # a damaged table: the rebuild is what repairs it
+        return
+    elsewhere = [path for path in paths if path.startswith("../") or not path.startswith(prefix)]
+    if not elsewhere:
+        return
+    outside = sum(path.startswith("../") for path in elsewhere)
+    fix = (f"{outside} of them were organized outside the root, where no `add` reaches: `vindex organize --undo` "
+           "brings them back first" if outside else f"pass the index's root, {root}")
+    raise VindexError(f"--reembed rebuilds the index from {folder}, and {count(len(elsewhere), 'indexed video')} "
+                      f"lie outside it: they would leave the index; {fix}")

@@ -45,6 +45,16 @@ def refuse_if_interrupted(store: Store) -> None:
         raise VindexError(interrupted_message(pending))
 
 
+def refuse_if_elsewhere(store: Store, journal: Journal) -> None:
+    """A journal holds real paths: in an index moved or copied away from the organized files
+    (`vindex.store.meta.followed_root`), finishing or undoing it would move the files at the old place."""
+    if store.meta.root and os.path.normpath(journal.root) != os.path.normpath(store.meta.root):
+        journal.close()
+        raise VindexError(f"the organize in {journal.path} was applied to {journal.root}, and this index now covers "
+                          f"{store.meta.root} (it was moved or copied): its files are not these; finish or undo it "
+                          "with the index at the old place")
+
+
 def preview(store: Store, dest: str | Path, mode: str = ORGANIZE_MODES[0], noise: str = NOISE_POLICY,
             keep_channel: bool = False) -> OrganizePlan:
     refuse_if_interrupted(store)
@@ -63,6 +73,7 @@ def apply(store: Store, dest: str | Path, mode: str = ORGANIZE_MODES[0], noise: 
         if pending is not None:
             if pending.status == "undoing" or os.path.realpath(os.path.expanduser(str(dest))) != pending.dest:
                 raise VindexError(interrupted_message(pending))
+            refuse_if_elsewhere(store, pending)
             result = OrganizeResult(pending.root, pending.dest, pending.mode, resumed=True)
             journal = pending
         else:
@@ -97,6 +108,7 @@ def undo(store: Store, progress: ProgressHook | None = None, checkpoint: Checkpo
             )
         if journal is None:
             raise VindexError("nothing to undo: no organize has been applied with this index (or all are undone)")
+        refuse_if_elsewhere(store, journal)
         try:
             Runner(store, journal, progress, checkpoint).undo()
         finally:

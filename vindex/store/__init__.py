@@ -40,7 +40,7 @@ from vindex.schema import (
 )
 from vindex.store.duplicate_rows import DuplicateCandidate, DuplicateRows, FrameVectors  # noqa: F401
 from vindex.store.failures import reads, storage_error, storage_reason, writes
-from vindex.store.meta import IndexMeta
+from vindex.store.meta import IndexMeta, followed_root
 from vindex.store.queries import ChannelMember, StoredVideo, VideoQueries, chunked, sql_list  # noqa: F401
 from vindex.store.migrations import check_version, migrate
 from vindex.store.vector_index import ANN_PROBE_SHARE, ANN_TEXT_PROBE_SHARE, VectorSearch  # noqa: F401
@@ -111,7 +111,7 @@ class Store(VectorSearch, VideoQueries, DuplicateRows):
             names = set(self.db.list_tables().tables) if pinned is None else set(pinned)
             try:
                 self._pinned = pinned
-                self.meta = IndexMeta.parse(self._read_meta(pinned) if META in names else {})
+                self.meta = followed_root(IndexMeta.parse(self._read_meta(pinned) if META in names else {}), self.uri)
                 self.videos, self.frames, self.clusters = (
                     self._open(name, pinned) if name in names else None for name in (VIDEOS, FRAMES, CLUSTERS)
                 )
@@ -157,7 +157,7 @@ class Store(VectorSearch, VideoQueries, DuplicateRows):
         stored = {**self.meta.stored, **items}
         rows = pa.table({"key": list(stored), "value": [json.dumps(v) for v in stored.values()]})
         self.db.create_table(META, data=rows, mode="overwrite")
-        self.meta = IndexMeta.parse(stored)
+        self.meta = followed_root(IndexMeta.parse(stored), self.uri)
 
     @property
     @reads

@@ -7,7 +7,9 @@ where it is first known.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import PurePath
 from typing import Any
 
 # How an index from before sampling was a choice took its frames.
@@ -20,6 +22,7 @@ class IndexMeta:
 
     schema_version: int | None = None
     root: str | None = None  # the indexed folder: stored paths are relative to it
+    root_from_index: str | None = None  # the root as a path from the index folder (see `followed_root`)
     model: str | None = None  # the model that made the vectors, its weights tag or checkpoint, and their digest
     pretrained: str | None = None
     checkpoint: str | None = None
@@ -61,3 +64,30 @@ class IndexMeta:
     def has_model(self) -> bool:
         """Whether a model has made vectors here (the index's model, weights and frames are set)."""
         return self.model is not None
+
+
+def root_from_index(root: str, uri: str) -> str | None:
+    """The root as a path from a local index folder, to record beside the root; None for an index on
+    object storage, which moves with no videos."""
+    return None if "://" in uri else os.path.relpath(os.path.realpath(root), os.path.realpath(uri))
+
+
+def followed_root(meta: IndexMeta, uri: str) -> IndexMeta:
+    """The metadata with the root that an index moved or copied together with its videos covers now.
+
+    `vindex add ./channels` makes `./.vindex` beside the folder; a user who moves or copies the
+    project folder takes both along. The recorded root still names the old place, where the files
+    are gone (a move) or are not the ones this index should act on (a copy: `organize --apply` would
+    move the original's files). So the root follows the index when the root lay beside or inside
+    the index's folder (its path from the index climbs one level at most) and that folder exists at
+    the same place from the index now; otherwise the recorded root stands."""
+    relative = meta.root_from_index
+    if not relative or meta.root is None or "://" in uri:
+        return meta
+    parts = PurePath(relative).parts
+    if PurePath(relative).is_absolute() or ".." in parts[1:]:
+        return meta
+    here = os.path.realpath(os.path.join(os.path.realpath(uri), relative))
+    if here == os.path.realpath(meta.root) or not os.path.isdir(here):
+        return meta
+    return replace(meta, root=here)
