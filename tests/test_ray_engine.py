@@ -62,7 +62,8 @@ def assert_same_index(local: Store, other: Store) -> None:
     for column in ["video_id", "frame_index", "timestamp", "phash", "blank"]:
         assert frames_a.column(column).to_pylist() == frames_b.column(column).to_pylist(), column
     np.testing.assert_allclose(vectors(frames_a), vectors(frames_b), atol=1e-4)
-    runtime = {"backend", "precision", "vectors_made_by"}  # recorded by the local engine's model only
+    # Recorded by the local engine's model only; and where the root lies from a local index folder.
+    runtime = {"backend", "precision", "vectors_made_by", "root_from_index"}
     assert {k: v for k, v in local.meta.stored.items() if k not in runtime} == {
         k: v for k, v in other.meta.stored.items() if k not in runtime}
 
