@@ -358,6 +358,14 @@ def test_bad_destinations_are_refused(library, run, tmp_path, isolated_index):
     assert "nothing to undo" in run("organize", "--undo", expect=1).stderr
 
 
+def test_apply_to_a_dest_where_no_folder_can_be_made_is_one_error_and_moves_nothing(library, run):
+    before = sorted(path for path in library.rglob("*") if path.is_file())
+    failed = run("organize", "--dest", "/proc/vindex-sorted", "--apply", expect=1)
+    assert failed.stderr.count("\n") == 1 and "cannot create folders in /proc" in failed.stderr, failed.stderr
+    assert sorted(path for path in library.rglob("*") if path.is_file()) == before
+    assert "nothing to undo" in run("organize", "--undo", expect=1).stderr
+
+
 # -- kill -9 ----------------------------------------------------------------------------------
 
 # Run in a process of its own: organises (or, without a dest, undoes) through the library with a

@@ -23,7 +23,7 @@ from vindex.organizing.journal import (
     UNFINISHED, Journal, damaged_paths, interrupted_message, journal_folder, journal_number, latest_journal, locked,
     next_journal_path,
 )
-from vindex.organizing.plan import FolderSummary, Move, OrganizePlan, Skipped, make_plan
+from vindex.organizing.plan import FolderSummary, Move, OrganizePlan, Skipped, check_dest_writable, make_plan
 from vindex.organizing.runner import Runner
 from vindex.organizing.summary import OrganizeResult, UndoResult
 from vindex.results import ProgressHook
@@ -83,6 +83,7 @@ def apply(store: Store, dest: str | Path, mode: str = ORGANIZE_MODES[0], noise: 
             if not plan.moves:
                 result.seconds = round(time.perf_counter() - started, 3)
                 return result
+            check_dest_writable(plan.dest)
             journal = Journal.create(next_journal_path(folder), plan)
         try:
             Runner(store, journal, progress, checkpoint).apply()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,6 +111,18 @@ def check_dest(dest: str | Path, root: str, index_uri: str) -> str:
             "choose a visible folder"
         )
     return resolved
+
+
+def check_dest_writable(dest: str) -> None:
+    """Refuse a --dest where no folder can be made (read-only, a pseudo filesystem such as /proc)
+    before anything is journaled: otherwise every move is skipped one by one and the run "succeeds"."""
+    base = dest
+    while not os.path.isdir(base) and os.path.dirname(base) != base:
+        base = os.path.dirname(base)
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".vindex-probe-", dir=base))
+    except OSError as error:
+        raise VindexError(f"--dest {dest}: cannot create folders in {base} ({os_reason(error)})") from None
 
 
 def source_problem(source: str, size: int, mtime_ns: int) -> str | None:
