@@ -59,3 +59,15 @@ def test_add_json_summary_and_info(indexed, run):
     assert facts["size_bytes"] > 0
     human = run("info").stdout
     assert "videos: 24" in human and "00_stripes" in human
+
+
+def test_a_usage_mistake_is_one_error_line_that_names_the_help_to_read(run):
+    for args, fragment, help_of in (
+        (("add", "--nope"), "No such option '--nope'", " add --help"),
+        (("query",), "Missing argument 'TEXT'", " query --help"),
+        (("nope",), "No such command 'nope'", " --help"),
+        (("cluster", "split", "--nope"), "No such option '--nope'", " cluster split --help"),
+    ):
+        lines = run(*args, expect=2).stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: ") and fragment in lines[0], lines
+        assert lines[0].endswith(f"{help_of}`)")  # the program's name, then the command's

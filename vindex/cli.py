@@ -36,6 +36,10 @@ class VindexGroup(click.Group):
         except VindexError as error:
             click.echo(f"Error: {visible_name(str(error))}", err=True)
             sys.exit(1)
+        except click.UsageError as error:  # click would print its usage block first: one line, with where to look
+            where = f" (see `{error.ctx.command_path} --help`)" if error.ctx else ""
+            click.echo(f"Error: {visible_name(error.format_message())}{where}", err=True)
+            sys.exit(error.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted: what was finished is saved; run the command again to carry on.", err=True)
             sys.exit(130)
