@@ -3,7 +3,7 @@
 The hash is pHash's (as `imagehash.phash` computes it): the grey picture shrunk to 32x32, its
 2-D DCT, the 8x8 lowest frequencies, one bit per coefficient above their median, the first
 coefficient as the most significant bit. Two differences, both for video: bars (letterbox,
-pillarbox: near-uniform border rows and columns) are cropped first, so a letterboxed copy hashes
+pillarbox: flat, near-black border rows and columns) are cropped first, so a letterboxed copy hashes
 like the original; and a whole batch is hashed at once with matrix products, no Python loop.
 
 Frames arrive as small grey squares (`GREY_SIZE`, reformatted by swscale while decoding, aspect
@@ -33,13 +33,19 @@ GREY_SIZE = 64  # the side of the grey square each frame is reformatted to for h
 HASH_SIDE = 8  # 8x8 coefficients: a 64-bit hash
 DCT_SIDE = 32  # the side the (cropped) picture is shrunk to before the DCT, as in pHash
 # A border row (or column) is part of a bar when it is this flat (standard deviation, grey
-# levels) and this close to the outermost row's level: black bars of a letterbox, and flat
-# coloured ones. Compression noise on a black bar stays well under both.
+# levels) and this dark (its mean, of 255): the black bars a letterbox or pillarbox adds. A flat
+# border of another level (a window's background, a sky, a table top) is the picture's own: were
+# it cropped, a boxed copy (its black bars beside that border) would be cropped to another picture
+# than its original. Compression noise on a black bar (0 on the grey square, the edge row a
+# blend) stays well under both.
 BAR_FLATNESS = 8.0
-BAR_LEVEL = 12.0
+BAR_BLACK = 24.0
 # Bars never take more than this share of a side in all: a frame that is flat almost
 # everywhere is a blank frame, not a letterboxed one, and is hashed whole.
 BAR_MAX_SHARE = 0.75
+# Seconds either side of a sample whose samples must all show a row as bar for it to be bar there:
+# the whole of a short video; in a long one, the stretch around (its sources boxed differently).
+BAR_WINDOW_SECONDS = 5.0
 # A frame whose shrunk, cropped picture has less contrast than this (standard deviation, grey
 # levels) is blank: black, white, one colour, the dark end of a fade. Its hash is noise.
 BLANK_CONTRAST = 6.0
@@ -117,9 +123,11 @@ def fingerprint(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return hashed.hashes, hashed.blank
 
 
-def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None) -> HashedPictures:
+def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None, times: np.ndarray | None = None) -> HashedPictures:
     """`fingerprint`, with the share of each picture its bars leave and, given `chroma` ((n, 2, s, s)
-    uint8: each frame's U and V planes, any square size), its colour signatures."""
+    uint8: each frame's U and V planes, any square size), its colour signatures. Given `times` (the
+    frames' seconds, in order: samples of one video), a row or column is bar only where it is in
+    the frames around too (`_bars`)."""
     grey = np.asarray(grey)
     if grey.ndim == 2:
         grey = grey[None]
@@ -128,8 +136,8 @@ def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None) -> HashedP
         return HashedPictures(np.zeros(0, np.uint64), np.zeros(0, bool), np.zeros(0), np.zeros(0), np.zeros(0, bool),
                               np.zeros(0, np.uint64))
     pixels = grey.astype(np.float32)
-    top, bottom = _bars(pixels)
-    left, right = _bars(pixels.transpose(0, 2, 1), top, bottom)
+    top, bottom = _bars(pixels, times)
+    left, right = _bars(pixels.transpose(0, 2, 1), times, top, bottom)
     rows = _box_matrices(top, bottom, pixels.shape[1])  # (n, 32, h)
     columns = _box_matrices(left, right, pixels.shape[2])  # (n, 32, w)
     small = np.einsum("nij,njk,nlk->nil", rows, pixels, columns, optimize=True)  # (n, 32, 32)
@@ -262,9 +270,14 @@ def content_seconds(times: np.ndarray, kept: np.ndarray, duration: float | None)
     return float(spans[np.asarray(kept, bool)].sum())
 
 
-def _bars(pixels: np.ndarray, start: np.ndarray | None = None, stop: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _bars(pixels: np.ndarray, times: np.ndarray | None, start: np.ndarray | None = None,
+          stop: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """How many rows of bar each frame has at its top and bottom: `(first kept row, end of kept rows)`.
 
+    A row is bar in a frame when it is flat and near-black (BAR_FLATNESS, BAR_BLACK) there and in
+    every other frame within BAR_WINDOW_SECONDS of it (`times`; each frame alone when None) that is
+    not flat all over: a dark picture beside a bar (a night scene, a black window) is not bar, since
+    it is not dark throughout, and a boxed copy and its original crop to the same picture.
     With `start` and `stop` (the kept rows of the transposed picture), only those columns of
     each row count, so a letterbox's black rows do not hide a pillarbox.
     """
@@ -277,9 +290,16 @@ def _bars(pixels: np.ndarray, start: np.ndarray | None = None, stop: np.ndarray 
     total = weights.sum(axis=2)
     mean = (pixels * weights).sum(axis=2) / total  # (n, h)
     spread = np.sqrt(np.maximum(((pixels - mean[:, :, None]) ** 2 * weights).sum(axis=2) / total, 0))
-    flat = spread <= BAR_FLATNESS
-    top = _run(flat & (np.abs(mean - mean[:, :1]) <= BAR_LEVEL))
-    bottom = _run((flat & (np.abs(mean - mean[:, -1:]) <= BAR_LEVEL))[:, ::-1])
+    bar = (spread <= BAR_FLATNESS) & (mean <= BAR_BLACK)
+    if times is not None and count > 1:
+        # Frames flat all over (black, a fade) say nothing of where the bars are: they vote for bar.
+        voting = pixels.reshape(count, -1).std(axis=1) >= BLANK_CONTRAST
+        against = np.vstack([np.zeros((1, height), np.int64), np.cumsum(~bar & voting[:, None], axis=0)])
+        times = np.asarray(times, np.float64)
+        first = np.searchsorted(times, times - BAR_WINDOW_SECONDS, side="left")
+        last = np.searchsorted(times, times + BAR_WINDOW_SECONDS, side="right")
+        bar = bar & (against[last] - against[first] == 0)
+    top, bottom = _run(bar), _run(bar[:, ::-1])
     too_much = top + bottom > BAR_MAX_SHARE * height
     top[too_much], bottom[too_much] = 0, 0
     return top, height - bottom
