@@ -91,6 +91,10 @@ HELD_BITS = 4
 # and its re-encode became the keeper.
 DRIFT_BITS = 3
 HELD_SECONDS, HELD_MAX_SECONDS = 1.0, 6.0
+# A held run is dropped only when the samples after it span this many seconds or more: a video
+# that is mostly still (a board game's screen, a slide show) is footage, not a frozen end around
+# a moment of motion, and its copies keep enough samples to be found.
+FOOTAGE_LEFT_SECONDS = 2.0
 # A sample stands for the time up to the next one, but never for more than this (a gap in the
 # samples of a long video, where the decoder found no frame).
 MAX_SAMPLE_SECONDS = 2.0
@@ -249,7 +253,9 @@ def content(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray, drifting_i
             still = np.bitwise_count(hashes[order] ^ hashes[order[0]]) <= HELD_BITS
             run = int(np.cumprod(still).sum())
             held = abs(float(times[order[min(run, len(order) - 1)]] - times[order[0]]))
-            if run == len(order) or held < HELD_SECONDS or dropped + held > HELD_MAX_SECONDS:
+            left = abs(float(times[order[-1]] - times[order[min(run, len(order) - 1)]]))
+            if (run == len(order) or held < HELD_SECONDS or dropped + held > HELD_MAX_SECONDS
+                    or left < FOOTAGE_LEFT_SECONDS):
                 break
             later = np.bitwise_count(hashes[order[run // 2 : run]] ^ hashes[order[0]])
             if drifting_is_footage and np.median(later) >= DRIFT_BITS:
