@@ -8,11 +8,13 @@ Three modes say what counts as a duplicate:
   their offset. The score is the share of the shorter video's frames found in the longer one.
 - `similar`: the same scene by CLIP frame vectors (`visual`), looser: also a scene shot again.
 
-Groups never chain: videos are taken in keeper order (the best copy first: most seconds of footage,
-then most picture pixels once bars are cropped, then highest bit rate; `keeper_ranking`); each one
-not yet in a group becomes a keeper and takes every video not yet in a group that
-scores at least the threshold against it. Every member's score is its score against its keeper,
-so none is shown below the threshold. Identical copies always join their original's group.
+Groups never chain: each forms around an anchor, the video not yet in a group that most others not
+yet in a group match, and takes every one of those that scores at least the threshold against it
+and is no longer than it (two cuts that both hold one clip are not copies of each other).
+Its keeper is its best copy (most seconds of footage, then most picture pixels once bars are
+cropped, then highest bit rate; `keeper_ranking`). Every member's score is its score against its
+keeper, or against the anchor where it matched the anchor alone, so none is shown below the
+threshold. Identical copies always join their original's group.
 """
 
 from __future__ import annotations
@@ -123,6 +125,8 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
     for position in keeper_ranking(rows):
         copies[rows[position].content_hash or rows[position].id].append(position)
     contents = list(copies.values())  # one entry per content, in keeper order (dicts keep insertion)
+    tiers = footage_tiers(rows)
+    content_tiers = [tiers[same[0]] for same in contents]
     warnings: list[str] = []
     if mode == "near":
         scores = _near_scores(rows, contents, threshold, warnings)
@@ -134,9 +138,9 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
                   if (score := visual.contained(frames[b], frames[a])) >= threshold}
     else:
         scores = {}
-    groups = [_group(rows, [contents[k] for k in members], [scores.get((members[0], k)) for k in members],
+    groups = [_group(rows, [contents[k] for k in members], [_shown_score(scores, members[0], anchor, k) for k in members],
                      mode, store.meta.root or "")
-              for members in _keepers_and_members(len(contents), scores)]
+              for members, anchor in _anchored_groups(len(contents), scores, content_tiers)]
     groups = [group for group in groups if len(group.videos) > 1]
     groups.sort(key=lambda g: (-g.reclaimable_bytes, g.keeper.path))
     if mode == "near" and groups:
@@ -149,13 +153,20 @@ def keeper_ranking(rows: list[DuplicateCandidate]) -> list[int]:
     cards and frozen ends do not count; seconds within the tolerance of the longest of a tier are
     one tier), then most picture pixels once bars are cropped, then highest bit rate, then path
     (stable output). Rows fingerprinted before these were stored count their whole length and frame."""
+    tiers = footage_tiers(rows)
+    return sorted(range(len(rows)), key=lambda p: (tiers[p], *_picture_order(rows[p])))
+
+
+def footage_tiers(rows: list[DuplicateCandidate]) -> list[int]:
+    """Per row, its tier of seconds of footage (0: the longest): seconds within the tolerance of the
+    longest of a tier are one tier. Rows fingerprinted before these were stored count their whole length."""
     seconds = [row.content_seconds if row.content_seconds is not None else row.duration or 0.0 for row in rows]
     tiers, tier, start = [0] * len(rows), -1, 0.0
     for position in sorted(range(len(rows)), key=lambda p: -seconds[p]):
         if tier < 0 or seconds[position] < start - max(CONTENT_TOLERANCE, CONTENT_TOLERANCE_SHARE * start):
             tier, start = tier + 1, seconds[position]
         tiers[position] = tier
-    return sorted(range(len(rows)), key=lambda p: (tiers[p], *_picture_order(rows[p])))
+    return tiers
 
 
 def _picture_order(row: DuplicateCandidate) -> tuple:
@@ -203,21 +214,45 @@ def _add_visual_scores(store: Store, groups: list[DuplicateGroup]) -> None:
             video.visual = round(visual.contained(frames[video.video_id], keeper), 6)
 
 
-def _keepers_and_members(count: int, scores: dict[tuple[int, int], tuple]) -> list[list[int]]:
-    """Content positions grouped without chaining: [keeper, members...] for each keeper in order."""
-    partners: dict[int, list[int]] = defaultdict(list)
-    for a, b in scores:
-        partners[a].append(b)
+def _shown_score(scores: dict[tuple[int, int], tuple], keeper: int, anchor: int, member: int) -> tuple | None:
+    """A member's (score, offset) against its keeper, or against the group's anchor where it matched
+    the anchor alone (then no offset: it is not one into the keeper); None for the keeper."""
+    if member == keeper:
+        return None
+    found = scores.get((keeper, member))
+    if found is None:
+        score, _ = scores.get((min(anchor, member), max(anchor, member)))
+        found = (score, None)
+    return found
+
+
+def _anchored_groups(count: int, scores: dict[tuple[int, int], tuple], tiers: list[int]) -> list[tuple[list[int], int]]:
+    """Content positions (in keeper order, with their footage `tiers`) grouped without chaining:
+    ([keeper, members...], anchor) per group.
+
+    Each group forms around an anchor: of the contents not yet in a group, the one that the most
+    others not yet in a group can join (the earliest in keeper order among equals), with all of
+    them. A video joins an anchor it matches that is as long as it or longer (a copy, a trim, a
+    sub-clip of it), never one that is a part of it: two cuts that both hold one clip are not
+    copies of each other. The keeper is then the group's best copy in keeper order, which need not
+    be the anchor: a copy that bars or an intro set apart from others (a pillarboxed one that the
+    intro copies do not match) no longer splits the group, though the rule may still keep it."""
+    joiners: dict[int, set[int]] = defaultdict(set)
+    for a, b in scores:  # b is contained in a, a first in keeper order
+        joiners[a].add(b)
+        if tiers[a] == tiers[b]:  # as long: each is a copy of the other
+            joiners[b].add(a)
     taken = [False] * count
     groups = []
-    for keeper in range(count):
-        if taken[keeper]:
-            continue
-        members = sorted(b for b in partners[keeper] if not taken[b])
-        for position in [keeper, *members]:
+    while True:
+        free = [position for position in range(count) if not taken[position]]
+        if not free:
+            return groups
+        anchor = min(free, key=lambda p: (-sum(not taken[b] for b in joiners[p]), p))
+        members = sorted([anchor, *(b for b in joiners[anchor] if not taken[b])])
+        for position in members:
             taken[position] = True
-        groups.append([keeper, *members])
-    return groups
+        groups.append((members, anchor))
 
 
 def _group(rows: list[DuplicateCandidate], contents: list[list[int]], scores: list[tuple | None], mode: str,
