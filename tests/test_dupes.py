@@ -283,3 +283,20 @@ def test_a_subclip_of_a_long_video_with_sparse_keyframes_is_found_at_its_offset(
     assert [video.path for video in group.videos] == ["long.mp4", "cut.mp4"]
     offset = group.videos[1].offset
     assert offset == pytest.approx(37.4, abs=0.6) and group.videos[1].reason == f"contained at 0:{round(offset)}"
+
+
+def test_the_keeper_is_chosen_by_footage_tiers_of_its_own_group():
+    from vindex.duplicates import _keeper_first, keeper_ranking
+    from vindex.store.duplicate_rows import DuplicateCandidate
+
+    def row(name: str, seconds: float, width: int, height: int) -> DuplicateCandidate:
+        return DuplicateCandidate(name, name, None, 100_000, 8.0, width, height, name, seconds, width, height)
+
+    # An intro copy letterboxed smaller (5.2 s of footage measured) and its full-picture original
+    # (4.8 s): one tier by themselves, but a 5.75 s video elsewhere starts a tier that splits them.
+    rows = [row("other.mp4", 5.75, 640, 480), row("boxed.mp4", 5.2, 240, 180), row("original.mp4", 4.8, 448, 336)]
+    order = keeper_ranking(rows)
+    contents = [[position] for position in order]
+    members = [order.index(1), order.index(2)]
+    assert order.index(1) < order.index(2)  # across the whole index the boxed copy ranks first
+    assert rows[contents[_keeper_first(rows, contents, members)[0]][0]].path == "original.mp4"

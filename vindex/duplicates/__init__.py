@@ -138,9 +138,11 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
                   if (score := visual.contained(frames[b], frames[a])) >= threshold}
     else:
         scores = {}
-    groups = [_group(rows, [contents[k] for k in members], [_shown_score(scores, members[0], anchor, k) for k in members],
-                     mode, store.meta.root or "")
-              for members, anchor in _anchored_groups(len(contents), scores, content_tiers)]
+    groups = []
+    for members, anchor in _anchored_groups(len(contents), scores, content_tiers):
+        members = _keeper_first(rows, contents, members)
+        groups.append(_group(rows, [contents[k] for k in members],
+                             [_shown_score(scores, members[0], anchor, k) for k in members], mode, store.meta.root or ""))
     groups = [group for group in groups if len(group.videos) > 1]
     groups.sort(key=lambda g: (-g.reclaimable_bytes, g.keeper.path))
     if mode == "near" and groups:
@@ -214,16 +216,26 @@ def _add_visual_scores(store: Store, groups: list[DuplicateGroup]) -> None:
             video.visual = round(visual.contained(frames[video.video_id], keeper), 6)
 
 
+def _keeper_first(rows: list[DuplicateCandidate], contents: list[list[int]], members: list[int]) -> list[int]:
+    """A group's content positions, its keeper first: the best copy by the keeper rule among the
+    group alone (its footage tiers start at the group's longest, not at some other video's)."""
+    best = members[keeper_ranking([rows[contents[k][0]] for k in members])[0]]
+    return [best, *(k for k in members if k != best)]
+
+
 def _shown_score(scores: dict[tuple[int, int], tuple], keeper: int, anchor: int, member: int) -> tuple | None:
-    """A member's (score, offset) against its keeper, or against the group's anchor where it matched
-    the anchor alone (then no offset: it is not one into the keeper); None for the keeper."""
+    """A member's (score, offset) against its keeper (the offset: where the member starts in the
+    keeper), or against the group's anchor where it matched the anchor alone (then no offset: it
+    is not one into the keeper); None for the keeper."""
     if member == keeper:
         return None
-    found = scores.get((keeper, member))
-    if found is None:
-        score, _ = scores.get((min(anchor, member), max(anchor, member)))
-        found = (score, None)
-    return found
+    if (keeper, member) in scores:
+        return scores[(keeper, member)]
+    if (member, keeper) in scores:  # the keeper is contained in the member
+        score, offset = scores[(member, keeper)]
+        return score, None if offset is None else -offset
+    score, _ = scores[(min(anchor, member), max(anchor, member))]
+    return score, None
 
 
 def _anchored_groups(count: int, scores: dict[tuple[int, int], tuple], tiers: list[int]) -> list[tuple[list[int], int]]:
