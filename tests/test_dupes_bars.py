@@ -38,3 +38,14 @@ def test_a_boxed_copy_crops_to_its_originals_picture():
         assert distance(hashed.hashes, copied.hashes).max() <= 2
         assert np.allclose(copied.height_share * copy.shape[1], original.shape[1])
         assert np.allclose(copied.width_share * copy.shape[2], original.shape[2])
+
+
+def test_a_title_card_before_boxed_footage_leaves_its_bars_to_the_footage():
+    footage = boxed(framed_footage(), rows=12)
+    card = np.asarray(Image.fromarray(np.random.default_rng(9).integers(0, 256, (3, 4), np.uint8)).resize(
+        (footage.shape[2], footage.shape[1]), Image.BICUBIC))  # a title card, bright to its edges
+    titled = np.concatenate([np.repeat(card[None], 15, axis=0), footage])
+    alone = hash_pictures(footage, times=np.arange(len(footage)) * 0.2)
+    after_card = hash_pictures(titled, times=np.arange(len(titled)) * 0.2)
+    assert distance(alone.hashes, after_card.hashes[15:]).max() <= 2
+    assert after_card.height_share[:15].min() == 1.0 and np.allclose(after_card.height_share[15:], 48 / 72)

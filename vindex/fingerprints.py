@@ -130,8 +130,9 @@ def fingerprint(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None, times: np.ndarray | None = None) -> HashedPictures:
     """`fingerprint`, with the share of each picture its bars leave and, given `chroma` ((n, 2, s, s)
     uint8: each frame's U and V planes, any square size), its colour signatures. Given `times` (the
-    frames' seconds, in order: samples of one video), a row or column is bar only where it is in
-    the frames around too (`_bars`)."""
+    frames' seconds, in order: samples of one video), a row or column of a frame of its footage
+    (`content`: no blank frame, title card or frozen end) is bar only where it is in the footage's
+    frames around too (`_bars`); the others are cropped each alone, a title card as in any copy."""
     grey = np.asarray(grey)
     if grey.ndim == 2:
         grey = grey[None]
@@ -140,15 +141,13 @@ def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None, times: np.
         return HashedPictures(np.zeros(0, np.uint64), np.zeros(0, bool), np.zeros(0), np.zeros(0), np.zeros(0, bool),
                               np.zeros(0, np.uint64))
     pixels = grey.astype(np.float32)
-    top, bottom = _bars(pixels, times)
-    left, right = _bars(pixels.transpose(0, 2, 1), times, top, bottom)
-    rows = _box_matrices(top, bottom, pixels.shape[1])  # (n, 32, h)
-    columns = _box_matrices(left, right, pixels.shape[2])  # (n, 32, w)
-    small = np.einsum("nij,njk,nlk->nil", rows, pixels, columns, optimize=True)  # (n, 32, 32)
-    blank = small.reshape(count, -1).std(axis=1) < BLANK_CONTRAST
-    coefficients = np.einsum("ai,nij,bj->nab", DCT_ROWS, small, DCT_ROWS, optimize=True).reshape(count, -1)
-    bits = coefficients > np.median(coefficients, axis=1, keepdims=True)
-    hashes = (bits.astype(np.uint64) * BIT_WEIGHTS).sum(axis=1, dtype=np.uint64)
+    crop = _crop(pixels)
+    small, blank, hashes, coefficients = _hashed(pixels, *crop)
+    if times is not None and count > 1:
+        footage = content(hashes, np.asarray(times), blank)
+        crop = tuple(np.where(footage, around, alone) for around, alone in zip(_crop(pixels, times, footage), crop))
+        small, blank, hashes, coefficients = _hashed(pixels, *crop)
+    top, bottom, left, right = crop
     low = (coefficients / DCT_NORMS) ** 2  # the orthonormal DCT's coefficients: energies add up (Parseval)
     contrast = ((small - small.mean(axis=(1, 2), keepdims=True)) ** 2).sum(axis=(1, 2))
     weak = low[:, 1:].sum(axis=1) < WEAK_HASH_SHARE * np.maximum(contrast, 1e-9)
@@ -157,6 +156,26 @@ def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None, times: np.
                                  left / pixels.shape[2], right / pixels.shape[2]))
     return HashedPictures(hashes, blank, (right - left) / pixels.shape[2], (bottom - top) / pixels.shape[1], weak,
                           colours)
+
+
+def _crop(pixels: np.ndarray, times: np.ndarray | None = None, voting: np.ndarray | None = None) -> tuple:
+    """(top, bottom, left, right) of each frame's picture without bars (`_bars`)."""
+    top, bottom = _bars(pixels, times, voting)
+    left, right = _bars(pixels.transpose(0, 2, 1), times, voting, top, bottom)
+    return top, bottom, left, right
+
+
+def _hashed(pixels: np.ndarray, top: np.ndarray, bottom: np.ndarray, left: np.ndarray, right: np.ndarray) -> tuple:
+    """(the cropped pictures shrunk to DCT_SIDE squares, blank flags, hashes, 8x8 DCT coefficients)."""
+    count = len(pixels)
+    rows = _box_matrices(top, bottom, pixels.shape[1])  # (n, 32, h)
+    columns = _box_matrices(left, right, pixels.shape[2])  # (n, 32, w)
+    small = np.einsum("nij,njk,nlk->nil", rows, pixels, columns, optimize=True)  # (n, 32, 32)
+    blank = small.reshape(count, -1).std(axis=1) < BLANK_CONTRAST
+    coefficients = np.einsum("ai,nij,bj->nab", DCT_ROWS, small, DCT_ROWS, optimize=True).reshape(count, -1)
+    bits = coefficients > np.median(coefficients, axis=1, keepdims=True)
+    hashes = (bits.astype(np.uint64) * BIT_WEIGHTS).sum(axis=1, dtype=np.uint64)
+    return small, blank, hashes, coefficients
 
 
 FULL_RANGE = 2  # AVCOL_RANGE_JPEG: a frame's colour_range when its levels span 0-255
@@ -276,13 +295,13 @@ def content_seconds(times: np.ndarray, kept: np.ndarray, duration: float | None)
     return float(spans[np.asarray(kept, bool)].sum())
 
 
-def _bars(pixels: np.ndarray, times: np.ndarray | None, start: np.ndarray | None = None,
-          stop: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _bars(pixels: np.ndarray, times: np.ndarray | None, voting: np.ndarray | None = None,
+          start: np.ndarray | None = None, stop: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """How many rows of bar each frame has at its top and bottom: `(first kept row, end of kept rows)`.
 
     A row is bar in a frame when it is flat and near-black (BAR_FLATNESS, BAR_BLACK) there and in
-    every other frame within BAR_WINDOW_SECONDS of it (`times`; each frame alone when None) that is
-    not flat all over: a dark picture beside a bar (a night scene, a black window) is not bar, since
+    every other frame within BAR_WINDOW_SECONDS of it (`times`; each frame alone when None) that
+    votes (`voting`; all when None) and is not flat all over: a dark picture beside a bar (a night scene, a black window) is not bar, since
     it is not dark throughout, and a boxed copy and its original crop to the same picture.
     With `start` and `stop` (the kept rows of the transposed picture), only those columns of
     each row count, so a letterbox's black rows do not hide a pillarbox.
@@ -299,7 +318,7 @@ def _bars(pixels: np.ndarray, times: np.ndarray | None, start: np.ndarray | None
     bar = (spread <= BAR_FLATNESS) & (mean <= BAR_BLACK)
     if times is not None and count > 1:
         # Frames flat all over (black, a fade) say nothing of where the bars are: they vote for bar.
-        voting = pixels.reshape(count, -1).std(axis=1) >= BLANK_CONTRAST
+        voting = (pixels.reshape(count, -1).std(axis=1) >= BLANK_CONTRAST) & (True if voting is None else voting)
         against = np.vstack([np.zeros((1, height), np.int64), np.cumsum(~bar & voting[:, None], axis=0)])
         times = np.asarray(times, np.float64)
         first = np.searchsorted(times, times - BAR_WINDOW_SECONDS, side="left")
