@@ -145,8 +145,12 @@ def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None, times: np.
     small, blank, hashes, coefficients = _hashed(pixels, *crop)
     if times is not None and count > 1:
         footage = content(hashes, np.asarray(times), blank)
-        crop = tuple(np.where(footage, around, alone) for around, alone in zip(_crop(pixels, times, footage), crop))
-        small, blank, hashes, coefficients = _hashed(pixels, *crop)
+        alone = crop
+        crop = tuple(np.where(footage, around, each) for around, each in zip(_crop(pixels, times, footage), alone))
+        moved = np.flatnonzero(np.any([new != old for new, old in zip(crop, alone)], axis=0))
+        if len(moved):  # hashed again: only the frames whose crop the footage around them changed
+            for whole, again in zip((small, blank, hashes, coefficients), _hashed(pixels[moved], *(e[moved] for e in crop))):
+                whole[moved] = again
     top, bottom, left, right = crop
     low = (coefficients / DCT_NORMS) ** 2  # the orthonormal DCT's coefficients: energies add up (Parseval)
     contrast = ((small - small.mean(axis=(1, 2), keepdims=True)) ** 2).sum(axis=(1, 2))
