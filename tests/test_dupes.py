@@ -77,20 +77,28 @@ def test_groups_do_not_chain():
     # 0 ~ 1, 1 ~ 2, 2 ~ 3 but no other pair: 1 (matched by two, the earliest such) anchors 0 and 2;
     # 3 is not pulled in through 2.
     scores = {(0, 1): (0.9, 0.0), (1, 2): (0.9, 0.0), (2, 3): (0.9, 0.0), (4, 5): (0.85, 2.0)}
-    assert _anchored_groups(6, scores, [0] * 6) == [([0, 1, 2], 1), ([4, 5], 4), ([3], 3)]
+    assert _anchored_groups(6, scores, set(scores)) == [([0, 1, 2], 1), ([4, 5], 4), ([3], 3)]
 
 
 def test_a_group_forms_around_the_video_the_others_match():
     # The keeper-order first video (0, a pillarboxed copy) is matched by the original (1) alone; the
     # original is matched by every copy: all join one group, whose keeper is still chosen by the rule.
     scores = {(0, 1): (0.9, 0.0), (1, 2): (0.9, 0.0), (1, 3): (0.8, -2.0), (1, 4): (0.8, -3.0)}
-    assert _anchored_groups(5, scores, [0] * 5) == [([0, 1, 2, 3, 4], 1)]
+    assert _anchored_groups(5, scores, set(scores)) == [([0, 1, 2, 3, 4], 1)]
+
+
+def test_a_copy_that_holds_the_original_both_ways_joins_the_group_around_it():
+    # 0, a still screen's copy whose footage measured longer, contains the original (1) and is
+    # contained in it: a copy, not a longer cut, so it joins the group the copies form around 1.
+    scores = {(0, 1): (1.0, 0.0), (1, 2): (0.9, 0.0), (1, 3): (0.9, 0.0), (2, 3): (0.9, 0.0)}
+    assert _anchored_groups(4, scores, {(0, 1), (1, 2), (1, 3), (2, 3)}) == [([0, 1, 2, 3], 1)]
+    assert _anchored_groups(4, scores, {(1, 2), (1, 3), (2, 3)}) == [([1, 2, 3], 1), ([0], 0)]
 
 
 def test_two_cuts_holding_one_clip_do_not_join_around_it():
     # 2 (a shorter clip) is contained in both 0 and 1, which do not match each other.
     scores = {(0, 2): (0.9, 1.0), (1, 2): (0.9, 3.0)}
-    assert _anchored_groups(3, scores, [0, 0, 1]) == [([0, 2], 0), ([1], 1)]
+    assert _anchored_groups(3, scores, set()) == [([0, 2], 0), ([1], 1)]
 
 
 # -- the labelled set -----------------------------------------------------------------------------
@@ -284,19 +292,3 @@ def test_a_subclip_of_a_long_video_with_sparse_keyframes_is_found_at_its_offset(
     offset = group.videos[1].offset
     assert offset == pytest.approx(37.4, abs=0.6) and group.videos[1].reason == f"contained at 0:{round(offset)}"
 
-
-def test_the_keeper_is_chosen_by_footage_tiers_of_its_own_group():
-    from vindex.duplicates import _keeper_first, keeper_ranking
-    from vindex.store.duplicate_rows import DuplicateCandidate
-
-    def row(name: str, seconds: float, width: int, height: int) -> DuplicateCandidate:
-        return DuplicateCandidate(name, name, None, 100_000, 8.0, width, height, name, seconds, width, height)
-
-    # An intro copy letterboxed smaller (5.2 s of footage measured) and its full-picture original
-    # (4.8 s): one tier by themselves, but a 5.75 s video elsewhere starts a tier that splits them.
-    rows = [row("other.mp4", 5.75, 640, 480), row("boxed.mp4", 5.2, 240, 180), row("original.mp4", 4.8, 448, 336)]
-    order = keeper_ranking(rows)
-    contents = [[position] for position in order]
-    members = [order.index(1), order.index(2)]
-    assert order.index(1) < order.index(2)  # across the whole index the boxed copy ranks first
-    assert rows[contents[_keeper_first(rows, contents, members)[0]][0]].path == "original.mp4"

@@ -125,22 +125,21 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
     for position in keeper_ranking(rows):
         copies[rows[position].content_hash or rows[position].id].append(position)
     contents = list(copies.values())  # one entry per content, in keeper order (dicts keep insertion)
-    tiers = footage_tiers(rows)
-    content_tiers = [tiers[same[0]] for same in contents]
     warnings: list[str] = []
+    mutual: set[tuple[int, int]] = set()
     if mode == "near":
-        scores = _near_scores(rows, contents, threshold, warnings)
+        scores, mutual = _near_scores(rows, contents, threshold, warnings)
     elif mode == "similar":
         untrained = random_weights_warning(store.meta.weights, "similar-mode groups")
         warnings += [untrained] if untrained else []
         frames = visual.frame_vectors(store, [rows[same[0]].id for same in contents], bool(channels or where))
         scores = {(a, b): (round(score, 6), None) for a, b in visual.candidate_pairs(frames, threshold)
                   if (score := visual.contained(frames[b], frames[a])) >= threshold}
+        mutual = {(a, b) for a, b in scores if visual.contained(frames[a], frames[b]) >= threshold}
     else:
         scores = {}
     groups = []
-    for members, anchor in _anchored_groups(len(contents), scores, content_tiers):
-        members = _keeper_first(rows, contents, members)
+    for members, anchor in _anchored_groups(len(contents), scores, mutual):
         groups.append(_group(rows, [contents[k] for k in members],
                              [_shown_score(scores, members[0], anchor, k) for k in members], mode, store.meta.root or ""))
     groups = [group for group in groups if len(group.videos) > 1]
@@ -155,20 +154,13 @@ def keeper_ranking(rows: list[DuplicateCandidate]) -> list[int]:
     cards and frozen ends do not count; seconds within the tolerance of the longest of a tier are
     one tier), then most picture pixels once bars are cropped, then highest bit rate, then path
     (stable output). Rows fingerprinted before these were stored count their whole length and frame."""
-    tiers = footage_tiers(rows)
-    return sorted(range(len(rows)), key=lambda p: (tiers[p], *_picture_order(rows[p])))
-
-
-def footage_tiers(rows: list[DuplicateCandidate]) -> list[int]:
-    """Per row, its tier of seconds of footage (0: the longest): seconds within the tolerance of the
-    longest of a tier are one tier. Rows fingerprinted before these were stored count their whole length."""
     seconds = [row.content_seconds if row.content_seconds is not None else row.duration or 0.0 for row in rows]
     tiers, tier, start = [0] * len(rows), -1, 0.0
     for position in sorted(range(len(rows)), key=lambda p: -seconds[p]):
         if tier < 0 or seconds[position] < start - max(CONTENT_TOLERANCE, CONTENT_TOLERANCE_SHARE * start):
             tier, start = tier + 1, seconds[position]
         tiers[position] = tier
-    return tiers
+    return sorted(range(len(rows)), key=lambda p: (tiers[p], *_picture_order(rows[p])))
 
 
 def _picture_order(row: DuplicateCandidate) -> tuple:
@@ -188,9 +180,10 @@ def _catalog(store: Store, channels: tuple[str, ...], where: str | None,
 
 
 def _near_scores(rows: list[DuplicateCandidate], contents: list[list[int]], threshold: float,
-                 warnings: list[str]) -> dict[tuple[int, int], tuple[float, float | None]]:
+                 warnings: list[str]) -> tuple[dict[tuple[int, int], tuple[float, float | None]], set[tuple[int, int]]]:
     """(keeper-side content, member-side content) -> (containment share, offset) for the pairs of
-    contents whose fingerprint containment reaches `threshold`."""
+    contents whose fingerprint containment reaches `threshold`, and those of the pairs whose keeper
+    side is contained in the member side too (each is a copy of the other, not a part of it)."""
     missing = sum(row.fingerprints is None for row in rows)
     if missing:
         warnings.append(f"{missing} of {len(rows)} videos have no fingerprints yet (indexed by an older vindex): "
@@ -201,8 +194,10 @@ def _near_scores(rows: list[DuplicateCandidate], contents: list[list[int]], thre
                                                    rows[same[0]].fingerprint_colours)
                     if rows[same[0]].fingerprints is not None else
                     fingerprint_match.Fingerprints(np.empty(0, np.uint64), np.empty(0)) for same in contents]
-    return {pair: (round(found.share, 6), round(found.offset, 2))
-            for pair, found in fingerprint_match.contained_pairs(fingerprints, threshold).items()}
+    scores = {pair: (round(found.share, 6), round(found.offset, 2))
+              for pair, found in fingerprint_match.contained_pairs(fingerprints, threshold).items()}
+    mutual = {(a, b) for a, b in scores if fingerprint_match.containment(fingerprints[a], fingerprints[b]).share >= threshold}
+    return scores, mutual
 
 
 def _add_visual_scores(store: Store, groups: list[DuplicateGroup]) -> None:
@@ -216,43 +211,36 @@ def _add_visual_scores(store: Store, groups: list[DuplicateGroup]) -> None:
             video.visual = round(visual.contained(frames[video.video_id], keeper), 6)
 
 
-def _keeper_first(rows: list[DuplicateCandidate], contents: list[list[int]], members: list[int]) -> list[int]:
-    """A group's content positions, its keeper first: the best copy by the keeper rule among the
-    group alone (its footage tiers start at the group's longest, not at some other video's)."""
-    best = members[keeper_ranking([rows[contents[k][0]] for k in members])[0]]
-    return [best, *(k for k in members if k != best)]
-
-
 def _shown_score(scores: dict[tuple[int, int], tuple], keeper: int, anchor: int, member: int) -> tuple | None:
-    """A member's (score, offset) against its keeper (the offset: where the member starts in the
-    keeper), or against the group's anchor where it matched the anchor alone (then no offset: it
-    is not one into the keeper); None for the keeper."""
+    """A member's (score, offset) against its keeper (the first of its group in keeper order), or
+    against the group's anchor where it matched the anchor alone (then no offset: it is not one
+    into the keeper); None for the keeper."""
     if member == keeper:
         return None
     if (keeper, member) in scores:
         return scores[(keeper, member)]
-    if (member, keeper) in scores:  # the keeper is contained in the member
-        score, offset = scores[(member, keeper)]
-        return score, None if offset is None else -offset
     score, _ = scores[(min(anchor, member), max(anchor, member))]
     return score, None
 
 
-def _anchored_groups(count: int, scores: dict[tuple[int, int], tuple], tiers: list[int]) -> list[tuple[list[int], int]]:
-    """Content positions (in keeper order, with their footage `tiers`) grouped without chaining:
-    ([keeper, members...], anchor) per group.
+def _anchored_groups(count: int, scores: dict[tuple[int, int], tuple],
+                     mutual: set[tuple[int, int]]) -> list[tuple[list[int], int]]:
+    """Content positions (in keeper order) grouped without chaining: ([keeper, members...], anchor)
+    per group. `scores` holds the pairs (a, b) where b is contained in a, `mutual` those where a is
+    contained in b too.
 
     Each group forms around an anchor: of the contents not yet in a group, the one that the most
     others not yet in a group can join (the earliest in keeper order among equals), with all of
-    them. A video joins an anchor it matches that is as long as it or longer (a copy, a trim, a
-    sub-clip of it), never one that is a part of it: two cuts that both hold one clip are not
-    copies of each other. The keeper is then the group's best copy in keeper order, which need not
-    be the anchor: a copy that bars or an intro set apart from others (a pillarboxed one that the
-    intro copies do not match) no longer splits the group, though the rule may still keep it."""
+    them. A video joins an anchor it is contained in (a copy, a trim, a sub-clip of it) or that is
+    contained in it both ways (a copy with an intro), never one that is only a part of it: two cuts
+    that both hold one clip are not copies of each other. The keeper is then the group's first in
+    keeper order, which need not be the anchor: a copy that bars or an intro set apart from others
+    (a pillarboxed one that the intro copies do not match) no longer splits the group, though the
+    rule may still keep it."""
     joiners: dict[int, set[int]] = defaultdict(set)
     for a, b in scores:  # b is contained in a, a first in keeper order
         joiners[a].add(b)
-        if tiers[a] == tiers[b]:  # as long: each is a copy of the other
+        if (a, b) in mutual:  # each is a copy of the other
             joiners[b].add(a)
     taken = [False] * count
     groups = []
