@@ -135,11 +135,12 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
         frames = visual.frame_vectors(store, [rows[same[0]].id for same in contents], bool(channels or where))
         scores = {(a, b): (round(score, 6), None) for a, b in visual.candidate_pairs(frames, threshold)
                   if (score := visual.contained(frames[b], frames[a])) >= threshold}
-        mutual = {(a, b) for a, b in scores if visual.contained(frames[a], frames[b]) >= threshold}
     else:
         scores = {}
     groups = []
-    for members, anchor in _anchored_groups(len(contents), scores, mutual):
+    # Similar mode's scores (CLIP frames) match looser, whole libraries alike on a random-weight model:
+    # its groups keep forming around the best copy, of those that match it.
+    for members, anchor in _anchored_groups(len(contents), scores, mutual, most_matched=mode == "near"):
         groups.append(_group(rows, [contents[k] for k in members],
                              [_shown_score(scores, members[0], anchor, k) for k in members], mode, store.meta.root or ""))
     groups = [group for group in groups if len(group.videos) > 1]
@@ -223,8 +224,8 @@ def _shown_score(scores: dict[tuple[int, int], tuple], keeper: int, anchor: int,
     return score, None
 
 
-def _anchored_groups(count: int, scores: dict[tuple[int, int], tuple],
-                     mutual: set[tuple[int, int]]) -> list[tuple[list[int], int]]:
+def _anchored_groups(count: int, scores: dict[tuple[int, int], tuple], mutual: set[tuple[int, int]],
+                     most_matched: bool = True) -> list[tuple[list[int], int]]:
     """Content positions (in keeper order) grouped without chaining: ([keeper, members...], anchor)
     per group. `scores` holds the pairs (a, b) where b is contained in a, `mutual` those where a is
     contained in b too.
@@ -236,7 +237,7 @@ def _anchored_groups(count: int, scores: dict[tuple[int, int], tuple],
     that both hold one clip are not copies of each other. The keeper is then the group's first in
     keeper order, which need not be the anchor: a copy that bars or an intro set apart from others
     (a pillarboxed one that the intro copies do not match) no longer splits the group, though the
-    rule may still keep it."""
+    rule may still keep it. Without `most_matched` the anchor is the first in keeper order."""
     joiners: dict[int, set[int]] = defaultdict(set)
     for a, b in scores:  # b is contained in a, a first in keeper order
         joiners[a].add(b)
@@ -248,7 +249,7 @@ def _anchored_groups(count: int, scores: dict[tuple[int, int], tuple],
         free = [position for position in range(count) if not taken[position]]
         if not free:
             return groups
-        anchor = min(free, key=lambda p: (-sum(not taken[b] for b in joiners[p]), p))
+        anchor = min(free, key=lambda p: (-sum(not taken[b] for b in joiners[p]), p)) if most_matched else free[0]
         members = sorted([anchor, *(b for b in joiners[anchor] if not taken[b])])
         for position in members:
             taken[position] = True
