@@ -12,7 +12,7 @@ import pytest
 from vindex import DuplicateReport, Index, ModelSpec, VindexError
 from vindex.defaults import DUPLICATE_THRESHOLDS
 from vindex.demo import make_duplicate_set
-from vindex.duplicates import _keepers_and_members
+from vindex.duplicates import _anchored_groups
 from vindex.duplicates.fingerprint_match import Fingerprints, candidate_pairs, containment
 
 SUBCLIP_START = 17.4
@@ -74,9 +74,33 @@ def test_candidate_search_finds_planted_copies_without_comparing_all_pairs():
 
 # -- grouping -------------------------------------------------------------------------------------
 def test_groups_do_not_chain():
-    # 0 ~ 1 and 1 ~ 2 but not 0 ~ 2: 2 is not pulled into 0's group through 1.
-    scores = {(0, 1): (0.9, 0.0), (1, 2): (0.9, 0.0), (3, 4): (0.85, 2.0)}
-    assert _keepers_and_members(5, scores) == [[0, 1], [2], [3, 4]]
+    # 0 ~ 1, 1 ~ 2, 2 ~ 3 but no other pair: 1 (matched by two, the earliest such) anchors 0 and 2;
+    # 3 is not pulled in through 2.
+    scores = {(0, 1): (0.9, 0.0), (1, 2): (0.9, 0.0), (2, 3): (0.9, 0.0), (4, 5): (0.85, 2.0)}
+    assert _anchored_groups(6, scores, set(scores)) == [([0, 1, 2], 1), ([4, 5], 4), ([3], 3)]
+    # Anchored on the first in keeper order instead (similar mode): 0 takes 1, then 2 takes 3.
+    assert [m for m, _ in _anchored_groups(6, scores, set(), most_matched=False)] == [[0, 1], [2, 3], [4, 5]]
+
+
+def test_a_group_forms_around_the_video_the_others_match():
+    # The keeper-order first video (0, a pillarboxed copy) is matched by the original (1) alone; the
+    # original is matched by every copy: all join one group, whose keeper is still chosen by the rule.
+    scores = {(0, 1): (0.9, 0.0), (1, 2): (0.9, 0.0), (1, 3): (0.8, -2.0), (1, 4): (0.8, -3.0)}
+    assert _anchored_groups(5, scores, set(scores)) == [([0, 1, 2, 3, 4], 1)]
+
+
+def test_a_copy_that_holds_the_original_both_ways_joins_the_group_around_it():
+    # 0, a still screen's copy whose footage measured longer, contains the original (1) and is
+    # contained in it: a copy, not a longer cut, so it joins the group the copies form around 1.
+    scores = {(0, 1): (1.0, 0.0), (1, 2): (0.9, 0.0), (1, 3): (0.9, 0.0), (2, 3): (0.9, 0.0)}
+    assert _anchored_groups(4, scores, {(0, 1), (1, 2), (1, 3), (2, 3)}) == [([0, 1, 2, 3], 1)]
+    assert _anchored_groups(4, scores, {(1, 2), (1, 3), (2, 3)}) == [([1, 2, 3], 1), ([0], 0)]
+
+
+def test_two_cuts_holding_one_clip_do_not_join_around_it():
+    # 2 (a shorter clip) is contained in both 0 and 1, which do not match each other.
+    scores = {(0, 2): (0.9, 1.0), (1, 2): (0.9, 3.0)}
+    assert _anchored_groups(3, scores, set()) == [([0, 2], 0), ([1], 1)]
 
 
 # -- the labelled set -----------------------------------------------------------------------------
@@ -269,3 +293,4 @@ def test_a_subclip_of_a_long_video_with_sparse_keyframes_is_found_at_its_offset(
     assert [video.path for video in group.videos] == ["long.mp4", "cut.mp4"]
     offset = group.videos[1].offset
     assert offset == pytest.approx(37.4, abs=0.6) and group.videos[1].reason == f"contained at 0:{round(offset)}"
+

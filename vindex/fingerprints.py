@@ -3,7 +3,7 @@
 The hash is pHash's (as `imagehash.phash` computes it): the grey picture shrunk to 32x32, its
 2-D DCT, the 8x8 lowest frequencies, one bit per coefficient above their median, the first
 coefficient as the most significant bit. Two differences, both for video: bars (letterbox,
-pillarbox: near-uniform border rows and columns) are cropped first, so a letterboxed copy hashes
+pillarbox: flat, near-black border rows and columns) are cropped first, so a letterboxed copy hashes
 like the original; and a whole batch is hashed at once with matrix products, no Python loop.
 
 Frames arrive as small grey squares (`GREY_SIZE`, reformatted by swscale while decoding, aspect
@@ -33,13 +33,19 @@ GREY_SIZE = 64  # the side of the grey square each frame is reformatted to for h
 HASH_SIDE = 8  # 8x8 coefficients: a 64-bit hash
 DCT_SIDE = 32  # the side the (cropped) picture is shrunk to before the DCT, as in pHash
 # A border row (or column) is part of a bar when it is this flat (standard deviation, grey
-# levels) and this close to the outermost row's level: black bars of a letterbox, and flat
-# coloured ones. Compression noise on a black bar stays well under both.
+# levels) and this dark (its mean, of 255): the black bars a letterbox or pillarbox adds. A flat
+# border of another level (a window's background, a sky, a table top) is the picture's own: were
+# it cropped, a boxed copy (its black bars beside that border) would be cropped to another picture
+# than its original. Compression noise on a black bar (0 on the grey square, the edge row a
+# blend) stays well under both.
 BAR_FLATNESS = 8.0
-BAR_LEVEL = 12.0
+BAR_BLACK = 24.0
 # Bars never take more than this share of a side in all: a frame that is flat almost
 # everywhere is a blank frame, not a letterboxed one, and is hashed whole.
 BAR_MAX_SHARE = 0.75
+# Seconds either side of a sample whose samples must all show a row as bar for it to be bar there:
+# the whole of a short video; in a long one, the stretch around (its sources boxed differently).
+BAR_WINDOW_SECONDS = 5.0
 # A frame whose shrunk, cropped picture has less contrast than this (standard deviation, grey
 # levels) is blank: black, white, one colour, the dark end of a fade. Its hash is noise.
 BLANK_CONTRAST = 6.0
@@ -85,6 +91,10 @@ HELD_BITS = 4
 # and its re-encode became the keeper.
 DRIFT_BITS = 3
 HELD_SECONDS, HELD_MAX_SECONDS = 1.0, 6.0
+# A held run is dropped only when the samples after it span this many seconds or more: a video
+# that is mostly still (a board game's screen, a slide show) is footage, not a frozen end around
+# a moment of motion, and its copies keep enough samples to be found.
+FOOTAGE_LEFT_SECONDS = 2.0
 # A sample stands for the time up to the next one, but never for more than this (a gap in the
 # samples of a long video, where the decoder found no frame).
 MAX_SAMPLE_SECONDS = 2.0
@@ -117,9 +127,12 @@ def fingerprint(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return hashed.hashes, hashed.blank
 
 
-def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None) -> HashedPictures:
+def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None, times: np.ndarray | None = None) -> HashedPictures:
     """`fingerprint`, with the share of each picture its bars leave and, given `chroma` ((n, 2, s, s)
-    uint8: each frame's U and V planes, any square size), its colour signatures."""
+    uint8: each frame's U and V planes, any square size), its colour signatures. Given `times` (the
+    frames' seconds, in order: samples of one video), a row or column of a frame of its footage
+    (`content`: no blank frame, title card or frozen end) is bar only where it is in the footage's
+    frames around too (`_bars`); the others are cropped each alone, a title card as in any copy."""
     grey = np.asarray(grey)
     if grey.ndim == 2:
         grey = grey[None]
@@ -128,15 +141,17 @@ def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None) -> HashedP
         return HashedPictures(np.zeros(0, np.uint64), np.zeros(0, bool), np.zeros(0), np.zeros(0), np.zeros(0, bool),
                               np.zeros(0, np.uint64))
     pixels = grey.astype(np.float32)
-    top, bottom = _bars(pixels)
-    left, right = _bars(pixels.transpose(0, 2, 1), top, bottom)
-    rows = _box_matrices(top, bottom, pixels.shape[1])  # (n, 32, h)
-    columns = _box_matrices(left, right, pixels.shape[2])  # (n, 32, w)
-    small = np.einsum("nij,njk,nlk->nil", rows, pixels, columns, optimize=True)  # (n, 32, 32)
-    blank = small.reshape(count, -1).std(axis=1) < BLANK_CONTRAST
-    coefficients = np.einsum("ai,nij,bj->nab", DCT_ROWS, small, DCT_ROWS, optimize=True).reshape(count, -1)
-    bits = coefficients > np.median(coefficients, axis=1, keepdims=True)
-    hashes = (bits.astype(np.uint64) * BIT_WEIGHTS).sum(axis=1, dtype=np.uint64)
+    crop = _crop(pixels)
+    small, blank, hashes, coefficients = _hashed(pixels, *crop)
+    if times is not None and count > 1:
+        footage = content(hashes, np.asarray(times), blank)
+        alone = crop
+        crop = tuple(np.where(footage, around, each) for around, each in zip(_crop(pixels, times, footage), alone))
+        moved = np.flatnonzero(np.any([new != old for new, old in zip(crop, alone)], axis=0))
+        if len(moved):  # hashed again: only the frames whose crop the footage around them changed
+            for whole, again in zip((small, blank, hashes, coefficients), _hashed(pixels[moved], *(e[moved] for e in crop))):
+                whole[moved] = again
+    top, bottom, left, right = crop
     low = (coefficients / DCT_NORMS) ** 2  # the orthonormal DCT's coefficients: energies add up (Parseval)
     contrast = ((small - small.mean(axis=(1, 2), keepdims=True)) ** 2).sum(axis=(1, 2))
     weak = low[:, 1:].sum(axis=1) < WEAK_HASH_SHARE * np.maximum(contrast, 1e-9)
@@ -145,6 +160,26 @@ def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None) -> HashedP
                                  left / pixels.shape[2], right / pixels.shape[2]))
     return HashedPictures(hashes, blank, (right - left) / pixels.shape[2], (bottom - top) / pixels.shape[1], weak,
                           colours)
+
+
+def _crop(pixels: np.ndarray, times: np.ndarray | None = None, voting: np.ndarray | None = None) -> tuple:
+    """(top, bottom, left, right) of each frame's picture without bars (`_bars`)."""
+    top, bottom = _bars(pixels, times, voting)
+    left, right = _bars(pixels.transpose(0, 2, 1), times, voting, top, bottom)
+    return top, bottom, left, right
+
+
+def _hashed(pixels: np.ndarray, top: np.ndarray, bottom: np.ndarray, left: np.ndarray, right: np.ndarray) -> tuple:
+    """(the cropped pictures shrunk to DCT_SIDE squares, blank flags, hashes, 8x8 DCT coefficients)."""
+    count = len(pixels)
+    rows = _box_matrices(top, bottom, pixels.shape[1])  # (n, 32, h)
+    columns = _box_matrices(left, right, pixels.shape[2])  # (n, 32, w)
+    small = np.einsum("nij,njk,nlk->nil", rows, pixels, columns, optimize=True)  # (n, 32, 32)
+    blank = small.reshape(count, -1).std(axis=1) < BLANK_CONTRAST
+    coefficients = np.einsum("ai,nij,bj->nab", DCT_ROWS, small, DCT_ROWS, optimize=True).reshape(count, -1)
+    bits = coefficients > np.median(coefficients, axis=1, keepdims=True)
+    hashes = (bits.astype(np.uint64) * BIT_WEIGHTS).sum(axis=1, dtype=np.uint64)
+    return small, blank, hashes, coefficients
 
 
 FULL_RANGE = 2  # AVCOL_RANGE_JPEG: a frame's colour_range when its levels span 0-255
@@ -241,7 +276,9 @@ def content(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray, drifting_i
             still = np.bitwise_count(hashes[order] ^ hashes[order[0]]) <= HELD_BITS
             run = int(np.cumprod(still).sum())
             held = abs(float(times[order[min(run, len(order) - 1)]] - times[order[0]]))
-            if run == len(order) or held < HELD_SECONDS or dropped + held > HELD_MAX_SECONDS:
+            left = abs(float(times[order[-1]] - times[order[min(run, len(order) - 1)]]))
+            if (run == len(order) or held < HELD_SECONDS or dropped + held > HELD_MAX_SECONDS
+                    or left < FOOTAGE_LEFT_SECONDS):
                 break
             later = np.bitwise_count(hashes[order[run // 2 : run]] ^ hashes[order[0]])
             if drifting_is_footage and np.median(later) >= DRIFT_BITS:
@@ -262,9 +299,14 @@ def content_seconds(times: np.ndarray, kept: np.ndarray, duration: float | None)
     return float(spans[np.asarray(kept, bool)].sum())
 
 
-def _bars(pixels: np.ndarray, start: np.ndarray | None = None, stop: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _bars(pixels: np.ndarray, times: np.ndarray | None, voting: np.ndarray | None = None,
+          start: np.ndarray | None = None, stop: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """How many rows of bar each frame has at its top and bottom: `(first kept row, end of kept rows)`.
 
+    A row is bar in a frame when it is flat and near-black (BAR_FLATNESS, BAR_BLACK) there and in
+    every other frame within BAR_WINDOW_SECONDS of it (`times`; each frame alone when None) that
+    votes (`voting`; all when None) and is not flat all over: a dark picture beside a bar (a night scene, a black window) is not bar, since
+    it is not dark throughout, and a boxed copy and its original crop to the same picture.
     With `start` and `stop` (the kept rows of the transposed picture), only those columns of
     each row count, so a letterbox's black rows do not hide a pillarbox.
     """
@@ -277,9 +319,16 @@ def _bars(pixels: np.ndarray, start: np.ndarray | None = None, stop: np.ndarray 
     total = weights.sum(axis=2)
     mean = (pixels * weights).sum(axis=2) / total  # (n, h)
     spread = np.sqrt(np.maximum(((pixels - mean[:, :, None]) ** 2 * weights).sum(axis=2) / total, 0))
-    flat = spread <= BAR_FLATNESS
-    top = _run(flat & (np.abs(mean - mean[:, :1]) <= BAR_LEVEL))
-    bottom = _run((flat & (np.abs(mean - mean[:, -1:]) <= BAR_LEVEL))[:, ::-1])
+    bar = (spread <= BAR_FLATNESS) & (mean <= BAR_BLACK)
+    if times is not None and count > 1:
+        # Frames flat all over (black, a fade) say nothing of where the bars are: they vote for bar.
+        voting = (pixels.reshape(count, -1).std(axis=1) >= BLANK_CONTRAST) & (True if voting is None else voting)
+        against = np.vstack([np.zeros((1, height), np.int64), np.cumsum(~bar & voting[:, None], axis=0)])
+        times = np.asarray(times, np.float64)
+        first = np.searchsorted(times, times - BAR_WINDOW_SECONDS, side="left")
+        last = np.searchsorted(times, times + BAR_WINDOW_SECONDS, side="right")
+        bar = bar & (against[last] - against[first] == 0)
+    top, bottom = _run(bar), _run(bar[:, ::-1])
     too_much = top + bottom > BAR_MAX_SHARE * height
     top[too_much], bottom[too_much] = 0, 0
     return top, height - bottom

@@ -238,7 +238,7 @@ def _decode(path: str, container, stream, plan: DecodePlan) -> DecodedVideo:
     frame_count = stream.frames or (round(duration * fps) if duration and fps else None)
     decoded = DecodedVideo(images, timestamps, duration, fps, int(width), int(height), frame_count, phashes, blanks)
     if sampler is not None and sampler.greys:
-        hashed = hash_pictures(np.stack(sampler.greys), np.stack(sampler.chromas))
+        hashed = hash_pictures(np.stack(sampler.greys), np.stack(sampler.chromas), np.asarray(sampler.times))
         decoded.fingerprints, decoded.fingerprint_blank = hashed.hashes, hashed.blank
         decoded.fingerprint_weak, decoded.fingerprint_colours = hashed.weak, hashed.colours
         decoded.fingerprint_times = np.asarray(sampler.times, np.float32)

@@ -8,11 +8,13 @@ Three modes say what counts as a duplicate:
   their offset. The score is the share of the shorter video's frames found in the longer one.
 - `similar`: the same scene by CLIP frame vectors (`visual`), looser: also a scene shot again.
 
-Groups never chain: videos are taken in keeper order (the best copy first: most seconds of footage,
-then most picture pixels once bars are cropped, then highest bit rate; `keeper_ranking`); each one
-not yet in a group becomes a keeper and takes every video not yet in a group that
-scores at least the threshold against it. Every member's score is its score against its keeper,
-so none is shown below the threshold. Identical copies always join their original's group.
+Groups never chain: each forms around an anchor, the video not yet in a group that most others not
+yet in a group match, and takes every one of those that scores at least the threshold against it
+and is no longer than it (two cuts that both hold one clip are not copies of each other).
+Its keeper is its best copy (most seconds of footage, then most picture pixels once bars are
+cropped, then highest bit rate; `keeper_ranking`). Every member's score is its score against its
+keeper, or against the anchor where it matched the anchor alone, so none is shown below the
+threshold. Identical copies always join their original's group.
 """
 
 from __future__ import annotations
@@ -124,8 +126,9 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
         copies[rows[position].content_hash or rows[position].id].append(position)
     contents = list(copies.values())  # one entry per content, in keeper order (dicts keep insertion)
     warnings: list[str] = []
+    mutual: set[tuple[int, int]] = set()
     if mode == "near":
-        scores = _near_scores(rows, contents, threshold, warnings)
+        scores, mutual = _near_scores(rows, contents, threshold, warnings)
     elif mode == "similar":
         untrained = random_weights_warning(store.meta.weights, "similar-mode groups")
         warnings += [untrained] if untrained else []
@@ -134,9 +137,12 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
                   if (score := visual.contained(frames[b], frames[a])) >= threshold}
     else:
         scores = {}
-    groups = [_group(rows, [contents[k] for k in members], [scores.get((members[0], k)) for k in members],
-                     mode, store.meta.root or "")
-              for members in _keepers_and_members(len(contents), scores)]
+    groups = []
+    # Similar mode's scores (CLIP frames) match looser, whole libraries alike on a random-weight model:
+    # its groups keep forming around the best copy, of those that match it.
+    for members, anchor in _anchored_groups(len(contents), scores, mutual, most_matched=mode == "near"):
+        groups.append(_group(rows, [contents[k] for k in members],
+                             [_shown_score(scores, members[0], anchor, k) for k in members], mode, store.meta.root or ""))
     groups = [group for group in groups if len(group.videos) > 1]
     groups.sort(key=lambda g: (-g.reclaimable_bytes, g.keeper.path))
     if mode == "near" and groups:
@@ -175,9 +181,10 @@ def _catalog(store: Store, channels: tuple[str, ...], where: str | None,
 
 
 def _near_scores(rows: list[DuplicateCandidate], contents: list[list[int]], threshold: float,
-                 warnings: list[str]) -> dict[tuple[int, int], tuple[float, float | None]]:
+                 warnings: list[str]) -> tuple[dict[tuple[int, int], tuple[float, float | None]], set[tuple[int, int]]]:
     """(keeper-side content, member-side content) -> (containment share, offset) for the pairs of
-    contents whose fingerprint containment reaches `threshold`."""
+    contents whose fingerprint containment reaches `threshold`, and those of the pairs whose keeper
+    side is contained in the member side too (each is a copy of the other, not a part of it)."""
     missing = sum(row.fingerprints is None for row in rows)
     if missing:
         warnings.append(f"{missing} of {len(rows)} videos have no fingerprints yet (indexed by an older vindex): "
@@ -188,8 +195,10 @@ def _near_scores(rows: list[DuplicateCandidate], contents: list[list[int]], thre
                                                    rows[same[0]].fingerprint_colours)
                     if rows[same[0]].fingerprints is not None else
                     fingerprint_match.Fingerprints(np.empty(0, np.uint64), np.empty(0)) for same in contents]
-    return {pair: (round(found.share, 6), round(found.offset, 2))
-            for pair, found in fingerprint_match.contained_pairs(fingerprints, threshold).items()}
+    scores = {pair: (round(found.share, 6), round(found.offset, 2))
+              for pair, found in fingerprint_match.contained_pairs(fingerprints, threshold).items()}
+    mutual = {(a, b) for a, b in scores if fingerprint_match.containment(fingerprints[a], fingerprints[b]).share >= threshold}
+    return scores, mutual
 
 
 def _add_visual_scores(store: Store, groups: list[DuplicateGroup]) -> None:
@@ -203,21 +212,48 @@ def _add_visual_scores(store: Store, groups: list[DuplicateGroup]) -> None:
             video.visual = round(visual.contained(frames[video.video_id], keeper), 6)
 
 
-def _keepers_and_members(count: int, scores: dict[tuple[int, int], tuple]) -> list[list[int]]:
-    """Content positions grouped without chaining: [keeper, members...] for each keeper in order."""
-    partners: dict[int, list[int]] = defaultdict(list)
-    for a, b in scores:
-        partners[a].append(b)
+def _shown_score(scores: dict[tuple[int, int], tuple], keeper: int, anchor: int, member: int) -> tuple | None:
+    """A member's (score, offset) against its keeper (the first of its group in keeper order), or
+    against the group's anchor where it matched the anchor alone (then no offset: it is not one
+    into the keeper); None for the keeper."""
+    if member == keeper:
+        return None
+    if (keeper, member) in scores:
+        return scores[(keeper, member)]
+    score, _ = scores[(min(anchor, member), max(anchor, member))]
+    return score, None
+
+
+def _anchored_groups(count: int, scores: dict[tuple[int, int], tuple], mutual: set[tuple[int, int]],
+                     most_matched: bool = True) -> list[tuple[list[int], int]]:
+    """Content positions (in keeper order) grouped without chaining: ([keeper, members...], anchor)
+    per group. `scores` holds the pairs (a, b) where b is contained in a, `mutual` those where a is
+    contained in b too.
+
+    Each group forms around an anchor: of the contents not yet in a group, the one that the most
+    others not yet in a group can join (the earliest in keeper order among equals), with all of
+    them. A video joins an anchor it is contained in (a copy, a trim, a sub-clip of it) or that is
+    contained in it both ways (a copy with an intro), never one that is only a part of it: two cuts
+    that both hold one clip are not copies of each other. The keeper is then the group's first in
+    keeper order, which need not be the anchor: a copy that bars or an intro set apart from others
+    (a pillarboxed one that the intro copies do not match) no longer splits the group, though the
+    rule may still keep it. Without `most_matched` the anchor is the first in keeper order."""
+    joiners: dict[int, set[int]] = defaultdict(set)
+    for a, b in scores:  # b is contained in a, a first in keeper order
+        joiners[a].add(b)
+        if (a, b) in mutual:  # each is a copy of the other
+            joiners[b].add(a)
     taken = [False] * count
     groups = []
-    for keeper in range(count):
-        if taken[keeper]:
-            continue
-        members = sorted(b for b in partners[keeper] if not taken[b])
-        for position in [keeper, *members]:
+    while True:
+        free = [position for position in range(count) if not taken[position]]
+        if not free:
+            return groups
+        anchor = min(free, key=lambda p: (-sum(not taken[b] for b in joiners[p]), p)) if most_matched else free[0]
+        members = sorted([anchor, *(b for b in joiners[anchor] if not taken[b])])
+        for position in members:
             taken[position] = True
-        groups.append([keeper, *members])
-    return groups
+        groups.append((members, anchor))
 
 
 def _group(rows: list[DuplicateCandidate], contents: list[list[int]], scores: list[tuple | None], mode: str,
