@@ -265,8 +265,10 @@ def fine_hashes(small: np.ndarray) -> np.ndarray:
     per coefficient of the FINE_SIDE x FINE_SIDE lowest DCT frequencies, set where it is above their
     median, as FINE_WORDS uint64 (n, FINE_WORDS)."""
     count = len(small)
-    coefficients = np.einsum("ai,nij,bj->nab", FINE_ROWS, small.astype(np.float32), FINE_ROWS,
-                             optimize=True).reshape(count, -1)
+    # Two plain products, not BLAS: a BLAS call this size wakes its thread pool, whose spinning threads
+    # cost more CPU than the products themselves (scripts/bench_dupes.py's decode CPU).
+    rows = np.einsum("ai,nij->naj", FINE_ROWS, small.astype(np.float32), optimize=False)
+    coefficients = np.einsum("naj,bj->nab", rows, FINE_ROWS, optimize=False).reshape(count, -1)
     bits = coefficients > np.median(coefficients, axis=1, keepdims=True)
     return np.packbits(bits, axis=1).view(">u8").astype(np.uint64).reshape(count, FINE_WORDS)
 
