@@ -43,8 +43,9 @@ MAX_MEAN_GREY_APART, MAX_MEAN_CHROMA_APART = 20.0, 4.0
 # mean distance plus this many bits. A picture that changes as a whole (fast motion sampled at other
 # instants, compression) moves a like share of both hashes' bits; one whose detail differs where its
 # low frequencies agree (checkerboards of other checker sizes) moves the finer hash's alone. Tuning part
-# of the real footage (scripts/bench_dupes.py --footage): copies 33.3 bits at most (a music visualizer
-# at CRF 35, scale 0.3x); the demo corpus's look-alikes 4-121 bits, 68 of its 89 pairs above 40.
+# of the real footage (scripts/bench_dupes.py --footage): pairs of copies 33.3 bits at most (a game's
+# title-intro copy against its letterboxed one); the demo corpus's look-alikes 4-121 bits, 68 of its 89
+# pairs above 40.
 FINE_PER_HASH_BIT, MAX_FINE_EXCESS = 4.0, 40.0
 # Two videos are compared only when one frame pair is this close (and shares a 16-bit chunk): a copy
 # has many matching frames, one of them this close, while unrelated hashes within MAX_DISTANCE that
