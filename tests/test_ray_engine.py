@@ -154,7 +154,8 @@ def test_object_store_source_folder_is_one_line(run):
 def frame_rows(rows: list[tuple]) -> dict[str, np.ndarray]:
     job, frame, frames, timestamp, error = (np.asarray(column) for column in zip(*rows))
     fingerprints = dict(fingerprints=[-1, 7], fingerprint_times=[0.0, 1.0], fingerprint_blank=[False, True],
-                        fingerprint_weak=[True, False], fingerprint_colours=[-2, 3])
+                        fingerprint_weak=[True, False], fingerprint_colours=[-2, 3],
+                        fingerprint_fine=[[-3, 0, 1, 2], [4, 5, 6, 7]])
     video = np.asarray([json.dumps(dict(duration=2.0, fps=10.0, width=96, height=72, frame_count=20, **fingerprints))]
                        * len(rows))
     vector = np.stack([np.full(4, float(f), np.float32) for f in frame])
@@ -177,6 +178,7 @@ def test_videos_are_reassembled_from_frames_in_any_order():
     assert decoded.phashes.tolist() == [0, 2**64 - 1] and decoded.blanks.tolist() == [True, False]
     assert decoded.fingerprints.tolist() == [2**64 - 1, 7] and decoded.fingerprint_blank.tolist() == [False, True]
     assert decoded.fingerprint_weak.tolist() == [True, False] and decoded.fingerprint_colours.tolist() == [2**64 - 2, 3]
+    assert decoded.fingerprint_fine.tolist() == [[2**64 - 3, 0, 1, 2], [4, 5, 6, 7]]
     assert list(videos) == [1, 2, 0]  # each video as soon as its last frame arrives
 
 

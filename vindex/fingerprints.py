@@ -16,7 +16,10 @@ in two palettes or brightnesses (a fractal zoom in two colour maps) hash alike. 
 gets a colour signature (`colour_signatures`): the mean grey level of each quarter of the cropped
 picture and the mean chroma (U and V, from the decoder's own 4:2:0 planes shrunk to CHROMA_SIZE) of
 its top and bottom halves, eight signed bytes packed in a uint64; two samples show the same picture
-only when these agree too (`colour_apart`).
+only when these agree too (`colour_apart`). And each sample gets a finer hash (`FINE_SIDE`): the
+signs about their median of the 16x16 lowest frequencies of the same shrunk, cropped picture, 256
+bits as four uint64, which tell apart what the 64-bit hash cannot: checkerboards of other checker
+sizes, one board with a few tiles moved (`fine_distance`).
 
 Hashes and colour signatures are uint64; LanceDB stores them as int64 with the same bits
 (`to_stored`, `from_stored`).
@@ -60,19 +63,23 @@ WEAK_HASH_SHARE = 0.1
 # Each frame's chroma planes are shrunk to this side (a CHROMA_SIZE square of U and one of V) for
 # its colour signature (`colour_signatures`).
 CHROMA_SIZE = 32
+# The side of the finer hash's block of lowest DCT frequencies (of the DCT_SIDE square): 256 bits.
+FINE_SIDE = 16
+FINE_WORDS = FINE_SIDE * FINE_SIDE // 64
 
 
-def _dct_rows() -> np.ndarray:
-    """The first HASH_SIDE rows of the (unnormalised) DCT-II matrix of size DCT_SIDE.
+def _dct_rows(side: int = HASH_SIDE) -> np.ndarray:
+    """The first `side` rows of the (unnormalised) DCT-II matrix of size DCT_SIDE.
 
     scipy's unnormalised DCT scales every coefficient alike, so the bits are pHash's.
     """
-    k = np.arange(HASH_SIDE)[:, None]
+    k = np.arange(side)[:, None]
     n = np.arange(DCT_SIDE)[None, :]
     return np.cos(np.pi * (2 * n + 1) * k / (2 * DCT_SIDE))
 
 
 DCT_ROWS = _dct_rows()  # (8, 32)
+FINE_ROWS = _dct_rows(FINE_SIDE).astype(np.float32)  # (16, 32)
 # The norms of DCT_ROWS' rows, per coefficient of the 8x8 block (flattened): dividing by them gives
 # the orthonormal DCT's coefficients.
 DCT_NORMS = np.outer(*(2 * [np.sqrt(np.r_[DCT_SIDE, np.full(HASH_SIDE - 1, DCT_SIDE / 2)])])).ravel()
@@ -111,6 +118,7 @@ class HashedPictures:
     height_share: np.ndarray  # float (n,)
     weak: np.ndarray  # bool (n,): the hash says little of the picture (WEAK_HASH_SHARE), never a match
     colours: np.ndarray  # uint64 (n,): the colour signatures (`colour_signatures`); 0 without chroma
+    fine: np.ndarray  # uint64 (n, FINE_WORDS): the finer hashes (`fine_hashes`)
 
     def picture_share(self) -> tuple[float, float]:
         """(width, height) share of the picture without bars: the median over the non-blank frames."""
@@ -139,7 +147,7 @@ def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None, times: np.
     count = len(grey)
     if not count:
         return HashedPictures(np.zeros(0, np.uint64), np.zeros(0, bool), np.zeros(0), np.zeros(0), np.zeros(0, bool),
-                              np.zeros(0, np.uint64))
+                              np.zeros(0, np.uint64), np.zeros((0, FINE_WORDS), np.uint64))
     pixels = grey.astype(np.float32)
     crop = _crop(pixels)
     small, blank, hashes, coefficients = _hashed(pixels, *crop)
@@ -159,7 +167,7 @@ def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None, times: np.
                colour_signatures(small, chroma, top / pixels.shape[1], bottom / pixels.shape[1],
                                  left / pixels.shape[2], right / pixels.shape[2]))
     return HashedPictures(hashes, blank, (right - left) / pixels.shape[2], (bottom - top) / pixels.shape[1], weak,
-                          colours)
+                          colours, fine_hashes(small))
 
 
 def _crop(pixels: np.ndarray, times: np.ndarray | None = None, voting: np.ndarray | None = None) -> tuple:
@@ -250,6 +258,24 @@ def colour_signatures(small: np.ndarray, chroma: np.ndarray, top: np.ndarray, bo
     colour = np.einsum("nij,ncjk,nlk->ncil", rows, planes, columns, optimize=True).reshape(count, 4)
     signed = np.clip(np.round(np.concatenate([grey, colour], axis=1) - 128), -128, 127).astype(np.int8)
     return np.ascontiguousarray(signed).view(np.uint64).ravel()
+
+
+def fine_hashes(small: np.ndarray) -> np.ndarray:
+    """Per picture of `small` ((n, 32, 32): the cropped, shrunk grey pictures), its finer hash: one bit
+    per coefficient of the FINE_SIDE x FINE_SIDE lowest DCT frequencies, set where it is above their
+    median, as FINE_WORDS uint64 (n, FINE_WORDS)."""
+    count = len(small)
+    # Two plain products, not BLAS: a BLAS call this size wakes its thread pool, whose spinning threads
+    # cost more CPU than the products themselves (scripts/bench_dupes.py's decode CPU).
+    rows = np.einsum("ai,nij->naj", FINE_ROWS, small.astype(np.float32), optimize=False)
+    coefficients = np.einsum("naj,bj->nab", rows, FINE_ROWS, optimize=False).reshape(count, -1)
+    bits = coefficients > np.median(coefficients, axis=1, keepdims=True)
+    return np.packbits(bits, axis=1).view(">u8").astype(np.uint64).reshape(count, FINE_WORDS)
+
+
+def fine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Bits (of FINE_SIDE squared) by which finer hashes differ: rows of (n, FINE_WORDS) uint64."""
+    return np.bitwise_count(np.bitwise_xor(np.asarray(a, np.uint64), np.asarray(b, np.uint64))).sum(axis=-1)
 
 
 def colour_apart(a: np.ndarray | int, b: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:

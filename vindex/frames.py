@@ -86,6 +86,8 @@ class DecodedVideo:
     fingerprint_weak: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     # Per sample, its colour signature (vindex.fingerprints.colour_signatures): grey hashes alike, colours not.
     fingerprint_colours: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    # Per sample, its finer hash (vindex.fingerprints.fine_hashes): (n, 4) uint64.
+    fingerprint_fine: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.uint64))
     # The share of the width and of the height that is picture, not bars (letterbox, pillarbox):
     # the median over the non-blank fingerprint samples; (1, 1) when there are none.
     picture_share: tuple[float, float] = (1.0, 1.0)
@@ -241,6 +243,7 @@ def _decode(path: str, container, stream, plan: DecodePlan) -> DecodedVideo:
         hashed = hash_pictures(np.stack(sampler.greys), np.stack(sampler.chromas), np.asarray(sampler.times))
         decoded.fingerprints, decoded.fingerprint_blank = hashed.hashes, hashed.blank
         decoded.fingerprint_weak, decoded.fingerprint_colours = hashed.weak, hashed.colours
+        decoded.fingerprint_fine = hashed.fine
         decoded.fingerprint_times = np.asarray(sampler.times, np.float32)
         decoded.picture_share = hashed.picture_share()
     return decoded

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 VIDEOS, FRAMES, META, CLUSTERS = "videos", "frames", "meta", "clusters"
 TERMS = "terms"  # the cluster-naming vocabulary's text vectors, cached per model and vocabulary
 CURATION = "curation"  # the user's cluster decisions (rename, merge, move, split, undo), one row each
@@ -53,6 +53,14 @@ VIDEO_COLUMNS_V7 = [
     pa.field("fingerprint_colours", pa.list_(pa.int64())),
 ]
 
+# Version 8: a finer hash per fingerprint, since the 64-bit hash alone groups checkerboards of other checker
+# sizes and one board with a few tiles moved.
+VIDEO_COLUMNS_V8 = [
+    # Per fingerprint, the signs of the 16x16 lowest DCT frequencies of its picture (vindex.fingerprints.
+    # fine_hashes): 256 bits as four int64, one fingerprint after another; null until computed.
+    pa.field("fingerprint_fine", pa.list_(pa.int64())),
+]
+
 
 def video_schema(dim: int) -> pa.Schema:
     return pa.schema(
@@ -78,6 +86,7 @@ def video_schema(dim: int) -> pa.Schema:
             *VIDEO_COLUMNS_V2,
             *VIDEO_COLUMNS_V4,
             *VIDEO_COLUMNS_V7,
+            *VIDEO_COLUMNS_V8,
         ]
     )
 

@@ -192,7 +192,7 @@ def _near_scores(rows: list[DuplicateCandidate], contents: list[list[int]], thre
     # The evidence a match needs scales with the span of the fingerprints compared, not with the seconds
     # of footage (which count a slow drift at an end that no fingerprint stands for).
     fingerprints = [fingerprint_match.Fingerprints(rows[same[0]].fingerprints, rows[same[0]].fingerprint_times,
-                                                   rows[same[0]].fingerprint_colours)
+                                                   rows[same[0]].fingerprint_colours, rows[same[0]].fingerprint_fine)
                     if rows[same[0]].fingerprints is not None else
                     fingerprint_match.Fingerprints(np.empty(0, np.uint64), np.empty(0)) for same in contents]
     scores = {pair: (round(found.share, 6), round(found.offset, 2))

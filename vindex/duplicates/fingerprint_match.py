@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vindex.fingerprints import colour_apart
+from vindex.fingerprints import colour_apart, fine_distance
 
 # Bits (of 64) by which two hashes of the same picture may differ. On the synthetic labelled set
 # re-encodes, resizes and letterboxes differ by 0-4 bits, a 5 % crop by up to 10; on real footage
@@ -38,6 +38,15 @@ MAX_DISTANCE = 14
 # colourful footage of the held-out part to keep out a few demo look-alikes (one pattern in palettes
 # up to 15 % apart in brightness: 2-5 chroma levels).
 MAX_MEAN_GREY_APART, MAX_MEAN_CHROMA_APART = 20.0, 4.0
+# The frames matched at the offset and their closest matches have finer hashes (vindex.fingerprints.
+# fine_hashes: 256 bits, four times the hash's) no more apart on average than four times their hashes'
+# mean distance plus this many bits. A picture that changes as a whole (fast motion sampled at other
+# instants, compression) moves a like share of both hashes' bits; one whose detail differs where its
+# low frequencies agree (checkerboards of other checker sizes) moves the finer hash's alone. Tuning part
+# of the real footage (scripts/bench_dupes.py --footage): pairs of copies 33.3 bits at most (a game's
+# title-intro copy against its letterboxed one); the demo corpus's look-alikes 4-121 bits, 68 of its 89
+# pairs above 40.
+FINE_PER_HASH_BIT, MAX_FINE_EXCESS = 4.0, 40.0
 # Two videos are compared only when one frame pair is this close (and shares a 16-bit chunk): a copy
 # has many matching frames, one of them this close, while unrelated hashes within MAX_DISTANCE that
 # share a chunk (1 in 500 random pairs) would make the candidates grow.
@@ -69,12 +78,14 @@ PAIR_BLOCK = 1 << 22  # candidate frame pairs whose distance is computed at once
 
 @dataclass(frozen=True)
 class Fingerprints:
-    """One video's hashes (uint64), their times in seconds, in time order, and their colour
-    signatures (uint64; None when not computed: then any colour agrees)."""
+    """One video's hashes (uint64), their times in seconds, in time order, their colour
+    signatures (uint64; None when not computed: then any colour agrees) and finer hashes ((n, 4)
+    uint64; None when not computed: then the hashes decide alone)."""
 
     hashes: np.ndarray
     times: np.ndarray
     colours: np.ndarray | None = None
+    fine: np.ndarray | None = None
 
     @property
     def length(self) -> float:
@@ -185,8 +196,10 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     at_offset = np.abs(offsets - offset) <= tolerance
     agreeing = np.unique(rows[at_offset])
     matched = len(agreeing)
+    closest = _closest_matches(rows[at_offset], cols[at_offset], distance[rows, cols][at_offset])
     same_colours = (short.colours is None or long.colours is None or not matched
-                    or _same_colours(short, long, rows[at_offset], cols[at_offset], distance[rows, cols][at_offset]))
+                    or _same_colours(short.colours[closest[0]], long.colours[closest[1]]))
+    same_detail = short.fine is None or long.fine is None or not matched or _same_detail(short, long, *closest)
     spread = float(short.times[agreeing[-1]] - short.times[agreeing[0]]) if matched else 0.0
     shifted = short.times.astype(np.float64) + offset
     long_times = long.times.astype(np.float64)
@@ -197,19 +210,31 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     compared = int(np.count_nonzero(outside | (nearest <= tolerance)))
     overhang = max(0.0, long_times[0] - shifted[0]) + max(0.0, shifted[-1] - long_times[-1])
     enough = (matched >= MIN_MATCHED_FRAMES and spread >= min(MIN_MATCHED_SECONDS, EVIDENCE_SHARE * short.length)
-              and overhang <= MAX_OVERHANG and same_colours)
+              and overhang <= MAX_OVERHANG and same_colours and same_detail)
     share = matched / compared if enough and compared else 0.0
     return Containment(share, offset, matched, compared, overhang)
 
 
-def _same_colours(short: Fingerprints, long: Fingerprints, rows: np.ndarray, cols: np.ndarray,
-                  distances: np.ndarray) -> bool:
-    """Whether the frames of `short` matched at the offset (`rows`, with their matches `cols` in `long`
-    and the hashes' `distances`) show the same colours as their closest matches (by hash), on average
-    (MAX_MEAN_GREY_APART, MAX_MEAN_CHROMA_APART)."""
+def _closest_matches(rows: np.ndarray, cols: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(frames of the shorter video, their closest match by hash in the longer one): of the frame
+    pairs matched at the offset (`rows` with `cols`, the hashes `distances` apart), one per frame."""
     order = np.lexsort((distances, rows))
-    first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]]
-    grey_apart, chroma_apart = colour_apart(short.colours[rows[first]], long.colours[cols[first]])
+    first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]] if len(rows) else order
+    return rows[first], cols[first]
+
+
+def _same_detail(short: Fingerprints, long: Fingerprints, rows: np.ndarray, cols: np.ndarray) -> bool:
+    """Whether frames `rows` of `short` and their closest matches `cols` in `long` differ in their finer
+    hashes no more than their hashes' distance explains, on average (MAX_FINE_EXCESS)."""
+    fine = fine_distance(short.fine[rows], long.fine[cols]).mean()
+    coarse = np.bitwise_count(short.hashes[rows] ^ long.hashes[cols]).mean()
+    return bool(fine - FINE_PER_HASH_BIT * coarse <= MAX_FINE_EXCESS)
+
+
+def _same_colours(short: np.ndarray, long: np.ndarray) -> bool:
+    """Whether frames of the shorter video (their colour signatures `short`) show the same colours
+    as their closest matches (`long`) on average (MAX_MEAN_GREY_APART, MAX_MEAN_CHROMA_APART)."""
+    grey_apart, chroma_apart = colour_apart(short, long)
     return bool(grey_apart.mean() <= MAX_MEAN_GREY_APART and chroma_apart.mean() <= MAX_MEAN_CHROMA_APART)
 
 

@@ -31,7 +31,7 @@ import numpy as np
 from vindex.defaults import SAMPLING
 from vindex.embedding import Embedder, ModelShape, ModelSpec
 from vindex.errors import DecodeError, VindexError, first_line, os_reason
-from vindex.fingerprints import from_stored, to_stored
+from vindex.fingerprints import FINE_WORDS, from_stored, to_stored
 from vindex.frames import DecodedVideo, read_frames
 from vindex.indexing.pipeline import Outcome
 from vindex.indexing.jobs import EmbedJob
@@ -236,6 +236,7 @@ def decode_videos(batch: dict[str, np.ndarray], frames_per_video: int, size: int
             "fingerprint_times": decoded.fingerprint_times.tolist(), "fingerprint_blank": decoded.fingerprint_blank.tolist(),
             "fingerprint_weak": decoded.fingerprint_weak.tolist(),
             "fingerprint_colours": to_stored(decoded.fingerprint_colours).tolist(),
+            "fingerprint_fine": to_stored(decoded.fingerprint_fine).tolist(),
         })
         hashes = to_stored(decoded.phashes)
         for index, (timestamp, image) in enumerate(zip(decoded.timestamps, decoded.images)):
@@ -302,6 +303,7 @@ def collect_videos(batches: Iterator[dict[str, np.ndarray]]) -> Iterator[tuple[i
                 fingerprint_blank=np.array(video["fingerprint_blank"], bool),
                 fingerprint_weak=np.array(video["fingerprint_weak"], bool),
                 fingerprint_colours=from_stored(video["fingerprint_colours"]),
+                fingerprint_fine=from_stored(video["fingerprint_fine"]).reshape(-1, FINE_WORDS),
             )
             yield job, (decoded, np.stack([frame[2] for frame in frames]).astype(np.float32), None)
     if pending:

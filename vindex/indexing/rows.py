@@ -64,9 +64,11 @@ def fingerprint_columns(decoded: DecodedVideo) -> dict:
     footage = content(decoded.fingerprints, decoded.fingerprint_times, decoded.fingerprint_blank, drifting_is_footage=True)
     width_share, height_share = decoded.picture_share
     coloured = len(decoded.fingerprint_colours) == len(kept)
+    fine = len(decoded.fingerprint_fine) == len(kept)
     return dict(fingerprints=to_stored(decoded.fingerprints[stored]).tolist(),
                 fingerprint_times=decoded.fingerprint_times[stored].tolist(),
                 fingerprint_colours=to_stored(decoded.fingerprint_colours[stored]).tolist() if coloured else None,
+                fingerprint_fine=to_stored(decoded.fingerprint_fine[stored]).ravel().tolist() if fine else None,
                 content_seconds=round(content_seconds(decoded.fingerprint_times, footage, decoded.duration), 3),
                 picture_width=round(decoded.width * width_share), picture_height=round(decoded.height * height_share))
 

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from vindex.errors import VindexError
+from vindex.fingerprints import FINE_WORDS
 from vindex.schema import vectors_of
 from vindex.store.failures import reads
 
 FACTS = ["id", "path", "channel", "size", "duration", "width", "height", "content_hash",
          "content_seconds", "picture_width", "picture_height"]
-FINGERPRINT_COLUMNS = ["fingerprints", "fingerprint_times", "fingerprint_colours"]
+FINGERPRINT_COLUMNS = ["fingerprints", "fingerprint_times", "fingerprint_colours", "fingerprint_fine"]
 
 
 @dataclass
@@ -35,6 +36,7 @@ class DuplicateCandidate:
     fingerprints: np.ndarray | None = None  # uint64 hashes in time order; None when never computed
     fingerprint_times: np.ndarray | None = None  # seconds, one per hash
     fingerprint_colours: np.ndarray | None = None  # uint64 colour signatures, one per hash; None before schema 6
+    fingerprint_fine: np.ndarray | None = None  # uint64 finer hashes, (hashes, 4); None before schema 8
 
 
 @dataclass
@@ -77,13 +79,15 @@ class DuplicateRows:
         rows = [DuplicateCandidate(**{name: row.get(name) for name in FACTS}) for row in table.to_pylist()]
         if fingerprints:
             found = _stored_fingerprints(table.column("fingerprints"), table.column("fingerprint_times"))
-            colours = (_stored_colours(table.column("fingerprint_colours")) if "fingerprint_colours" in table.column_names
-                       else [None] * len(rows))
-            for row, stored, colour in zip(rows, found, colours):
+            colours, fine = (_stored_lists(table.column(name)) if name in table.column_names else [None] * len(rows)
+                             for name in ("fingerprint_colours", "fingerprint_fine"))
+            for row, stored, colour, finer in zip(rows, found, colours, fine):
                 if stored is not None:
                     row.fingerprints, row.fingerprint_times = stored
                     if colour is not None and len(colour) == len(row.fingerprints):
                         row.fingerprint_colours = colour
+                    if finer is not None and len(finer) == FINE_WORDS * len(row.fingerprints):
+                        row.fingerprint_fine = finer.reshape(-1, FINE_WORDS)
         return rows
 
     @reads
@@ -100,8 +104,9 @@ class DuplicateRows:
         return FrameVectors(frames.column("video_id").to_pylist(), vectors_of(frames.column("vector")))
 
 
-def _stored_colours(colours) -> list[np.ndarray | None]:
-    """Per row, the uint64 colour signatures from the Arrow column `fingerprint_colours`; None where null."""
+def _stored_lists(colours) -> list[np.ndarray | None]:
+    """Per row, the uint64 values of a list<int64> Arrow column (`fingerprint_colours`,
+    `fingerprint_fine`); None where null."""
     import pyarrow as pa
 
     colours = colours.combine_chunks() if isinstance(colours, pa.ChunkedArray) else colours

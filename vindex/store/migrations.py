@@ -79,6 +79,16 @@ def _colour_signatures(store: Tables) -> None:
         store.videos.update(values_sql={"fingerprints": "NULL", "fingerprint_times": "NULL"})
 
 
+def _fine_hashes(store: Tables) -> None:
+    """Version 7 → 8: the fingerprints' finer hashes, null, and the fingerprints without them dropped
+    (set null) so that the next `add` computes them all by decoding, without re-embedding."""
+    if store.videos is not None:
+        missing = [field for field in schema.VIDEO_COLUMNS_V8 if field.name not in store.videos.schema.names]
+        if missing:
+            store.videos.add_columns(missing)
+        store.videos.update(values_sql={"fingerprints": "NULL", "fingerprint_times": "NULL"})
+
+
 # from-version -> the function that migrates an index from that version to the next.
 MIGRATIONS: dict[int, Callable[[Tables], None]] = {
     1: _add_fingerprint_columns,
@@ -87,6 +97,7 @@ MIGRATIONS: dict[int, Callable[[Tables], None]] = {
     4: _record_fixed_frame_policy,
     5: _add_input_digests,
     6: _colour_signatures,
+    7: _fine_hashes,
 }
 
 
