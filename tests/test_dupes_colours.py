@@ -8,11 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import TINY
+from tests.fingerprint_migration import assert_fingerprints_refilled_without_reembedding
 from vindex import schema
 from vindex.demo import render_scene, write_video
 from vindex.fingerprints import colour_apart, hash_pictures
-from vindex.store import Store
 
 FPS = 10
 MOTION = FPS / 4  # scenes move four times faster than render_scene's own pace: a copy's offset is sharp
@@ -95,23 +94,8 @@ def test_cuts_that_partly_overlap_are_not_copies_but_a_contained_sub_clip_is(loo
 def test_a_version_6_index_gets_colour_signatures_without_reembedding(indexed_copy, corpus_template, run):
     """Version 6 had grey fingerprints only: the migration adds the column and drops them; the next
     add decodes them again with their colour signatures, vectors untouched."""
-    store = Store(str(indexed_copy))
-    before = store.videos.to_arrow().sort_by("id")
-    store.videos.drop_columns([field.name for field in schema.VIDEO_COLUMNS_V7])
-    store.set_meta(schema_version=6)
-    migrated = Store(str(indexed_copy))
-    assert migrated.migrated == list(range(6, schema.SCHEMA_VERSION))
-    videos = migrated.videos.to_arrow()
-    assert "fingerprint_colours" in videos.schema.names
-    assert videos.column("fingerprints").null_count == videos.column("fingerprint_colours").null_count == before.num_rows
-
-    summary = json.loads(run("add", corpus_template, *TINY, "--json").stdout)
-    assert summary["embedded"] == 0 and summary["fingerprinted"] == before.num_rows
-    after = Store(str(indexed_copy)).videos.to_arrow().sort_by("id")
-    assert after.column("vector").equals(before.column("vector"))
-    assert after.column("fingerprint_colours").equals(before.column("fingerprint_colours"))
-    pairs = list(zip(after.column("fingerprint_colours").to_pylist(), after.column("fingerprints").to_pylist()))
-    assert all(len(colours) == len(hashes) for colours, hashes in pairs) and any(hashes for _, hashes in pairs)
+    assert_fingerprints_refilled_without_reembedding(indexed_copy, corpus_template, run, schema.VIDEO_COLUMNS_V7, 6,
+                                                     "fingerprint_colours", 1)
 
 
 def test_full_range_mjpeg_chroma_reads_as_the_limited_range_original(tmp_path):

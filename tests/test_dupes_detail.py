@@ -8,11 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import TINY
+from tests.fingerprint_migration import assert_fingerprints_refilled_without_reembedding
 from vindex import schema
 from vindex.demo import write_video
 from vindex.fingerprints import FINE_WORDS, fine_distance, hash_pictures
-from vindex.store import Store
 
 FPS = 12
 
@@ -87,20 +86,5 @@ def test_containment_needs_finer_hashes_alike_beyond_their_hash_distance_and_any
 def test_a_version_7_index_gets_finer_hashes_without_reembedding(indexed_copy, corpus_template, run):
     """Version 7 had no finer hashes: the migration adds the column and drops the fingerprints; the
     next add decodes them again with their finer hashes, vectors untouched."""
-    store = Store(str(indexed_copy))
-    before = store.videos.to_arrow().sort_by("id")
-    store.videos.drop_columns([field.name for field in schema.VIDEO_COLUMNS_V8])
-    store.set_meta(schema_version=7)
-    migrated = Store(str(indexed_copy))
-    assert migrated.migrated == list(range(7, schema.SCHEMA_VERSION))
-    videos = migrated.videos.to_arrow()
-    assert "fingerprint_fine" in videos.schema.names
-    assert videos.column("fingerprints").null_count == videos.column("fingerprint_fine").null_count == before.num_rows
-
-    summary = json.loads(run("add", corpus_template, *TINY, "--json").stdout)
-    assert summary["embedded"] == 0 and summary["fingerprinted"] == before.num_rows
-    after = Store(str(indexed_copy)).videos.to_arrow().sort_by("id")
-    assert after.column("vector").equals(before.column("vector"))
-    assert after.column("fingerprint_fine").equals(before.column("fingerprint_fine"))
-    pairs = list(zip(after.column("fingerprint_fine").to_pylist(), after.column("fingerprints").to_pylist()))
-    assert all(len(fine) == FINE_WORDS * len(hashes) for fine, hashes in pairs) and any(hashes for _, hashes in pairs)
+    assert_fingerprints_refilled_without_reembedding(indexed_copy, corpus_template, run, schema.VIDEO_COLUMNS_V8, 7,
+                                                     "fingerprint_fine", FINE_WORDS)
