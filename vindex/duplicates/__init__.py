@@ -19,6 +19,7 @@ threshold. Identical copies always join their original's group.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -245,15 +246,37 @@ def _anchored_groups(count: int, scores: dict[tuple[int, int], tuple], mutual: s
             joiners[b].add(a)
     taken = [False] * count
     groups = []
-    while True:
-        free = [position for position in range(count) if not taken[position]]
-        if not free:
-            return groups
-        anchor = min(free, key=lambda p: (-sum(not taken[b] for b in joiners[p]), p)) if most_matched else free[0]
+
+    def take(anchor: int) -> None:
         members = sorted([anchor, *(b for b in joiners[anchor] if not taken[b])])
         for position in members:
             taken[position] = True
         groups.append((members, anchor))
+
+    def free_joiners(position: int) -> int:
+        return sum(not taken[b] for b in joiners[position])
+
+    if most_matched:
+        # The most-joined free anchor first, from a heap of counts that are refreshed when popped:
+        # counts only fall as videos are taken, so an entry whose count is still true is the
+        # largest (ties: the earliest). A scan of every free video per group was quadratic.
+        heap = [(-len(joiners[position]), position) for position in joiners]
+        heapq.heapify(heap)
+        while heap:
+            stored, anchor = heapq.heappop(heap)
+            if taken[anchor]:
+                continue
+            now = free_joiners(anchor)
+            if -stored != now:
+                heapq.heappush(heap, (-now, anchor))
+                continue
+            if now == 0:
+                break  # every free video left stands alone
+            take(anchor)
+    for position in range(count):  # in keeper order: the rest, as anchors of what they still hold
+        if not taken[position]:
+            take(position)
+    return groups
 
 
 def _group(rows: list[DuplicateCandidate], contents: list[list[int]], scores: list[tuple | None], mode: str,
