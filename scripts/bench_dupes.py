@@ -7,7 +7,7 @@ the time of the fingerprint comparison at 10,000 videos.
     python scripts/bench_dupes.py --skip-set      # the timing only
     python scripts/bench_dupes.py --footage /work/footage/real --skip-set --keep DIR   # real footage
     python scripts/bench_dupes.py --corpus /tmp/corpus --skip-set   # the shared corpus (make_corpus.py OUT)
-    python scripts/bench_dupes.py --footage /work/footage/fresh --unseen --skip-set   # the final check
+    python scripts/bench_dupes.py --footage /work/footage/final --unseen final --skip-set   # the final check
 
 `--footage DIR` (the folder scripts/fetch_footage.sh makes) builds a labelled set from real footage with
 ffmpeg (`scripts/dupes_footage.py`: originals of 3.5-8 s, each copied 10 ways, sub-clips of 2-30 s of
@@ -15,8 +15,9 @@ a long video, other footage of the same sources, shared black and title intros) 
 and held-out (separate source files), indexes each with the tiny model and prints near mode's
 precision and recall per transformation, whether the keepers are the originals, and what the
 fingerprints cost while adding. With `--keep DIR` a set already built there is used again.
-With `--unseen` the footage (`fetch_footage.sh --fresh`) is one part, never tuned on: its files of a
-minute or more make the long video, the others the originals.
+With `--unseen [NAME]` the footage (`fetch_footage.sh --final`) is one part, never tuned on, reported
+under NAME ("unseen" if none is given): its files of a minute or more make the long video, the others
+the originals.
 
 `--corpus DIR` (a corpus written by the shared `make_corpus.py`, with its `truth.csv`) indexes its
 videos and reports near mode's groups against truth.csv: a member is right when it and its keeper
@@ -120,7 +121,7 @@ def labelled_set(work: Path, originals: int) -> None:
                               f"keeper {group.keeper.path} (cut at 151.0 s)")
 
 
-def footage_set(footage: Path, work: Path, parts_shown: list[str], unseen: bool = False) -> None:
+def footage_set(footage: Path, work: Path, parts_shown: list[str], unseen: str | None = None) -> None:
     import json
 
     import dupes_footage
@@ -286,8 +287,9 @@ def main() -> None:
     parser.add_argument("--footage", type=Path, help="also build the labelled set from the real footage in this folder")
     parser.add_argument("--parts", default="tuning,held-out",
                         help="which parts of the real footage set to report (the held-out one only at the end)")
-    parser.add_argument("--unseen", action="store_true",
-                        help="the footage is one part never tuned on (the final check), reported whole")
+    parser.add_argument("--unseen", nargs="?", const="unseen", metavar="NAME",
+                        help="the footage is one part never tuned on (the final check), reported whole "
+                             "under NAME (default: unseen)")
     parser.add_argument("--corpus", type=Path, help="also score near mode on this make_corpus.py corpus (truth.csv)")
     parser.add_argument("--keep", type=Path, help="make the videos and indexes in this new folder, and keep them")
     args = parser.parse_args()
@@ -296,7 +298,7 @@ def main() -> None:
         if not args.skip_set:
             labelled_set(work, args.originals)
         if args.footage:
-            footage_set(args.footage, work, ["unseen"] if args.unseen else args.parts.split(","), args.unseen)
+            footage_set(args.footage, work, [args.unseen] if args.unseen else args.parts.split(","), args.unseen)
         if args.demo:
             demo_corpus(work)
         if args.corpus:

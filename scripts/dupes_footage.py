@@ -4,10 +4,10 @@ see through, sub-clips of long videos built from other footage, and look-alikes 
 Used by scripts/bench_dupes.py (`--footage DIR`).
 
 Every source file belongs to one part, tuning or held-out (`HELD_OUT`), so the defaults can be chosen on
-one and checked on the other. With `unseen=True` (the final check footage, `fetch_footage.sh --fresh`)
-the whole folder is one part, "unseen": files of `LONG_SOURCE_SECONDS` or more make its long video,
-the others are cut into originals. Labels are (file, family, kind): a copy's family is its original's;
-an original's kind is "original"; a look-alike is a family of its own.
+one and checked on the other. With `unseen="final"` (or another name; a check footage never tuned on,
+`fetch_footage.sh --final`) the whole folder is one part of that name: files of `LONG_SOURCE_SECONDS`
+or more make its long video, the others are cut into originals. Labels are (file, family, kind): a
+copy's family is its original's; an original's kind is "original"; a look-alike is a family of its own.
 """
 
 from __future__ import annotations
@@ -118,12 +118,13 @@ def copy_of(original: Path, kind: str, out: Path, rng: random.Random, title: Pat
     return out
 
 
-def parts_of(footage: Path, unseen: bool) -> dict[str, tuple[list[Path], list[Path]]]:
-    """Per part: (sources cut into originals, sources of the long video)."""
+def parts_of(footage: Path, unseen: str | None) -> dict[str, tuple[list[Path], list[Path]]]:
+    """Per part: (sources cut into originals, sources of the long video); `unseen` names the one part
+    a check footage makes."""
     files = sorted(footage.iterdir())
     if unseen:
         long = [path for path in files if seconds_of(path) >= LONG_SOURCE_SECONDS]
-        return {"unseen": ([path for path in files if path not in long and seconds_of(path) >= MIN_SOURCE_SECONDS],
+        return {unseen: ([path for path in files if path not in long and seconds_of(path) >= MIN_SOURCE_SECONDS],
                            long)}
     long_sources = {name for names in LONG_PARTS.values() for name in names}
     return {part: ([path for path in files if (path.name in HELD_OUT) == (part == "held-out")
@@ -133,8 +134,8 @@ def parts_of(footage: Path, unseen: bool) -> dict[str, tuple[list[Path], list[Pa
 
 
 def build(footage: Path, work: Path, seed: int = 0,
-          unseen: bool = False) -> dict[str, tuple[Path, list[tuple[str, str, str]]]]:
-    """Per part ("tuning", "held-out"; or "unseen" alone): (folder of videos, labels)."""
+          unseen: str | None = None) -> dict[str, tuple[Path, list[tuple[str, str, str]]]]:
+    """Per part ("tuning", "held-out"; or the `unseen` one alone): (folder of videos, labels)."""
     rng = random.Random(seed)
     work.mkdir(parents=True, exist_ok=True)
     title = title_card(work / "title.png")
