@@ -43,3 +43,11 @@ def test_past_the_cap_extra_frames_go_first_then_the_shortest_shots(long_video):
 def test_nearest_each_takes_a_different_candidate_for_each_target():
     candidates = [(0.0, "a"), (1.0, "b"), (2.0, "c")]
     assert nearest_each(candidates, [1.1, 1.2]) == [(1.0, "b"), (2.0, "c")]
+
+
+def test_a_long_videos_frames_are_the_same_without_fingerprints(long_video, monkeypatch):
+    path, _ = long_video
+    monkeypatch.setattr(frames, "_seek_each", lambda *a, **k: pytest.fail("a long video's frames were sought"))
+    with_them = frames.read_frames(str(path), FramePolicy(), 32, sampling="shots")
+    without = frames.read_frames(str(path), FramePolicy(), 32, sampling="shots", fingerprints=False)
+    assert without.timestamps == with_them.timestamps and len(without.fingerprints) == 0

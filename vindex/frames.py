@@ -198,8 +198,10 @@ def _decode(path: str, container, stream, plan: DecodePlan) -> DecodedVideo:
         return _to_square_rgb(frame, size, rgb) if size else None, grey_square(frame, grey)
 
     if duration is not None and duration > 0:
-        # Past SEQUENTIAL_MAX_SECONDS the fingerprints come from a steady pass: its keyframes find the shots too.
-        steady = long and not keyframes_only and sampler is not None
+        # Past SEQUENTIAL_MAX_SECONDS the fingerprints come from a steady pass: its keyframes find the shots too,
+        # and under the frame policy it picks the frames (without fingerprints as well: the frames must not
+        # depend on whether fingerprints are made).
+        steady = long and not keyframes_only
         if at is not None:
             # A stored frame's time is its own: a hair later is still that frame, never the one before.
             targets = [start + t + 1e-6 for t in at]
@@ -207,7 +209,7 @@ def _decode(path: str, container, stream, plan: DecodePlan) -> DecodedVideo:
             picker = ShotFramePicker(count, start, duration, convert)  # the policy's frames, from the pass itself
             _steady_pass(path, sampler, picker=picker)
             targets, kept = [], picker.finish()
-        elif steady and plan.sampling == "shots":
+        elif steady and sampler is not None and plan.sampling == "shots":
             finder = ShotFinder()
             _steady_pass(path, sampler, finder)
             targets = finder.targets(start, duration, count)
@@ -221,7 +223,7 @@ def _decode(path: str, container, stream, plan: DecodePlan) -> DecodedVideo:
             picked = _nearest_keyframes(container, stream, targets, sampler)
         elif long:
             picked = _seek_each(container, stream, targets, time_base)
-            if steady and not (plan.sampling == "shots" and at is None):
+            if steady and sampler is not None and not (plan.sampling == "shots" and at is None):
                 _steady_pass(path, sampler)
         else:
             picked = _sequential(container, stream, targets, sampler)
@@ -295,11 +297,10 @@ def _sequential(container, stream, targets: list[float], sampler: DenseSampler |
         previous = frame
         if target is None and (sampler is None or not sampler.wants_more()):
             break
-        if sampler is None:
-            # Frames no other frame refers to (most B-frames) need not be decoded far from a target.
-            context.skip_frame = "NONREF" if time < target - SKIP_MARGIN_SECONDS else "DEFAULT"
-        # With a sampler every frame is decoded: the sample at each moment is the frame on screen
-        # then, whatever the encoder made of it, so a copy's samples show the same pictures.
+        # Frames no other frame refers to (most B-frames) need not be decoded far from a target: the
+        # sampler takes the next reference frame instead, a frame or two later (matching allows
+        # TIME_TOLERANCE), which saves 35-40 % of the decoding (scripts/bench_add.py).
+        context.skip_frame = "NONREF" if target is None or time < target - SKIP_MARGIN_SECONDS else "DEFAULT"
     if target is not None and previous is not None:
         # The stated duration outlasts the frames: the last frame stands in for the rest.
         _keep(picked, previous)
@@ -341,19 +342,20 @@ def _nearest_keyframes(container, stream, targets: list[float], sampler: DenseSa
     return picked
 
 
-def _steady_pass(path: str, sampler: DenseSampler, shots: ShotFinder | None = None, picker=None) -> None:
+def _steady_pass(path: str, sampler: DenseSampler | None, shots: ShotFinder | None = None, picker=None) -> None:
     """Offer the sampler every reference frame of a long video, the shot finder its keyframes, the
     `picker` (`vindex.shot_frames.ShotFramePicker`) every frame: one pass in a decoder of its own
-    (threaded: a lone long video would leave a core idle) that skips the frames no other refers to
-    (most B-frames) and deblocking. The sampler keeps one a second. Cost: scripts/bench_dupes.py."""
+    (FFmpeg's default slice threads: frame threads cost ~20 % more CPU here and ended no sooner,
+    scripts/bench_add.py) that skips the frames no other refers to (most B-frames) and deblocking.
+    The sampler keeps one a second. Cost: scripts/bench_dupes.py."""
     with open_video(path) as container:
         stream = container.streams.video[0]
         stream.codec_context.options = {"skip_loop_filter": "all"}
         stream.codec_context.skip_frame = "NONREF"
-        stream.thread_type = "AUTO"
         for frame in container.decode(stream):
             time = frame_time(frame, stream.time_base)
-            sampler.offer(frame, time)
+            if sampler is not None:
+                sampler.offer(frame, time)
             if shots is not None and frame.key_frame:
                 shots.offer(frame, time)
             if picker is not None:
