@@ -47,6 +47,13 @@ MAX_MEAN_GREY_APART, MAX_MEAN_CHROMA_APART = 20.0, 4.0
 # title-intro copy against its letterboxed one); the demo corpus's look-alikes 4-121 bits, 68 of its 89
 # pairs above 40.
 FINE_PER_HASH_BIT, MAX_FINE_EXCESS = 4.0, 40.0
+# A shorter video that holds one still picture (its consecutive samples this many bits apart or fewer,
+# the median: a game's board, a slide) matches at every offset, and sampling at other instants explains
+# none of its distance: its frames' closest matches must be this close on average. On the real footage
+# (scripts/bench_dupes.py --footage, all three parts) copies of still footage are 5.3 bits apart at the
+# 99th percentile, most of it letterbox and pillarbox resampling; other cuts of one still screen
+# recording (a board game seconds later, a few tiles moved) 5.2-9.4 bits.
+STILL_MOTION_BITS, STILL_MAX_DISTANCE = 1.0, 5.0
 # Two videos are compared only when one frame pair is this close (and shares a 16-bit chunk): a copy
 # has many matching frames, one of them this close, while unrelated hashes within MAX_DISTANCE that
 # share a chunk (1 in 500 random pairs) would make the candidates grow.
@@ -194,23 +201,22 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     weights = np.cumsum(closeness[near][order])
     offset = float(offsets[near][order][np.searchsorted(weights, weights[-1] / 2)])
     at_offset = np.abs(offsets - offset) <= tolerance
-    agreeing = np.unique(rows[at_offset])
+    shifted = short.times.astype(np.float64) + offset
+    long_times = long.times.astype(np.float64)
+    outside = (shifted < long_times[0] - tolerance) | (shifted > long_times[-1] + tolerance)
+    compared_frames = outside | _partners(shifted, long_times, tolerance)
+    agreeing = np.intersect1d(rows[at_offset], np.flatnonzero(compared_frames))
     matched = len(agreeing)
     closest = _closest_matches(rows[at_offset], cols[at_offset], distance[rows, cols][at_offset])
     same_colours = (short.colours is None or long.colours is None or not matched
                     or _same_colours(short.colours[closest[0]], long.colours[closest[1]]))
     same_detail = short.fine is None or long.fine is None or not matched or _same_detail(short, long, *closest)
+    close_if_still = not matched or not _still(short) or _mean_distance(short, long, *closest) <= STILL_MAX_DISTANCE
     spread = float(short.times[agreeing[-1]] - short.times[agreeing[0]]) if matched else 0.0
-    shifted = short.times.astype(np.float64) + offset
-    long_times = long.times.astype(np.float64)
-    outside = (shifted < long_times[0] - tolerance) | (shifted > long_times[-1] + tolerance)
-    after = np.searchsorted(long_times, shifted)
-    nearest = np.minimum(np.abs(long_times[np.minimum(after, len(long_times) - 1)] - shifted),
-                         np.abs(long_times[np.maximum(after - 1, 0)] - shifted))
-    compared = int(np.count_nonzero(outside | (nearest <= tolerance)))
+    compared = int(np.count_nonzero(compared_frames))
     overhang = max(0.0, long_times[0] - shifted[0]) + max(0.0, shifted[-1] - long_times[-1])
     enough = (matched >= MIN_MATCHED_FRAMES and spread >= min(MIN_MATCHED_SECONDS, EVIDENCE_SHARE * short.length)
-              and overhang <= MAX_OVERHANG and same_colours and same_detail)
+              and overhang <= MAX_OVERHANG and same_colours and same_detail and close_if_still)
     share = matched / compared if enough and compared else 0.0
     return Containment(share, offset, matched, compared, overhang)
 
@@ -221,6 +227,35 @@ def _closest_matches(rows: np.ndarray, cols: np.ndarray, distances: np.ndarray) 
     order = np.lexsort((distances, rows))
     first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]] if len(rows) else order
     return rows[first], cols[first]
+
+
+def _partners(shifted: np.ndarray, long_times: np.ndarray, tolerance: float) -> np.ndarray:
+    """Which frames of the shorter video (their times `shifted` onto the longer one's) are the nearest
+    of its frames to a frame of the longer one, within `tolerance`: those are compared. A long video
+    sampled once a second pairs with one in five of a clip's frames; the other four lie up to half a
+    second from any of its samples, which in fast motion no longer show its pictures, and counted
+    against it they hid sub-clips of fast footage (scripts/bench_dupes.py --footage)."""
+    partner = np.zeros(len(shifted), bool)
+    if len(shifted) == 0:
+        return partner
+    after = np.clip(np.searchsorted(shifted, long_times), 1, max(1, len(shifted) - 1))
+    before = after - 1
+    nearest = np.where(np.abs(shifted[np.minimum(after, len(shifted) - 1)] - long_times)
+                       < np.abs(shifted[before] - long_times), np.minimum(after, len(shifted) - 1), before)
+    close = np.abs(shifted[nearest] - long_times) <= tolerance
+    partner[nearest[close]] = True
+    return partner
+
+
+def _still(video: Fingerprints) -> bool:
+    """Whether its consecutive samples differ by STILL_MOTION_BITS or fewer, the median."""
+    if len(video.hashes) < 2:
+        return True
+    return bool(np.median(np.bitwise_count(video.hashes[1:] ^ video.hashes[:-1])) <= STILL_MOTION_BITS)
+
+
+def _mean_distance(short: Fingerprints, long: Fingerprints, rows: np.ndarray, cols: np.ndarray) -> float:
+    return float(np.bitwise_count(short.hashes[rows] ^ long.hashes[cols]).mean())
 
 
 def _same_detail(short: Fingerprints, long: Fingerprints, rows: np.ndarray, cols: np.ndarray) -> bool:
