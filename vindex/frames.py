@@ -35,8 +35,9 @@ PROBE_BYTES = 8 << 20  # how much FFmpeg reads, at most, to recognise the format
 # Dense fingerprints: the first decoded frame at or after each multiple of the spacing. A copy
 # trimmed by a fraction of a second, or at another frame rate, is sampled at other moments than its
 # original; in fast motion (a diver, a visualizer) pictures 0.25 s apart already differ by more than
-# the match distance, so short clips are sampled five times a second: the sequential pass decodes
-# those frames anyway, and hashing one costs ~0.3 ms (scripts/bench_dupes.py, docs/search.md).
+# the match distance, so short clips are sampled five times a second, from the reference frames the
+# sequential pass decodes anyway (the next one at or after each sample time), and hashing one costs
+# ~0.3 ms (scripts/bench_dupes.py, scripts/bench_add.py, docs/performance.md).
 FINGERPRINT_SPACING = 0.2  # seconds, in the sequential pass (videos up to SEQUENTIAL_MAX_SECONDS)
 # Longer videos: a steady pass of their own, decoding reference frames only (no B-frames, no
 # deblocking), one sample a second, so a sub-clip cut anywhere finds frames to match, however far
