@@ -5,9 +5,10 @@ Used by scripts/bench_dupes.py (`--footage DIR`).
 
 Every source file belongs to one part, tuning or held-out (`HELD_OUT`), so the defaults can be chosen on
 one and checked on the other. With `unseen="final"` (or another name; a check footage never tuned on,
-`fetch_footage.sh --final`) the whole folder is one part of that name: files of `LONG_SOURCE_SECONDS`
-or more make its long video, the others are cut into originals. Labels are (file, family, kind): a
-copy's family is its original's; an original's kind is "original"; a look-alike is a family of its own.
+`fetch_footage.sh --final` or `--extra`) the whole folder is one part of that name: files of
+`LONG_SOURCE_SECONDS` or more make its long video (without any: no long video, no sub-clips), the
+others are cut into originals. Labels are (file, family, kind): a copy's family is its original's; an
+original's kind is "original"; a look-alike is a family of its own.
 """
 
 from __future__ import annotations
@@ -167,7 +168,8 @@ def build(footage: Path, work: Path, seed: int = 0,
             for (original, kind, _, _, family), out in zip(jobs, pool.map(
                     lambda job: copy_of(job[0], job[1], job[2], job[3], title), jobs)):
                 labels.append((out.name, family, kind))
-        labels += long_video_and_subclips(long_sources, root, part, rng)
+        if long_sources:  # a check footage with no file of a minute or more has no long video
+            labels += long_video_and_subclips(long_sources, root, part, rng)
         made[part] = (root, labels)
     return made
 

