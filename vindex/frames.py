@@ -346,13 +346,15 @@ def _nearest_keyframes(container, stream, targets: list[float], sampler: DenseSa
 def _steady_pass(path: str, sampler: DenseSampler | None, shots: ShotFinder | None = None, picker=None) -> None:
     """Offer the sampler every reference frame of a long video, the shot finder its keyframes, the
     `picker` (`vindex.shot_frames.ShotFramePicker`) every frame: one pass in a decoder of its own
-    (FFmpeg's default slice threads: frame threads cost ~20 % more CPU here and ended no sooner,
-    scripts/bench_add.py) that skips the frames no other refers to (most B-frames) and deblocking.
-    The sampler keeps one a second. Cost: scripts/bench_dupes.py."""
+    (frame threads: a lone long video would leave a core idle, and an hour of 720p H.264 took 133 s
+    on FFmpeg's default slice threads against 100 s, for ~20 % more CPU where slices do split the
+    work, scripts/bench_add.py) that skips the frames no other refers to (most B-frames) and
+    deblocking. The sampler keeps one a second. Cost: scripts/bench_dupes.py."""
     with open_video(path) as container:
         stream = container.streams.video[0]
         stream.codec_context.options = {"skip_loop_filter": "all"}
         stream.codec_context.skip_frame = "NONREF"
+        stream.thread_type = "AUTO"
         for frame in container.decode(stream):
             time = frame_time(frame, stream.time_base)
             if sampler is not None:
