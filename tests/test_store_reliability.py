@@ -393,3 +393,26 @@ def test_check_reports_vectors_of_another_size(indexed_copy, run):
            "`vindex add FOLDER --reembed`" in found["problems"]
     printed = run("check", expect=1).stdout
     assert "problems in the index at" in printed and "run `vindex check --repair`" in printed
+
+
+def test_the_next_add_of_the_root_embeds_again_a_requeued_video_organized_out_of_it(small_corpus, isolated_index, run):
+    from vindex.indexing.plan import plan_sync
+
+    run("add", small_corpus, *TINY, "-q")
+    video = some_video(isolated_index)
+    # Where `vindex organize --dest` outside the root leaves a file and its row.
+    outside = small_corpus.parent / "sorted" / "a.mp4"
+    outside.parent.mkdir()
+    os.rename(small_corpus / video["path"], outside)
+    store = Store(str(isolated_index))
+    store.update_rows({video["id"]: {"path": "../sorted/a.mp4"}})
+    assert plan_sync(Store(str(isolated_index)), small_corpus, small_corpus).unchanged == 3
+    Store(str(isolated_index)).frames.delete(f"video_id = '{video['id']}' AND frame_index >= 2")
+    assert "re-queued 1 video whose" in check(run, "--repair")["repaired"][0]
+    plan = plan_sync(Store(str(isolated_index)), small_corpus, small_corpus)
+    queued = [i for job in plan.jobs for i in job.ids] + [copy[1] for copy in plan.copies]
+    assert queued == [video["id"]] and plan.unchanged == 2
+    run("add", small_corpus, *TINY, "-q")
+    after = check(run)
+    assert after["ok"] and not after["warnings"]
+    assert Store(str(isolated_index)).frames_by_video([video["id"]]).num_rows == 5

@@ -12,7 +12,7 @@ from vindex.indexing.jobs import UNREADABLE, EmbedJob, Failure, SyncPlan, Unread
 from vindex.indexing.rows import video_id
 from vindex.locations import join_root, stored_path
 from vindex.results import ProgressHook
-from vindex.scanning import hash_file, is_outside_root, scan
+from vindex.scanning import VideoFile, hash_file, is_outside_root, scan
 from vindex.store import Store
 
 
@@ -52,7 +52,9 @@ def plan_sync(store: Store, root: Path, subdir: Path, progress: ProgressHook | N
             del missing[path]
         result.unreadable.append(UnreadableFolder(folder, reason, len(kept)))
     if not prefix:
-        result.unchanged += count_unchanged_outside_root(root, catalog)
+        unchanged_outside, queued_outside = outside_root(root, catalog)
+        result.unchanged += unchanged_outside
+        files += queued_outside
 
     known_failures = {} if retry_failed else store.meta.failed
     to_hash = []
@@ -108,16 +110,21 @@ def plan_sync(store: Store, root: Path, subdir: Path, progress: ProgressHook | N
     return result
 
 
-def count_unchanged_outside_root(root: Path, catalog: list[dict]) -> int:
-    """Files `vindex organize` moved out of the root still belong to this index: unchanged if
-    they are where the index says, with the same stat (one `stat` each, as in the root)."""
-    unchanged = 0
+def outside_root(root: Path, catalog: list[dict]) -> tuple[int, list[VideoFile]]:
+    """Files `vindex organize` moved out of the root still belong to this index: (how many are
+    unchanged where the index says, with the same stat, one `stat` each as in the root; the files of
+    those waiting to be embedded again, which `vindex check --repair` re-queued: an add of the root
+    is the only one that reaches them)."""
+    unchanged, queued = 0, []
     for row in catalog:
         if is_outside_root(row["path"]):
+            where = join_root(str(root), row["path"])
             try:
-                info = os.stat(join_root(str(root), row["path"]))
+                info = os.stat(where)
             except OSError:
                 continue
-            if (info.st_size, info.st_mtime_ns) == (row["size"], row["mtime_ns"]):
+            if not row["num_frames"]:
+                queued.append(VideoFile(row["path"], where, info.st_size, info.st_mtime_ns))
+            elif (info.st_size, info.st_mtime_ns) == (row["size"], row["mtime_ns"]):
                 unchanged += 1
-    return unchanged
+    return unchanged, queued
