@@ -170,6 +170,16 @@ def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None, times: np.
                           colours, fine_hashes(small))
 
 
+def shrunk_pictures(pixels: np.ndarray, side: int, times: np.ndarray | None = None,
+                    voting: np.ndarray | None = None) -> np.ndarray:
+    """Each grey picture of `pixels` (n, h, w) without its bars (as the hashes crop them: `times` and
+    `voting` as for `_bars`), shrunk to a `side` x `side` square by a box filter: (n, side, side)."""
+    top, bottom, left, right = _crop(pixels, times, voting)
+    rows = _box_matrices(top, bottom, pixels.shape[1], side)
+    columns = _box_matrices(left, right, pixels.shape[2], side)
+    return np.einsum("nij,njk,nlk->nil", rows, pixels, columns, optimize=True)
+
+
 def _crop(pixels: np.ndarray, times: np.ndarray | None = None, voting: np.ndarray | None = None) -> tuple:
     """(top, bottom, left, right) of each frame's picture without bars (`_bars`)."""
     top, bottom = _bars(pixels, times, voting)

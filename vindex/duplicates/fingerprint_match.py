@@ -247,11 +247,16 @@ def _partners(shifted: np.ndarray, long_times: np.ndarray, tolerance: float) -> 
     return partner
 
 
+def motion_bits(video: Fingerprints) -> float:
+    """How much it moves: the median of the bits by which its consecutive samples differ."""
+    if len(video.hashes) < 2:
+        return 0.0
+    return float(np.median(np.bitwise_count(video.hashes[1:] ^ video.hashes[:-1])))
+
+
 def _still(video: Fingerprints) -> bool:
     """Whether its consecutive samples differ by STILL_MOTION_BITS or fewer, the median."""
-    if len(video.hashes) < 2:
-        return True
-    return bool(np.median(np.bitwise_count(video.hashes[1:] ^ video.hashes[:-1])) <= STILL_MOTION_BITS)
+    return motion_bits(video) <= STILL_MOTION_BITS
 
 
 def _mean_distance(short: Fingerprints, long: Fingerprints, rows: np.ndarray, cols: np.ndarray) -> float:

