@@ -68,11 +68,13 @@ def activity(path: str, footage: tuple[float, float] | None = None) -> Activity:
     """The activity of the video at `path`; only its pictures between `footage` (seconds: where its
     fingerprints start and end) vote for where its bars are. Raises DecodeError when it cannot be read."""
     import av
+    from av.video.reformatter import VideoReformatter
 
     from vindex.fingerprints import shrunk_pictures
     from vindex.frames import decode_reason, frame_time, open_video, video_stream
 
     times, squares = [], []
+    reformatter = VideoReformatter()  # one swscale context for the video: one per frame costs more than the scaling
     container = open_video(path)
     try:
         stream = video_stream(container)
@@ -84,8 +86,8 @@ def activity(path: str, footage: tuple[float, float] | None = None) -> Activity:
             seconds = frame_time(frame, time_base) - start
             if seconds + 1e-3 < following:
                 continue
-            grey = frame.reformat(width=ACTIVITY_SQUARE, height=ACTIVITY_SQUARE, format="gray",
-                                  interpolation="AREA").to_ndarray()
+            grey = reformatter.reformat(frame, width=ACTIVITY_SQUARE, height=ACTIVITY_SQUARE, format="gray",
+                                        interpolation="AREA").to_ndarray()
             rotation = (getattr(frame, "rotation", 0) or 0) % 360
             squares.append(np.rot90(grey, k=rotation // 90) if rotation else grey)
             times.append(max(seconds, 0.0))
