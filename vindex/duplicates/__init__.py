@@ -202,16 +202,18 @@ def _near_scores(rows: list[DuplicateCandidate], contents: list[list[int]], thre
     paths = [join_root(root, rows[same[0]].path) for same in contents]
     activities: dict[int, motion_alignment.Activity | None] = {}
     scores = {pair: (round(found.share, 6), round(found.offset, 2)) for pair, found in contained.items()
-              if _changes_line_up(pair, fingerprints, paths, warnings, activities)}
+              if _changes_line_up(pair, found.offset, fingerprints, paths, warnings, activities)}
     mutual = {(a, b) for a, b in scores if fingerprint_match.containment(fingerprints[a], fingerprints[b]).share >= threshold}
     return scores, mutual
 
 
-def _changes_line_up(pair: tuple[int, int], fingerprints: list[fingerprint_match.Fingerprints], paths: list[str],
+def _changes_line_up(pair: tuple[int, int], offset: float, fingerprints: list[fingerprint_match.Fingerprints],
+                     paths: list[str],
                      warnings: list[str], activities: dict[int, motion_alignment.Activity | None]) -> bool:
-    """Whether the contained video of `pair` (its second) moves enough for its fingerprints to place it
-    (`motion_alignment.SLOW_MOTION_BITS`), or else its activity correlates with the containing one's
-    (`motion_alignment.MIN_CORRELATION`): slow footage hashes alike at every offset, and other
+    """Whether the contained video of `pair` (its second, found at `offset`) moves enough for its
+    fingerprints to place it (`motion_alignment.SLOW_MOTION_BITS`) or matches at that place clearly
+    better than elsewhere (`motion_alignment.PLACED_MARGIN_BITS`), or else its activity correlates with
+    the containing one's (`motion_alignment.MIN_CORRELATION`): slow footage hashes alike at every offset, and other
     footage of the same scene would be grouped as its copy. A pair whose file cannot be read for
     that is not grouped, with a warning: users delete what this lists. `activities` keeps each video's
     activity for the run, by position (None: unreadable)."""
@@ -231,6 +233,9 @@ def _changes_line_up(pair: tuple[int, int], fingerprints: list[fingerprint_match
 
     container, contained = pair
     if fingerprint_match.motion_bits(fingerprints[contained]) > motion_alignment.SLOW_MOTION_BITS:
+        return True
+    margin = fingerprint_match.placement_margin(fingerprints[contained], fingerprints[container], offset)
+    if margin is not None and margin > motion_alignment.PLACED_MARGIN_BITS:
         return True
     short, long = activity_of(contained), activity_of(container)
     if short is None or long is None:

@@ -54,6 +54,9 @@ FINE_PER_HASH_BIT, MAX_FINE_EXCESS = 4.0, 40.0
 # 99th percentile, most of it letterbox and pillarbox resampling; other cuts of one still screen
 # recording (a board game seconds later, a few tiles moved) 5.2-9.4 bits.
 STILL_MOTION_BITS, STILL_MAX_DISTANCE = 1.0, 5.0
+# Seconds from a frame's place in the longer video beyond which its matches count as elsewhere
+# (`placement_margin`): past the time tolerance and the slack of a trim.
+ELSEWHERE_SECONDS = 2.0
 # Two videos are compared only when one frame pair is this close (and shares a 16-bit chunk): a copy
 # has many matching frames, one of them this close, while unrelated hashes within MAX_DISTANCE that
 # share a chunk (1 in 500 random pairs) would make the candidates grow.
@@ -252,6 +255,23 @@ def motion_bits(video: Fingerprints) -> float:
     if len(video.hashes) < 2:
         return 0.0
     return float(np.median(np.bitwise_count(video.hashes[1:] ^ video.hashes[:-1])))
+
+
+def placement_margin(short: Fingerprints, long: Fingerprints, offset: float, tolerance: float = TIME_TOLERANCE,
+                     elsewhere: float = ELSEWHERE_SECONDS) -> float | None:
+    """How much better `short` matches `long` at `offset` than anywhere else: the median, over its
+    frames, of the closest hash distance more than `elsewhere` seconds from its place in `long`, less
+    the median of the closest within `tolerance` of it (bits); None when fewer than 3 frames have both.
+    Moving footage matches at its place alone; still footage, and other footage of a still scene,
+    anywhere alike."""
+    distance = np.bitwise_count(short.hashes[:, None] ^ long.hashes[None, :]).astype(np.float64)
+    gap = np.abs(long.times[None, :].astype(np.float64) - (short.times[:, None] + offset))
+    at_place = np.where(gap <= tolerance, distance, np.inf).min(axis=1)
+    away = np.where(gap > elsewhere, distance, np.inf).min(axis=1)
+    both = np.isfinite(at_place) & np.isfinite(away)
+    if both.sum() < MIN_MATCHED_FRAMES:
+        return None
+    return float(np.median(away[both]) - np.median(at_place[both]))
 
 
 def _still(video: Fingerprints) -> bool:

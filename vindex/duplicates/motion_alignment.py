@@ -38,6 +38,12 @@ ACTIVITY_SQUARE = 64
 # at CRF 26, with a third of its source's activity there) and 28-30 (fast screen recordings behind an
 # intro): there the fingerprints' sequence places them alone.
 SLOW_MOTION_BITS = 5.0
+# A slow video that matches at its place by more than this many bits better than anywhere else in the
+# longer video (`fingerprint_match.placement_margin`) is placed by its fingerprints: not checked. On
+# the footage sets looked at, other footage of a scene grouped as a copy matched elsewhere 6 bits worse
+# at most (a tile game's board), mostly 0-2; the synthetic labelled set's copies (soft shapes moving
+# over a still texture, 160x120 at 10 fps, whose MPEG-4 copies correlate at 0.16-0.34) 8-22 bits.
+PLACED_MARGIN_BITS = 6.0
 # The least correlation of a checked pair's activity at its best offset. On those sets, pairs of a
 # copy and its original (or of two copies) of footage that moved 5 bits or less: 0.31 at least (a
 # trimmed and a pillarboxed copy of a robot simulator's render), 0.40 at the first percentile; other
