@@ -74,3 +74,15 @@ def test_a_frozen_or_too_short_video_leaves_the_fingerprints_to_decide():
     long = np.random.default_rng(1).normal(size=(100, 8, 8))
     assert correlation(series(np.zeros((50, 8, 8))), series(long), (0.0, 5.1)) is None
     assert correlation(series(long[:8]), series(long), (0.0, 0.8)) is None
+
+
+def test_moving_footage_is_placed_by_its_fingerprints_and_still_footage_is_not():
+    from vindex.duplicates.fingerprint_match import Fingerprints, placement_margin
+
+    rng = np.random.default_rng(2)
+    times = np.arange(50) * 0.2
+    moving = rng.integers(0, 1 << 63, 50, dtype=np.int64).view(np.uint64)  # every sample another picture
+    still = np.full(50, moving[0])
+    part = slice(10, 30)
+    assert placement_margin(Fingerprints(moving[part], times[:20]), Fingerprints(moving, times), 2.0) > 20
+    assert placement_margin(Fingerprints(still[part], times[:20]), Fingerprints(still, times), 2.0) == 0
