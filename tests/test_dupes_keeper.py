@@ -26,3 +26,21 @@ def test_a_slow_drift_at_the_end_is_footage_and_a_held_card_is_not():
     times = np.arange(len(card)) * 0.2
     footage = content(card, times, np.zeros(len(card), bool), drifting_is_footage=True)
     assert content_seconds(times, footage, 7.0) == pytest.approx(5.0)
+
+
+def test_a_copy_behind_an_intro_is_never_kept_over_the_video_it_pads():
+    from vindex.duplicates import _unpadded_first
+
+    # 0: a title-intro copy that measured more footage (first in keeper order); the original starts
+    # 2.4 s into it, where its own footage starts too. 2: a re-encode, placed through the original.
+    scores = {(0, 1): (1.0, 2.4), (1, 2): (1.0, 0.0)}
+    assert _unpadded_first([0, 1, 2], scores, [2.6, 0.0, 0.0]) == [1, 0, 2]
+    # The same seen from the original's side: the copy lies in it from 2.4 s before its start.
+    assert _unpadded_first([0, 1], {(1, 0): (1.0, -2.4)}, [2.6, 0.0]) == [1, 0]
+
+
+def test_a_longer_original_with_footage_before_its_trimmed_copy_stays_the_keeper():
+    from vindex.duplicates import _unpadded_first
+
+    # The trimmed copy starts 1.2 s into the original, which has footage from its first second.
+    assert _unpadded_first([0, 1], {(0, 1): (1.0, 1.2)}, [0.0, 0.0]) == [0, 1]

@@ -141,7 +141,9 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
     groups = []
     # Similar mode's scores (CLIP frames) match looser, whole libraries alike on a random-weight model:
     # its groups keep forming around the best copy, of those that match it.
+    starts = [_footage_start(rows[same[0]]) for same in contents]
     for members, anchor in _anchored_groups(len(contents), scores, mutual, most_matched=mode == "near"):
+        members = _unpadded_first(members, scores, starts)
         groups.append(_group(rows, [contents[k] for k in members],
                              [_shown_score(scores, members[0], anchor, k) for k in members], mode, store.meta.root or ""))
     groups = [group for group in groups if len(group.videos) > 1]
@@ -255,14 +257,51 @@ def _add_visual_scores(store: Store, groups: list[DuplicateGroup]) -> None:
             video.visual = round(visual.contained(frames[video.video_id], keeper), 6)
 
 
+def _footage_start(row: DuplicateCandidate) -> float | None:
+    """Seconds into the video where its footage starts (its first fingerprint: blank frames and a title
+    card are never fingerprinted); None without fingerprints."""
+    times = row.fingerprint_times
+    return float(times[0]) if times is not None and len(times) else None
+
+
+def _unpadded_first(members: list[int], scores: dict[tuple[int, int], tuple], starts: list[float | None]) -> list[int]:
+    """`members` (content positions in keeper order) with the first that is not padded first: its keeper.
+    A copy with a black or title intro measures as much footage as its original, or more where its
+    footage's seconds are measured apart (a mostly still recording whose still ends are frozen ends in
+    one copy and not in the other; docs/search.md, the last check), and must never be kept over it."""
+    for position in members:
+        if not any(_padded(position, other, scores, starts) for other in members if other != position):
+            return [position, *(other for other in members if other != position)]
+    return members
+
+
+def _padded(video: int, other: int, scores: dict[tuple[int, int], tuple], starts: list[float | None]) -> bool:
+    """Whether `video` holds `other` behind a head of SHORTER_SECONDS or more that is no footage:
+    `other` starts that far into it (their containment's offset, either way round), and `video`'s own
+    footage (`starts`) starts no more than half a second before that (a black intro, a title card;
+    a longer original has footage there)."""
+    if starts[video] is None:
+        return False
+    if (video, other) in scores:  # other lies in video, starting offset seconds into it
+        shift = scores[(video, other)][1]
+    elif (other, video) in scores and scores[(other, video)][1] is not None:  # video lies in other
+        shift = -scores[(other, video)][1]
+    else:
+        return False
+    return shift is not None and shift >= SHORTER_SECONDS and starts[video] >= shift - 0.5
+
+
 def _shown_score(scores: dict[tuple[int, int], tuple], keeper: int, anchor: int, member: int) -> tuple | None:
-    """A member's (score, offset) against its keeper (the first of its group in keeper order), or
-    against the group's anchor where it matched the anchor alone (then no offset: it is not one
-    into the keeper); None for the keeper."""
+    """A member's (score, offset) against its keeper (the first of its group: `_unpadded_first`), or
+    against the group's anchor where it matched the anchor alone (then no offset: it is not one into
+    the keeper); None for the keeper."""
     if member == keeper:
         return None
     if (keeper, member) in scores:
         return scores[(keeper, member)]
+    if (member, keeper) in scores:  # the keeper lies in this member: a copy with an intro, say
+        score, offset = scores[(member, keeper)]
+        return score, None if offset is None else round(-offset, 2)
     score, _ = scores[(min(anchor, member), max(anchor, member))]
     return score, None
 
