@@ -30,7 +30,7 @@ import numpy as np
 from vindex.defaults import DUPLICATE_MODE, DUPLICATE_MODES, DUPLICATE_THRESHOLDS
 from vindex.duplicates import fingerprint_match, motion_alignment, visual
 from vindex.embedding.spec import random_weights_warning
-from vindex.errors import DecodeError, VindexError
+from vindex.errors import VindexError
 from vindex.locations import join_root, shown_path
 from vindex.results import Result, plain
 from vindex.search import channel_ids
@@ -188,7 +188,7 @@ def _near_scores(rows: list[DuplicateCandidate], contents: list[list[int]], thre
                                                       set[tuple[int, int]]]:
     """(keeper-side content, member-side content) -> (containment share, offset) for the pairs of
     contents whose fingerprint containment reaches `threshold` (and, for slow footage, whose changes
-    line up: `_changes_line_up`), and those of the pairs whose keeper side is contained in the member
+    line up: `motion_alignment.SlowFootageCheck`), and those of the pairs whose keeper side is contained in the member
     side too (each is a copy of the other, not a part of it)."""
     missing = sum(row.fingerprints is None for row in rows)
     if missing:
@@ -202,48 +202,11 @@ def _near_scores(rows: list[DuplicateCandidate], contents: list[list[int]], thre
                     fingerprint_match.Fingerprints(np.empty(0, np.uint64), np.empty(0)) for same in contents]
     contained = fingerprint_match.contained_pairs(fingerprints, threshold)
     paths = [join_root(root, rows[same[0]].path) for same in contents]
-    activities: dict[int, motion_alignment.Activity | None] = {}
-    scores = {pair: (round(found.share, 6), round(found.offset, 2)) for pair, found in contained.items()
-              if _changes_line_up(pair, found.offset, fingerprints, paths, warnings, activities)}
+    slow_footage = motion_alignment.SlowFootageCheck(fingerprints, paths, warnings)
+    scores = {pair: (round(found.share, 6), round(offset, 2)) for pair, found in contained.items()
+              if (offset := slow_footage.offset(pair, found.offset)) is not None}
     mutual = {(a, b) for a, b in scores if fingerprint_match.containment(fingerprints[a], fingerprints[b]).share >= threshold}
     return scores, mutual
-
-
-def _changes_line_up(pair: tuple[int, int], offset: float, fingerprints: list[fingerprint_match.Fingerprints],
-                     paths: list[str],
-                     warnings: list[str], activities: dict[int, motion_alignment.Activity | None]) -> bool:
-    """Whether the contained video of `pair` (its second, found at `offset`) moves enough for its
-    fingerprints to place it (`motion_alignment.SLOW_MOTION_BITS`) or matches at that place clearly
-    better than elsewhere (`motion_alignment.PLACED_MARGIN_BITS`), or else its activity correlates with
-    the containing one's (`motion_alignment.MIN_CORRELATION`): slow footage hashes alike at every offset, and other
-    footage of the same scene would be grouped as its copy. A pair whose file cannot be read for
-    that is not grouped, with a warning: users delete what this lists. `activities` keeps each video's
-    activity for the run, by position (None: unreadable)."""
-    def footage(position: int) -> tuple[float, float]:
-        times = fingerprints[position].times
-        return float(times[0]), float(times[-1])
-
-    def activity_of(position: int) -> motion_alignment.Activity | None:
-        if position not in activities:
-            try:
-                activities[position] = motion_alignment.activity(paths[position], footage(position))
-            except DecodeError as error:
-                activities[position] = None
-                warnings.append(f"{shown_path(paths[position])} could not be read to check its slow footage "
-                                f"({error}): its pairs of slow footage are not grouped")
-        return activities[position]
-
-    container, contained = pair
-    if fingerprint_match.motion_bits(fingerprints[contained]) > motion_alignment.SLOW_MOTION_BITS:
-        return True
-    margin = fingerprint_match.placement_margin(fingerprints[contained], fingerprints[container], offset)
-    if margin is not None and margin > motion_alignment.PLACED_MARGIN_BITS:
-        return True
-    short, long = activity_of(contained), activity_of(container)
-    if short is None or long is None:
-        return False
-    found = motion_alignment.correlation(short, long, footage(contained))
-    return found is None or found >= motion_alignment.MIN_CORRELATION
 
 
 def _add_visual_scores(store: Store, groups: list[DuplicateGroup]) -> None:

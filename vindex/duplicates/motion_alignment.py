@@ -23,7 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vindex.duplicates.fingerprint_match import Fingerprints, motion_bits, placement_margin
 from vindex.errors import DecodeError
+from vindex.locations import shown_path
 
 # Seconds between the pictures compared: ten a second sees a hand move and stays cheap to compare.
 ACTIVITY_STEP = 0.1
@@ -118,27 +120,41 @@ def activity(path: str, footage: tuple[float, float] | None = None) -> Activity:
     return Activity(grid[1:], changes)
 
 
-def correlation(short: Activity, long: Activity, footage: tuple[float, float]) -> float | None:
+@dataclass(frozen=True)
+class Alignment:
+    """Where two videos' activity lines up best: the correlation there, and the offset (seconds into
+    the longer video where the shorter one's time 0 lies)."""
+
+    correlation: float
+    offset: float
+
+
+def correlation(short: Activity, long: Activity, footage: tuple[float, float]) -> Alignment | None:
     """The best correlation, over the offsets where one lies in the other, of the activity of `short`
     within `footage` (seconds: where its fingerprints start and end, less EDGE_SECONDS at each end)
-    and that of `long`; None when there is too little to compare (a short or frozen stretch)."""
+    and that of `long`, and its offset; None when there is too little to compare (a short or frozen
+    stretch)."""
     inside = (short.times >= footage[0] + EDGE_SECONDS) & (short.times <= footage[1] - EDGE_SECONDS)
     part = short.changes[inside].reshape(int(inside.sum()), -1)
     whole = long.changes.reshape(len(long.changes), -1)
     if len(part) < MIN_STEPS or len(whole) < MIN_STEPS or part.std() < FROZEN:
         return None
+    part_start, whole_start = float(short.times[inside][0]), float(long.times[0])
     if len(part) > len(whole):  # a copy with an intro is the shorter by fingerprints, not by steps
-        part, whole = whole, part
-    return _best_correlation(part, whole)
+        best, shift = _best_correlation(whole, part)
+        return Alignment(best, whole_start - (part_start + shift * ACTIVITY_STEP))
+    best, shift = _best_correlation(part, whole)
+    return Alignment(best, whole_start + shift * ACTIVITY_STEP - part_start)
 
 
-def _best_correlation(part: np.ndarray, whole: np.ndarray) -> float:
+def _best_correlation(part: np.ndarray, whole: np.ndarray) -> tuple[float, int]:
     """Max over shifts of the Pearson correlation of `part` (steps x blocks, each block centred over
     its steps) with the steps of `whole` it overlaps (at least MIN_OVERLAP of `part`), each block of
-    those centred over them too: when things change, not where things change more."""
+    those centred over them too: when things change, not where things change more; and the shift
+    (`part`'s first step lies at that step of `whole`)."""
     steps = len(part)
     least = int(np.ceil(MIN_OVERLAP * steps))
-    best = 0.0
+    best, best_shift = 0.0, 0
     for shift in range(least - steps, len(whole) - least + 1):
         first, last = max(0, -shift), min(steps, len(whole) - shift)
         x = part[first:last]
@@ -146,6 +162,50 @@ def _best_correlation(part: np.ndarray, whole: np.ndarray) -> float:
         x = x - x.mean(axis=0)
         y = y - y.mean(axis=0)
         scale = np.sqrt((x * x).sum() * (y * y).sum())
-        if scale > 0:
-            best = max(best, float((x * y).sum() / scale))
-    return best
+        if scale > 0 and (x * y).sum() / scale > best:
+            best, best_shift = float((x * y).sum() / scale), shift
+    return best, best_shift
+
+
+class SlowFootageCheck:
+    """The check of one `dupes` run's contained pairs, each video decoded at most once: `fingerprints`
+    and `paths` by content position; unreadable files are named in `warnings`."""
+
+    def __init__(self, fingerprints: list[Fingerprints], paths: list[str], warnings: list[str]):
+        self.fingerprints, self.paths, self.warnings = fingerprints, paths, warnings
+        self.activities: dict[int, Activity | None] = {}  # by position; None: unreadable
+
+    def offset(self, pair: tuple[int, int], offset: float) -> float | None:
+        """Where the contained video of `pair` (its second, found at `offset` by its fingerprints)
+        lies in the other, or None when it is no copy of it. Its fingerprints place it when it moves
+        (SLOW_MOTION_BITS) or matches at that place clearly better than elsewhere (PLACED_MARGIN_BITS);
+        else its activity must correlate with the other's (MIN_CORRELATION), and where it does best is
+        its place (a still picture's fingerprints match anywhere). A pair whose file cannot be read
+        for that is no copy, with a warning: users delete what this lists."""
+        container, contained = pair
+        if motion_bits(self.fingerprints[contained]) > SLOW_MOTION_BITS:
+            return offset
+        margin = placement_margin(self.fingerprints[contained], self.fingerprints[container], offset)
+        if margin is not None and margin > PLACED_MARGIN_BITS:
+            return offset
+        short, long = self._activity(contained), self._activity(container)
+        if short is None or long is None:
+            return None
+        found = correlation(short, long, self._footage(contained))
+        if found is None:
+            return offset
+        return found.offset if found.correlation >= MIN_CORRELATION else None
+
+    def _footage(self, position: int) -> tuple[float, float]:
+        times = self.fingerprints[position].times
+        return float(times[0]), float(times[-1])
+
+    def _activity(self, position: int) -> Activity | None:
+        if position not in self.activities:
+            try:
+                self.activities[position] = activity(self.paths[position], self._footage(position))
+            except DecodeError as error:
+                self.activities[position] = None
+                self.warnings.append(f"{shown_path(self.paths[position])} could not be read to check its slow "
+                                     f"footage ({error}): its pairs of slow footage are not grouped")
+        return self.activities[position]
