@@ -23,6 +23,19 @@ def test_a_subclip_of_fast_footage_sampled_five_times_a_second_is_found_in_a_lon
     assert abs(found.offset - 60.0) <= 0.2
 
 
+def test_a_two_second_subclip_with_two_samples_of_the_long_video_to_compare_is_found_by_both():
+    rng = np.random.default_rng(6)
+    long = Fingerprints(random_hashes(rng, 80), np.arange(80) * 1.5)  # reference frames 1.5 s apart
+    times = np.arange(10) * 0.2  # a 2 s cut at 60.0 s: its samples at 0.0 and 1.4 s meet the long video's
+    hashes = random_hashes(rng, 10)
+    hashes[[0, 7]] = flipped(rng, long.hashes[[40, 41]], 3)
+    found = containment(Fingerprints(hashes, times), long)
+    assert found.matched == 2 and found.compared == 2 and found.share == 1.0
+    assert abs(found.offset - 60.0) <= 0.2
+    hashes[7] = random_hashes(rng, 1)[0]  # one of the two differs: no evidence
+    assert containment(Fingerprints(hashes, times), long).share == 0.0
+
+
 def test_a_still_picture_must_match_closely():
     rng = np.random.default_rng(4)
     board = random_hashes(rng, 1)

@@ -192,7 +192,7 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
         return NO_CONTAINMENT
     distance = np.bitwise_count(short.hashes[:, None] ^ long.hashes[None, :])
     rows, cols = np.nonzero(distance <= max_distance)
-    if len(np.unique(rows)) < MIN_MATCHED_FRAMES:
+    if len(np.unique(rows)) < 2:  # one frame is no evidence; see needed_frames below
         return NO_CONTAINMENT
     closeness = (max_distance + 1 - distance[rows, cols]).astype(np.float64) ** 2
     offsets = long.times[cols].astype(np.float64) - short.times[rows]
@@ -218,7 +218,15 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     spread = float(short.times[agreeing[-1]] - short.times[agreeing[0]]) if matched else 0.0
     compared = int(np.count_nonzero(compared_frames))
     overhang = max(0.0, long_times[0] - shifted[0]) + max(0.0, shifted[-1] - long_times[-1])
-    enough = (matched >= MIN_MATCHED_FRAMES and spread >= min(MIN_MATCHED_SECONDS, EVIDENCE_SHARE * short.length)
+    # A 2 s sub-clip of a long video sampled once a second has 2 of its 10 frames to compare: when the
+    # longer video's sampling leaves fewer than half of them, all those compared may be the evidence
+    # (2 at least). A video with few frames of its own (the rest blank or weak) still needs 3.
+    sparse = compared < len(short.hashes) / 2
+    needed_frames = max(2, min(MIN_MATCHED_FRAMES, compared)) if sparse else MIN_MATCHED_FRAMES
+    partners = short.times[compared_frames]
+    needed_spread = min(MIN_MATCHED_SECONDS, EVIDENCE_SHARE * short.length,
+                        float(partners[-1] - partners[0]) if sparse and compared else np.inf)
+    enough = (matched >= needed_frames and spread >= needed_spread
               and overhang <= MAX_OVERHANG and same_colours and same_detail and close_if_still)
     share = matched / compared if enough and compared else 0.0
     return Containment(share, offset, matched, compared, overhang)
