@@ -25,3 +25,13 @@ def test_a_title_card_before_footage_is_still_dropped():
     hashes = np.r_[[title] * 15, moving]
     kept = content(hashes, np.arange(len(hashes)) * 0.2, np.zeros(len(hashes), bool))
     assert kept.tolist() == [False] * 15 + [True] * 20
+
+
+def test_a_slide_show_keeps_all_but_two_slides_at_each_end():
+    rng = np.random.default_rng(7)
+    slides = rng.integers(0, 1 << 63, 8, dtype=np.int64).view(np.uint64)  # 8 slides, a second each
+    hashes = np.repeat(slides, 5)
+    times = np.arange(len(hashes)) * 0.2
+    kept = content(hashes, times, np.zeros(len(hashes), bool))
+    # A title card and a logo may stand at an end; a third held picture is the slide show itself.
+    assert kept.tolist() == [False] * 10 + [True] * 20 + [False] * 10

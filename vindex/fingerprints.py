@@ -98,6 +98,10 @@ HELD_BITS = 4
 # and its re-encode became the keeper.
 DRIFT_BITS = 3
 HELD_SECONDS, HELD_MAX_SECONDS = 1.0, 6.0
+# At most this many held pictures one after another are left out at an end (a title card, then a
+# still logo): a slide show is held pictures throughout, and an 8 s cut of one, a slide a second,
+# kept 2 samples and none of its copies was found (scripts/bench_dupes.py --footage, the sixth set).
+HELD_MAX_RUNS = 2
 # A held run is dropped only when the samples after it span this many seconds or more: a video
 # that is mostly still (a board game's screen, a slide show) is footage, not a frozen end around
 # a moment of motion, and its copies keep enough samples to be found.
@@ -299,13 +303,14 @@ def colour_apart(a: np.ndarray | int, b: np.ndarray | int) -> tuple[np.ndarray, 
 
 def content(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray, drifting_is_footage: bool = False) -> np.ndarray:
     """Which samples (in time order) show the footage: not blank, and not a picture held still
-    at either end (a title card, a frozen first or last frame; one after another, HELD_MAX_SECONDS
-    in all, so a title card added before a still logo goes with it) while other footage remains.
+    at either end (a title card, a frozen first or last frame; one after another, HELD_MAX_RUNS of them
+    and HELD_MAX_SECONDS in all, so a title card added before a still logo goes with it) while other
+    footage remains.
     `drifting_is_footage`: a run that drifts away from its first picture (DRIFT_BITS) is not held."""
     kept = ~np.asarray(blank, bool)
     for backwards in (False, True):
         dropped = 0.0
-        while True:
+        for _ in range(HELD_MAX_RUNS):
             order = np.flatnonzero(kept)[::-1] if backwards else np.flatnonzero(kept)
             if len(order) < 2:
                 break
