@@ -93,3 +93,11 @@ def test_fingerprints_are_taken_from_reference_frames_away_from_the_clip_frames(
            if b_frame and not any(-0.1 <= target - t <= frames.SKIP_MARGIN_SECONDS + 0.05 for target in targets)]
     assert len(far) <= 4, far
     assert len(decoded.fingerprints) >= 18  # still five samples a second over the 4 s
+
+
+def test_a_slide_show_at_a_frame_a_second_keeps_every_frame_as_a_sample(tmp_path):
+    from vindex import frames
+
+    path = clip_with_b_frames(tmp_path / "slides.mp4", seconds=8.0, fps=1)  # its B-frames a second apart
+    decoded = frames.read_frames(str(path), 2, 32, sampling="uniform")
+    assert np.allclose(decoded.fingerprint_times, np.arange(8.0))

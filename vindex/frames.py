@@ -26,6 +26,10 @@ SEQUENTIAL_MAX_SECONDS = 30.0
 # How far before a target every frame is decoded again; beyond this, non-reference frames are
 # skipped. It covers the decoder's reordering delay (a few frames) with room to spare.
 SKIP_MARGIN_SECONDS = 0.5
+# Non-reference frames are skipped for the fingerprints only where the video shows at least this many
+# frames per fingerprint spacing: at a frame a second (a slide show), a skipped B-frame is a whole
+# second away from the next frame kept, and a clip kept 5 samples of 8 s (the sixth footage set).
+SKIP_MIN_FRAMES_PER_SAMPLE = 2.0
 # Formats with no duration in their headers, for which FFmpeg estimates one from the bitrate
 # (15% off on a test MPEG-1 file): their packets are scanned instead.
 GUESSED_DURATION_FORMATS = frozenset({"mpeg", "mpegts", "mpegvideo", "h264", "hevc", "m4v"})
@@ -288,6 +292,7 @@ def _sequential(container, stream, targets: list[float], sampler: DenseSampler |
     target = next(wanted)
     previous = None
     context = stream.codec_context
+    skippable = sampler is None or _dense_enough(stream, sampler.spacing)
     for frame in container.decode(stream):
         time = frame_time(frame, stream.time_base)
         if sampler is not None:
@@ -301,7 +306,8 @@ def _sequential(container, stream, targets: list[float], sampler: DenseSampler |
         # Frames no other frame refers to (most B-frames) need not be decoded far from a target: the
         # sampler takes the next reference frame instead, a frame or two later (matching allows
         # TIME_TOLERANCE), which saves 35-40 % of the decoding (scripts/bench_add.py).
-        context.skip_frame = "NONREF" if target is None or time < target - SKIP_MARGIN_SECONDS else "DEFAULT"
+        far = target is None or time < target - SKIP_MARGIN_SECONDS
+        context.skip_frame = "NONREF" if skippable and far else "DEFAULT"
     if target is not None and previous is not None:
         # The stated duration outlasts the frames: the last frame stands in for the rest.
         _keep(picked, previous)
@@ -343,6 +349,14 @@ def _nearest_keyframes(container, stream, targets: list[float], sampler: DenseSa
     return picked
 
 
+def _dense_enough(stream, spacing: float) -> bool:
+    """Whether the stream shows SKIP_MIN_FRAMES_PER_SAMPLE frames or more per `spacing` seconds (an
+    unknown rate counts as enough), so skipping the frames no other refers to leaves a sample near
+    each multiple of `spacing`."""
+    rate = float(stream.average_rate) if stream.average_rate else None
+    return rate is None or rate * spacing >= SKIP_MIN_FRAMES_PER_SAMPLE
+
+
 def _steady_pass(path: str, sampler: DenseSampler | None, shots: ShotFinder | None = None, picker=None) -> None:
     """Offer the sampler every reference frame of a long video, the shot finder its keyframes, the
     `picker` (`vindex.shot_frames.ShotFramePicker`) every frame: one pass in a decoder of its own
@@ -353,7 +367,8 @@ def _steady_pass(path: str, sampler: DenseSampler | None, shots: ShotFinder | No
     with open_video(path) as container:
         stream = container.streams.video[0]
         stream.codec_context.options = {"skip_loop_filter": "all"}
-        stream.codec_context.skip_frame = "NONREF"
+        if sampler is None or _dense_enough(stream, sampler.spacing):
+            stream.codec_context.skip_frame = "NONREF"
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
             time = frame_time(frame, stream.time_base)
