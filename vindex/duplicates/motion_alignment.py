@@ -8,7 +8,8 @@ grouped as a copy (scripts/bench_dupes.py --footage, the unseen sets). What a co
 footage of the scene does not is the timing of the small changes: a hand moving, a tile turning, even
 the original encode's flicker.
 
-Each video is decoded once, at ACTIVITY_STEP intervals, as a small grey square without its bars
+Each video is decoded once, at ACTIVITY_STEP intervals, as the grey square its fingerprints are made of
+(`vindex.fingerprints.grey_square`), without its bars
 (`vindex.fingerprints` crops them, its footage samples voting), shrunk to ACTIVITY_CELLS cells and
 scaled by its contrast. Its activity is, per step and per block of 2x2 cells, how much the picture
 changed since the step before, less that step's mean over the blocks (a global flicker, an encoder's
@@ -31,8 +32,6 @@ from vindex.locations import shown_path
 ACTIVITY_STEP = 0.1
 # The side of the cropped picture's grid of cells; activity is pooled into blocks of 2x2 cells.
 ACTIVITY_CELLS = 16
-# The side of the grey square each decoded picture is shrunk to before its bars are cropped.
-ACTIVITY_SQUARE = 64
 # A shorter video whose consecutive fingerprints differ by this many bits or fewer (the median)
 # is checked. On the footage sets looked at (scripts/bench_dupes.py --footage, the tuning and held-out
 # parts and the --fresh, --final and --extra sets), other footage of a scene grouped as a copy moved
@@ -78,7 +77,7 @@ def activity(path: str, footage: tuple[float, float] | None = None) -> Activity:
     import av
     from av.video.reformatter import VideoReformatter
 
-    from vindex.fingerprints import shrunk_pictures
+    from vindex.fingerprints import grey_square, shrunk_pictures
     from vindex.frames import decode_reason, frame_time, open_video, video_stream
 
     times, squares = [], []
@@ -94,10 +93,7 @@ def activity(path: str, footage: tuple[float, float] | None = None) -> Activity:
             seconds = frame_time(frame, time_base) - start
             if seconds + 1e-3 < following:
                 continue
-            grey = reformatter.reformat(frame, width=ACTIVITY_SQUARE, height=ACTIVITY_SQUARE, format="gray",
-                                        interpolation="AREA").to_ndarray()
-            rotation = (getattr(frame, "rotation", 0) or 0) % 360
-            squares.append(np.rot90(grey, k=rotation // 90) if rotation else grey)
+            squares.append(grey_square(frame, reformatter))
             times.append(max(seconds, 0.0))
             following = (np.floor((seconds + 1e-3) / ACTIVITY_STEP) + 1) * ACTIVITY_STEP
     except (av.FFmpegError, OSError, ValueError) as error:
