@@ -35,3 +35,13 @@ def test_a_slide_show_keeps_all_but_two_slides_at_each_end():
     kept = content(hashes, times, np.zeros(len(hashes), bool))
     # A title card and a logo may stand at an end; a third held picture is the slide show itself.
     assert kept.tolist() == [False] * 10 + [True] * 20 + [False] * 10
+
+
+def test_a_title_card_whose_first_sample_is_a_little_off_is_still_dropped():
+    rng = np.random.default_rng(8)
+    title = rng.integers(0, 1 << 63, dtype=np.int64).view(np.uint64)
+    first = title ^ np.uint64(0b111111)  # 6 bits off: an encode's first frame of the card
+    moving = rng.integers(0, 1 << 63, 20, dtype=np.int64).view(np.uint64)  # 4 s of footage
+    hashes = np.r_[[first], [title] * 14, moving]
+    kept = content(hashes, np.arange(len(hashes)) * 0.2, np.zeros(len(hashes), bool))
+    assert kept.tolist() == [False] * 15 + [True] * 20

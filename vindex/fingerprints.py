@@ -314,14 +314,23 @@ def content(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray, drifting_i
             order = np.flatnonzero(kept)[::-1] if backwards else np.flatnonzero(kept)
             if len(order) < 2:
                 break
-            still = np.bitwise_count(hashes[order] ^ hashes[order[0]]) <= HELD_BITS
+            # The held picture is the run's first, or its second where the first is a little off it (the
+            # first frame of an encode, a fade's last step): on the --last footage set a title card whose
+            # first sample sat 6 bits off the rest was kept as footage, cropped with the footage, and its
+            # copy was not found. A first sample further off is a cut: anchoring there on the second
+            # dropped the starts of editor recordings, and 4 copies were lost.
+            first = hashes[order[0]]
+            apart = int(np.bitwise_count(first ^ hashes[order[1]]))
+            held_picture = hashes[order[1]] if HELD_BITS < apart <= 2 * HELD_BITS else first
+            still = ((np.bitwise_count(hashes[order] ^ first) <= HELD_BITS)
+                     | (np.bitwise_count(hashes[order] ^ held_picture) <= HELD_BITS))
             run = int(np.cumprod(still).sum())
             held = abs(float(times[order[min(run, len(order) - 1)]] - times[order[0]]))
             left = abs(float(times[order[-1]] - times[order[min(run, len(order) - 1)]]))
             if (run == len(order) or held < HELD_SECONDS or dropped + held > HELD_MAX_SECONDS
                     or left < FOOTAGE_LEFT_SECONDS):
                 break
-            later = np.bitwise_count(hashes[order[run // 2 : run]] ^ hashes[order[0]])
+            later = np.bitwise_count(hashes[order[run // 2 : run]] ^ held_picture)
             if drifting_is_footage and np.median(later) >= DRIFT_BITS:
                 break
             kept[order[:run]] = False
