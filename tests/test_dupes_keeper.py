@@ -44,3 +44,24 @@ def test_a_longer_original_with_footage_before_its_trimmed_copy_stays_the_keeper
 
     # The trimmed copy starts 1.2 s into the original, which has footage from its first second.
     assert _unpadded_first([0, 1], {(0, 1): (1.0, 1.2)}, [0.0, 0.0]) == [0, 1]
+
+
+def test_a_held_card_that_cuts_to_other_footage_is_no_footage_start_though_it_was_fingerprinted():
+    from vindex.duplicates import _footage_start, _unpadded_first
+    from vindex.store import DuplicateCandidate
+
+    rng = np.random.default_rng(9)
+    title, screen = (rng.integers(0, 1 << 63, dtype=np.int64).view(np.uint64) for _ in range(2))
+    # A title card of 2.4 s, then a terminal blank for 6 s (not fingerprinted), then 2 s of one still
+    # screen: too little after the card for `add` to drop it.
+    times = np.r_[np.arange(13) * 0.2, 8.6 + np.arange(10) * 0.2]
+    hashes = np.r_[[title] * 13, [screen] * 10]
+    row = DuplicateCandidate("t", "t.mp4", None, 1, 10.6, 640, 360, "t", 4.4, 640, 360, hashes, times)
+    assert _footage_start(row) == pytest.approx(8.6)
+    # A picture held at the start that the footage after it matches is footage: a still screen's start.
+    steady = np.r_[[screen] * 10, [flipped(screen, 3)] * 10]
+    held = DuplicateCandidate("s", "s.mp4", None, 1, 4.0, 640, 360, "s", 4.0, 640, 360, steady, np.arange(20) * 0.2)
+    assert _footage_start(held) == 0.0
+    # The original starts 2.44 s into the titled copy, which measured more footage and came first.
+    starts = [_footage_start(row), 6.0]
+    assert _unpadded_first([0, 1], {(0, 1): (1.0, 2.44)}, starts) == [1, 0]

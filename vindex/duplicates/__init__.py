@@ -31,6 +31,7 @@ from vindex.defaults import DUPLICATE_MODE, DUPLICATE_MODES, DUPLICATE_THRESHOLD
 from vindex.duplicates import fingerprint_match, motion_alignment, visual
 from vindex.embedding.spec import random_weights_warning
 from vindex.errors import VindexError
+from vindex.fingerprints import HELD_BITS
 from vindex.locations import join_root, shown_path
 from vindex.results import Result, plain
 from vindex.search import channel_ids
@@ -222,9 +223,19 @@ def _add_visual_scores(store: Store, groups: list[DuplicateGroup]) -> None:
 
 def _footage_start(row: DuplicateCandidate) -> float | None:
     """Seconds into the video where its footage starts (its first fingerprint: blank frames and a title
-    card are never fingerprinted); None without fingerprints."""
-    times = row.fingerprint_times
-    return float(times[0]) if times is not None and len(times) else None
+    card are never fingerprinted); None without fingerprints. A held picture that cuts to another
+    (no match for the picture after it: a title card) is no footage either: the fingerprints keep one
+    where too little footage follows it to be sure at `add` (`vindex.fingerprints.content`: a title
+    card before a terminal recording that is blank but for its last 2 s), and its copy was kept over
+    the original (the sixth footage check)."""
+    times, hashes = row.fingerprint_times, row.fingerprints
+    if times is None or not len(times):
+        return None
+    still = np.bitwise_count(hashes ^ hashes[0]) <= HELD_BITS
+    run = int(np.cumprod(still).sum())
+    if run < len(hashes) and int(np.bitwise_count(hashes[run] ^ hashes[run - 1])) > fingerprint_match.MAX_DISTANCE:
+        return float(times[run])
+    return float(times[0])
 
 
 def _unpadded_first(members: list[int], scores: dict[tuple[int, int], tuple], starts: list[float | None]) -> list[int]:
