@@ -54,6 +54,15 @@ FINE_PER_HASH_BIT, MAX_FINE_EXCESS = 4.0, 40.0
 # 99th percentile, most of it letterbox and pillarbox resampling; other cuts of one still screen
 # recording (a board game seconds later, a few tiles moved) 5.2-9.4 bits.
 STILL_MOTION_BITS, STILL_MAX_DISTANCE = 1.0, 5.0
+# A shorter video that moves this much between samples (the median, bits: a music visualizer, a game's
+# scrolling screen) is sampled at other instants than the video it copies, up to half the 0.2 s spacing
+# off, where the picture is about halfway between two of the other's samples: its frames match within
+# FAST_MAX_DISTANCE bits. The colour and detail checks still judge the frames within MAX_DISTANCE where
+# there are any. On the footage sets (scripts/bench_dupes.py --footage, all seven), 782 -> 786 of 806
+# copies found (intro copies of visualizers and of an animation, 12-16 bits from their originals),
+# precision 1.0; the same at 12-24 bits of motion; 16 bits found 2 of those, and 20 bits grouped other
+# footage of a looping animation with its copies.
+FAST_MOTION_BITS, FAST_MAX_DISTANCE = 20.0, 18
 # Seconds from a frame's place in the longer video beyond which its matches count as elsewhere
 # (`placement_margin`): past the time tolerance and the slack of a trim.
 ELSEWHERE_SECONDS = 2.0
@@ -177,7 +186,8 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
                 tolerance: float = TIME_TOLERANCE) -> Containment:
     """How much of `short` appears in `long` at one consistent time offset.
 
-    Each matching frame pair (within `max_distance` bits) votes for the offset between their
+    Each matching frame pair (within `max_distance` bits; FAST_MAX_DISTANCE where `short` moves fast,
+    FAST_MOTION_BITS) votes for the offset between their
     times; the offset with the most distinct matching frames of `short` wins. The share is over
     the frames of `short` that could be compared at that offset: those whose shifted time has a
     frame of `long` within `tolerance` (a long video sampled sparsely, at keyframes, leaves gaps
@@ -190,6 +200,8 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     """
     if len(short.hashes) == 0 or len(long.hashes) == 0:
         return NO_CONTAINMENT
+    if motion_bits(short) >= FAST_MOTION_BITS:  # sampled between the other's pictures
+        max_distance = max(max_distance, FAST_MAX_DISTANCE)
     distance = np.bitwise_count(short.hashes[:, None] ^ long.hashes[None, :])
     rows, cols = np.nonzero(distance <= max_distance)
     if len(np.unique(rows)) < 2:  # one frame is no evidence; see needed_frames below
@@ -210,7 +222,9 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     compared_frames = outside | _partners(shifted, long_times, tolerance)
     agreeing = np.intersect1d(rows[at_offset], np.flatnonzero(compared_frames))
     matched = len(agreeing)
-    closest = _closest_matches(rows[at_offset], cols[at_offset], distance[rows, cols][at_offset])
+    strict = at_offset & (distance[rows, cols] <= MAX_DISTANCE)
+    judged = strict if strict.any() else at_offset  # colours and detail of the surest matches
+    closest = _closest_matches(rows[judged], cols[judged], distance[rows, cols][judged])
     same_colours = (short.colours is None or long.colours is None or not matched
                     or _same_colours(short.colours[closest[0]], long.colours[closest[1]]))
     same_detail = short.fine is None or long.fine is None or not matched or _same_detail(short, long, *closest)
