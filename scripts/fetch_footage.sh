@@ -9,6 +9,7 @@
 #     scripts/fetch_footage.sh --extra [OUT]    # the extra check footage; OUT defaults to ./footage/extra
 #     scripts/fetch_footage.sh --last [OUT]     # the last check footage; OUT defaults to ./footage/last
 #     scripts/fetch_footage.sh --sixth [OUT]    # the sixth check footage; OUT defaults to ./footage/sixth
+#     scripts/fetch_footage.sh --seventh [OUT]  # the seventh check footage; OUT defaults to ./footage/seventh
 #
 # The tuning footage (49 files: H.264, MPEG-4 part 2, MJPEG, VP8/VP9, cinepak, msvideo1, theora...)
 # is what the duplicate thresholds were chosen on (its tuning and held-out parts both).
@@ -76,6 +77,23 @@
 # r-cran-shinycssloaders' demo.gif, pymediainfo's and filetype's other samples, python-pygame-doc's
 # blue.mpg, saods9-doc's jupiter.mpg, whitedune-docs' movie.mpg, xine-ui's logo, mrpt-common's
 # dummy_video.avi and r-cran-rtweet's tweet.mp4.
+#
+# The seventh check footage (12 animated GIFs from 12 Debian packages, none of which the sets above or
+# the shared corpus use; the other videos left in Debian's main archive are stills, test files or under
+# 4 s: terminal recordings of a slide tool, a to-do list, progress bars and shell completion, screen
+# recordings of a notebook in a browser, of X terminals driven together, of an editor's search and of a
+# task dashboard, and rendered animations of a particle swarm on a contour plot, a turning colour cube,
+# a turning phone's axes and a bending beam, several with a still screen for seconds at a time) is, like
+# the final, extra, last and sixth ones, measured once at the very end with the defaults (bench_dupes.py
+# --footage OUT --unseen seventh) and never used to choose or change anything. Its one file of a minute
+# or more (lookatme's 115 s tour) makes the long video. Pinned versions, taken out of the packages
+# without installing them (apt-get download and dpkg -x), flattened as <package>__<file name>. It needs
+# apt-get, dpkg and gunzip (checked first). Left out on purpose: the packages' copies of the same
+# recordings (lookatme's and python-notebook-doc's _images and _static copies), lookatme's and
+# librust-pbr-dev's other recordings (the same tool and sitting), wxPython's testmovie.mpg (160x120),
+# and files under 4 s or under 160 pixels high: the other animations of python3-elgato-streamdeck,
+# labelme-examples' data_annotated.gif, python-dask-doc's async-embarrassing.gif, librust-insta-dev's,
+# wand-doc's, python3-click-didyoumean's, python3-guizero's and elpa-spinner's GIFs.
 set -eu
 
 # Copies files out of pinned packages into $out, flattened as <package>__<file name> (a gzipped file
@@ -223,6 +241,23 @@ sdist fer==22.4.0 fer-22.4.0/tests/test.mp4
 npm vide@0.5.1 package/examples/video/ocean.webm
 npm jsartoolkit5@0.0.4 package/examples/Data/multi.mov"
     fetch_pinned "$sixth" --sixth
+    exit 0
+elif [ "${1:-}" = "--seventh" ]; then
+    out=${2:-footage/seventh}
+    # How the package comes, the pinned package, and the file's path in the unpacked package.
+    seventh="deb lookatme=2.5.4-1 usr/share/doc/lookatme/html/_static/lookatme_tour.gif
+deb python-notebook-doc=6.4.12-2.2 usr/share/doc/python-notebook-doc/html/_images/new-notebook.gif
+deb librust-pbr-dev=1.0.1-1+b1 usr/share/cargo/registry/pbr-1.0.1/gif/rec_v3.gif
+deb topydo=0.14-5.2 usr/share/doc/topydo/docs/topydo.gif
+deb xlax=2.4-2+b1 usr/share/doc/xlax/xlaxanim.gif
+deb gradle-completion=1.3.1-1.1 usr/share/doc/gradle-completion/gradle-completion-4.0.gif
+deb elpa-helm-ag=0.59-2 usr/share/doc/elpa-helm-ag/helm-do-ag.gif
+deb python-distributed-doc=2022.12.1+ds.1-3 usr/share/doc/python-distributed-doc/html/_images/daskboard-profile.gif
+deb python-pyswarms-doc=1.3.0-5 usr/share/doc/python3-pyswarms/html/_images/ani.gif
+deb python3-elgato-streamdeck=0.9.1+ds-1 usr/share/doc/python3-elgato-streamdeck/examples/Assets/RGB_color_space_animated_view.gif
+deb qtsensors5-doc-html=5.15.8-2 usr/share/qt5/doc/qtsensors/images/sensors-rotation-anim.gif
+deb dolfin-doc=2019.2.0~git20230116.bd54183-2 usr/share/dolfin/demo-python/documented/elastodynamics/elastodynamics-transient_deformation.gif"
+    fetch_pinned "$seventh" --seventh
     exit 0
 else
     out=${1:-footage/real}
