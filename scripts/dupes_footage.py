@@ -153,13 +153,13 @@ def build(footage: Path, work: Path, seed: int = 0,
             start = min(0.5, length - cut)
             original = root / f"{family}.mp4"
             ffmpeg("-ss", f"{start:.2f}", "-t", f"{cut:.2f}", "-i", str(source),
-                   "-vf", "scale='min(640,iw)':-2", *H264, "-crf", "20", str(original))
+                   "-vf", "scale='trunc(min(640,iw)/2)*2':-2", *H264, "-crf", "20", str(original))
             labels.append((original.name, family, "original"))
             if length >= start + cut + 4.0:  # other footage of the same source: no copy
                 other = root / f"{family}.other.mp4"
                 rest = length - (start + cut)
                 ffmpeg("-ss", f"{start + cut + 0.5:.2f}", "-t", f"{min(8.0, rest - 0.5):.2f}", "-i", str(source),
-                       "-vf", "scale='min(640,iw)':-2", *H264, "-crf", "20", str(other))
+                       "-vf", "scale='trunc(min(640,iw)/2)*2':-2", *H264, "-crf", "20", str(other))
                 labels.append((other.name, f"{family}.other", "other footage of the source"))
             for number, kind in enumerate(TRANSFORMATIONS):
                 out = root / f"{family}.copy{number}.mp4"
