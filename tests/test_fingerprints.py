@@ -124,6 +124,15 @@ def test_blank_frames_are_flagged():
     assert not not_blank.any()
 
 
+def test_a_terminal_of_small_text_is_footage_not_blank():
+    rng = np.random.default_rng(3)
+    terminal = np.full((GREY_SIZE, GREY_SIZE), 30.0)  # a dark, flat background
+    for row in range(1, 17, 4):  # four lines of small text at the top left: a row of glyph dots each
+        terminal[row, np.flatnonzero(rng.random(40) < 0.5)] = 90
+    _, blank = fingerprint(terminal.astype(np.uint8)[None])
+    assert not blank.any()  # its shrunk picture's contrast is 4.9 grey levels: blank under 6
+
+
 def test_distinct_pictures_are_far_apart():
     hashes, _ = fingerprint(grey_textures(40, seed=3))
     gaps = distance(hashes[:, None], hashes[None, :])[~np.eye(40, dtype=bool)]
