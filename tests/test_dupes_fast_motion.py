@@ -13,7 +13,8 @@ def walk(rng: np.random.Generator, count: int, bits: int) -> np.ndarray:
     """Hashes of footage that moves `bits` bits between samples: each flips that many of the last's."""
     hashes = [random_hashes(rng, 1)[0]]
     for _ in range(count - 1):
-        hashes.append(hashes[-1] ^ np.bitwise_or.reduce(np.uint64(1) << rng.choice(64, bits, replace=False).astype(np.uint64)))
+        flips = np.uint64(1) << rng.choice(64, bits, replace=False).astype(np.uint64)
+        hashes.append(hashes[-1] ^ np.bitwise_or.reduce(flips))
     return np.array(hashes, np.uint64)
 
 
