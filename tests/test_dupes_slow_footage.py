@@ -71,6 +71,16 @@ def test_activity_correlates_where_a_copy_lies_and_not_elsewhere():
     assert correlation(series(other), series(long), (0.0, 6.1)).correlation < MIN_CORRELATION
 
 
+def test_other_footage_whose_changes_follow_the_same_rhythm_in_part_is_no_copy():
+    # Another cut of a terminal recording, typed again at the same place (the seventh footage set): its
+    # changes share part of a copy's timing, and correlated at 0.33-0.41 where it lay in the copy.
+    rng = np.random.default_rng(2)
+    long = rng.normal(size=(200, 8, 8))
+    retyped = 0.4 * long[60:120] + np.sqrt(1 - 0.4**2) * rng.normal(size=(60, 8, 8))
+    found = correlation(series(retyped), series(long), (0.0, 6.1))
+    assert 0.35 < found.correlation < MIN_CORRELATION
+
+
 def test_a_frozen_or_too_short_video_leaves_the_fingerprints_to_decide():
     long = np.random.default_rng(1).normal(size=(100, 8, 8))
     assert correlation(series(np.zeros((50, 8, 8))), series(long), (0.0, 5.1)) is None
