@@ -200,7 +200,8 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     """
     if len(short.hashes) == 0 or len(long.hashes) == 0:
         return NO_CONTAINMENT
-    if motion_bits(short) >= FAST_MOTION_BITS:  # sampled between the other's pictures
+    motion = motion_bits(short)
+    if motion >= FAST_MOTION_BITS:  # sampled between the other's pictures
         max_distance = max(max_distance, FAST_MAX_DISTANCE)
     distance = np.bitwise_count(short.hashes[:, None] ^ long.hashes[None, :])
     rows, cols = np.nonzero(distance <= max_distance)
@@ -228,7 +229,8 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     same_colours = (short.colours is None or long.colours is None or not matched
                     or _same_colours(short.colours[closest[0]], long.colours[closest[1]]))
     same_detail = short.fine is None or long.fine is None or not matched or _same_detail(short, long, *closest)
-    close_if_still = not matched or not _still(short) or _mean_distance(short, long, *closest) <= STILL_MAX_DISTANCE
+    close_if_still = (not matched or motion > STILL_MOTION_BITS
+                      or _mean_distance(short, long, *closest) <= STILL_MAX_DISTANCE)
     spread = float(short.times[agreeing[-1]] - short.times[agreeing[0]]) if matched else 0.0
     compared = int(np.count_nonzero(compared_frames))
     overhang = max(0.0, long_times[0] - shifted[0]) + max(0.0, shifted[-1] - long_times[-1])
@@ -294,11 +296,6 @@ def placement_margin(short: Fingerprints, long: Fingerprints, offset: float, tol
     if both.sum() < MIN_MATCHED_FRAMES:
         return None
     return float(np.median(away[both]) - np.median(at_place[both]))
-
-
-def _still(video: Fingerprints) -> bool:
-    """Whether its consecutive samples differ by STILL_MOTION_BITS or fewer, the median."""
-    return motion_bits(video) <= STILL_MOTION_BITS
 
 
 def _mean_distance(short: Fingerprints, long: Fingerprints, rows: np.ndarray, cols: np.ndarray) -> float:

@@ -162,8 +162,9 @@ def _best_correlation(part: np.ndarray, whole: np.ndarray) -> tuple[float, int]:
         x = x - x.mean(axis=0)
         y = y - y.mean(axis=0)
         scale = np.sqrt((x * x).sum() * (y * y).sum())
-        if scale > 0 and (x * y).sum() / scale > best:
-            best, best_shift = float((x * y).sum() / scale), shift
+        found = float((x * y).sum() / scale) if scale > 0 else 0.0
+        if found > best:
+            best, best_shift = found, shift
     return best, best_shift
 
 
