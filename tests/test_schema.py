@@ -96,3 +96,38 @@ def test_a_version_3_index_gets_the_keeper_columns_and_its_fingerprints_again_wi
     assert all(0 < s <= d + 0.01 for s, d in zip(seconds, after.column("duration").to_pylist()))
     pictures = zip(after.column("picture_width").to_pylist(), after.column("width").to_pylist())
     assert all(abs(picture - width) <= 0.05 * width for picture, width in pictures)  # no bars in the corpus
+
+
+@pytest.mark.parametrize("made_by", ["schema 8, no rules recorded", "older rules"])
+def test_fingerprints_made_by_older_rules_are_made_again_by_add_without_reembedding(
+        indexed_copy, corpus_template, run, made_by):
+    """A change to which samples count as footage (blank, held) leaves the fingerprints made before it
+    behind: `dupes` still uses them but says so, and the next add decodes those rows again (vectors
+    untouched, the rows' rules recorded), after which neither happens again."""
+    from tests.conftest import TINY
+    from vindex.fingerprints import RULES_VERSION
+
+    store = Store(str(indexed_copy))
+    before = store.videos.to_arrow().sort_by("id")
+    assert set(before.column("fingerprint_rules").to_pylist()) == {RULES_VERSION}
+    if made_by == "older rules":
+        store.videos.update(values_sql={"fingerprint_rules": str(RULES_VERSION - 1)})
+    else:
+        store.videos.drop_columns([field.name for field in schema.VIDEO_COLUMNS_V9])
+        store.set_meta(schema_version=8)
+        migrated = Store(str(indexed_copy))
+        assert migrated.migrated == [8]
+        videos = migrated.videos.to_arrow().sort_by("id")
+        assert videos.column("fingerprint_rules").null_count == before.num_rows
+        assert videos.column("fingerprints").equals(before.column("fingerprints"))  # kept: dupes uses them until add
+    warned = [line for line in run("dupes").stderr.splitlines() if "older vindex's rules" in line]
+    assert len(warned) == 1 and warned[0].startswith(f"warning: {before.num_rows} of {before.num_rows} videos")
+
+    summary = json.loads(run("add", corpus_template, *TINY, "--json").stdout)
+    assert summary["embedded"] == 0 and summary["fingerprinted"] == before.num_rows
+    after = Store(str(indexed_copy)).videos.to_arrow().sort_by("id")
+    assert after.column("vector").equals(before.column("vector"))
+    assert set(after.column("fingerprint_rules").to_pylist()) == {RULES_VERSION}
+    assert after.column("fingerprints").equals(before.column("fingerprints"))  # the same rules made them again
+    assert "older vindex's rules" not in run("dupes").stderr
+    assert json.loads(run("add", corpus_template, *TINY, "--json").stdout)["fingerprinted"] == 0

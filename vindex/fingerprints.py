@@ -21,8 +21,7 @@ signs about their median of the 16x16 lowest frequencies of the same shrunk, cro
 bits as four uint64, which tell apart what the 64-bit hash cannot: checkerboards of other checker
 sizes, one board with a few tiles moved (`fine_distance`).
 
-Hashes and colour signatures are uint64; LanceDB stores them as int64 with the same bits
-(`to_stored`, `from_stored`).
+Hashes and colour signatures are uint64, stored as int64 with the same bits (`to_stored`, `from_stored`).
 """
 
 from __future__ import annotations
@@ -51,9 +50,8 @@ BAR_MAX_SHARE = 0.75
 BAR_WINDOW_SECONDS = 5.0
 # A frame whose shrunk, cropped picture has less contrast than this (standard deviation, grey levels)
 # is blank: black, white, one colour (under 1), the dark end of a fade (about 2). Its hash is noise. Small
-# text on a terminal shrinks to 1.5-5: at 6.0 a to-do list's recording had no footage, and none of its 10
-# copies was found (the seventh footage set). At 3.0 (2.0 alike) the eight sets found 13 more copies,
-# none wrongly; the demo corpus's false groups went from 4 to 3.
+# text on a terminal shrinks to 1.5-5: at 6.0 a to-do list's recording had no footage, none of its 10
+# copies found (the seventh footage set); at 3.0 (2.0 alike) the eight sets found 13 more, none wrongly.
 BLANK_CONTRAST = 3.0
 # A frame whose 63 lowest frequencies (the hash's 8x8 coefficients but the mean) hold less than this
 # share of its contrast (the energy of the shrunk, cropped picture about its mean) has a hash that says
@@ -63,12 +61,15 @@ BLANK_CONTRAST = 3.0
 # least (a music visualizer), 0.26 at its 1st percentile; the demo's stripes, rings and most
 # checkerboards 0.01-0.06; its gradients, blobs and plasma 0.92-1.0.
 WEAK_HASH_SHARE = 0.1
-# Each frame's chroma planes are shrunk to this side (a CHROMA_SIZE square of U and one of V) for
-# its colour signature (`colour_signatures`).
+# The side each frame's U and V planes are shrunk to for its colour signature (`colour_signatures`).
 CHROMA_SIZE = 32
 # The side of the finer hash's block of lowest DCT frequencies (of the DCT_SIDE square): 256 bits.
 FINE_SIDE = 16
 FINE_WORDS = FINE_SIDE * FINE_SIDE // 64
+# The version of the rules here that decide what a video's fingerprints hold (blank, weak, held and
+# frozen samples left out): bumped with any change to them, so that the next `add` fingerprints again,
+# by decoding and without re-embedding, each row whose `fingerprint_rules` is older or null.
+RULES_VERSION = 1
 
 
 def _dct_rows(side: int = HASH_SIDE) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 VIDEOS, FRAMES, META, CLUSTERS = "videos", "frames", "meta", "clusters"
 TERMS = "terms"  # the cluster-naming vocabulary's text vectors, cached per model and vocabulary
 CURATION = "curation"  # the user's cluster decisions (rename, merge, move, split, undo), one row each
@@ -61,6 +61,14 @@ VIDEO_COLUMNS_V8 = [
     pa.field("fingerprint_fine", pa.list_(pa.int64())),
 ]
 
+# Version 9: the version of the rules each row's fingerprints were made by, since a change to which samples
+# count as footage (blank, held) leaves the fingerprints made before it behind without changing a column.
+VIDEO_COLUMNS_V9 = [
+    # vindex.fingerprints.RULES_VERSION when the row was fingerprinted; null: before version 9 (refreshed
+    # by the next add, by decoding, like an older version).
+    pa.field("fingerprint_rules", pa.int32()),
+]
+
 
 def video_schema(dim: int) -> pa.Schema:
     return pa.schema(
@@ -87,6 +95,7 @@ def video_schema(dim: int) -> pa.Schema:
             *VIDEO_COLUMNS_V4,
             *VIDEO_COLUMNS_V7,
             *VIDEO_COLUMNS_V8,
+            *VIDEO_COLUMNS_V9,
         ]
     )
 

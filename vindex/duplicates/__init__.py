@@ -31,7 +31,7 @@ from vindex.defaults import DUPLICATE_MODE, DUPLICATE_MODES, DUPLICATE_THRESHOLD
 from vindex.duplicates import fingerprint_match, motion_alignment, visual
 from vindex.embedding.spec import random_weights_warning
 from vindex.errors import VindexError
-from vindex.fingerprints import HELD_BITS
+from vindex.fingerprints import HELD_BITS, RULES_VERSION
 from vindex.locations import join_root, shown_path
 from vindex.results import Result, plain
 from vindex.search import channel_ids
@@ -195,6 +195,11 @@ def _near_scores(rows: list[DuplicateCandidate], contents: list[list[int]], thre
     if missing:
         warnings.append(f"{missing} of {len(rows)} videos have no fingerprints yet (indexed by an older vindex): "
                         "run `vindex add` on their folder to compute them; until then they match identical copies only")
+    outdated = sum(row.fingerprints is not None and (row.fingerprint_rules or 0) < RULES_VERSION for row in rows)
+    if outdated:
+        warnings.append(f"{outdated} of {len(rows)} videos have fingerprints made by an older vindex's rules: run "
+                        "`vindex add` on their folder to make them again (decoding, not re-embedding); "
+                        "until then some of their copies may be missed")
     # The evidence a match needs scales with the span of the fingerprints compared, not with the seconds
     # of footage (which count a slow drift at an end that no fingerprint stands for).
     fingerprints = [fingerprint_match.Fingerprints(rows[same[0]].fingerprints, rows[same[0]].fingerprint_times,

@@ -11,7 +11,8 @@ seen before is decoded and embedded, by a runner, and its rows are written in ba
     runners     `JobRunner`, `RunSettings`, `LocalRunner`
     ray_runner  `RayRunner`: the same stages on Ray Data (optional extra)
     engines     `make_runner`: the runner class for an engine's name (`RUNNERS`)
-    backfill    fingerprints for rows indexed before they existed: decoded again, not re-embedded
+    backfill    fingerprints for rows from before they existed or before their rules changed: decoded
+                again, not re-embedded
     summary     `AddSummary`, what one `add` did
     sync        `add_folder`: the steps above in an order that keeps the index usable
 """

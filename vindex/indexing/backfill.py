@@ -1,5 +1,6 @@
-"""Fingerprints for rows indexed before they existed (schema version 1): decoded again, never
-re-embedded. Their vectors and frames stay as stored; only the fingerprint columns change."""
+"""Fingerprints for rows indexed before they existed (schema version 1) or made by older rules
+(`vindex.fingerprints.RULES_VERSION`): decoded again, never re-embedded. Their vectors and frames stay
+as stored; only the fingerprint columns change."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pyarrow as pa
 
 from vindex.defaults import COMMIT_EVERY
 from vindex.errors import DecodeError
+from vindex.fingerprints import RULES_VERSION
 from vindex.frames import DecodedVideo, read_fingerprints
 from vindex.indexing.rows import fingerprint_columns, frame_fingerprints
 from vindex.locations import join_root
@@ -19,9 +21,9 @@ from vindex.store import Store
 
 def backfill_fingerprints(store: Store, prefix: str, workers: int, progress: ProgressHook | None = None,
                           commit_every: int = COMMIT_EVERY) -> int:
-    """Fill in the fingerprints of the rows under `prefix` that have none; returns how many were
-    filled. A file that cannot be decoded now keeps null fingerprints (tried again next add)."""
-    missing = [row for row in store.without_fingerprints().to_pylist()
+    """Fill in the fingerprints of the rows under `prefix` that have none or older ones; returns how
+    many were filled. A file that cannot be decoded now keeps what it has (tried again next add)."""
+    missing = [row for row in store.fingerprinted_before(RULES_VERSION).to_pylist()
                if row["path"].startswith(prefix) and row["num_frames"]]
     if not missing:
         return 0

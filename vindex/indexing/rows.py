@@ -12,7 +12,7 @@ import pyarrow as pa
 import xxhash
 
 from vindex.defaults import COMMIT_EVERY
-from vindex.fingerprints import content, content_seconds, to_stored
+from vindex.fingerprints import RULES_VERSION, content, content_seconds, to_stored
 from vindex.frames import DecodedVideo
 from vindex.sampling import time_weights
 from vindex.scanning import VideoFile
@@ -70,7 +70,8 @@ def fingerprint_columns(decoded: DecodedVideo) -> dict:
                 fingerprint_colours=to_stored(decoded.fingerprint_colours[stored]).tolist() if coloured else None,
                 fingerprint_fine=to_stored(decoded.fingerprint_fine[stored]).ravel().tolist() if fine else None,
                 content_seconds=round(content_seconds(decoded.fingerprint_times, footage, decoded.duration), 3),
-                picture_width=round(decoded.width * width_share), picture_height=round(decoded.height * height_share))
+                picture_width=round(decoded.width * width_share), picture_height=round(decoded.height * height_share),
+                fingerprint_rules=RULES_VERSION)
 
 
 def frame_fingerprints(decoded: DecodedVideo) -> list[dict]:

@@ -29,7 +29,7 @@ class AddSummary(Result):
     frames: int = 0
     frames_reused: int = 0  # frames bit-identical to one embedded before (in the run or the index): no forward pass of their own
     frames_from_index: int = 0  # of those, the frames whose vector the index held from an earlier run
-    fingerprinted: int = 0  # videos indexed before fingerprints existed that got them (decoded, not embedded)
+    fingerprinted: int = 0  # videos fingerprinted anew, as older rules made theirs or none (decoded, not embedded)
     seconds: float = 0.0
     assigned: int = 0  # new or changed videos placed among the latest clustering's clusters (by `Index.add`)
     assigned_noise: int = 0  # of those, the ones placed in the noise

@@ -48,7 +48,8 @@ def add_folder(store: Store, root: Path, subdir: Path, model: ModelLoader, runne
     # content the file no longer holds.
     store.delete_videos(changes.removed + summary.failed_rows)
     summary.removed = len(changes.removed)
-    # An index from before fingerprints gets them now: decoded again, not re-embedded.
+    # Rows from before fingerprints, or from before their rules changed, get them now: decoded again,
+    # not re-embedded.
     summary.fingerprinted = backfill_fingerprints(store, subdir_prefix(root, subdir),
                                                   runner.settings.workers or os.cpu_count() or 1, progress,
                                                   runner.settings.commit_every)

@@ -206,12 +206,13 @@ class Store(VectorSearch, VideoQueries, DuplicateRows):
         return pa.concat_tables(parts) if parts else self.videos.schema.empty_table()
 
     @reads
-    def without_fingerprints(self) -> pa.Table:
-        """id, path and num_frames of the video rows whose fingerprints were never computed
-        (an index made before schema version 2)."""
+    def fingerprinted_before(self, rules_version: int) -> pa.Table:
+        """id, path and num_frames of the video rows whose fingerprints were never computed (an index
+        made before schema version 2) or were made by rules older than `rules_version`."""
         if self.videos is None:
             return pa.table({"id": [], "path": [], "num_frames": []})
-        query = self.videos.search().where("fingerprints IS NULL").select(["id", "path", "num_frames"])
+        stale = f"fingerprints IS NULL OR fingerprint_rules IS NULL OR fingerprint_rules < {int(rules_version)}"
+        query = self.videos.search().where(stale).select(["id", "path", "num_frames"])
         return query.limit(None).to_arrow()
 
     @reads

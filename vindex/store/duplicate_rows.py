@@ -15,7 +15,7 @@ from vindex.store.failures import reads
 
 FACTS = ["id", "path", "channel", "size", "duration", "width", "height", "content_hash",
          "content_seconds", "picture_width", "picture_height"]
-FINGERPRINT_COLUMNS = ["fingerprints", "fingerprint_times", "fingerprint_colours", "fingerprint_fine"]
+FINGERPRINT_COLUMNS = ["fingerprints", "fingerprint_times", "fingerprint_colours", "fingerprint_fine", "fingerprint_rules"]
 
 
 @dataclass
@@ -37,6 +37,7 @@ class DuplicateCandidate:
     fingerprint_times: np.ndarray | None = None  # seconds, one per hash
     fingerprint_colours: np.ndarray | None = None  # uint64 colour signatures, one per hash; None before schema 6
     fingerprint_fine: np.ndarray | None = None  # uint64 finer hashes, (hashes, 4); None before schema 8
+    fingerprint_rules: int | None = None  # the fingerprints.RULES_VERSION they were made by; None before schema 9
 
 
 @dataclass
@@ -81,9 +82,11 @@ class DuplicateRows:
             found = _stored_fingerprints(table.column("fingerprints"), table.column("fingerprint_times"))
             colours, fine = (_stored_lists(table.column(name)) if name in table.column_names else [None] * len(rows)
                              for name in ("fingerprint_colours", "fingerprint_fine"))
-            for row, stored, colour, finer in zip(rows, found, colours, fine):
+            rules = table.column("fingerprint_rules").to_pylist() if "fingerprint_rules" in table.column_names \
+                else [None] * len(rows)
+            for row, stored, colour, finer, version in zip(rows, found, colours, fine, rules):
                 if stored is not None:
-                    row.fingerprints, row.fingerprint_times = stored
+                    row.fingerprints, row.fingerprint_times, row.fingerprint_rules = (*stored, version)
                     if colour is not None and len(colour) == len(row.fingerprints):
                         row.fingerprint_colours = colour
                     if finer is not None and len(finer) == FINE_WORDS * len(row.fingerprints):

@@ -89,6 +89,13 @@ def _fine_hashes(store: Tables) -> None:
         store.videos.update(values_sql={"fingerprints": "NULL", "fingerprint_times": "NULL"})
 
 
+def _fingerprint_rules(store: Tables) -> None:
+    """Version 8 → 9: the column of each row's fingerprint rules, null: the next `add` fingerprints
+    those rows again by decoding, without re-embedding (`dupes` uses the old ones until then)."""
+    if store.videos is not None and "fingerprint_rules" not in store.videos.schema.names:
+        store.videos.add_columns(schema.VIDEO_COLUMNS_V9)
+
+
 # from-version -> the function that migrates an index from that version to the next.
 MIGRATIONS: dict[int, Callable[[Tables], None]] = {
     1: _add_fingerprint_columns,
@@ -98,6 +105,7 @@ MIGRATIONS: dict[int, Callable[[Tables], None]] = {
     5: _add_input_digests,
     6: _colour_signatures,
     7: _fine_hashes,
+    8: _fingerprint_rules,
 }
 
 
