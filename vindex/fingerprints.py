@@ -220,15 +220,13 @@ def grey_square(frame, reformatter=None) -> np.ndarray:
 
 
 class DenseSampler:
-    """Keeps, as a small grey square and small chroma planes, the first frame it is offered at or
-    after each multiple of `spacing` seconds from the video's start; frames must come in time order."""
+    """Keeps, as a small grey square and (`with_chroma`) small chroma planes, the first frame it is offered
+    at or after each multiple of `spacing` seconds from the video's start; frames must come in time order."""
 
-    def __init__(self, start: float, duration: float | None, spacing: float, reformatter, chroma_reformatter=None):
-        self.start = start
-        self.duration = duration
-        self.spacing = spacing
-        self.reformatter = reformatter
-        self.chroma_reformatter = chroma_reformatter
+    def __init__(self, start: float, duration: float | None, spacing: float, reformatter, chroma_reformatter=None,
+                 with_chroma: bool = True):
+        self.start, self.duration, self.spacing = start, duration, spacing
+        self.reformatter, self.chroma_reformatter, self.with_chroma = reformatter, chroma_reformatter, with_chroma
         self.next = 0.0
         self.times: list[float] = []
         self.greys: list[np.ndarray] = []
@@ -238,7 +236,8 @@ class DenseSampler:
         offset = time - self.start
         if offset + 1e-3 >= self.next:
             self.greys.append(grey_square(frame, self.reformatter))
-            self.chromas.append(chroma_planes(frame, self.chroma_reformatter))
+            if self.with_chroma:
+                self.chromas.append(chroma_planes(frame, self.chroma_reformatter))
             self.times.append(max(0.0, offset))
             self.next = (math.floor((offset + 1e-3) / self.spacing) + 1) * self.spacing
 

@@ -81,32 +81,26 @@ def activity(path: str, footage: tuple[float, float] | None = None) -> Activity:
     import av
     from av.video.reformatter import VideoReformatter
 
-    from vindex.fingerprints import grey_square, shrunk_pictures
+    from vindex.fingerprints import DenseSampler, shrunk_pictures
     from vindex.frames import decode_reason, frame_time, open_video, video_stream
 
-    times, squares = [], []
-    reformatter = VideoReformatter()  # one swscale context for the video: one per frame costs more than the scaling
     container = open_video(path)
     try:
         stream = video_stream(container)
         stream.thread_type = "AUTO"
         time_base = stream.time_base
         start = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
-        following = 0.0
+        # One swscale context for the video: one per frame costs more than the scaling.
+        sampler = DenseSampler(start, None, ACTIVITY_STEP, VideoReformatter(), with_chroma=False)
         for frame in container.decode(stream):
-            seconds = frame_time(frame, time_base) - start
-            if seconds + 1e-3 < following:
-                continue
-            squares.append(grey_square(frame, reformatter))
-            times.append(max(seconds, 0.0))
-            following = (np.floor((seconds + 1e-3) / ACTIVITY_STEP) + 1) * ACTIVITY_STEP
+            sampler.offer(frame, frame_time(frame, time_base))
     except (av.FFmpegError, OSError, ValueError) as error:
         raise DecodeError(decode_reason(error)) from None
     finally:
         container.close()
-    if len(squares) < 2:
+    if len(sampler.greys) < 2:
         return Activity(np.empty(0), np.empty((0, ACTIVITY_CELLS // 2, ACTIVITY_CELLS // 2)))
-    pixels, seconds = np.stack(squares).astype(np.float32), np.asarray(times)
+    pixels, seconds = np.stack(sampler.greys).astype(np.float32), np.asarray(sampler.times)
     voting = None if footage is None else (seconds >= footage[0] - 0.05) & (seconds <= footage[1] + 0.05)
     cells = shrunk_pictures(pixels, ACTIVITY_CELLS, seconds, voting)
     cells = (cells - cells.mean()) / (cells.std() + 4.0)
