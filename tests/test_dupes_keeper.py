@@ -20,11 +20,11 @@ def test_a_slow_drift_at_the_end_is_footage_and_a_held_card_is_not():
     hashes = np.r_[moving, drift, [flipped(last, 6)]]  # soft shapes drifting to the end of a clip do
     times = np.arange(len(hashes)) * 0.2
     blank = np.zeros(len(hashes), bool)
-    assert content_seconds(times, content(hashes, times, blank, drifting_is_footage=True), 6.0) == pytest.approx(6.0)
+    assert content_seconds(times, content(hashes, times, blank), 6.0) == pytest.approx(6.0)
     title = rng.integers(0, 1 << 63, dtype=np.int64).view(np.uint64)
     card = np.r_[moving, [title] * 10]  # a closing card of 2 s: held, whatever the drift rule
     times = np.arange(len(card)) * 0.2
-    footage = content(card, times, np.zeros(len(card), bool), drifting_is_footage=True)
+    footage = content(card, times, np.zeros(len(card), bool))
     assert content_seconds(times, footage, 7.0) == pytest.approx(5.0)
 
 

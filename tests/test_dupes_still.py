@@ -45,3 +45,33 @@ def test_a_title_card_whose_first_sample_is_a_little_off_is_still_dropped():
     hashes = np.r_[[first], [title] * 14, moving]
     kept = content(hashes, np.arange(len(hashes)) * 0.2, np.zeros(len(hashes), bool))
     assert kept.tolist() == [False] * 15 + [True] * 20
+
+
+def test_a_slow_drift_at_an_end_is_footage_in_the_fingerprints():
+    """A progress bar creeping 4 bits a step at its end stays within HELD_BITS of its last picture in one
+    encode and not in another (re-encoded at another frame rate, after an intro): the original dropped
+    its last 2 s and its intro copies kept them, so they held 2 s it lacked and were not grouped with it."""
+    rng = np.random.default_rng(9)
+    moving = rng.integers(0, 1 << 63, 20, dtype=np.int64).view(np.uint64)  # 4 s of footage
+    bar = rng.integers(0, 1 << 63, dtype=np.int64).view(np.uint64)
+    # 1.6 s whose pictures come ever closer to the last one (4, 4, 4, 4, 3, 2, 1, 0 bits off it): within
+    # HELD_BITS of it all along, but the half furthest from it lies 4 bits off, a slow motion.
+    creeping = [bar ^ np.uint64((1 << bits) - 1) for bits in (4, 4, 4, 4, 3, 2, 1, 0)]
+    hashes = np.r_[moving, creeping]
+    times = np.arange(len(hashes)) * 0.2
+    assert content(hashes, times, np.zeros(len(hashes), bool)).all()
+    frozen = np.r_[moving, [bar] * 8]
+    assert content(frozen, times, np.zeros(len(frozen), bool)).tolist() == [True] * 20 + [False] * 8
+
+
+def test_a_held_picture_longer_than_the_footage_left_is_footage():
+    """A board game's screen: a short slow start, the board held 3.3 s, a last second held on another
+    picture. The last second goes as a frozen end; the board, longer than the 2.4 s that would be
+    left, stays (it went as a second frozen end, and the copies that kept it were missed)."""
+    rng = np.random.default_rng(10)
+    start = rng.integers(0, 1 << 63, 12, dtype=np.int64).view(np.uint64)  # 2.4 s that change
+    board, end = (rng.integers(0, 1 << 63, dtype=np.int64).view(np.uint64) for _ in range(2))
+    hashes = np.r_[start, [board] * 17, [end] * 6]  # the board 3.4 s, then a frozen second
+    times = np.arange(len(hashes)) * 0.2
+    kept = content(hashes, times, np.zeros(len(hashes), bool))
+    assert kept.tolist() == [True] * 29 + [False] * 6

@@ -69,7 +69,7 @@ FINE_WORDS = FINE_SIDE * FINE_SIDE // 64
 # The version of the rules here that decide what a video's fingerprints hold (blank, weak, held and
 # frozen samples left out): bumped with any change to them, so that the next `add` fingerprints again,
 # by decoding and without re-embedding, each row whose `fingerprint_rules` is older or null.
-RULES_VERSION = 1
+RULES_VERSION = 2
 
 
 def _dct_rows(side: int = HASH_SIDE) -> np.ndarray:
@@ -94,21 +94,22 @@ BIT_WEIGHTS = np.left_shift(np.uint64(1), np.arange(63, -1, -1, dtype=np.uint64)
 # HELD_SECONDS at either end of a video, and at most HELD_MAX_SECONDS, is a title card or a frozen
 # frame added around the footage, when other footage follows: it is not content (`content`).
 HELD_BITS = 4
-# Seconds of footage (`content_seconds`, by which the keeper of duplicates is chosen) leave out only
-# held runs that do not drift: a title card or a frozen frame stays as close to its first sample at
-# the run's end as at its start, while a slow motion moves away from it (its later half this many
-# bits or more off on average, the median). The labelled set's 6 s original, whose soft shapes drift
-# 2 bits every 0.2 s at its end (0, 2, 2, 4, 4), lost its last second as held in one encode of two,
-# and its re-encode became the keeper.
+# Only held runs that do not drift are left out: a title card or a frozen frame stays as close to its
+# first sample at the run's end as at its start, while a slow motion moves away from it (its later half
+# this many bits or more off, the median). Within HELD_BITS a drift is judged held in one encode and
+# not in another: the labelled set's 6 s original, whose soft shapes drift 2 bits every 0.2 s at its
+# end, lost its last second in one encode of two (its re-encode became the keeper), and a progress bar
+# creeping 4 bits a step lost its last 2 s in the original alone, so its intro copies held 2 s more.
 DRIFT_BITS = 3
 HELD_SECONDS, HELD_MAX_SECONDS = 1.0, 6.0
 # At most this many held pictures one after another are left out at an end (a title card, then a
 # still logo): a slide show is held pictures throughout, and an 8 s cut of one, a slide a second,
 # kept 2 samples and none of its copies was found (scripts/bench_dupes.py --footage, the sixth set).
 HELD_MAX_RUNS = 2
-# A held run is dropped only when the samples after it span this many seconds or more: a video
-# that is mostly still (a board game's screen, a slide show) is footage, not a frozen end around
-# a moment of motion, and its copies keep enough samples to be found.
+# A held run is dropped only when the samples after it span this many seconds or more, and no fewer
+# than it does: a video that is mostly still (a board game's screen, a slide show) is footage, not a
+# frozen end around a moment of motion, and its copies keep enough samples to be found (a board game's
+# 3.3 s board went as a second frozen end with 2.4 s left, and its trim and fps copies were missed).
 FOOTAGE_LEFT_SECONDS = 2.0
 # A sample stands for the time up to the next one, but never for more than this (a gap in the
 # samples of a long video, where the decoder found no frame).
@@ -304,12 +305,11 @@ def colour_apart(a: np.ndarray | int, b: np.ndarray | int) -> tuple[np.ndarray, 
     return apart[..., :4].max(axis=-1), apart[..., 4:].max(axis=-1)
 
 
-def content(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray, drifting_is_footage: bool = False) -> np.ndarray:
+def content(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray) -> np.ndarray:
     """Which samples (in time order) show the footage: not blank, and not a picture held still
     at either end (a title card, a frozen first or last frame; one after another, HELD_MAX_RUNS of them
-    and HELD_MAX_SECONDS in all, so a title card added before a still logo goes with it) while other
-    footage remains.
-    `drifting_is_footage`: a run that drifts away from its first picture (DRIFT_BITS) is not held."""
+    and HELD_MAX_SECONDS in all, so a title card added before a still logo goes with it) while more
+    footage remains (FOOTAGE_LEFT_SECONDS). A run that drifts away from its picture (DRIFT_BITS) is footage."""
     kept = ~np.asarray(blank, bool)
     for backwards in (False, True):
         dropped = 0.0
@@ -331,10 +331,10 @@ def content(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray, drifting_i
             held = abs(float(times[order[min(run, len(order) - 1)]] - times[order[0]]))
             left = abs(float(times[order[-1]] - times[order[min(run, len(order) - 1)]]))
             if (run == len(order) or held < HELD_SECONDS or dropped + held > HELD_MAX_SECONDS
-                    or left < FOOTAGE_LEFT_SECONDS):
+                    or left < max(FOOTAGE_LEFT_SECONDS, held)):
                 break
             later = np.bitwise_count(hashes[order[run // 2 : run]] ^ held_picture)
-            if drifting_is_footage and np.median(later) >= DRIFT_BITS:
+            if np.median(later) >= DRIFT_BITS:
                 break
             kept[order[:run]] = False
             dropped += held

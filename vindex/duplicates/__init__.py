@@ -201,7 +201,7 @@ def _near_scores(rows: list[DuplicateCandidate], contents: list[list[int]], thre
                         "`vindex add` on their folder to make them again (decoding, not re-embedding); "
                         "until then some of their copies may be missed")
     # The evidence a match needs scales with the span of the fingerprints compared, not with the seconds
-    # of footage (which count a slow drift at an end that no fingerprint stands for).
+    # of footage (which count samples whose hash is too weak to be fingerprinted).
     fingerprints = [fingerprint_match.Fingerprints(rows[same[0]].fingerprints, rows[same[0]].fingerprint_times,
                                                    rows[same[0]].fingerprint_colours, rows[same[0]].fingerprint_fine)
                     if rows[same[0]].fingerprints is not None else

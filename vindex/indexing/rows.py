@@ -55,13 +55,11 @@ def _now() -> datetime:
 def fingerprint_columns(decoded: DecodedVideo) -> dict:
     """The video row's dense fingerprints of its footage and their colour signatures (blank samples,
     title cards and frozen ends left out: they never match anything; samples whose hash says little
-    of the picture too, though they count as footage), how many seconds of footage it has (a slow
-    drift at an end is footage there, though its samples are left out), and its picture's size
-    without bars."""
+    of the picture too, though they count as footage), how many seconds of footage it has, and its
+    picture's size without bars."""
     kept = content(decoded.fingerprints, decoded.fingerprint_times, decoded.fingerprint_blank)
     weak = decoded.fingerprint_weak if len(decoded.fingerprint_weak) == len(kept) else np.zeros(len(kept), bool)
     stored = kept & ~weak
-    footage = content(decoded.fingerprints, decoded.fingerprint_times, decoded.fingerprint_blank, drifting_is_footage=True)
     width_share, height_share = decoded.picture_share
     coloured = len(decoded.fingerprint_colours) == len(kept)
     fine = len(decoded.fingerprint_fine) == len(kept)
@@ -69,7 +67,7 @@ def fingerprint_columns(decoded: DecodedVideo) -> dict:
                 fingerprint_times=decoded.fingerprint_times[stored].tolist(),
                 fingerprint_colours=to_stored(decoded.fingerprint_colours[stored]).tolist() if coloured else None,
                 fingerprint_fine=to_stored(decoded.fingerprint_fine[stored]).ravel().tolist() if fine else None,
-                content_seconds=round(content_seconds(decoded.fingerprint_times, footage, decoded.duration), 3),
+                content_seconds=round(content_seconds(decoded.fingerprint_times, kept, decoded.duration), 3),
                 picture_width=round(decoded.width * width_share), picture_height=round(decoded.height * height_share),
                 fingerprint_rules=RULES_VERSION)
 
