@@ -97,3 +97,37 @@ def test_moving_footage_is_placed_by_its_fingerprints_and_still_footage_is_not()
     part = slice(10, 30)
     assert placement_margin(Fingerprints(moving[part], times[:20]), Fingerprints(moving, times), 2.0) > 20
     assert placement_margin(Fingerprints(still[part], times[:20]), Fingerprints(still, times), 2.0) == 0
+
+
+def noisy_scene(samples: int, rng: np.random.Generator) -> np.ndarray:
+    """Hashes of a fixed camera on a scene that hardly changes, its noise moving 6 bits or so a sample:
+    each sample the scene's hash with 4 of 20 noisy bits flipped (a fish tank filmed by a grainy camera)."""
+    scene = rng.integers(0, 1 << 63, dtype=np.int64).view(np.uint64)
+    noisy = rng.choice(64, 20, replace=False)
+    flips = [np.bitwise_or.reduce(np.uint64(1) << rng.choice(noisy, 4, replace=False).astype(np.uint64))
+             for _ in range(samples)]
+    return scene ^ np.array(flips, np.uint64)
+
+
+def test_a_contained_video_that_matches_a_dense_video_better_elsewhere_is_no_copy_of_it():
+    """Another cut of a noisy still scene, placed by its votes where it matches 3 bits or so, finds
+    the same pictures 1 bit off seconds away: it is another moment of the scene, not a copy there. The
+    same cut against a video sampled once a second (a long one, where a sub-clip's partners at its
+    place lie up to half a second off) is left to the other checks; a copy at its place passes."""
+    from vindex.duplicates.fingerprint_match import Fingerprints, motion_bits
+    from vindex.duplicates.motion_alignment import MISPLACED_BITS, SlowFootageCheck
+
+    rng = np.random.default_rng(4)
+    long = noisy_scene(40, rng)  # 8 s, five samples a second
+    times = np.arange(40) * 0.2
+    elsewhere = long[20:35] ^ np.uint64(1)  # 1 bit off the pictures 4 s in
+    at_place = long[:15]  # a copy of the first 3 s
+    other_cut = np.where(np.arange(15) % 2 == 0, elsewhere, elsewhere ^ np.uint64(0b110))
+    check = SlowFootageCheck([Fingerprints(long, times), Fingerprints(other_cut, times[:15])], ["long", "cut"], [])
+    assert motion_bits(check.fingerprints[1]) > 5  # moving enough that its activity is never checked
+    assert check.offset((0, 1), 0.0) is None
+    copy = SlowFootageCheck([Fingerprints(long, times), Fingerprints(at_place, times[:15])], ["long", "copy"], [])
+    assert motion_bits(copy.fingerprints[1]) > 5 and copy.offset((0, 1), 0.0) == 0.0
+    sparse = SlowFootageCheck([Fingerprints(long, times * 5), Fingerprints(other_cut, times[:15])], ["long", "cut"], [])
+    assert sparse.offset((0, 1), 0.0) == 0.0
+    assert MISPLACED_BITS < 2  # the fish tank's other cut matched 2 bits better elsewhere
