@@ -7,6 +7,7 @@ and every command that only reads the index start fast.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,6 @@ class Embedder:
         if precision not in PRECISIONS:
             raise VindexError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
 
-        torch.set_flush_denormal(True)  # denormals made random weights 100x slower on this CPU
         self.spec = spec.resolved()
         self.device = pick_device(device)
         self.model = _load_model(self.spec, self.device)
@@ -118,7 +118,7 @@ class Embedder:
     def _encode_images(self, images: np.ndarray) -> np.ndarray:
         import torch
 
-        with torch.inference_mode():
+        with torch.inference_mode(), denormals_flushed():
             features = self.model.encode_image(self._pixels(images)).float()
             features = torch.nn.functional.normalize(features, dim=-1)
         return features.cpu().numpy()
@@ -127,7 +127,7 @@ class Embedder:
         """Texts → (n, dim) L2-normalised float32 vectors through the same model's text tower."""
         import torch
 
-        with torch.inference_mode():
+        with torch.inference_mode(), denormals_flushed():
             tokens = self.tokenizer(texts).to(self.device)
             features = self.model.encode_text(tokens).float()
             features = torch.nn.functional.normalize(features, dim=-1)
@@ -144,6 +144,21 @@ class Embedder:
     @property
     def context_length(self) -> int:
         return int(getattr(self.tokenizer, "context_length", 77))
+
+
+@contextmanager
+def denormals_flushed():
+    """Denormal floats flushed to zero while torch computes (they made random weights 100x slower on
+    the CPU), and kept again after. The flag is the calling thread's, for every library it runs: left
+    set, it made OpenVINO, compiling an immich-layout ONNX model later in the same thread on an AVX2 CPU,
+    read a shape held as float bits as 0 (its Broadcast failed, 'Value -1 not in range')."""
+    import torch
+
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
 
 
 def _image_size(model) -> int:
