@@ -191,11 +191,15 @@ class SlowFootageCheck:
         its place (a still picture's fingerprints match anywhere). A pair whose file cannot be read
         for that is no copy, with a warning: users delete what this lists."""
         container, contained = pair
-        margin = placement_margin(self.fingerprints[contained], self.fingerprints[container], offset)
         spacing = np.diff(self.fingerprints[container].times)
-        if len(spacing) and np.median(spacing) <= DENSE_SPACING and margin is not None and margin < -MISPLACED_BITS:
+        dense = len(spacing) > 0 and np.median(spacing) <= DENSE_SPACING
+        moving = motion_bits(self.fingerprints[contained]) > SLOW_MOTION_BITS
+        if moving and not dense:
+            return offset  # placed by its fingerprints; no margin needed (a distance matrix per pair)
+        margin = placement_margin(self.fingerprints[contained], self.fingerprints[container], offset)
+        if dense and margin is not None and margin < -MISPLACED_BITS:
             return None
-        if motion_bits(self.fingerprints[contained]) > SLOW_MOTION_BITS:
+        if moving:
             return offset
         if margin is not None and margin > PLACED_MARGIN_BITS:
             return offset
