@@ -5,7 +5,7 @@ re-encode that happened to measure a second longer."""
 import numpy as np
 import pytest
 
-from vindex.fingerprints import content, content_seconds
+from vindex.footage import content, content_seconds
 
 
 def flipped(start: np.uint64, bits: int) -> np.uint64:

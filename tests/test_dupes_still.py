@@ -4,7 +4,7 @@ so it and its copies keep samples to be matched by."""
 
 import numpy as np
 
-from vindex.fingerprints import content
+from vindex.footage import content
 
 
 def test_a_mostly_still_video_keeps_its_still_ends():

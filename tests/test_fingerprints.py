@@ -266,7 +266,7 @@ def test_keyframes_only_takes_one_keyframe_a_second_at_most(tmp_path):
 
 
 def test_title_cards_and_frozen_ends_are_not_footage():
-    from vindex.fingerprints import content, content_seconds
+    from vindex.footage import content, content_seconds
 
     rng = np.random.default_rng(11)
     title, logo, last = (rng.integers(0, 1 << 63, dtype=np.int64).view(np.uint64) for _ in range(3))

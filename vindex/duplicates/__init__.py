@@ -31,7 +31,8 @@ from vindex.defaults import DUPLICATE_MODE, DUPLICATE_MODES, DUPLICATE_THRESHOLD
 from vindex.duplicates import fingerprint_match, motion_alignment, visual
 from vindex.embedding.spec import random_weights_warning
 from vindex.errors import VindexError
-from vindex.fingerprints import HELD_BITS, RULES_VERSION
+from vindex.fingerprints import RULES_VERSION
+from vindex.footage import HELD_BITS
 from vindex.locations import join_root, shown_path
 from vindex.results import Result, plain
 from vindex.search import channel_ids
@@ -230,7 +231,7 @@ def _footage_start(row: DuplicateCandidate) -> float | None:
     """Seconds into the video where its footage starts (its first fingerprint: blank frames and a title
     card are never fingerprinted); None without fingerprints. A held picture that cuts to another
     (no match for the picture after it: a title card) is no footage either: the fingerprints keep one
-    where too little footage follows it to be sure at `add` (`vindex.fingerprints.content`: a title
+    where too little footage follows it to be sure at `add` (`vindex.footage.content`: a title
     card before a terminal recording that is blank but for its last 2 s), and its copy was kept over
     the original (the sixth footage check)."""
     times, hashes = row.fingerprint_times, row.fingerprints

@@ -12,7 +12,8 @@ import pyarrow as pa
 import xxhash
 
 from vindex.defaults import COMMIT_EVERY
-from vindex.fingerprints import RULES_VERSION, content, content_seconds, to_stored
+from vindex.fingerprints import RULES_VERSION, to_stored
+from vindex.footage import content, content_seconds
 from vindex.frames import DecodedVideo
 from vindex.sampling import time_weights
 from vindex.scanning import VideoFile
