@@ -78,7 +78,7 @@ def test_groups_do_not_chain():
     # 3 is not pulled in through 2.
     scores = {(0, 1): (0.9, 0.0), (1, 2): (0.9, 0.0), (2, 3): (0.9, 0.0), (4, 5): (0.85, 2.0)}
     assert _anchored_groups(6, scores, set(scores)) == [([0, 1, 2], 1), ([4, 5], 4), ([3], 3)]
-    # Anchored on the first in keeper order instead (similar mode): 0 takes 1, then 2 takes 3.
+    # Anchored on the first in matching order instead (similar mode): 0 takes 1, then 2 takes 3.
     assert [m for m, _ in _anchored_groups(6, scores, set(), most_matched=False)] == [[0, 1], [2, 3], [4, 5]]
 
 

@@ -98,7 +98,7 @@ def test_a_version_3_index_gets_the_keeper_columns_and_its_fingerprints_again_wi
     assert all(abs(picture - width) <= 0.05 * width for picture, width in pictures)  # no bars in the corpus
 
 
-@pytest.mark.parametrize("made_by", ["schema 8, no rules recorded", "older rules"])
+@pytest.mark.parametrize("made_by", ["schema 8, no rules recorded", "schema 9, no footage seconds", "older rules"])
 def test_fingerprints_made_by_older_rules_are_made_again_by_add_without_reembedding(
         indexed_copy, corpus_template, run, made_by):
     """A change to which samples count as footage (blank, held) leaves the fingerprints made before it
@@ -113,12 +113,18 @@ def test_fingerprints_made_by_older_rules_are_made_again_by_add_without_reembedd
     if made_by == "older rules":
         store.videos.update(values_sql={"fingerprint_rules": str(RULES_VERSION - 1)})
     else:
-        store.videos.drop_columns([field.name for field in schema.VIDEO_COLUMNS_V9])
-        store.set_meta(schema_version=8)
+        version = 8 if made_by.startswith("schema 8") else 9
+        dropped = [*(schema.VIDEO_COLUMNS_V9 if version == 8 else []), *schema.VIDEO_COLUMNS_V10]
+        store.videos.drop_columns([field.name for field in dropped])
+        store.set_meta(schema_version=version)
         migrated = Store(str(indexed_copy))
-        assert migrated.migrated == [8]
+        assert migrated.migrated == list(range(version, schema.SCHEMA_VERSION))
         videos = migrated.videos.to_arrow().sort_by("id")
-        assert videos.column("fingerprint_rules").null_count == before.num_rows
+        assert videos.column("footage_seconds").null_count == before.num_rows
+        if version == 9:  # rows of rules that had no footage columns yet
+            migrated.videos.update(values_sql={"fingerprint_rules": "2"})
+        else:
+            assert videos.column("fingerprint_rules").null_count == before.num_rows
         assert videos.column("fingerprints").equals(before.column("fingerprints"))  # kept: dupes uses them until add
     warned = [line for line in run("dupes").stderr.splitlines() if "older vindex's rules" in line]
     assert len(warned) == 1 and warned[0].startswith(f"warning: {before.num_rows} of {before.num_rows} videos")
@@ -128,6 +134,7 @@ def test_fingerprints_made_by_older_rules_are_made_again_by_add_without_reembedd
     after = Store(str(indexed_copy)).videos.to_arrow().sort_by("id")
     assert after.column("vector").equals(before.column("vector"))
     assert set(after.column("fingerprint_rules").to_pylist()) == {RULES_VERSION}
+    assert after.column("footage_seconds").equals(before.column("footage_seconds"))
     assert after.column("fingerprints").equals(before.column("fingerprints"))  # the same rules made them again
     assert "older vindex's rules" not in run("dupes").stderr
     assert json.loads(run("add", corpus_template, *TINY, "--json").stdout)["fingerprinted"] == 0

@@ -68,10 +68,11 @@ CHROMA_SIZE = 32
 # The side of the finer hash's block of lowest DCT frequencies (of the DCT_SIDE square): 256 bits.
 FINE_SIDE = 16
 FINE_WORDS = FINE_SIDE * FINE_SIDE // 64
-# The version of the rules here and in `vindex.footage` that decide what a video's fingerprints hold (blank, weak, held and
-# frozen samples left out): bumped with any change to them, so that the next `add` fingerprints again,
-# by decoding and without re-embedding, each row whose `fingerprint_rules` is older or null.
-RULES_VERSION = 2
+# The version of the rules here and in `vindex.footage` that decide what a video's fingerprints hold (blank,
+# weak, held and frozen samples left out) and what counts as its footage: bumped with any change to them, so
+# that the next `add` fingerprints again, by decoding and without re-embedding, each row whose
+# `fingerprint_rules` is older or null. 3: the footage a user would miss (`footage_seconds`, `footage_start`).
+RULES_VERSION = 3
 
 
 def _dct_rows(side: int = HASH_SIDE) -> np.ndarray:

@@ -1,7 +1,15 @@
-"""Which samples of a video show its footage, from their perceptual hashes (`vindex.fingerprints`): its
-fingerprints leave out blank samples and a picture held still at either end (a title card, a frozen
-first or last frame), since a copy holds more or less of it (a trim, an intro) and its samples would
-match nothing there."""
+"""Which samples of a video show its footage, from their perceptual hashes (`vindex.fingerprints`).
+
+Two answers, for two uses:
+
+- `content`: the samples its fingerprints keep. A picture held still at either end (a title card, a
+  frozen first or last frame) is left out, since a copy holds more or less of it (a trim, an intro)
+  and its samples would match nothing there.
+- `footage`: the samples a user would miss were the video deleted, which decide the best copy of
+  duplicates. A held picture that cuts to other pictures (a title card, a logo) is no footage; one that
+  the footage after it grows out of (a road before the car comes, a frozen last frame) is: an original
+  whose first second is a still road holds a second more than its copy trimmed into that road.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +39,11 @@ FOOTAGE_LEFT_SECONDS = 2.0
 # A sample stands for the time up to the next one, but never for more than this (a gap in the
 # samples of a long video, where the decoder found no frame).
 MAX_SAMPLE_SECONDS = 2.0
+# A held picture cuts to what follows it (a title card, a logo: no footage) when the samples within
+# CUT_SECONDS after it lie more than CUT_BITS from it, the median: as far as two pictures of different
+# scenes (`vindex.duplicates.fingerprint_match.MAX_DISTANCE`). A still opening the footage grows out of
+# stays nearer: its first second of motion is mostly the same picture.
+CUT_BITS, CUT_SECONDS = 14, 1.0
 
 
 def content(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray) -> np.ndarray:
@@ -38,7 +51,49 @@ def content(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray) -> np.ndar
     at either end (a title card, a frozen first or last frame; one after another, HELD_MAX_RUNS of them
     and HELD_MAX_SECONDS in all, so a title card added before a still logo goes with it) while more
     footage remains (FOOTAGE_LEFT_SECONDS). A run that drifts away from its picture (DRIFT_BITS) is footage."""
+    return _held_ends(hashes, times, blank)[0]
+
+
+def footage(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray) -> np.ndarray:
+    """Which samples (in time order) a user counts as the video's footage: those of `content`, with the
+    held ends it leaves out that the footage grows out of (`_cuts`)."""
+    hashes = np.asarray(hashes, np.uint64)
+    shown, held = _held_ends(hashes, times, blank)
+    for samples, picture, after in held:
+        shown[samples] = not _cuts(hashes, times, picture, after)
+    return shown
+
+
+def footage_start(hashes: np.ndarray, times: np.ndarray, shown: np.ndarray) -> float | None:
+    """Seconds into the video where the `shown` samples (`footage`) start, after a picture held
+    HELD_SECONDS or more that cuts to other pictures though `content` kept it (too little footage after
+    it to be sure: a title card before a terminal recording that is blank but for its last 2 s, the
+    sixth footage check); None when none is shown."""
+    order = np.flatnonzero(shown)
+    if not len(order):
+        return None
+    hashes = np.asarray(hashes, np.uint64)
+    run = int(np.cumprod(np.bitwise_count(hashes[order] ^ hashes[order[0]]) <= HELD_BITS).sum())
+    if (run < len(order) and float(times[order[run]] - times[order[0]]) >= HELD_SECONDS
+            and int(np.bitwise_count(hashes[order[run]] ^ hashes[order[run - 1]])) > CUT_BITS):
+        return float(times[order[run]])
+    return float(times[order[0]])
+
+
+def _cuts(hashes: np.ndarray, times: np.ndarray, picture: np.uint64, after: np.ndarray) -> bool:
+    """Whether held `picture` cuts to the samples `after` it (positions, nearest first): the median of
+    those within CUT_SECONDS of the first lies more than CUT_BITS from it."""
+    if not len(after):
+        return True
+    near = after[np.abs(np.asarray(times)[after] - times[after[0]]) <= CUT_SECONDS]
+    return float(np.median(np.bitwise_count(hashes[near] ^ picture))) > CUT_BITS
+
+
+def _held_ends(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
+    """`content`'s samples, and the held runs it leaves out: (their positions, the held picture's hash,
+    the positions of the samples after the run, nearest first)."""
     kept = ~np.asarray(blank, bool)
+    held_runs = []
     for backwards in (False, True):
         dropped = 0.0
         for _ in range(HELD_MAX_RUNS):
@@ -65,8 +120,9 @@ def content(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray) -> np.ndar
             if np.median(later) >= DRIFT_BITS:
                 break
             kept[order[:run]] = False
+            held_runs.append((order[:run], held_picture, order[run:]))
             dropped += held
-    return kept
+    return kept, held_runs
 
 
 def content_seconds(times: np.ndarray, kept: np.ndarray, duration: float | None) -> float:

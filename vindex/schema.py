@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 VIDEOS, FRAMES, META, CLUSTERS = "videos", "frames", "meta", "clusters"
 TERMS = "terms"  # the cluster-naming vocabulary's text vectors, cached per model and vocabulary
 CURATION = "curation"  # the user's cluster decisions (rename, merge, move, split, undo), one row each
@@ -69,6 +69,20 @@ VIDEO_COLUMNS_V9 = [
     pa.field("fingerprint_rules", pa.int32()),
 ]
 
+# Version 10: the footage a user would miss were the video deleted, which decides the best copy of duplicates:
+# the fingerprints leave out a picture held at the start that a trimmed copy holds less of, so an original
+# measured less footage than its trimmed copy, or looked padded by a title card, and was not kept.
+VIDEO_COLUMNS_V10 = [
+    # Seconds of footage (`vindex.footage.footage`: no blank, no held picture that cuts to others, a still
+    # opening the footage grows out of counted), and where it starts (`vindex.footage.footage_start`).
+    pa.field("footage_seconds", pa.float64()),
+    pa.field("footage_start", pa.float64()),
+    # The first picture that is not blank (its 64-bit hash) and its seconds from the start: a copy that opens
+    # on the same picture shows what the video's held opening shows, so that opening is no title card.
+    pa.field("first_picture_time", pa.float64()),
+    pa.field("first_picture", pa.int64()),
+]  # all null until the row is fingerprinted again
+
 
 def video_schema(dim: int) -> pa.Schema:
     return pa.schema(
@@ -96,6 +110,7 @@ def video_schema(dim: int) -> pa.Schema:
             *VIDEO_COLUMNS_V7,
             *VIDEO_COLUMNS_V8,
             *VIDEO_COLUMNS_V9,
+            *VIDEO_COLUMNS_V10,
         ]
     )
 

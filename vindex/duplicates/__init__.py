@@ -12,15 +12,14 @@ Groups never chain: each forms around an anchor, the video not yet in a group th
 yet in a group match, and takes every one of those that scores at least the threshold against it
 and is no longer than it (two cuts that both hold one clip are not copies of each other).
 Its keeper is its best copy (most seconds of footage, then most picture pixels once bars are
-cropped, then highest bit rate; `keeper_ranking`). Every member's score is its score against its
-keeper, or against the anchor where it matched the anchor alone, so none is shown below the
-threshold. Identical copies always join their original's group.
+cropped, then highest bit rate), never one padded by an intro (`keeper`). Every member's score is
+its score against its keeper, or against the anchor where it matched the anchor alone, so none is
+shown below the threshold. Identical copies always join their original's group.
 """
 
 from __future__ import annotations
 
 import heapq
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -29,26 +28,17 @@ import numpy as np
 
 from vindex.defaults import DUPLICATE_MODE, DUPLICATE_MODES, DUPLICATE_THRESHOLDS
 from vindex.duplicates import fingerprint_match, motion_alignment, visual
+from vindex.duplicates.keeper import SHORTER_SECONDS, SHORTER_SHARE, keeper_first, keeper_ranking, matching_order
 from vindex.embedding.spec import random_weights_warning
 from vindex.errors import VindexError
 from vindex.fingerprints import RULES_VERSION
-from vindex.footage import HELD_BITS
 from vindex.locations import join_root, shown_path
 from vindex.results import Result, plain
 from vindex.search import channel_ids
 from vindex.store import DuplicateCandidate, Store
 
-# A member shorter than its keeper by more than this (seconds, or share of the keeper's length)
-# is a trim or a sub-clip rather than a re-encode of the whole.
-SHORTER_SECONDS, SHORTER_SHARE = 1.0, 0.05
 # Aspect ratios (width / height) further apart than this mean a crop or added bars.
 ASPECT_TOLERANCE = 0.03
-# Seconds of footage this close (or this share of the longer) count as equal: copies of one original
-# measure a little apart (their samples fall on other frames), and the picture should decide.
-CONTENT_TOLERANCE, CONTENT_TOLERANCE_SHARE = 0.5, 0.1
-# Picture pixels are compared in steps of this ratio: the bars found on a 64x64 grey square are a
-# row or two off from copy to copy, and the bit rate should decide between equal pictures.
-PIXELS_STEP = 1.1
 
 
 @dataclass
@@ -124,10 +114,10 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
     if threshold is not None and not 0.0 < threshold <= 1.0:
         raise VindexError("--threshold is a score: above 0 and at most 1")
     rows = _catalog(store, channels, where, fingerprints=mode == "near")
-    copies: dict[str, list[int]] = defaultdict(list)  # content -> rows, keeper order
-    for position in keeper_ranking(rows):
+    copies: dict[str, list[int]] = defaultdict(list)  # content -> rows, matching order
+    for position in matching_order(rows):
         copies[rows[position].content_hash or rows[position].id].append(position)
-    contents = list(copies.values())  # one entry per content, in keeper order (dicts keep insertion)
+    contents = list(copies.values())  # one entry per content, in matching order (dicts keep insertion)
     warnings: list[str] = []
     mutual: set[tuple[int, int]] = set()
     if mode == "near":
@@ -143,9 +133,10 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
     groups = []
     # Similar mode's scores (CLIP frames) match looser, whole libraries alike on a random-weight model:
     # its groups keep forming around the best copy, of those that match it.
-    starts = [_footage_start(rows[same[0]]) for same in contents]
+    firsts = [rows[same[0]] for same in contents]
+    best = {content: rank for rank, content in enumerate(keeper_ranking(firsts))}
     for members, anchor in _anchored_groups(len(contents), scores, mutual, most_matched=mode == "near"):
-        members = _unpadded_first(members, scores, starts)
+        members = keeper_first(sorted(members, key=best.__getitem__), scores, firsts)
         groups.append(_group(rows, [contents[k] for k in members],
                              [_shown_score(scores, members[0], anchor, k) for k in members], mode, store.meta.root or ""))
     groups = [group for group in groups if len(group.videos) > 1]
@@ -153,28 +144,6 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
     if mode == "near" and groups:
         _add_visual_scores(store, groups)
     return DuplicateReport(mode, threshold, groups, len(rows), warnings)
-
-
-def keeper_ranking(rows: list[DuplicateCandidate]) -> list[int]:
-    """Positions of `rows`, the best copy first: most seconds of footage (blank stretches, title
-    cards and frozen ends do not count; seconds within the tolerance of the longest of a tier are
-    one tier), then most picture pixels once bars are cropped, then highest bit rate, then path
-    (stable output). Rows fingerprinted before these were stored count their whole length and frame."""
-    seconds = [row.content_seconds if row.content_seconds is not None else row.duration or 0.0 for row in rows]
-    tiers, tier, start = [0] * len(rows), -1, 0.0
-    for position in sorted(range(len(rows)), key=lambda p: -seconds[p]):
-        if tier < 0 or seconds[position] < start - max(CONTENT_TOLERANCE, CONTENT_TOLERANCE_SHARE * start):
-            tier, start = tier + 1, seconds[position]
-        tiers[position] = tier
-    return sorted(range(len(rows)), key=lambda p: (tiers[p], *_picture_order(rows[p])))
-
-
-def _picture_order(row: DuplicateCandidate) -> tuple:
-    width = row.picture_width if row.picture_width is not None else row.width or 0
-    height = row.picture_height if row.picture_height is not None else row.height or 0
-    pixels = round(math.log(width * height) / math.log(PIXELS_STEP)) if width and height else 0
-    bitrate = (row.size or 0) / row.duration if row.duration else 0.0
-    return (-pixels, -round(bitrate), row.path)
 
 
 def _catalog(store: Store, channels: tuple[str, ...], where: str | None,
@@ -227,52 +196,8 @@ def _add_visual_scores(store: Store, groups: list[DuplicateGroup]) -> None:
             video.visual = round(visual.contained(frames[video.video_id], keeper), 6)
 
 
-def _footage_start(row: DuplicateCandidate) -> float | None:
-    """Seconds into the video where its footage starts (its first fingerprint: blank frames and a title
-    card are never fingerprinted); None without fingerprints. A held picture that cuts to another
-    (no match for the picture after it: a title card) is no footage either: the fingerprints keep one
-    where too little footage follows it to be sure at `add` (`vindex.footage.content`: a title
-    card before a terminal recording that is blank but for its last 2 s), and its copy was kept over
-    the original (the sixth footage check)."""
-    times, hashes = row.fingerprint_times, row.fingerprints
-    if times is None or not len(times):
-        return None
-    still = np.bitwise_count(hashes ^ hashes[0]) <= HELD_BITS
-    run = int(np.cumprod(still).sum())
-    if run < len(hashes) and int(np.bitwise_count(hashes[run] ^ hashes[run - 1])) > fingerprint_match.MAX_DISTANCE:
-        return float(times[run])
-    return float(times[0])
-
-
-def _unpadded_first(members: list[int], scores: dict[tuple[int, int], tuple], starts: list[float | None]) -> list[int]:
-    """`members` (content positions in keeper order) with the first that is not padded first: its keeper.
-    A copy with a black or title intro measures as much footage as its original, or more where its
-    footage's seconds are measured apart (a mostly still recording whose still ends are frozen ends in
-    one copy and not in the other; docs/search.md, the last check), and must never be kept over it."""
-    for position in members:
-        if not any(_padded(position, other, scores, starts) for other in members if other != position):
-            return [position, *(other for other in members if other != position)]
-    return members
-
-
-def _padded(video: int, other: int, scores: dict[tuple[int, int], tuple], starts: list[float | None]) -> bool:
-    """Whether `video` holds `other` behind a head of SHORTER_SECONDS or more that is no footage:
-    `other` starts that far into it (their containment's offset, either way round), and `video`'s own
-    footage (`starts`) starts no more than half a second before that (a black intro, a title card;
-    a longer original has footage there)."""
-    if starts[video] is None:
-        return False
-    if (video, other) in scores:  # other lies in video, starting offset seconds into it
-        shift = scores[(video, other)][1]
-    elif (other, video) in scores and scores[(other, video)][1] is not None:  # video lies in other
-        shift = -scores[(other, video)][1]
-    else:
-        return False
-    return shift is not None and shift >= SHORTER_SECONDS and starts[video] >= shift - 0.5
-
-
 def _shown_score(scores: dict[tuple[int, int], tuple], keeper: int, anchor: int, member: int) -> tuple | None:
-    """A member's (score, offset) against its keeper (the first of its group: `_unpadded_first`), or
+    """A member's (score, offset) against its keeper (the first of its group: `keeper.keeper_first`), or
     against the group's anchor where it matched the anchor alone (then no offset: it is not one into
     the keeper); None for the keeper."""
     if member == keeper:
@@ -288,20 +213,20 @@ def _shown_score(scores: dict[tuple[int, int], tuple], keeper: int, anchor: int,
 
 def _anchored_groups(count: int, scores: dict[tuple[int, int], tuple], mutual: set[tuple[int, int]],
                      most_matched: bool = True) -> list[tuple[list[int], int]]:
-    """Content positions (in keeper order) grouped without chaining: ([keeper, members...], anchor)
+    """Content positions (in matching order: `keeper.matching_order`) grouped without chaining: ([first, members...], anchor)
     per group. `scores` holds the pairs (a, b) where b is contained in a, `mutual` those where a is
     contained in b too.
 
     Each group forms around an anchor: of the contents not yet in a group, the one that the most
-    others not yet in a group can join (the earliest in keeper order among equals), with all of
+    others not yet in a group can join (the earliest in matching order among equals), with all of
     them. A video joins an anchor it is contained in (a copy, a trim, a sub-clip of it) or that is
     contained in it both ways (a copy with an intro), never one that is only a part of it: two cuts
-    that both hold one clip are not copies of each other. The keeper is then the group's first in
-    keeper order, which need not be the anchor: a copy that bars or an intro set apart from others
-    (a pillarboxed one that the intro copies do not match) no longer splits the group, though the
-    rule may still keep it. Without `most_matched` the anchor is the first in keeper order."""
+    that both hold one clip are not copies of each other. The keeper is then chosen among the group
+    (`keeper_ranking`, `keeper_first`), and need not be the anchor: a copy that bars or an intro set
+    apart from others (a pillarboxed one that the intro copies do not match) no longer splits the group,
+    though the rule may still keep it. Without `most_matched` the anchor is the first in matching order."""
     joiners: dict[int, set[int]] = defaultdict(set)
-    for a, b in scores:  # b is contained in a, a first in keeper order
+    for a, b in scores:  # b is contained in a, a first in matching order
         joiners[a].add(b)
         if (a, b) in mutual:  # each is a copy of the other
             joiners[b].add(a)
@@ -334,7 +259,7 @@ def _anchored_groups(count: int, scores: dict[tuple[int, int], tuple], mutual: s
             if now == 0:
                 break  # every free video left stands alone
             take(anchor)
-    for position in range(count):  # in keeper order: the rest, as anchors of what they still hold
+    for position in range(count):  # in matching order: the rest, as anchors of what they still hold
         if not taken[position]:
             take(position)
     return groups

@@ -149,7 +149,7 @@ def candidate_pairs(videos: list[Fingerprints], max_distance: int = CANDIDATE_DI
 def contained_pairs(videos: list[Fingerprints], threshold: float,
                     max_distance: int = MAX_DISTANCE) -> dict[tuple[int, int], Containment]:
     """(a, b) -> how much of video b is contained in video a, for every pair a < b whose share
-    reaches `threshold`. Videos come in keeper order (longest first), so b is the possible copy."""
+    reaches `threshold`. Videos come in matching order (most fingerprinted footage first), so b is the possible copy."""
     found = {}
     for a, b in candidate_pairs(videos).tolist():
         scored = containment(videos[b], videos[a], max_distance)

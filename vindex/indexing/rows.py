@@ -13,7 +13,7 @@ import xxhash
 
 from vindex.defaults import COMMIT_EVERY
 from vindex.fingerprints import RULES_VERSION, to_stored
-from vindex.footage import content, content_seconds
+from vindex.footage import content, content_seconds, footage, footage_start
 from vindex.frames import DecodedVideo
 from vindex.sampling import time_weights
 from vindex.scanning import VideoFile
@@ -56,9 +56,13 @@ def _now() -> datetime:
 def fingerprint_columns(decoded: DecodedVideo) -> dict:
     """The video row's dense fingerprints of its footage and their colour signatures (blank samples,
     title cards and frozen ends left out: they never match anything; samples whose hash says little
-    of the picture too, though they count as footage), how many seconds of footage it has, and its
-    picture's size without bars."""
+    of the picture too, though they count as footage), how many seconds of footage it has (fingerprinted,
+    and as a user counts it: `vindex.footage`) and where that starts, its first picture (not blank) and
+    when it shows, and its picture's size without bars."""
     kept = content(decoded.fingerprints, decoded.fingerprint_times, decoded.fingerprint_blank)
+    shown = footage(decoded.fingerprints, decoded.fingerprint_times, decoded.fingerprint_blank)
+    pictures = np.flatnonzero(~np.asarray(decoded.fingerprint_blank, bool))
+    first = pictures[0] if len(pictures) else None
     weak = decoded.fingerprint_weak if len(decoded.fingerprint_weak) == len(kept) else np.zeros(len(kept), bool)
     stored = kept & ~weak
     width_share, height_share = decoded.picture_share
@@ -70,6 +74,10 @@ def fingerprint_columns(decoded: DecodedVideo) -> dict:
                 fingerprint_fine=to_stored(decoded.fingerprint_fine[stored]).ravel().tolist() if fine else None,
                 content_seconds=round(content_seconds(decoded.fingerprint_times, kept, decoded.duration), 3),
                 picture_width=round(decoded.width * width_share), picture_height=round(decoded.height * height_share),
+                footage_seconds=round(content_seconds(decoded.fingerprint_times, shown, decoded.duration), 3),
+                footage_start=footage_start(decoded.fingerprints, decoded.fingerprint_times, shown),
+                first_picture_time=None if first is None else float(decoded.fingerprint_times[first]),
+                first_picture=None if first is None else int(to_stored(decoded.fingerprints[first : first + 1])[0]),
                 fingerprint_rules=RULES_VERSION)
 
 

@@ -14,7 +14,8 @@ from vindex.schema import vectors_of
 from vindex.store.failures import reads
 
 FACTS = ["id", "path", "channel", "size", "duration", "width", "height", "content_hash",
-         "content_seconds", "picture_width", "picture_height"]
+         "content_seconds", "picture_width", "picture_height", "footage_seconds", "footage_start",
+         "first_picture_time", "first_picture"]
 FINGERPRINT_COLUMNS = ["fingerprints", "fingerprint_times", "fingerprint_colours", "fingerprint_fine", "fingerprint_rules"]
 
 
@@ -33,6 +34,10 @@ class DuplicateCandidate:
     content_seconds: float | None  # seconds of footage (no blank, no title card); None before schema 3
     picture_width: int | None  # the picture without bars; None before schema 3
     picture_height: int | None
+    footage_seconds: float | None  # seconds a user would miss (a still opening counted); None before schema 10
+    footage_start: float | None  # where that footage starts (after a title card); None before schema 10
+    first_picture_time: float | None  # seconds to the first picture not blank; None before schema 10
+    first_picture: int | None  # that picture's hash, stored (int64) bits; None before schema 10
     fingerprints: np.ndarray | None = None  # uint64 hashes in time order; None when never computed
     fingerprint_times: np.ndarray | None = None  # seconds, one per hash
     fingerprint_colours: np.ndarray | None = None  # uint64 colour signatures, one per hash; None before schema 6

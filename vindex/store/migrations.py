@@ -96,6 +96,13 @@ def _fingerprint_rules(store: Tables) -> None:
         store.videos.add_columns(schema.VIDEO_COLUMNS_V9)
 
 
+def _footage_columns(store: Tables) -> None:
+    """Version 9 → 10: the columns of each row's footage, null: the next `add` fingerprints the rows again
+    (their rules are older) by decoding, without re-embedding."""
+    if store.videos is not None and "footage_seconds" not in store.videos.schema.names:
+        store.videos.add_columns(schema.VIDEO_COLUMNS_V10)
+
+
 # from-version -> the function that migrates an index from that version to the next.
 MIGRATIONS: dict[int, Callable[[Tables], None]] = {
     1: _add_fingerprint_columns,
@@ -106,6 +113,7 @@ MIGRATIONS: dict[int, Callable[[Tables], None]] = {
     6: _colour_signatures,
     7: _fine_hashes,
     8: _fingerprint_rules,
+    9: _footage_columns,
 }
 
 
