@@ -163,10 +163,10 @@ def footage_set(footage: Path, work: Path, parts_shown: list[str], unseen: str |
                        if kind_of[video.path] == kind]
             right = sum(family[a] == family[b] for a, b in members)
             print(f"  {kind:<28} {hits:>2}/{count:<4} {right}/{len(members)}")
-        wrong = [(group.keeper.path, kind_of[group.keeper.path]) for group in report
-                 if kind_of[group.keeper.path] in ("black intro", "title intro", "black intro + letterbox")]
         kept = Counter(kind_of[group.keeper.path] for group in report)
-        print(f"  keepers: {dict(kept)}; a black or title intro copy kept: {len(wrong)}")
+        intro, trimmed = lesser_keepers(report, kind_of)
+        print(f"  keepers: {dict(kept)}; kept over a copy of the whole: a black or title intro copy {intro}, "
+              f"a trimmed copy {trimmed}")
         offsets = [(video.path, video.offset) for group in report for video in group.videos
                    if "@" in video.path]
         off = [abs(offset - float(path.split("@")[1].removesuffix(".mp4"))) for path, offset in offsets
@@ -193,6 +193,22 @@ def footage_set(footage: Path, work: Path, parts_shown: list[str], unseen: str |
             if kind in per_kind and grouped.get(path) is None or (kind in per_kind and grouped.get(path)
                                                                    != grouped.get(originals[name])):
                 print(f"    missed: {path} ({kind})")
+
+
+# Copies that hold the whole of their original's footage and nothing else: any of them is a right keeper.
+WHOLE_COPIES = ("original", "scale", "crf", "other codec", "fps", "letterbox", "pillarbox")
+INTRO_COPIES = ("black intro", "title intro", "black intro + letterbox")
+
+
+def lesser_keepers(report, kind_of: dict[str, str]) -> tuple[int, int]:
+    """(groups keeping an intro copy, groups keeping a trimmed copy) where the group holds a copy of
+    the whole footage: what a user would lose (a trim's seconds) or keep needlessly (an intro). A group
+    without one (its original and whole copies missed) may rightly keep either."""
+    counts = Counter()
+    for group in report:
+        if any(kind_of[video.path] in WHOLE_COPIES for video in group.videos):
+            counts[kind_of[group.keeper.path]] += 1
+    return sum(counts[kind] for kind in INTRO_COPIES), counts["trim both ends"]
 
 
 def decode_cost(paths: list[Path]) -> tuple[float, float]:
