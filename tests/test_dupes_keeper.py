@@ -1,6 +1,7 @@
-"""The keeper of duplicates is the best copy: a slow motion at an end counts as footage (only a
-picture held still does not), so an original whose last second drifts slowly is not outranked by a
-re-encode that happened to measure a second longer."""
+"""The keeper of duplicates is the best copy: the one holding the most footage a user would miss. A slow
+motion at an end counts as footage, and so does a still opening the footage grows out of, so an original
+is not outranked by a re-encode or a trimmed copy that measured as much; a copy behind an intro is never
+kept over the video it pads."""
 
 import numpy as np
 import pytest
