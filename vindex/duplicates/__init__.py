@@ -213,9 +213,9 @@ def _shown_score(scores: dict[tuple[int, int], tuple], keeper: int, anchor: int,
 
 def _anchored_groups(count: int, scores: dict[tuple[int, int], tuple], mutual: set[tuple[int, int]],
                      most_matched: bool = True) -> list[tuple[list[int], int]]:
-    """Content positions (in matching order: `keeper.matching_order`) grouped without chaining: ([first, members...], anchor)
-    per group. `scores` holds the pairs (a, b) where b is contained in a, `mutual` those where a is
-    contained in b too.
+    """Content positions (in matching order: `keeper.matching_order`) grouped without chaining:
+    ([first, members...], anchor) per group. `scores` holds the pairs (a, b) where b is contained in a,
+    `mutual` those where a is contained in b too.
 
     Each group forms around an anchor: of the contents not yet in a group, the one that the most
     others not yet in a group can join (the earliest in matching order among equals), with all of
