@@ -151,4 +151,4 @@ def test_an_original_opening_on_a_still_picture_is_kept_over_its_trimmed_copy_an
     videos = {video.path: video for video in groups[0].videos}
     assert groups[0].keeper.path == "original.mp4" and set(videos) == {"original.mp4", "trimmed.mp4", "titled.mp4"}
     assert "padded" in videos["titled.mp4"].reason
-    assert videos["trimmed.mp4"].offset == pytest.approx(0.6, abs=0.25)
+    assert videos["trimmed.mp4"].offset == pytest.approx(0.6, abs=0.25) and videos["trimmed.mp4"].reason == "trimmed"
