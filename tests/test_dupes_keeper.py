@@ -98,7 +98,7 @@ def test_a_held_card_that_cuts_to_other_footage_is_no_footage_though_it_was_fing
     blank = np.r_[np.zeros(13, bool), np.ones(30, bool), np.zeros(10, bool)]
     times = np.arange(len(hashes)) * 0.2
     assert content(hashes, times, blank)[:13].all()
-    shown = footage(hashes, times, blank)
+    shown = footage(hashes, times, blank)[1]
     assert footage_start(hashes, times, shown) == pytest.approx(8.6)
     # A picture held at the start that the footage after it stays near is footage: a still screen's start.
     steady = np.r_[[screen] * 10, [flipped(screen, 3)] * 10]
@@ -120,11 +120,11 @@ def test_a_still_opening_the_footage_grows_out_of_is_footage_and_a_title_card_is
     times = np.arange(len(hashes)) * 0.2
     blank = np.zeros(len(hashes), bool)
     assert not content(hashes, times, blank)[:8].any()
-    assert footage(hashes, times, blank).all()
+    assert footage(hashes, times, blank)[1].all()
     title = rng.integers(0, 1 << 63, dtype=np.int64).view(np.uint64)
     titled = np.r_[[title] * 10, coming, moving]
-    assert footage(titled, np.arange(len(titled)) * 0.2, np.zeros(len(titled), bool)).tolist() == [False] * 10 + [True] * 25
-    assert content_seconds(times, footage(hashes, times, blank), len(hashes) * 0.2) == pytest.approx(6.6)
+    assert footage(titled, np.arange(len(titled)) * 0.2, np.zeros(len(titled), bool))[1].tolist() == [False] * 10 + [True] * 25
+    assert content_seconds(times, footage(hashes, times, blank)[1], len(hashes) * 0.2) == pytest.approx(6.6)
 
 
 def test_an_original_opening_on_a_still_picture_is_kept_over_its_trimmed_copy_and_its_titled_copy(tmp_path):

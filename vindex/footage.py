@@ -54,14 +54,16 @@ def content(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray) -> np.ndar
     return _held_ends(hashes, times, blank)[0]
 
 
-def footage(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray) -> np.ndarray:
-    """Which samples (in time order) a user counts as the video's footage: those of `content`, with the
-    held ends it leaves out that the footage grows out of (`_cuts`)."""
+def footage(hashes: np.ndarray, times: np.ndarray, blank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(`content`'s samples, the samples a user counts as the video's footage), in time order, from one
+    look at the held ends: the footage is the content with the held ends it leaves out that the footage
+    grows out of (`_cuts`)."""
     hashes = np.asarray(hashes, np.uint64)
-    shown, held = _held_ends(hashes, times, blank)
+    kept, held = _held_ends(hashes, times, blank)
+    shown = kept.copy()
     for samples, picture, after in held:
         shown[samples] = not _cuts(hashes, times, picture, after)
-    return shown
+    return kept, shown
 
 
 def footage_start(hashes: np.ndarray, times: np.ndarray, shown: np.ndarray) -> float | None:

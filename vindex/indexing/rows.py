@@ -13,7 +13,7 @@ import xxhash
 
 from vindex.defaults import COMMIT_EVERY
 from vindex.fingerprints import RULES_VERSION, to_stored
-from vindex.footage import content, content_seconds, footage, footage_start
+from vindex.footage import content_seconds, footage, footage_start
 from vindex.frames import DecodedVideo
 from vindex.sampling import time_weights
 from vindex.scanning import VideoFile
@@ -59,8 +59,7 @@ def fingerprint_columns(decoded: DecodedVideo) -> dict:
     of the picture too, though they count as footage), how many seconds of footage it has (fingerprinted,
     and as a user counts it: `vindex.footage`) and where that starts, its first picture (not blank) and
     when it shows, and its picture's size without bars."""
-    kept = content(decoded.fingerprints, decoded.fingerprint_times, decoded.fingerprint_blank)
-    shown = footage(decoded.fingerprints, decoded.fingerprint_times, decoded.fingerprint_blank)
+    kept, shown = footage(decoded.fingerprints, decoded.fingerprint_times, decoded.fingerprint_blank)
     pictures = np.flatnonzero(~np.asarray(decoded.fingerprint_blank, bool))
     first = pictures[0] if len(pictures) else None
     weak = decoded.fingerprint_weak if len(decoded.fingerprint_weak) == len(kept) else np.zeros(len(kept), bool)
