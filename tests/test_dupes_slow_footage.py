@@ -114,7 +114,7 @@ def test_a_contained_video_that_matches_a_dense_video_better_elsewhere_is_no_cop
     the same pictures 1 bit off seconds away: it is another moment of the scene, not a copy there. The
     same cut against a video sampled once a second (a long one, where a sub-clip's partners at its
     place lie up to half a second off) is left to the other checks; a copy at its place passes."""
-    from vindex.duplicates.fingerprint_match import Fingerprints, motion_bits
+    from vindex.duplicates.fingerprint_match import Containment, Fingerprints, motion_bits
     from vindex.duplicates.motion_alignment import MISPLACED_BITS, SlowFootageCheck
 
     rng = np.random.default_rng(4)
@@ -123,11 +123,40 @@ def test_a_contained_video_that_matches_a_dense_video_better_elsewhere_is_no_cop
     elsewhere = long[20:35] ^ np.uint64(1)  # 1 bit off the pictures 4 s in
     at_place = long[:15]  # a copy of the first 3 s
     other_cut = np.where(np.arange(15) % 2 == 0, elsewhere, elsewhere ^ np.uint64(0b110))
+    at_start = Containment(1.0, 0.0, 15, 15)
     check = SlowFootageCheck([Fingerprints(long, times), Fingerprints(other_cut, times[:15])], ["long", "cut"], [])
     assert motion_bits(check.fingerprints[1]) > 5  # moving enough that its activity is never checked
-    assert check.offset((0, 1), 0.0) is None
+    assert check.offset((0, 1), at_start) is None
     copy = SlowFootageCheck([Fingerprints(long, times), Fingerprints(at_place, times[:15])], ["long", "copy"], [])
-    assert motion_bits(copy.fingerprints[1]) > 5 and copy.offset((0, 1), 0.0) == 0.0
+    assert motion_bits(copy.fingerprints[1]) > 5 and copy.offset((0, 1), at_start) == 0.0
     sparse = SlowFootageCheck([Fingerprints(long, times * 5), Fingerprints(other_cut, times[:15])], ["long", "cut"], [])
-    assert sparse.offset((0, 1), 0.0) == 0.0
+    assert sparse.offset((0, 1), at_start) == 0.0
     assert MISPLACED_BITS < 2  # the fish tank's other cut matched 2 bits better elsewhere
+
+
+def test_a_still_picture_further_from_its_match_than_a_still_copy_is_one_only_where_its_changes_line_up():
+    """A letterboxed copy of a still window lies 6-8 bits from its original at every sample, as other
+    footage of a still screen may: the still rule alone left such copies out. Kept for their activity
+    to judge, they are copies where it lines up closely (STILL_APART_CORRELATION), and never when
+    frozen (nothing to line up), or where it lines up only as loosely as other footage of the screen."""
+    from vindex.duplicates.fingerprint_match import MAX_DISTANCE, STILL_MAX_DISTANCE, Fingerprints, containment
+    from vindex.duplicates.motion_alignment import STILL_APART_CORRELATION, SlowFootageCheck
+
+    rng = np.random.default_rng(5)
+    times = np.arange(40) * 0.2  # 8 s, five samples a second
+    window = rng.integers(0, 1 << 63, dtype=np.int64).view(np.uint64)
+    original = Fingerprints(np.full(40, window), times)
+    boxed = Fingerprints(np.full(30, window ^ np.uint64(0b1111111)), times[:30])  # 7 bits off, 6 s
+    assert containment(boxed, original).share == 0.0  # further than STILL_MAX_DISTANCE
+    found = containment(boxed, original, still_max_distance=MAX_DISTANCE)
+    assert found.share == 1.0 and found.still_apart and 7 > STILL_MAX_DISTANCE
+
+    changes = rng.normal(size=(80, 8, 8))
+    loosely = 0.6 * changes[10:70] + 0.8 * rng.normal(size=(60, 8, 8))  # correlates ~0.6
+    for short_changes, expected in ((changes[10:70] + rng.normal(scale=0.2, size=(60, 8, 8)), 1.1),
+                                    (loosely, None), (np.zeros((60, 8, 8)), None)):
+        check = SlowFootageCheck([original, boxed], ["original", "boxed"], [])
+        check.activities = {0: series(changes), 1: Activity(np.arange(60) * 0.1, short_changes)}
+        offset = check.offset((0, 1), found)
+        assert offset == (pytest.approx(expected, abs=0.05) if expected is not None else None)
+    assert correlation(Activity(np.arange(60) * 0.1, loosely), series(changes), (0.0, 5.8)).correlation < STILL_APART_CORRELATION

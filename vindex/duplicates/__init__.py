@@ -181,13 +181,27 @@ def _near_scores(rows: list[DuplicateCandidate], contents: list[list[int]], thre
                                                    rows[same[0]].fingerprint_colours, rows[same[0]].fingerprint_fine)
                     if rows[same[0]].fingerprints is not None else
                     fingerprint_match.Fingerprints(np.empty(0, np.uint64), np.empty(0)) for same in contents]
-    contained = fingerprint_match.contained_pairs(fingerprints, threshold)
+    # Still pictures further apart than a still copy's are kept for their activity to judge.
+    contained = fingerprint_match.contained_pairs(fingerprints, threshold,
+                                                  still_max_distance=fingerprint_match.MAX_DISTANCE)
     paths = [join_root(root, rows[same[0]].path) for same in contents]
     slow_footage = motion_alignment.SlowFootageCheck(fingerprints, paths, warnings)
     scores = {pair: (round(found.share, 6), round(offset, 2)) for pair, found in contained.items()
-              if (offset := slow_footage.offset(pair, found.offset)) is not None}
-    mutual = {(a, b) for a, b in scores if fingerprint_match.containment(fingerprints[a], fingerprints[b]).share >= threshold}
+              if (offset := slow_footage.offset(pair, found)) is not None}
+    mutual = {(a, b) for a, b in scores if _contains_too(fingerprints, (a, b), threshold, slow_footage)}
     return scores, mutual
+
+
+def _contains_too(fingerprints: list[fingerprint_match.Fingerprints], pair: tuple[int, int], threshold: float,
+                  slow_footage: motion_alignment.SlowFootageCheck) -> bool:
+    """Whether the first of a contained `pair` lies in the second too (each is a copy of the other), by
+    the rules that placed the second in the first: a boxed copy of a still window, whose pictures lie
+    further from its original's than a still copy's, holds it only where their changes line up."""
+    container, contained = pair
+    found = fingerprint_match.containment(fingerprints[container], fingerprints[contained],
+                                          still_max_distance=fingerprint_match.MAX_DISTANCE)
+    return found.share >= threshold and (not found.still_apart
+                                         or slow_footage.offset((contained, container), found) is not None)
 
 
 def _add_visual_scores(store: Store, groups: list[DuplicateGroup]) -> None:

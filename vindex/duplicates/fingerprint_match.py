@@ -52,7 +52,9 @@ FINE_PER_HASH_BIT, MAX_FINE_EXCESS = 4.0, 40.0
 # none of its distance: its frames' closest matches must be this close on average. On the real footage
 # (scripts/bench_dupes.py --footage, all three parts) copies of still footage are 5.3 bits apart at the
 # 99th percentile, most of it letterbox and pillarbox resampling; other cuts of one still screen
-# recording (a board game seconds later, a few tiles moved) 5.2-9.4 bits.
+# recording (a board game seconds later, a few tiles moved) 5.2-9.4 bits. `dupes` keeps a pair further
+# apart (up to MAX_DISTANCE) for the activity check to judge with a stricter bar
+# (`motion_alignment.STILL_APART_CORRELATION`): boxed copies of still windows lie 6-12 bits apart.
 STILL_MOTION_BITS, STILL_MAX_DISTANCE = 1.0, 5.0
 # A shorter video that moves this much between samples (the median, bits: a music visualizer, a game's
 # scrolling screen) is sampled at other instants than the video it copies, up to half the 0.2 s spacing
@@ -119,6 +121,9 @@ class Containment:
     matched: int  # frames of the shorter video that matched at that offset
     compared: int  # frames of the shorter video that could be compared
     overhang: float = 0.0  # seconds of the shorter video before the longer one's start or after its end
+    # A still video whose frames lie further from their matches than STILL_MAX_DISTANCE on average: only
+    # where that was allowed (`still_max_distance`), and then its activity must line up with the other's.
+    still_apart: bool = False
 
 
 NO_CONTAINMENT = Containment(0.0, 0.0, 0, 0)
@@ -146,13 +151,13 @@ def candidate_pairs(videos: list[Fingerprints], max_distance: int = CANDIDATE_DI
     return np.stack([codes // len(videos), codes % len(videos)], axis=1)
 
 
-def contained_pairs(videos: list[Fingerprints], threshold: float,
-                    max_distance: int = MAX_DISTANCE) -> dict[tuple[int, int], Containment]:
+def contained_pairs(videos: list[Fingerprints], threshold: float, max_distance: int = MAX_DISTANCE,
+                    still_max_distance: float = STILL_MAX_DISTANCE) -> dict[tuple[int, int], Containment]:
     """(a, b) -> how much of video b is contained in video a, for every pair a < b whose share
     reaches `threshold`. Videos come in matching order (most fingerprinted footage first), so b is the possible copy."""
     found = {}
     for a, b in candidate_pairs(videos).tolist():
-        scored = containment(videos[b], videos[a], max_distance)
+        scored = containment(videos[b], videos[a], max_distance, still_max_distance=still_max_distance)
         if scored.share >= threshold:
             found[(a, b)] = scored
     return found
@@ -183,7 +188,7 @@ def _bucket_pairs(keys: np.ndarray):
 
 
 def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX_DISTANCE,
-                tolerance: float = TIME_TOLERANCE) -> Containment:
+                tolerance: float = TIME_TOLERANCE, still_max_distance: float = STILL_MAX_DISTANCE) -> Containment:
     """How much of `short` appears in `long` at one consistent time offset.
 
     Each matching frame pair (within `max_distance` bits; FAST_MAX_DISTANCE where `short` moves fast,
@@ -195,8 +200,10 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     It is 0 when the matches at the offset differ in colour on average (`MAX_MEAN_GREY_APART`,
     `MAX_MEAN_CHROMA_APART`: another framing of one photo, another colour map, another grade), or
     when more than `MAX_OVERHANG` seconds of `short` lie outside `long` (two cuts that only partly
-    overlap are not copies, however much they share). Playing at one speed is assumed: trying
-    others found no more copies on the labelled set and twice the look-alikes on the demo corpus.
+    overlap are not copies, however much they share), or when `short` holds a still picture whose frames
+    lie further than `still_max_distance` bits from their matches on average (STILL_MAX_DISTANCE; past it
+    the result says `still_apart`, for the frames' activity to judge). Playing at one speed is assumed:
+    trying others found no more copies on the labelled set and twice the look-alikes on the demo corpus.
     """
     if len(short.hashes) == 0 or len(long.hashes) == 0:
         return NO_CONTAINMENT
@@ -229,8 +236,8 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     same_colours = (short.colours is None or long.colours is None or not matched
                     or _same_colours(short.colours[closest[0]], long.colours[closest[1]]))
     same_detail = short.fine is None or long.fine is None or not matched or _same_detail(short, long, *closest)
-    close_if_still = (not matched or motion > STILL_MOTION_BITS
-                      or _mean_distance(short, long, *closest) <= STILL_MAX_DISTANCE)
+    still_distance = _mean_distance(short, long, *closest) if matched and motion <= STILL_MOTION_BITS else 0.0
+    close_if_still = still_distance <= still_max_distance
     spread = float(short.times[agreeing[-1]] - short.times[agreeing[0]]) if matched else 0.0
     compared = int(np.count_nonzero(compared_frames))
     overhang = max(0.0, long_times[0] - shifted[0]) + max(0.0, shifted[-1] - long_times[-1])
@@ -245,7 +252,7 @@ def containment(short: Fingerprints, long: Fingerprints, max_distance: int = MAX
     enough = (matched >= needed_frames and spread >= needed_spread
               and overhang <= MAX_OVERHANG and same_colours and same_detail and close_if_still)
     share = matched / compared if enough and compared else 0.0
-    return Containment(share, offset, matched, compared, overhang)
+    return Containment(share, offset, matched, compared, overhang, still_distance > STILL_MAX_DISTANCE)
 
 
 def _closest_matches(rows: np.ndarray, cols: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vindex.duplicates.fingerprint_match import Fingerprints, motion_bits, placement_margin
+from vindex.duplicates.fingerprint_match import Containment, Fingerprints, motion_bits, placement_margin
 from vindex.errors import DecodeError
 from vindex.locations import shown_path
 
@@ -66,6 +66,14 @@ DENSE_SPACING, MISPLACED_BITS = 0.25, 1.0
 # of copies of 1430 checked on the eight sets, and of 3 copies (a sub-clip, two copies of a plotting
 # demo's recording), for precision 1.0 on every set.
 MIN_CORRELATION = 0.45
+# The least correlation of a still video's activity with the other's where its frames lie further from
+# their matches than STILL_MAX_DISTANCE on average (`Containment.still_apart`): a letterboxed or
+# pillarboxed copy of a still window, its text resampled into other bits, as much as other footage of a
+# still screen, which the still rule keeps out. On the ten footage sets (scripts/bench_dupes.py --footage),
+# of such pairs that reach the threshold, 106 of copies correlate at 0.54 or more, 90 of them at 0.8 or
+# more (the ninth and tenth sets' boxed copies of a Qt icon gallery, a terminal app, an animation: 0.85-0.99),
+# and 66 of other footage at 0.59 at most (a system monitor refreshing every 3 s, a logging demo's terminal).
+STILL_APART_CORRELATION = 0.8
 # Seconds left out at each end of the shorter video's footage: the cut from an intro to the footage
 # is a change of the whole picture that the video it copies does not have.
 EDGE_SECONDS = 0.3
@@ -182,15 +190,18 @@ class SlowFootageCheck:
         self.fingerprints, self.paths, self.warnings = fingerprints, paths, warnings
         self.activities: dict[int, Activity | None] = {}  # by position; None: unreadable
 
-    def offset(self, pair: tuple[int, int], offset: float) -> float | None:
-        """Where the contained video of `pair` (its second, found at `offset` by its fingerprints)
-        lies in the other, or None when it is no copy of it. It is none when it matches a densely sampled
+    def offset(self, pair: tuple[int, int], found: Containment) -> float | None:
+        """Where the contained video of `pair` (its second, found at `found.offset` by its fingerprints)
+        lies in the other, or None when it is no copy of it. A still video whose frames lie further from
+        their matches than a still copy's (`found.still_apart`) is one only where its activity correlates
+        with the other's by STILL_APART_CORRELATION or more. It is none when it matches a densely sampled
         other better elsewhere (MISPLACED_BITS). Its fingerprints place it when it moves
         (SLOW_MOTION_BITS) or matches at that place clearly better than elsewhere (PLACED_MARGIN_BITS);
         else its activity must correlate with the other's (MIN_CORRELATION), and where it does best is
         its place (a still picture's fingerprints match anywhere). A pair whose file cannot be read
         for that is no copy, with a warning: users delete what this lists."""
         container, contained = pair
+        offset = found.offset
         spacing = np.diff(self.fingerprints[container].times)
         dense = len(spacing) > 0 and np.median(spacing) <= DENSE_SPACING
         moving = motion_bits(self.fingerprints[contained]) > SLOW_MOTION_BITS
@@ -201,15 +212,16 @@ class SlowFootageCheck:
             return None
         if moving:
             return offset
-        if margin is not None and margin > PLACED_MARGIN_BITS:
+        if margin is not None and margin > PLACED_MARGIN_BITS and not found.still_apart:
             return offset
         short, long = self._activity(contained), self._activity(container)
         if short is None or long is None:
             return None
-        found = correlation(short, long, self._footage(contained))
-        if found is None:
-            return offset
-        return found.offset if found.correlation >= MIN_CORRELATION else None
+        aligned = correlation(short, long, self._footage(contained))
+        if aligned is None:
+            return None if found.still_apart else offset
+        least = STILL_APART_CORRELATION if found.still_apart else MIN_CORRELATION
+        return aligned.offset if aligned.correlation >= least else None
 
     def _footage(self, position: int) -> tuple[float, float]:
         times = self.fingerprints[position].times
