@@ -15,6 +15,7 @@ the time of the fingerprint comparison at 10,000 videos.
     python scripts/bench_dupes.py --footage /work/footage/eighth --unseen eighth --skip-set   # the eighth check
     python scripts/bench_dupes.py --footage /work/footage/ninth --unseen ninth --skip-set   # the ninth check
     python scripts/bench_dupes.py --footage /work/footage/tenth --unseen tenth --skip-set   # the tenth check
+    python scripts/bench_dupes.py --footage /work/footage/eleventh --unseen eleventh --skip-set   # the eleventh check
 
 `--footage DIR` (the folder scripts/fetch_footage.sh makes) builds a labelled set from real footage with
 ffmpeg (`scripts/dupes_footage.py`: originals of 3.5-8 s, each copied 10 ways, sub-clips of 2-30 s of
@@ -23,7 +24,7 @@ and held-out (separate source files), indexes each with the tiny model and print
 precision and recall per transformation, whether the keepers are the originals, and what the
 fingerprints cost while adding. With `--keep DIR` a set already built there is used again.
 With `--unseen [NAME]` the footage (`fetch_footage.sh --final`, `--extra`, `--last`, `--sixth`, `--seventh`,
-`--eighth`, `--ninth` or `--tenth`) is one part, never tuned on, reported under NAME ("unseen" if none is given): its files of a
+`--eighth`, `--ninth`, `--tenth` or `--eleventh`) is one part, never tuned on, reported under NAME ("unseen" if none is given): its files of a
 minute or more make the long video (without any, the set has no long video and no sub-clips), the others
 the originals.
 
