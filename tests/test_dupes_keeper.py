@@ -152,3 +152,21 @@ def test_an_original_opening_on_a_still_picture_is_kept_over_its_trimmed_copy_an
     assert groups[0].keeper.path == "original.mp4" and set(videos) == {"original.mp4", "trimmed.mp4", "titled.mp4"}
     assert "padded" in videos["titled.mp4"].reason
     assert videos["trimmed.mp4"].offset == pytest.approx(0.6, abs=0.25) and videos["trimmed.mp4"].reason == "trimmed"
+
+
+def test_a_boxed_copy_whose_bars_crop_a_row_short_is_not_kept_over_its_original_at_a_higher_bit_rate():
+    """Bars are found on a 64x64 grey square, a row or so off: a letterboxed copy of a 518x646 window
+    measured 518x658 of picture. Pictures within PIXELS_STEP of the most are equal, and the bit rate
+    decides; a copy with clearly more picture (upscaled) still ranks first."""
+    from dataclasses import replace
+
+    from vindex.duplicates.keeper import PIXELS_STEP, keeper_ranking
+
+    original = replace(video(5.4, 0.0, FOOTAGE), path="window.mp4", size=120_000, width=518, height=646,
+                       picture_width=518, picture_height=646)
+    boxed = replace(original, path="window (boxed).mp4", size=100_000, height=810, picture_height=658)
+    upscaled = replace(original, path="window (upscaled).mp4", size=90_000, width=778, height=970,
+                       picture_width=778, picture_height=970)
+    assert 518 * 658 / (518 * 646) < PIXELS_STEP
+    assert keeper_ranking([boxed, original]) == [1, 0]
+    assert keeper_ranking([boxed, original, upscaled]) == [2, 1, 0]

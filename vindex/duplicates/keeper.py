@@ -25,8 +25,10 @@ CONTENT_TOLERANCE, CONTENT_TOLERANCE_SHARE = 0.5, 0.1
 # Seconds by which one copy's span must pass another's (its offset in it, their lengths) to hold more than
 # it: the offsets of matched fingerprints are a sample or so off (0.2 s), lengths a frame.
 SPAN_SLACK = 0.25
-# Picture pixels are compared in steps of this ratio: the bars found on a 64x64 grey square are a
-# row or two off from copy to copy, and the bit rate should decide between equal pictures.
+# Picture pixels within this ratio of the most count as equal: the bars found on a 64x64 grey square are a
+# row or two off from copy to copy (a letterboxed copy of a 518x646 window measured 518x658), and the bit
+# rate should decide between equal pictures. Rounded into fixed steps instead, two pictures 2 % apart fell
+# on either side of a step, and a boxed copy was kept over its original (the footage sets' pillarbox keepers).
 PIXELS_STEP = 1.1
 
 
@@ -34,39 +36,62 @@ def keeper_ranking(rows: list[DuplicateCandidate]) -> list[int]:
     """Positions of `rows`, the best copy first: most seconds of footage a user would miss (blank
     stretches and title cards do not count, a still opening does: `vindex.footage.footage`; seconds
     within the tolerance of the longest of a tier are one tier), then most picture pixels once bars
-    are cropped, then highest bit rate, then path (stable output). Rows fingerprinted by older rules
-    count their fingerprinted seconds, or their whole length and frame before those were stored."""
-    return _ranking(rows, [row.footage_seconds if row.footage_seconds is not None else _content_seconds(row)
-                           for row in rows])
+    are cropped (within PIXELS_STEP of the most in that tier are one tier), then highest bit rate, then
+    path (stable output). Rows fingerprinted by older rules count their fingerprinted seconds, or their
+    whole length and frame before those were stored."""
+    seconds = [row.footage_seconds if row.footage_seconds is not None else _content_seconds(row) for row in rows]
+    tiers = _tiers(seconds, lambda most: max(CONTENT_TOLERANCE, CONTENT_TOLERANCE_SHARE * most))
+    pixels = [_picture_pixels(row) for row in rows]
+    picture_tiers = [0] * len(rows)
+    for tier in set(tiers):
+        members = [p for p in range(len(rows)) if tiers[p] == tier]
+        for position, picture_tier in zip(members, _tiers([pixels[p] for p in members],
+                                                         lambda most: most - most / PIXELS_STEP)):
+            picture_tiers[position] = picture_tier
+    return sorted(range(len(rows)), key=lambda p: (tiers[p], picture_tiers[p], -round(_bitrate(rows[p])), rows[p].path))
 
 
 def matching_order(rows: list[DuplicateCandidate]) -> list[int]:
     """Positions of `rows` in the order containment is tried (a later video in an earlier one): most
-    seconds of fingerprinted footage first (held ends left out: `vindex.footage.content`), as the keeper
-    ranking orders the rest. A still opening counted here put an original before its trimmed copies
-    whose fingerprints span more, and their containment went unchecked (docs/search.md)."""
-    return _ranking(rows, [_content_seconds(row) for row in rows])
+    seconds of fingerprinted footage first (held ends left out: `vindex.footage.content`), then more
+    picture pixels in steps of PIXELS_STEP, then highest bit rate. A still opening counted here put an
+    original before its trimmed copies whose fingerprints span more, and their containment went unchecked
+    (docs/search.md). The keeper's order (`keeper_ranking`) is not this one: which videos a group holds
+    was measured in this order."""
+    tiers = _tiers([_content_seconds(row) for row in rows],
+                   lambda most: max(CONTENT_TOLERANCE, CONTENT_TOLERANCE_SHARE * most))
+    return sorted(range(len(rows)), key=lambda p: (tiers[p], *_picture_steps(rows[p])))
 
 
 def _content_seconds(row: DuplicateCandidate) -> float:
     return row.content_seconds if row.content_seconds is not None else row.duration or 0.0
 
 
-def _ranking(rows: list[DuplicateCandidate], seconds: list[float]) -> list[int]:
-    tiers, tier, start = [0] * len(rows), -1, 0.0
-    for position in sorted(range(len(rows)), key=lambda p: -seconds[p]):
-        if tier < 0 or seconds[position] < start - max(CONTENT_TOLERANCE, CONTENT_TOLERANCE_SHARE * start):
-            tier, start = tier + 1, seconds[position]
+def _tiers(values: list[float], tolerance) -> list[int]:
+    """Per value, its tier: the largest value opens tier 0, which takes every value within
+    `tolerance(largest)` of it; the largest of the rest opens the next, and so on."""
+    tiers, tier, start = [0] * len(values), -1, 0.0
+    for position in sorted(range(len(values)), key=lambda p: -values[p]):
+        if tier < 0 or values[position] < start - tolerance(start):
+            tier, start = tier + 1, values[position]
         tiers[position] = tier
-    return sorted(range(len(rows)), key=lambda p: (tiers[p], *_picture_order(rows[p])))
+    return tiers
 
 
-def _picture_order(row: DuplicateCandidate) -> tuple:
+def _picture_pixels(row: DuplicateCandidate) -> float:
     width = row.picture_width if row.picture_width is not None else row.width or 0
     height = row.picture_height if row.picture_height is not None else row.height or 0
-    pixels = round(math.log(width * height) / math.log(PIXELS_STEP)) if width and height else 0
-    bitrate = (row.size or 0) / row.duration if row.duration else 0.0
-    return (-pixels, -round(bitrate), row.path)
+    return float(width * height)
+
+
+def _bitrate(row: DuplicateCandidate) -> float:
+    return (row.size or 0) / row.duration if row.duration else 0.0
+
+
+def _picture_steps(row: DuplicateCandidate) -> tuple:
+    pixels = _picture_pixels(row)
+    steps = round(math.log(pixels) / math.log(PIXELS_STEP)) if pixels else 0
+    return (-steps, -round(_bitrate(row)), row.path)
 
 
 def _footage_start(row: DuplicateCandidate, other: DuplicateCandidate) -> float | None:
