@@ -160,7 +160,10 @@ def test_a_boxed_copy_whose_bars_crop_a_row_short_is_not_kept_over_its_original_
     decides; a copy with clearly more picture (upscaled) still ranks first."""
     from dataclasses import replace
 
-    from vindex.duplicates.keeper import PIXELS_STEP, keeper_ranking
+    from vindex.duplicates.keeper import PIXELS_STEP, footage_tiers, group_ranking
+
+    def best_first(rows):
+        return group_ranking(rows, list(range(len(rows))), footage_tiers(rows))
 
     original = replace(video(5.4, 0.0, FOOTAGE), path="window.mp4", size=120_000, width=518, height=646,
                        picture_width=518, picture_height=646)
@@ -168,5 +171,22 @@ def test_a_boxed_copy_whose_bars_crop_a_row_short_is_not_kept_over_its_original_
     upscaled = replace(original, path="window (upscaled).mp4", size=90_000, width=778, height=970,
                        picture_width=778, picture_height=970)
     assert 518 * 658 / (518 * 646) < PIXELS_STEP
-    assert keeper_ranking([boxed, original]) == [1, 0]
-    assert keeper_ranking([boxed, original, upscaled]) == [2, 1, 0]
+    assert best_first([boxed, original]) == [1, 0]
+    assert best_first([boxed, original, upscaled]) == [2, 1, 0]
+
+
+def test_a_groups_keeper_does_not_depend_on_another_video_of_the_index():
+    """Pictures are tiered among the group's own members: a larger unrelated video with as much footage
+    once anchored the tier that a pillarboxed copy (647x388 of picture) and its original (640x364) fell
+    on either side of, and the copy was kept despite the original's higher bit rate."""
+    from dataclasses import replace
+
+    from vindex.duplicates.keeper import footage_tiers, group_ranking
+
+    original = replace(video(8.0, 0.0, FOOTAGE), path="app.mp4", size=130_000, width=640, height=388,
+                       picture_width=640, picture_height=364)
+    pillarboxed = replace(original, path="app (boxed).mp4", size=100_000, width=900, picture_width=647,
+                          picture_height=388)
+    unrelated = replace(original, path="other.mp4", width=600, height=450, picture_width=600, picture_height=450)
+    rows = [unrelated, pillarboxed, original]
+    assert group_ranking(rows, [1, 2], footage_tiers(rows)) == [2, 1]

@@ -28,7 +28,8 @@ import numpy as np
 
 from vindex.defaults import DUPLICATE_MODE, DUPLICATE_MODES, DUPLICATE_THRESHOLDS
 from vindex.duplicates import fingerprint_match, motion_alignment, visual
-from vindex.duplicates.keeper import SHORTER_SECONDS, SHORTER_SHARE, keeper_first, keeper_ranking, matching_order
+from vindex.duplicates.keeper import (SHORTER_SECONDS, SHORTER_SHARE, footage_tiers, group_ranking, keeper_first,
+                                      matching_order)
 from vindex.embedding.spec import random_weights_warning
 from vindex.errors import VindexError
 from vindex.fingerprints import RULES_VERSION
@@ -139,9 +140,9 @@ def find_duplicates(store: Store, mode: str = DUPLICATE_MODE, threshold: float |
     # Similar mode's scores (CLIP frames) match looser, whole libraries alike on a random-weight model:
     # its groups keep forming around the best copy, of those that match it.
     firsts = [rows[same[0]] for same in contents]
-    best = {content: rank for rank, content in enumerate(keeper_ranking(firsts))}
+    tiers = footage_tiers(firsts)
     for members, anchor in _anchored_groups(len(contents), scores, mutual, most_matched=mode == "near"):
-        members = keeper_first(sorted(members, key=best.__getitem__), scores, firsts)
+        members = keeper_first(group_ranking(firsts, members, tiers), scores, firsts)
         groups.append(_group(rows, [contents[k] for k in members],
                              [_shown_score(scores, members[0], anchor, k) for k in members], mode, store.meta.root or ""))
     groups = [group for group in groups if len(group.videos) > 1]
@@ -241,7 +242,7 @@ def _anchored_groups(count: int, scores: dict[tuple[int, int], tuple], mutual: s
     them. A video joins an anchor it is contained in (a copy, a trim, a sub-clip of it) or that is
     contained in it both ways (a copy with an intro), never one that is only a part of it: two cuts
     that both hold one clip are not copies of each other. The keeper is then chosen among the group
-    (`keeper_ranking`, `keeper_first`), and need not be the anchor: a copy that bars or an intro set
+    (`group_ranking`, `keeper_first`), and need not be the anchor: a copy that bars or an intro set
     apart from others (a pillarboxed one that the intro copies do not match) no longer splits the group,
     though the rule may still keep it. Without `most_matched` the anchor is the first in matching order."""
     joiners: dict[int, set[int]] = defaultdict(set)

@@ -1,7 +1,7 @@
 """Which of a group of duplicates to keep: its best copy, never one padded by an intro.
 
 Two orders of the videos compared. `matching_order` is the order containment is tried in (a later video
-in an earlier one): most seconds of fingerprinted footage first. `keeper_ranking` is the best copy first:
+in an earlier one): most seconds of fingerprinted footage first. `group_ranking` is the best copy first:
 most seconds of footage a user would miss (`vindex.footage.footage`), then most picture pixels once bars
 are cropped, then highest bit rate. Within a group, `keeper_first` keeps the best copy that is not padded
 by a black or title intro (`_padded`), or a copy that holds it and more (`_holds_more`): an original over
@@ -32,23 +32,26 @@ SPAN_SLACK = 0.25
 PIXELS_STEP = 1.1
 
 
-def keeper_ranking(rows: list[DuplicateCandidate]) -> list[int]:
-    """Positions of `rows`, the best copy first: most seconds of footage a user would miss (blank
-    stretches and title cards do not count, a still opening does: `vindex.footage.footage`; seconds
-    within the tolerance of the longest of a tier are one tier), then most picture pixels once bars
-    are cropped (within PIXELS_STEP of the most in that tier are one tier), then highest bit rate, then
-    path (stable output). Rows fingerprinted by older rules count their fingerprinted seconds, or their
-    whole length and frame before those were stored."""
+def footage_tiers(rows: list[DuplicateCandidate]) -> list[int]:
+    """Per row, its tier of footage: most seconds of footage a user would miss first (blank stretches and
+    title cards do not count, a still opening does: `vindex.footage.footage`; seconds within the tolerance
+    of the longest of a tier are one tier). Rows fingerprinted by older rules count their fingerprinted
+    seconds, or their whole length before those were stored."""
     seconds = [row.footage_seconds if row.footage_seconds is not None else _content_seconds(row) for row in rows]
-    tiers = _tiers(seconds, lambda most: max(CONTENT_TOLERANCE, CONTENT_TOLERANCE_SHARE * most))
-    pixels = [_picture_pixels(row) for row in rows]
-    picture_tiers = [0] * len(rows)
-    for tier in set(tiers):
-        members = [p for p in range(len(rows)) if tiers[p] == tier]
-        for position, picture_tier in zip(members, _tiers([pixels[p] for p in members],
-                                                         lambda most: most - most / PIXELS_STEP)):
-            picture_tiers[position] = picture_tier
-    return sorted(range(len(rows)), key=lambda p: (tiers[p], picture_tiers[p], -round(_bitrate(rows[p])), rows[p].path))
+    return _tiers(seconds, lambda most: max(CONTENT_TOLERANCE, CONTENT_TOLERANCE_SHARE * most))
+
+
+def group_ranking(rows: list[DuplicateCandidate], members: list[int], tiers: list[int]) -> list[int]:
+    """`members` (positions of `rows`), the best copy first: the lowest footage tier (`footage_tiers`),
+    then most picture pixels once bars are cropped (within PIXELS_STEP of the most among the members of
+    that tier are one tier: anchored on the group's own pictures, never on another video of the index),
+    then highest bit rate, then path (stable output)."""
+    picture_tiers = {}
+    for tier in {tiers[p] for p in members}:
+        level = [p for p in members if tiers[p] == tier]
+        pixels = [_picture_pixels(rows[p]) for p in level]
+        picture_tiers.update(zip(level, _tiers(pixels, lambda most: most - most / PIXELS_STEP)))
+    return sorted(members, key=lambda p: (tiers[p], picture_tiers[p], -round(_bitrate(rows[p])), rows[p].path))
 
 
 def matching_order(rows: list[DuplicateCandidate]) -> list[int]:
@@ -56,7 +59,7 @@ def matching_order(rows: list[DuplicateCandidate]) -> list[int]:
     seconds of fingerprinted footage first (held ends left out: `vindex.footage.content`), then more
     picture pixels in steps of PIXELS_STEP, then highest bit rate. A still opening counted here put an
     original before its trimmed copies whose fingerprints span more, and their containment went unchecked
-    (docs/search.md). The keeper's order (`keeper_ranking`) is not this one: which videos a group holds
+    (docs/search.md). The keeper's order (`group_ranking`) is not this one: which videos a group holds
     was measured in this order."""
     tiers = _tiers([_content_seconds(row) for row in rows],
                    lambda most: max(CONTENT_TOLERANCE, CONTENT_TOLERANCE_SHARE * most))
@@ -111,7 +114,7 @@ def _footage_start(row: DuplicateCandidate, other: DuplicateCandidate) -> float 
 
 def keeper_first(members: list[int], scores: dict[tuple[int, int], tuple],
                  firsts: list[DuplicateCandidate]) -> list[int]:
-    """`members` (content positions, best copy first: `keeper_ranking`) with their keeper first: the
+    """`members` (content positions, best copy first: `group_ranking`) with their keeper first: the
     first that is not padded (`_padded`), or a copy not padded that holds it and more (`_holds_more`).
     A copy with a black or title intro measures as much footage as its original, or more where its
     footage's seconds are measured apart (a mostly still recording whose still ends are frozen ends in
