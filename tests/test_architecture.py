@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "vindex"
 # Bottom to top; a module may import its own layer and the layers below (docs/architecture.md).
 LAYERS = [
     ("foundation", ["defaults", "display", "errors", "locations", "results", "hits", "clock", "norms"]),
-    ("files", ["scanning", "frames", "stills", "footage", "fingerprints", "shots", "shot_frames", "sampling", "demo"]),
+    ("files", ["scanning", "frames", "stills", "footage", "fingerprints", "sample_pictures", "shots", "shot_frames", "sampling", "demo"]),
     ("vectors", ["embedding"]),
     ("store", ["store", "schema", "locking"]),
     ("indexing", ["indexing"]),

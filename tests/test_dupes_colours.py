@@ -101,7 +101,7 @@ def test_a_version_6_index_gets_colour_signatures_without_reembedding(indexed_co
 def test_full_range_mjpeg_chroma_reads_as_the_limited_range_original(tmp_path):
     import av
 
-    from vindex.fingerprints import chroma_planes
+    from vindex.sample_pictures import chroma_planes
 
     orange = np.zeros((3, 64, 64, 3), np.uint8) + np.array([240, 120, 20], np.uint8)
     means = []
@@ -130,3 +130,28 @@ def test_containment_needs_the_same_colours_on_average_and_any_without_signature
     assert containment(Fingerprints(hashes, times, as_colours(grey_shift)), original).share == 0.0
     assert containment(Fingerprints(hashes, times, as_colours(chroma_shift)), original).share == 0.0
     assert containment(Fingerprints(hashes, times), original).share == 1.0  # no signatures: any colour agrees
+
+
+@pytest.mark.parametrize("codec", ["libx264", "mpeg4"])
+def test_one_pass_gives_the_grey_square_and_chroma_of_two_passes(tmp_path, codec):
+    """The sampler's one swscale pass (`grey_and_chroma`) keeps every stored grey square as it was, and
+    the chroma within two levels, unbiased; a BT.709 frame, whose grey square one pass would change, takes two."""
+    import av
+
+    from vindex.sample_pictures import chroma_planes as decoded_chroma
+    from vindex.sample_pictures import grey_and_chroma, grey_square
+
+    pictures = render_scene(4, 160, 96, 12, FPS, np.random.default_rng(2))
+    with av.open(str(write_video(tmp_path / "scene.mp4", pictures, FPS, codec))) as container:
+        frames = list(container.decode(video=0))
+    chroma_apart = []
+    for frame in frames:
+        grey, chroma = grey_and_chroma(frame)
+        assert np.array_equal(grey, grey_square(frame))
+        chroma_apart.append(chroma.astype(np.int16) - decoded_chroma(frame))
+        frame.colorspace = 1  # BT.709
+        assert np.array_equal(grey_and_chroma(frame)[1], decoded_chroma(frame))
+    apart = np.stack(chroma_apart)
+    assert np.abs(apart).max() <= 2
+    assert abs(float(apart.mean())) <= 0.2
+    assert np.any(apart)  # the one pass ran: two passes give the same chroma exactly

@@ -73,15 +73,15 @@ def test_fingerprints_are_taken_from_reference_frames_away_from_the_clip_frames(
     import av
     from av.video.frame import PictureType
 
-    from vindex import fingerprints, frames
+    from vindex import frames, sample_pictures
 
     path = clip_with_b_frames(tmp_path / "clip.mp4")
     with av.open(str(path)) as container:
         b_frames = sum(frame.pict_type == PictureType.B for frame in container.decode(video=0))
     assert b_frames > 40  # the encoder made B-frames: the check below can fail
     offered: list[tuple[float, bool]] = []
-    offer = fingerprints.DenseSampler.offer
-    monkeypatch.setattr(fingerprints.DenseSampler, "offer",
+    offer = sample_pictures.DenseSampler.offer
+    monkeypatch.setattr(sample_pictures.DenseSampler, "offer",
                         lambda self, frame, time: (offered.append((time, frame.pict_type == PictureType.B)),
                                                    offer(self, frame, time)))
     decoded = frames.read_frames(str(path), 2, 32, sampling="uniform")

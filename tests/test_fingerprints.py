@@ -12,8 +12,9 @@ from PIL import Image
 
 from tests.conftest import TINY
 from vindex import schema
-from vindex.fingerprints import GREY_SIZE, distance, fingerprint, from_stored, to_stored
+from vindex.fingerprints import distance, fingerprint, from_stored, to_stored
 from vindex.frames import read_frames
+from vindex.sample_pictures import GREY_SIZE
 from vindex.store import Store
 
 

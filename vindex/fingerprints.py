@@ -6,7 +6,7 @@ coefficient as the most significant bit. Two differences, both for video: bars (
 pillarbox: flat, near-black border rows and columns) are cropped first, so a letterboxed copy hashes
 like the original; and a whole batch is hashed at once with matrix products, no Python loop.
 
-Frames arrive as small grey squares (`GREY_SIZE`, reformatted by swscale while decoding, aspect
+Frames arrive as small grey squares (`vindex.sample_pictures`: reformatted by swscale while decoding, aspect
 ratio ignored as pHash ignores it). Shrinking the crop to 32x32 (box filter) and the DCT are both
 linear, so each frame's 8x8 coefficients are one product `A @ grey @ B.T` with `A` and `B` built
 from its crop: 8x64 matrices instead of a 32x32 intermediate.
@@ -14,7 +14,7 @@ from its crop: 8x64 matrices instead of a 32x32 intermediate.
 The hash keeps only which of its coefficients are above their median: two pictures of one pattern
 in two palettes or brightnesses (a fractal zoom in two colour maps) hash alike. Each sample also
 gets a colour signature (`colour_signatures`): the mean grey level of each quarter of the cropped
-picture and the mean chroma (U and V, from the decoder's own 4:2:0 planes shrunk to CHROMA_SIZE) of
+picture and the mean chroma (U and V, from the decoder's own 4:2:0 planes, shrunk) of
 its top and bottom halves, eight signed bytes packed in a uint64; two samples show the same picture
 only when these agree too (`colour_apart`). And each sample gets a finer hash (`FINE_SIDE`): the
 signs about their median of the 16x16 lowest frequencies of the same shrunk, cropped picture, 256
@@ -26,14 +26,12 @@ Hashes and colour signatures are uint64, stored as int64 with the same bits (`to
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from vindex.footage import content
 
-GREY_SIZE = 64  # the side of the grey square each frame is reformatted to for hashing
 HASH_SIDE = 8  # 8x8 coefficients: a 64-bit hash
 DCT_SIDE = 32  # the side the (cropped) picture is shrunk to before the DCT, as in pHash
 # A border row (or column) is part of a bar when it is this flat (standard deviation, grey
@@ -63,8 +61,6 @@ BLANK_CONTRAST = 3.0
 # least (a music visualizer), 0.26 at its 1st percentile; the demo's stripes, rings and most
 # checkerboards 0.01-0.06; its gradients, blobs and plasma 0.92-1.0.
 WEAK_HASH_SHARE = 0.1
-# The side each frame's U and V planes are shrunk to for its colour signature (`colour_signatures`).
-CHROMA_SIZE = 32
 # The side of the finer hash's block of lowest DCT frequencies (of the DCT_SIDE square): 256 bits.
 FINE_SIDE = 16
 FINE_WORDS = FINE_SIDE * FINE_SIDE // 64
@@ -116,7 +112,7 @@ class HashedPictures:
 
 def fingerprint(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Hashes and blank flags of a batch of grey frames `(n, h, w)` uint8 (any square-ish size,
-    GREY_SIZE when decoded by vindex). Returns `(uint64 (n,), bool (n,))`."""
+    `sample_pictures.GREY_SIZE` when decoded by vindex). Returns `(uint64 (n,), bool (n,))`."""
     hashed = hash_pictures(grey)
     return hashed.hashes, hashed.blank
 
@@ -135,12 +131,14 @@ def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None, times: np.
         return HashedPictures(np.zeros(0, np.uint64), np.zeros(0, bool), np.zeros(0), np.zeros(0), np.zeros(0, bool),
                               np.zeros(0, np.uint64), np.zeros((0, FINE_WORDS), np.uint64))
     pixels = grey.astype(np.float32)
-    crop = _crop(pixels)
+    row_bars = _line_bars(pixels)
+    crop, column_bars = _crop(pixels, row_bars)
     small, blank, hashes, coefficients = _hashed(pixels, *crop)
     if times is not None and count > 1:
         footage = content(hashes, np.asarray(times), blank)
         alone = crop
-        crop = tuple(np.where(footage, around, each) for around, each in zip(_crop(pixels, times, footage), alone))
+        around, _ = _crop(pixels, row_bars, np.asarray(times), _contrasted(pixels) & footage, (alone, column_bars))
+        crop = tuple(np.where(footage, new, old) for new, old in zip(around, alone))
         moved = np.flatnonzero(np.any([new != old for new, old in zip(crop, alone)], axis=0))
         if len(moved):  # hashed again: only the frames whose crop the footage around them changed
             for whole, again in zip((small, blank, hashes, coefficients), _hashed(pixels[moved], *(e[moved] for e in crop))):
@@ -160,17 +158,36 @@ def shrunk_pictures(pixels: np.ndarray, side: int, times: np.ndarray | None = No
                     voting: np.ndarray | None = None) -> np.ndarray:
     """Each grey picture of `pixels` (n, h, w) without its bars (as the hashes crop them: `times` and
     `voting` as for `_bars`), shrunk to a `side` x `side` square by a box filter: (n, side, side)."""
-    top, bottom, left, right = _crop(pixels, times, voting)
+    voting = None if times is None else _contrasted(pixels) & (True if voting is None else voting)
+    (top, bottom, left, right), _ = _crop(pixels, _line_bars(pixels), times, voting)
     rows = _box_matrices(top, bottom, pixels.shape[1], side)
     columns = _box_matrices(left, right, pixels.shape[2], side)
     return np.einsum("nij,njk,nlk->nil", rows, pixels, columns, optimize=True)
 
 
-def _crop(pixels: np.ndarray, times: np.ndarray | None = None, voting: np.ndarray | None = None) -> tuple:
-    """(top, bottom, left, right) of each frame's picture without bars (`_bars`)."""
-    top, bottom = _bars(pixels, times, voting)
-    left, right = _bars(pixels.transpose(0, 2, 1), times, voting, top, bottom)
-    return top, bottom, left, right
+def _contrasted(pixels: np.ndarray) -> np.ndarray:
+    """Which frames are not flat all over (black, a fade): only they say where the bars are (`_ends`)."""
+    return pixels.reshape(len(pixels), -1).std(axis=1) >= BLANK_CONTRAST
+
+
+def _crop(pixels: np.ndarray, row_bars: np.ndarray, times: np.ndarray | None = None, voting: np.ndarray | None = None,
+          known: tuple | None = None) -> tuple[tuple, np.ndarray]:
+    """((top, bottom, left, right) of each frame's picture without bars, the frames' column bars).
+
+    `row_bars` are the frames' `_line_bars`; `times` and `voting` as for `_ends`. Given `known` (a crop of the
+    same frames and its column bars), the column bars of a frame whose top and bottom are the same are taken
+    from it, not measured again."""
+    top, bottom = _ends(row_bars, times, voting)
+    if known is None:
+        column_bars = _line_bars(pixels.transpose(0, 2, 1), top, bottom)
+    else:
+        (known_top, known_bottom, *_), known_bars = known
+        column_bars = known_bars.copy()
+        moved = np.flatnonzero((top != known_top) | (bottom != known_bottom))
+        if len(moved):
+            column_bars[moved] = _line_bars(pixels[moved].transpose(0, 2, 1), top[moved], bottom[moved])
+    left, right = _ends(column_bars, times, voting)
+    return (top, bottom, left, right), column_bars
 
 
 def _hashed(pixels: np.ndarray, top: np.ndarray, bottom: np.ndarray, left: np.ndarray, right: np.ndarray) -> tuple:
@@ -184,58 +201,6 @@ def _hashed(pixels: np.ndarray, top: np.ndarray, bottom: np.ndarray, left: np.nd
     bits = coefficients > np.median(coefficients, axis=1, keepdims=True)
     hashes = (bits.astype(np.uint64) * BIT_WEIGHTS).sum(axis=1, dtype=np.uint64)
     return small, blank, hashes, coefficients
-
-
-FULL_RANGE = 2  # AVCOL_RANGE_JPEG: a frame's colour_range when its levels span 0-255
-
-
-def grey_square(frame, reformatter=None) -> np.ndarray:
-    """The frame as a GREY_SIZE square of grey levels (aspect ignored, as pHash does), upright."""
-    how = dict(width=GREY_SIZE, height=GREY_SIZE, format="gray", interpolation="AREA")
-    grey = (reformatter.reformat(frame, **how) if reformatter is not None else frame.reformat(**how)).to_ndarray()
-    rotation = (getattr(frame, "rotation", 0) or 0) % 360
-    return np.ascontiguousarray(np.rot90(grey, k=rotation // 90)) if rotation else grey
-
-
-class DenseSampler:
-    """Keeps, as a small grey square and (`with_chroma`) small chroma planes, the first frame it is offered
-    at or after each multiple of `spacing` seconds from the video's start; frames must come in time order."""
-
-    def __init__(self, start: float, duration: float | None, spacing: float, reformatter, chroma_reformatter=None,
-                 with_chroma: bool = True):
-        self.start, self.duration, self.spacing = start, duration, spacing
-        self.reformatter, self.chroma_reformatter, self.with_chroma = reformatter, chroma_reformatter, with_chroma
-        self.next = 0.0
-        self.times: list[float] = []
-        self.greys: list[np.ndarray] = []
-        self.chromas: list[np.ndarray] = []
-
-    def offer(self, frame, time: float) -> None:
-        offset = time - self.start
-        if offset + 1e-3 >= self.next:
-            self.greys.append(grey_square(frame, self.reformatter))
-            if self.with_chroma:
-                self.chromas.append(chroma_planes(frame, self.chroma_reformatter))
-            self.times.append(max(0.0, offset))
-            self.next = (math.floor((offset + 1e-3) / self.spacing) + 1) * self.spacing
-
-    def wants_more(self) -> bool:
-        """False once the next sample would lie past the stated end: the rest need not be decoded."""
-        return self.duration is None or self.next < self.duration - 1e-3
-
-
-def chroma_planes(frame, reformatter=None) -> np.ndarray:
-    """A decoded frame's U and V planes, (2, CHROMA_SIZE, CHROMA_SIZE) uint8, upright: the 4:2:0
-    planes of a square twice that size (aspect ignored, as for the grey square), scaled by
-    `reformatter` (a VideoReformatter kept for the whole video; one for this frame when None)."""
-    how = dict(width=2 * CHROMA_SIZE, height=2 * CHROMA_SIZE, format="yuv420p", interpolation="AREA")
-    scaled = reformatter.reformat(frame, **how) if reformatter is not None else frame.reformat(**how)
-    planes = scaled.to_ndarray()[2 * CHROMA_SIZE :].reshape(2, CHROMA_SIZE, CHROMA_SIZE)
-    if frame.format.name.startswith("yuvj") or frame.color_range == FULL_RANGE:
-        # swscale keeps full-range (JPEG, MJPEG) chroma as it is; limited range spans 224 levels of its 255.
-        planes = np.round(128 + (planes.astype(np.float32) - 128) * (224 / 255)).astype(np.uint8)
-    rotation = (getattr(frame, "rotation", 0) or 0) % 360
-    return np.ascontiguousarray(np.rot90(planes, k=rotation // 90, axes=(1, 2))) if rotation else planes
 
 
 def colour_signatures(small: np.ndarray, chroma: np.ndarray, top: np.ndarray, bottom: np.ndarray,
@@ -282,30 +247,33 @@ def colour_apart(a: np.ndarray | int, b: np.ndarray | int) -> tuple[np.ndarray, 
     return apart[..., :4].max(axis=-1), apart[..., 4:].max(axis=-1)
 
 
-def _bars(pixels: np.ndarray, times: np.ndarray | None, voting: np.ndarray | None = None,
-          start: np.ndarray | None = None, stop: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _line_bars(pixels: np.ndarray, start: np.ndarray | None = None, stop: np.ndarray | None = None) -> np.ndarray:
+    """(n, h) bool: which rows of each frame are flat and near-black (BAR_FLATNESS, BAR_BLACK), the
+    rows of a bar. With `start` and `stop` (the kept rows of the transposed picture), only those columns of
+    each row count, so a letterbox's black rows do not hide a pillarbox."""
+    if start is None:
+        width = pixels.shape[2]
+        mean = pixels.sum(axis=2) / np.float32(width)  # (n, h)
+        spread = np.sqrt(np.maximum(((pixels - mean[:, :, None]) ** 2).sum(axis=2) / np.float32(width), 0))
+    else:
+        index = np.arange(pixels.shape[2])[None, :]
+        weights = ((index >= start[:, None]) & (index < stop[:, None])).astype(np.float32)[:, None, :]
+        total = weights.sum(axis=2)
+        mean = (pixels * weights).sum(axis=2) / total
+        spread = np.sqrt(np.maximum(((pixels - mean[:, :, None]) ** 2 * weights).sum(axis=2) / total, 0))
+    return (spread <= BAR_FLATNESS) & (mean <= BAR_BLACK)
+
+
+def _ends(bar: np.ndarray, times: np.ndarray | None, voting: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """How many rows of bar each frame has at its top and bottom: `(first kept row, end of kept rows)`.
 
-    A row is bar in a frame when it is flat and near-black (BAR_FLATNESS, BAR_BLACK) there and in
-    every other frame within BAR_WINDOW_SECONDS of it (`times`; each frame alone when None) that
-    votes (`voting`; all when None) and is not flat all over: a dark picture beside a bar (a night scene, a black window) is not bar, since
-    it is not dark throughout, and a boxed copy and its original crop to the same picture.
-    With `start` and `stop` (the kept rows of the transposed picture), only those columns of
-    each row count, so a letterbox's black rows do not hide a pillarbox.
+    A row is bar in a frame when it is bar there (`bar`: `_line_bars`) and in every other frame within
+    BAR_WINDOW_SECONDS of it (`times`; each frame alone when None) that votes (`voting`, a frame not flat all
+    over: `_contrasted`): a dark picture beside a bar (a night scene, a black window) is not bar, since it is
+    not dark throughout, and a boxed copy and its original crop to the same picture.
     """
-    count, height, width = pixels.shape
-    if start is None:
-        weights = np.ones((count, 1, width), np.float32)
-    else:
-        index = np.arange(width)[None, :]
-        weights = ((index >= start[:, None]) & (index < stop[:, None])).astype(np.float32)[:, None, :]
-    total = weights.sum(axis=2)
-    mean = (pixels * weights).sum(axis=2) / total  # (n, h)
-    spread = np.sqrt(np.maximum(((pixels - mean[:, :, None]) ** 2 * weights).sum(axis=2) / total, 0))
-    bar = (spread <= BAR_FLATNESS) & (mean <= BAR_BLACK)
+    count, height = bar.shape
     if times is not None and count > 1:
-        # Frames flat all over (black, a fade) say nothing of where the bars are: they vote for bar.
-        voting = (pixels.reshape(count, -1).std(axis=1) >= BLANK_CONTRAST) & (True if voting is None else voting)
         against = np.vstack([np.zeros((1, height), np.int64), np.cumsum(~bar & voting[:, None], axis=0)])
         times = np.asarray(times, np.float64)
         first = np.searchsorted(times, times - BAR_WINDOW_SECONDS, side="left")
@@ -324,14 +292,16 @@ def _run(bar: np.ndarray) -> np.ndarray:
 
 def _box_matrices(start: np.ndarray, stop: np.ndarray, size: int, cells: int = DCT_SIDE) -> np.ndarray:
     """Per frame, the (cells, size) matrix that averages pixels [start, stop) into `cells` cells
-    (area-weighted), i.e. a box-filter resize of the crop."""
+    (area-weighted), i.e. a box-filter resize of the crop. Built once per distinct crop: most frames share one."""
+    spans, which = np.unique(np.stack([np.asarray(start), np.asarray(stop)], axis=1), axis=0, return_inverse=True)
+    start, stop = spans[:, 0], spans[:, 1]
     span = (stop - start).astype(np.float32)[:, None, None]
     cell = np.arange(cells, dtype=np.float32)[None, :, None]
     low = start[:, None, None] + span * cell / cells
     high = start[:, None, None] + span * (cell + 1) / cells
     pixel = np.arange(size, dtype=np.float32)[None, None, :]
     overlap = np.clip(np.minimum(pixel + 1, high) - np.maximum(pixel, low), 0, None)
-    return overlap / overlap.sum(axis=2, keepdims=True)
+    return (overlap / overlap.sum(axis=2, keepdims=True))[which.ravel()]
 
 
 def distance(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:

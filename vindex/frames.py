@@ -15,7 +15,8 @@ from fractions import Fraction
 import numpy as np
 
 from vindex.errors import DecodeError, os_reason
-from vindex.fingerprints import DenseSampler, fingerprint, grey_square, hash_pictures
+from vindex.fingerprints import fingerprint, hash_pictures
+from vindex.sample_pictures import DenseSampler, grey_square, scaled
 from vindex.scanning import open_regular
 from vindex.shot_frames import ShotFramePicker
 from vindex.shots import ShotFinder, shot_times
@@ -395,8 +396,8 @@ def _to_square_rgb(frame, size: int, reformatter=None) -> np.ndarray:
     width, height = frame.width, frame.height
     scale = size / min(width, height)
     new_width, new_height = max(size, round(width * scale)), max(size, round(height * scale))
-    rgb = _reformat(frame, reformatter, width=new_width, height=new_height, format="rgb24",
-                    interpolation="BICUBIC").to_ndarray()
+    rgb = scaled(frame, reformatter, width=new_width, height=new_height, format="rgb24",
+                 interpolation="BICUBIC").to_ndarray()
     if rotation:
         # FFmpeg's display matrix angle is counter-clockwise; np.rot90 rotates counter-clockwise too.
         rgb = np.rot90(rgb, k=rotation // 90)
@@ -404,8 +405,3 @@ def _to_square_rgb(frame, size: int, reformatter=None) -> np.ndarray:
     top, left = (h - size) // 2, (w - size) // 2
     return np.ascontiguousarray(rgb[top : top + size, left : left + size])
 
-
-def _reformat(frame, reformatter, **how):
-    """`frame` scaled and converted by `reformatter` (a VideoReformatter kept for the whole video),
-    or by a swscale context made for this frame alone when None."""
-    return reformatter.reformat(frame, **how) if reformatter is not None else frame.reformat(**how)

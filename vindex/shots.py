@@ -19,6 +19,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from vindex.sample_pictures import scaled
+
 # Every keyframe is compared at this size (grey): enough to see a cut, cheap to compute.
 THUMB_SIDE = 32
 HISTOGRAM_BINS = 16
@@ -58,7 +60,7 @@ class CutDetector:
 
     def is_cut(self, frame) -> bool:
         """`frame`: a PyAV video frame, in decoding order."""
-        grey = self._shrink.reformat(frame, width=THUMB_SIDE, height=THUMB_SIDE, format="gray", interpolation="AREA")
+        grey = scaled(frame, self._shrink, width=THUMB_SIDE, height=THUMB_SIDE, format="gray", interpolation="AREA")
         grey = grey.to_ndarray().astype(np.int16)
         histogram = np.bincount((grey >> 4).ravel(), minlength=HISTOGRAM_BINS) / grey.size
         cut = False

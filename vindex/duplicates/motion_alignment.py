@@ -9,7 +9,7 @@ footage of the scene does not is the timing of the small changes: a hand moving,
 the original encode's flicker.
 
 Each video is decoded once, at ACTIVITY_STEP intervals, as the grey square its fingerprints are made of
-(`vindex.fingerprints.grey_square`), without its bars
+(`vindex.sample_pictures.grey_square`), without its bars
 (`vindex.fingerprints` crops them, its footage samples voting), shrunk to ACTIVITY_CELLS cells and
 scaled by its contrast. Its activity is, per step and per block of 2x2 cells, how much the picture
 changed since the step before, less that step's mean over the blocks (a global flicker, an encoder's
@@ -101,7 +101,8 @@ def activity(path: str, footage: tuple[float, float] | None = None) -> Activity:
     import av
     from av.video.reformatter import VideoReformatter
 
-    from vindex.fingerprints import DenseSampler, shrunk_pictures
+    from vindex.fingerprints import shrunk_pictures
+    from vindex.sample_pictures import DenseSampler
     from vindex.frames import decode_reason, frame_time, open_video, video_stream
 
     container = open_video(path)
