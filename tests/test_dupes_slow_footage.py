@@ -160,3 +160,40 @@ def test_a_still_picture_further_from_its_match_than_a_still_copy_is_one_only_wh
         offset = check.offset((0, 1), found)
         assert offset == (pytest.approx(expected, abs=0.05) if expected is not None else None)
     assert correlation(Activity(np.arange(60) * 0.1, loosely), series(changes), (0.0, 5.8)).correlation < STILL_APART_CORRELATION
+
+
+def test_a_screen_frozen_between_two_changes_is_a_copy_only_where_they_line_up_closely():
+    """Another cut of a system monitor whose GIF holds each frame 3 s (the ninth footage set) changes only
+    where the GIF turns a frame, in the same places as its copies: two events that correlate at 0.51-0.59.
+    So few events say little: such a video needs STILL_APART_CORRELATION, where footage with a camera's
+    small continuous changes needs MIN_CORRELATION only."""
+    from vindex.duplicates.fingerprint_match import Fingerprints, containment
+    from vindex.duplicates.motion_alignment import SlowFootageCheck, few_events
+
+    rng = np.random.default_rng(6)
+    times = np.arange(50) * 0.2
+    screen = rng.integers(0, 1 << 63, dtype=np.int64).view(np.uint64)
+    original, cut = Fingerprints(np.full(50, screen), times), Fingerprints(np.full(30, screen), times[:30])
+    found = containment(cut, original)
+    assert found.share == 1.0 and not found.still_apart
+
+    turns = rng.normal(size=(2, 8, 8))
+    long = np.zeros((100, 8, 8))
+    long[[30, 60]] = turns
+
+    def frozen_but(events: np.ndarray, floor: float = 0.0) -> np.ndarray:
+        short = floor * rng.normal(size=(60, 8, 8))
+        short[[10, 40]] += events
+        return short
+
+    copy = frozen_but(turns + rng.normal(scale=0.1, size=(2, 8, 8)))
+    other_cut = frozen_but(0.65 * turns + 0.76 * rng.normal(size=(2, 8, 8)))
+    filmed = frozen_but(0.65 * turns + 0.76 * rng.normal(size=(2, 8, 8)), floor=0.02)  # a camera's noise
+    assert few_events(series(copy)) and few_events(series(other_cut)) and not few_events(series(filmed))
+    for short, expected in ((copy, 2.1), (other_cut, None), (filmed, 2.1)):
+        check = SlowFootageCheck([original, cut], ["original", "cut"], [])
+        check.activities = {0: series(long), 1: Activity(np.arange(60) * 0.1, short)}
+        aligned = correlation(check.activities[1], check.activities[0], (0.0, 5.8))
+        assert aligned.correlation > (0.9 if short is copy else MIN_CORRELATION)
+        offset = check.offset((0, 1), found)
+        assert offset == (pytest.approx(expected, abs=0.05) if expected is not None else None)

@@ -74,6 +74,16 @@ MIN_CORRELATION = 0.45
 # more (the ninth and tenth sets' boxed copies of a Qt icon gallery, a terminal app, an animation: 0.85-0.99),
 # and 66 of other footage at 0.59 at most (a system monitor refreshing every 3 s, a logging demo's terminal).
 STILL_APART_CORRELATION = 0.8
+# A contained video whose activity is frozen between a few changes (its median step's change, root mean
+# square over the blocks, FROZEN_BETWEEN or less; FEW_EVENTS steps or fewer over EVENT_CHANGE) shows too few
+# events for their timing to tell a copy from another cut of the same screen: it needs STILL_APART_CORRELATION.
+# On the eleven footage sets, of 2,775 pairs the check decided on, 21 of other footage were frozen so: 9 the
+# other cut of a system monitor whose GIF holds each frame 3 s (0.51-0.59, the one false member of the
+# eleven sets), the others 0.22 at most; and 75 of copies, 59 of them at 0.8 or more (screen recordings, a
+# Qt gallery, sub-clips of long slideshows). One copy was lost for it: a black-intro copy of a plotting
+# demo's recording (the --last set). The sets' slowest camera clips (faces before a webcam) change by
+# 0.0009-0.0026 at their median step, three times FROZEN_BETWEEN or more.
+FROZEN_BETWEEN, EVENT_CHANGE, FEW_EVENTS = 3e-4, 0.01, 2
 # Seconds left out at each end of the shorter video's footage: the cut from an intro to the footage
 # is a change of the whole picture that the video it copies does not have.
 EDGE_SECONDS = 0.3
@@ -133,6 +143,14 @@ def activity(path: str, footage: tuple[float, float] | None = None) -> Activity:
     changes = np.abs(shown[1:] - shown[:-1]).reshape(len(shown) - 1, half, 2, half, 2).mean(axis=(2, 4))
     changes -= changes.mean(axis=(1, 2), keepdims=True)
     return Activity(grid[1:], changes)
+
+
+def few_events(video: Activity) -> bool:
+    """Whether `video` is frozen but for FEW_EVENTS changes or fewer (FROZEN_BETWEEN, EVENT_CHANGE)."""
+    if not len(video.changes):
+        return False
+    change = np.sqrt((video.changes.reshape(len(video.changes), -1) ** 2).mean(axis=1))
+    return bool(np.median(change) <= FROZEN_BETWEEN and (change > EVENT_CHANGE).sum() <= FEW_EVENTS)
 
 
 @dataclass(frozen=True)
@@ -198,8 +216,9 @@ class SlowFootageCheck:
         with the other's by STILL_APART_CORRELATION or more. It is none when it matches a densely sampled
         other better elsewhere (MISPLACED_BITS). Its fingerprints place it when it moves
         (SLOW_MOTION_BITS) or matches at that place clearly better than elsewhere (PLACED_MARGIN_BITS);
-        else its activity must correlate with the other's (MIN_CORRELATION), and where it does best is
-        its place (a still picture's fingerprints match anywhere). A pair whose file cannot be read
+        else its activity must correlate with the other's (MIN_CORRELATION; STILL_APART_CORRELATION where it
+        is frozen between a few changes, `few_events`), and where it does best is its place (a still
+        picture's fingerprints match anywhere). A pair whose file cannot be read
         for that is no copy, with a warning: users delete what this lists."""
         container, contained = pair
         offset = found.offset
@@ -221,7 +240,7 @@ class SlowFootageCheck:
         aligned = correlation(short, long, self._footage(contained))
         if aligned is None:
             return None if found.still_apart else offset
-        least = STILL_APART_CORRELATION if found.still_apart else MIN_CORRELATION
+        least = STILL_APART_CORRELATION if found.still_apart or few_events(short) else MIN_CORRELATION
         return aligned.offset if aligned.correlation >= least else None
 
     def _footage(self, position: int) -> tuple[float, float]:
