@@ -24,7 +24,7 @@ and held-out (separate source files), indexes each with the tiny model and print
 precision and recall per transformation, whether the keepers are the originals, and what the
 fingerprints cost while adding. With `--keep DIR` a set already built there is used again.
 With `--unseen [NAME]` the footage (`fetch_footage.sh --final`, `--extra`, `--last`, `--sixth`, `--seventh`,
-`--eighth`, `--ninth`, `--tenth` or `--eleventh`) is one part, never tuned on, reported under NAME ("unseen" if none is given): its files of a
+`--eighth`, `--ninth`, `--tenth`, `--eleventh` or `--twelfth`) is one part, never tuned on, reported under NAME ("unseen" if none is given): its files of a
 minute or more make the long video (without any, the set has no long video and no sub-clips), the others
 the originals.
 

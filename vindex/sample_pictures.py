@@ -26,7 +26,8 @@ def scaled(frame, reformatter=None, **how):
 
 def grey_square(frame, reformatter=None) -> np.ndarray:
     """The frame as a GREY_SIZE square of grey levels (aspect ignored, as pHash does), upright."""
-    grey = scaled(frame, reformatter, width=GREY_SIZE, height=GREY_SIZE, format="gray", interpolation="AREA").to_ndarray()
+    grey = scaled(frame, reformatter, width=GREY_SIZE, height=GREY_SIZE, format="gray",
+                  interpolation="AREA").to_ndarray()
     rotation = (getattr(frame, "rotation", 0) or 0) % 360
     return np.ascontiguousarray(np.rot90(grey, k=rotation // 90)) if rotation else grey
 
@@ -79,9 +80,7 @@ def grey_and_chroma(frame, grey_reformatter=None, chroma_reformatter=None) -> tu
     planes = scaled(frame, chroma_reformatter, width=GREY_SIZE, height=GREY_SIZE, format="yuvj420p",
                     interpolation="AREA").to_ndarray()
     grey = planes[:GREY_SIZE]
-    # swscale's full-range chroma lies half a level below its limited-range chroma mapped up (-0.49 to -0.67
-    # on average over the footage sets' formats): the half level puts it back.
-    chroma = _limited_range(planes[GREY_SIZE:].reshape(2, CHROMA_SIZE, CHROMA_SIZE), offset=0.5)
+    chroma = ONE_PASS_TO_LIMITED[planes[GREY_SIZE:].reshape(2, CHROMA_SIZE, CHROMA_SIZE)]
     rotation = (getattr(frame, "rotation", 0) or 0) % 360
     if rotation:
         grey = np.ascontiguousarray(np.rot90(grey, k=rotation // 90))
@@ -89,17 +88,16 @@ def grey_and_chroma(frame, grey_reformatter=None, chroma_reformatter=None) -> tu
     return np.ascontiguousarray(grey), chroma
 
 
-def _limited_range(chroma: np.ndarray, offset: float = 0.0) -> np.ndarray:
-    """Full-range chroma levels (255 of them about 128) as limited-range ones (224), `offset` levels added."""
-    return (_TO_LIMITED_HALF_UP if offset else _TO_LIMITED)[chroma]
-
-
-def _to_limited(offset: float) -> np.ndarray:
-    """The table of `_limited_range`: each of the 256 levels mapped once, not each pixel."""
+def _to_limited_range(offset: float) -> np.ndarray:
+    """A table of each full-range chroma level (255 of them about 128) as a limited-range one (224), `offset`
+    levels added: one lookup a pixel."""
     return np.round(128 + offset + (np.arange(256, dtype=np.float32) - 128) * (224 / 255)).astype(np.uint8)
 
 
-_TO_LIMITED, _TO_LIMITED_HALF_UP = _to_limited(0.0), _to_limited(0.5)
+FULL_TO_LIMITED = _to_limited_range(0.0)
+# swscale's full-range chroma lies half a level below its limited-range chroma mapped up (-0.49 to -0.67 on
+# average over the footage sets' formats): the half level puts the one pass's chroma back where it was.
+ONE_PASS_TO_LIMITED = _to_limited_range(0.5)
 
 
 def chroma_planes(frame, reformatter=None) -> np.ndarray:
@@ -110,6 +108,6 @@ def chroma_planes(frame, reformatter=None) -> np.ndarray:
                     interpolation="AREA").to_ndarray()[2 * CHROMA_SIZE :].reshape(2, CHROMA_SIZE, CHROMA_SIZE)
     if frame.format.name.startswith("yuvj") or frame.color_range == FULL_RANGE:
         # swscale keeps full-range (JPEG, MJPEG) chroma as it is; limited range spans 224 levels of its 255.
-        planes = _limited_range(planes)
+        planes = FULL_TO_LIMITED[planes]
     rotation = (getattr(frame, "rotation", 0) or 0) % 360
     return np.ascontiguousarray(np.rot90(planes, k=rotation // 90, axes=(1, 2))) if rotation else planes
