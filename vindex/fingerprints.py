@@ -122,7 +122,7 @@ def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None, times: np.
     uint8: each frame's U and V planes, any square size), its colour signatures. Given `times` (the
     frames' seconds, in order: samples of one video), a row or column of a frame of its footage
     (`content`: no blank frame, title card or frozen end) is bar only where it is in the footage's
-    frames around too (`_bars`); the others are cropped each alone, a title card as in any copy."""
+    frames around too (`_ends`); the others are cropped each alone, a title card as in any copy."""
     grey = np.asarray(grey)
     if grey.ndim == 2:
         grey = grey[None]
@@ -157,7 +157,7 @@ def hash_pictures(grey: np.ndarray, chroma: np.ndarray | None = None, times: np.
 def shrunk_pictures(pixels: np.ndarray, side: int, times: np.ndarray | None = None,
                     voting: np.ndarray | None = None) -> np.ndarray:
     """Each grey picture of `pixels` (n, h, w) without its bars (as the hashes crop them: `times` and
-    `voting` as for `_bars`), shrunk to a `side` x `side` square by a box filter: (n, side, side)."""
+    `voting` as for `_ends`), shrunk to a `side` x `side` square by a box filter: (n, side, side)."""
     voting = None if times is None else _contrasted(pixels) & (True if voting is None else voting)
     (top, bottom, left, right), _ = _crop(pixels, _line_bars(pixels), times, voting)
     rows = _box_matrices(top, bottom, pixels.shape[1], side)
