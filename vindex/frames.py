@@ -16,7 +16,7 @@ import numpy as np
 
 from vindex.errors import DecodeError, os_reason
 from vindex.fingerprints import fingerprint, hash_pictures
-from vindex.sample_pictures import DenseSampler, grey_square, scaled
+from vindex.sample_pictures import DenseSampler, grey_square, scaled, upright
 from vindex.scanning import open_regular
 from vindex.shot_frames import ShotFramePicker
 from vindex.shots import ShotFinder, shot_times
@@ -392,15 +392,12 @@ def _to_square_rgb(frame, size: int, reformatter=None) -> np.ndarray:
 
     Rotation metadata (phone videos) is applied so the picture is upright.
     """
-    rotation = (getattr(frame, "rotation", 0) or 0) % 360
     width, height = frame.width, frame.height
     scale = size / min(width, height)
     new_width, new_height = max(size, round(width * scale)), max(size, round(height * scale))
     rgb = scaled(frame, reformatter, width=new_width, height=new_height, format="rgb24",
                  interpolation="BICUBIC").to_ndarray()
-    if rotation:
-        # FFmpeg's display matrix angle is counter-clockwise; np.rot90 rotates counter-clockwise too.
-        rgb = np.rot90(rgb, k=rotation // 90)
+    rgb = upright(rgb, frame)
     h, w = rgb.shape[:2]
     top, left = (h - size) // 2, (w - size) // 2
     return np.ascontiguousarray(rgb[top : top + size, left : left + size])

@@ -24,12 +24,24 @@ def scaled(frame, reformatter=None, **how):
     return reformatter.reformat(frame, **how) if reformatter is not None else frame.reformat(**how)
 
 
+def upright(picture: np.ndarray, frame, axes: tuple[int, int] = (0, 1)) -> np.ndarray:
+    """`picture` (made from `frame`, its rows and columns on `axes`) turned upright by the frame's rotation
+    metadata (a phone video); as it is when there is none. FFmpeg's angle and np.rot90 both turn
+    counter-clockwise."""
+    rotation = (getattr(frame, "rotation", 0) or 0) % 360
+    return np.ascontiguousarray(np.rot90(picture, k=rotation // 90, axes=axes)) if rotation else picture
+
+
+def _full_range(frame) -> bool:
+    """Whether the frame's levels span 0-255 (JPEG, MJPEG), not the limited range."""
+    return frame.format.name.startswith("yuvj") or frame.color_range == FULL_RANGE
+
+
 def grey_square(frame, reformatter=None) -> np.ndarray:
     """The frame as a GREY_SIZE square of grey levels (aspect ignored, as pHash does), upright."""
     grey = scaled(frame, reformatter, width=GREY_SIZE, height=GREY_SIZE, format="gray",
                   interpolation="AREA").to_ndarray()
-    rotation = (getattr(frame, "rotation", 0) or 0) % 360
-    return np.ascontiguousarray(np.rot90(grey, k=rotation // 90)) if rotation else grey
+    return upright(grey, frame)
 
 
 class DenseSampler:
@@ -73,19 +85,14 @@ def grey_and_chroma(frame, grey_reformatter=None, chroma_reformatter=None) -> tu
     limited-range frame of ONE_PASS_COLORSPACES), both come from one swscale pass to full-range 4:2:0 (its luma
     the grey square, its chroma mapped to limited range as `chroma_planes` gives it, within a few levels): the
     two passes are most of what fingerprints cost on `add` (docs/performance.md)."""
-    if (frame.colorspace not in ONE_PASS_COLORSPACES or frame.color_range == FULL_RANGE
-            or frame.format.name.startswith("yuvj")):
+    if frame.colorspace not in ONE_PASS_COLORSPACES or _full_range(frame):
         return grey_square(frame, grey_reformatter), chroma_planes(frame, chroma_reformatter)
     # The grey square is GREY_SIZE, twice CHROMA_SIZE: the 4:2:0 chroma planes of that square are CHROMA_SIZE.
     planes = scaled(frame, chroma_reformatter, width=GREY_SIZE, height=GREY_SIZE, format="yuvj420p",
                     interpolation="AREA").to_ndarray()
     grey = planes[:GREY_SIZE]
     chroma = ONE_PASS_TO_LIMITED[planes[GREY_SIZE:].reshape(2, CHROMA_SIZE, CHROMA_SIZE)]
-    rotation = (getattr(frame, "rotation", 0) or 0) % 360
-    if rotation:
-        grey = np.ascontiguousarray(np.rot90(grey, k=rotation // 90))
-        chroma = np.ascontiguousarray(np.rot90(chroma, k=rotation // 90, axes=(1, 2)))
-    return np.ascontiguousarray(grey), chroma
+    return np.ascontiguousarray(upright(grey, frame)), upright(chroma, frame, axes=(1, 2))
 
 
 def _to_limited_range(offset: float) -> np.ndarray:
@@ -106,8 +113,7 @@ def chroma_planes(frame, reformatter=None) -> np.ndarray:
     `reformatter` (a VideoReformatter kept for the whole video; one for this frame when None)."""
     planes = scaled(frame, reformatter, width=2 * CHROMA_SIZE, height=2 * CHROMA_SIZE, format="yuv420p",
                     interpolation="AREA").to_ndarray()[2 * CHROMA_SIZE :].reshape(2, CHROMA_SIZE, CHROMA_SIZE)
-    if frame.format.name.startswith("yuvj") or frame.color_range == FULL_RANGE:
+    if _full_range(frame):
         # swscale keeps full-range (JPEG, MJPEG) chroma as it is; limited range spans 224 levels of its 255.
         planes = FULL_TO_LIMITED[planes]
-    rotation = (getattr(frame, "rotation", 0) or 0) % 360
-    return np.ascontiguousarray(np.rot90(planes, k=rotation // 90, axes=(1, 2))) if rotation else planes
+    return upright(planes, frame, axes=(1, 2))
